@@ -1,0 +1,90 @@
+/* kcsi — private state of an opened checkpoint, shared by the modules that
+ * fill in the model (ckpt.c, meta.c, proc.c, files.c, net.c, mem.c, mounts.c). */
+#ifndef KCSI_CKPT_INT_H
+#define KCSI_CKPT_INT_H
+#ifndef KCSI_INTERNAL
+#error "ckpt_int.h is private to libkcsi"
+#endif
+
+#include "criu-images.h"
+#include "image.h"
+#include "kcsi/ckpt.h"
+#include "util.h"
+
+struct proc_priv {
+	kcsi_proc pub;
+	PstreeEntry *pst;
+	CoreEntry *core;
+	TaskKobjIdsEntry *ids;       /* from core or ids-PID.img */
+	TaskKobjIdsEntry *ids_owned; /* when read from ids-PID.img */
+	MmEntry *mm;
+	FsEntry *fs;
+	ProtobufCMessage **fdinfo;   /* FdinfoEntry */
+	size_t nfdinfo;
+	/* memory */
+	bool runs_loaded;
+	kcsi_memrun *runs;
+	size_t nruns;
+	ProtobufCMessage **pagemap;  /* PagemapEntry */
+	size_t npagemap;
+	uint32_t pages_id;
+};
+
+struct kcsi_ckpt {
+	kcsi_archive *ar;
+	unsigned flags;
+	const char *prefix;          /* "checkpoint/" or "" */
+	kcsi_meta meta;
+	json_t *config, *spec, *network, *bind_mounts;
+	InventoryEntry *inv;
+	struct proc_priv *procs;     /* sorted by pid */
+	size_t nprocs;
+	ProtobufCMessage **pstree;   /* PstreeEntry, owned */
+	size_t npstree;
+	FileEntry **files;           /* sorted by id */
+	size_t nfiles;
+	ProtobufCMessage **owned;    /* messages to free at close */
+	size_t nowned, capowned;
+	RemapFilePathEntry **remaps;
+	size_t nremaps;
+	MntEntry **mnts;
+	size_t nmnts;
+	char **strs;                 /* strings to free at close */
+	size_t nstrs, capstrs;
+};
+
+/* Keep a message / string alive until close. 0 or -1 (out of memory). */
+int ck_own(kcsi_ckpt *c, void *msg);
+char *ck_strdup(kcsi_ckpt *c, const char *s);
+char *ck_strndup(kcsi_ckpt *c, const char *s, size_t n);
+char *ck_printf(kcsi_ckpt *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Member content of IMAGE-NAME (under the image prefix); NULL data when
+ * absent (then *present = false). */
+kcsi_code ck_image_data(kcsi_ckpt *c, const char *name, const unsigned char **data, size_t *size,
+			bool *present, kcsi_error *err);
+/* Read every entry of an image of the given kind into an array of messages
+ * owned by the checkpoint.  Absent image: *n = 0, KCSI_OK. */
+kcsi_code ck_read_all(kcsi_ckpt *c, const char *name, const char *kind, ProtobufCMessage ***out,
+		      size_t *n, kcsi_error *err);
+/* The single entry of an image (core, mm, fs, ids...). Absent: *out NULL. */
+kcsi_code ck_read_one(kcsi_ckpt *c, const char *name, const char *kind, ProtobufCMessage **out,
+		      kcsi_error *err);
+
+FileEntry *ck_file(const kcsi_ckpt *c, uint32_t id);
+struct proc_priv *ck_proc(const kcsi_ckpt *c, uint32_t pid);
+
+/* meta.c */
+kcsi_code ck_load_meta(kcsi_ckpt *c, kcsi_error *err);
+kcsi_code ck_load_uts(kcsi_ckpt *c, kcsi_error *err);
+/* proc.c */
+kcsi_code ck_load_cmdline(kcsi_ckpt *c, struct proc_priv *p, kcsi_error *err);
+/* mem.c */
+kcsi_code ck_load_pagemap(kcsi_ckpt *c, struct proc_priv *p, kcsi_error *err);
+kcsi_code ck_load_runs(kcsi_ckpt *c, struct proc_priv *p, kcsi_error *err);
+/* files.c */
+const char *ck_fd_type_name(uint32_t type);
+const char *ck_file_path(kcsi_ckpt *c, FileEntry *f);
+RemapFilePathEntry *ck_remap(const kcsi_ckpt *c, uint32_t file_id);
+
+#endif

@@ -1,0 +1,339 @@
+/* kcsi — open files: fdinfo-N.img against files.img, remaps (deleted files),
+ * ghost files, memfd inodes, cwd/root and mapped files. */
+#include <fnmatch.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "ckpt_int.h"
+
+static const char *const fd_type_names[] = {
+	[FD_TYPES__UND] = "UND", [FD_TYPES__REG] = "REG", [FD_TYPES__PIPE] = "PIPE",
+	[FD_TYPES__FIFO] = "FIFO", [FD_TYPES__INETSK] = "INETSK", [FD_TYPES__UNIXSK] = "UNIXSK",
+	[FD_TYPES__EVENTFD] = "EVENTFD", [FD_TYPES__EVENTPOLL] = "EVENTPOLL",
+	[FD_TYPES__INOTIFY] = "INOTIFY", [FD_TYPES__SIGNALFD] = "SIGNALFD",
+	[FD_TYPES__PACKETSK] = "PACKETSK", [FD_TYPES__TTY] = "TTY", [FD_TYPES__FANOTIFY] = "FANOTIFY",
+	[FD_TYPES__NETLINKSK] = "NETLINKSK", [FD_TYPES__NS] = "NS", [FD_TYPES__TUNF] = "TUNF",
+	[FD_TYPES__EXT] = "EXT", [FD_TYPES__TIMERFD] = "TIMERFD", [FD_TYPES__MEMFD] = "MEMFD",
+	[FD_TYPES__BPFMAP] = "BPFMAP", [FD_TYPES__PIDFD] = "PIDFD",
+};
+
+const char *ck_fd_type_name(uint32_t type)
+{
+	if (type < sizeof(fd_type_names) / sizeof(fd_type_names[0]) && fd_type_names[type])
+		return fd_type_names[type];
+	if (type == FD_TYPES__CTL_TTY)
+		return "CTL_TTY";
+	if (type == FD_TYPES__AUTOFS_PIPE)
+		return "AUTOFS_PIPE";
+	return "UNKNOWN";
+}
+
+RemapFilePathEntry *ck_remap(const kcsi_ckpt *c, uint32_t file_id)
+{
+	for (size_t i = 0; i < c->nremaps; i++)
+		if (c->remaps[i]->orig_id == file_id)
+			return c->remaps[i];
+	return NULL;
+}
+
+/* memfd inodes (memfd.img, MEMFD_INODE) by inode id */
+static MemfdInodeEntry *memfd_inode(kcsi_ckpt *c, uint32_t inode_id)
+{
+	ProtobufCMessage **all;
+	size_t n;
+	if (ck_read_all(c, "memfd.img", "MEMFD_INODE", &all, &n, NULL) != KCSI_OK)
+		return NULL;
+	for (size_t i = 0; i < n; i++)
+		if (((MemfdInodeEntry *)all[i])->inode_id == inode_id)
+			return (MemfdInodeEntry *)all[i];
+	return NULL;
+}
+
+const char *ck_file_path(kcsi_ckpt *c, FileEntry *f)
+{
+	switch (f->type) {
+	case FD_TYPES__REG:
+		return f->reg && f->reg->name ? f->reg->name : "?";
+	case FD_TYPES__PIPE:
+		return f->pipe ? ck_printf(c, "pipe:[%u]", f->pipe->pipe_id) : "pipe";
+	case FD_TYPES__FIFO:
+		if (f->fifo) {
+			FileEntry *r = f->fifo->has_regf_id ? ck_file(c, f->fifo->regf_id) : NULL;
+			if (r && r->reg && r->reg->name)
+				return r->reg->name;
+			return ck_printf(c, "pipe:[%u]", f->fifo->pipe_id);
+		}
+		return "fifo";
+	case FD_TYPES__INETSK:
+		return f->isk ? ck_printf(c, "socket:[%u]", f->isk->ino) : "socket";
+	case FD_TYPES__UNIXSK:
+		return f->usk ? ck_printf(c, "socket:[%u]", f->usk->ino) : "socket";
+	case FD_TYPES__PACKETSK:
+		return "socket:[packet]";
+	case FD_TYPES__NETLINKSK:
+		return f->nlsk ? ck_printf(c, "socket:[%u]", f->nlsk->ino) : "socket:[netlink]";
+	case FD_TYPES__EVENTFD:
+		return "anon_inode:[eventfd]";
+	case FD_TYPES__EVENTPOLL:
+		return "anon_inode:[eventpoll]";
+	case FD_TYPES__SIGNALFD:
+		return "anon_inode:[signalfd]";
+	case FD_TYPES__TIMERFD:
+		return "anon_inode:[timerfd]";
+	case FD_TYPES__INOTIFY:
+		return "anon_inode:inotify";
+	case FD_TYPES__FANOTIFY:
+		return "anon_inode:[fanotify]";
+	case FD_TYPES__BPFMAP:
+		return "anon_inode:bpf-map";
+	case FD_TYPES__PIDFD:
+		return "anon_inode:[pidfd]";
+	case FD_TYPES__TUNF:
+		return "/dev/net/tun";
+	case FD_TYPES__NS:
+		return f->nsf ? ck_printf(c, "ns:[%u]", f->nsf->ns_id) : "ns";
+	case FD_TYPES__EXT:
+		return "external";
+	case FD_TYPES__TTY:
+		if (f->tty && f->tty->has_regf_id) {
+			FileEntry *r = ck_file(c, f->tty->regf_id);
+			if (r && r->reg && r->reg->name)
+				return r->reg->name;
+		}
+		return "tty";
+	case FD_TYPES__MEMFD:
+		if (f->memfd) {
+			MemfdInodeEntry *ino = memfd_inode(c, f->memfd->inode_id);
+			return ck_printf(c, "/memfd:%s", ino && ino->name ? ino->name : "?");
+		}
+		return "memfd";
+	default:
+		return ck_printf(c, "%s", ck_fd_type_name(f->type));
+	}
+}
+
+static GhostFileEntry *ghost_entry(kcsi_ckpt *c, uint32_t remap_id, uint64_t *content)
+{
+	char name[64];
+	const unsigned char *data;
+	size_t size;
+	bool present;
+	kcsi_image img;
+	ProtobufCMessage *m = NULL;
+
+	*content = 0;
+	snprintf(name, sizeof(name), "ghost-file-%u.img", remap_id);
+	if (ck_image_data(c, name, &data, &size, &present, NULL) != KCSI_OK || !present)
+		return NULL;
+	if (kcsi_image_open(&img, name, data, size, kcsi_image_desc_by_name("GHOST_FILE"), NULL) != KCSI_OK ||
+	    kcsi_image_next(&img, &ghost_file_entry__descriptor, &m, NULL) != KCSI_OK || !m)
+		return NULL;
+	ck_own(c, m);
+	if (((GhostFileEntry *)m)->has_size)
+		*content = ((GhostFileEntry *)m)->size;
+	else
+		*content = img.size - img.pos;
+	return (GhostFileEntry *)m;
+}
+
+/* Fill d from file entry f. */
+static void describe(kcsi_ckpt *c, FileEntry *f, kcsi_fd *d)
+{
+	d->file_id = f->id;
+	d->type = ck_fd_type_name(f->type);
+	d->path = ck_file_path(c, f);
+	switch (f->type) {
+	case FD_TYPES__REG:
+		if (f->reg) {
+			d->flags = f->reg->flags;
+			d->pos = f->reg->pos;
+			if (f->reg->has_size) {
+				d->size = f->reg->size;
+				d->has_size = true;
+			}
+			if (f->reg->has_mode) {
+				d->mode = f->reg->mode;
+				if (S_ISDIR(f->reg->mode))
+					d->type = "DIR";
+				else if (S_ISCHR(f->reg->mode))
+					d->type = "CHR";
+				else if (S_ISBLK(f->reg->mode))
+					d->type = "BLK";
+			}
+		}
+		break;
+	case FD_TYPES__MEMFD:
+		if (f->memfd) {
+			MemfdInodeEntry *ino = memfd_inode(c, f->memfd->inode_id);
+			d->flags = f->memfd->flags;
+			d->pos = f->memfd->pos;
+			if (ino) {
+				d->size = ino->size;
+				d->has_size = true;
+			}
+			d->mode = S_IFREG | 0777;
+		}
+		break;
+	case FD_TYPES__PIPE:
+		if (f->pipe)
+			d->flags = f->pipe->flags;
+		d->mode = S_IFIFO | 0600;
+		break;
+	case FD_TYPES__FIFO:
+		d->mode = S_IFIFO;
+		break;
+	case FD_TYPES__INETSK:
+		if (f->isk)
+			d->flags = f->isk->flags;
+		d->mode = S_IFSOCK | 0777;
+		break;
+	case FD_TYPES__UNIXSK:
+		if (f->usk)
+			d->flags = f->usk->flags;
+		d->mode = S_IFSOCK | 0777;
+		break;
+	case FD_TYPES__EVENTFD:
+		if (f->efd)
+			d->flags = f->efd->flags;
+		break;
+	case FD_TYPES__TTY:
+		if (f->tty)
+			d->flags = f->tty->flags;
+		d->mode = S_IFCHR | 0620;
+		break;
+	default:
+		break;
+	}
+	RemapFilePathEntry *r = ck_remap(c, f->id);
+	if (r) {
+		RemapType t = r->has_remap_type ? r->remap_type : REMAP_TYPE__LINKED;
+		d->remap = t == REMAP_TYPE__GHOST ? "ghost" : t == REMAP_TYPE__PROCFS ? "procfs" : "linked";
+		d->deleted = t != REMAP_TYPE__PROCFS;
+		if (t == REMAP_TYPE__GHOST) {
+			GhostFileEntry *g = ghost_entry(c, r->remap_id, &d->ghost_size);
+			if (g && !d->mode)
+				d->mode = g->mode;
+		}
+	}
+	if (f->type == FD_TYPES__MEMFD)
+		d->deleted = false; /* memfds never had a name on disk */
+}
+
+static int cmp_fd(const void *a, const void *b)
+{
+	const kcsi_fd *x = a, *y = b;
+	if (x->pid != y->pid)
+		return x->pid < y->pid ? -1 : 1;
+	return x->fd < y->fd ? -1 : x->fd > y->fd;
+}
+
+kcsi_code kcsi_ckpt_fds(kcsi_ckpt *c, uint32_t pid, kcsi_fd **out, size_t *n, kcsi_error *err)
+{
+	kcsi_fd *v = NULL;
+	size_t cnt = 0, cap = 0;
+
+	*out = NULL;
+	*n = 0;
+	if (pid && !ck_proc(c, pid))
+		return kcsi_error_set(err, KCSI_ERR_NOTFOUND, "no process with pid %u in the checkpoint", pid);
+	for (size_t i = 0; i < c->nprocs; i++) {
+		struct proc_priv *p = &c->procs[i];
+		/* role order: -4 root, -3 cwd, -2 exe, -1 unused, then fds, then maps */
+		struct { int fd; const char *role; uint32_t id; bool want; } extra[3] = {
+			{-4, "root", p->fs ? p->fs->root_id : 0, p->fs != NULL},
+			{-3, "cwd", p->fs ? p->fs->cwd_id : 0, p->fs != NULL},
+			{-2, "exe", p->mm ? p->mm->exe_file_id : 0,
+			 p->mm != NULL},
+		};
+		size_t need;
+		if (pid && p->pub.pid != pid)
+			continue;
+		need = cnt + 3 + p->nfdinfo + (p->mm ? p->mm->n_vmas : 0);
+		if (need > cap) {
+			kcsi_fd *q = realloc(v, need * 2 * sizeof(*q));
+			if (!q) {
+				free(v);
+				return kcsi_error_set(err, KCSI_ERR_NOMEM, "out of memory");
+			}
+			v = q;
+			cap = need * 2;
+		}
+		for (int k = 0; k < 3; k++) {
+			FileEntry *f = extra[k].want ? ck_file(c, extra[k].id) : NULL;
+			kcsi_fd *d;
+			if (!f)
+				continue;
+			d = &v[cnt++];
+			memset(d, 0, sizeof(*d));
+			d->pid = p->pub.pid;
+			d->fd = extra[k].fd;
+			d->role = extra[k].role;
+			describe(c, f, d);
+		}
+		for (size_t k = 0; k < p->nfdinfo; k++) {
+			FdinfoEntry *fi = (FdinfoEntry *)p->fdinfo[k];
+			FileEntry *f = ck_file(c, fi->id);
+			kcsi_fd *d = &v[cnt++];
+			memset(d, 0, sizeof(*d));
+			d->pid = p->pub.pid;
+			d->fd = (int)fi->fd;
+			d->role = "fd";
+			d->cloexec = fi->flags & 1;
+			if (f) {
+				describe(c, f, d);
+			} else {
+				d->type = ck_fd_type_name(fi->type);
+				d->path = ck_printf(c, "(file id %u missing from files.img)", fi->id);
+				d->file_id = fi->id;
+			}
+		}
+		/* mapped files, each file once */
+		if (p->mm) {
+			size_t first = cnt;
+			for (size_t k = 0; k < p->mm->n_vmas; k++) {
+				VmaEntry *vma = p->mm->vmas[k];
+				FileEntry *f;
+				bool seen = false;
+				if (!(vma->status & ((1u << 6) | (1u << 7))))
+					continue; /* not VMA_FILE_PRIVATE / VMA_FILE_SHARED */
+				f = ck_file(c, (uint32_t)vma->shmid);
+				if (!f)
+					continue;
+				for (size_t j = first; j < cnt; j++)
+					if (v[j].file_id == f->id)
+						seen = true;
+				if (seen)
+					continue;
+				kcsi_fd *d = &v[cnt++];
+				memset(d, 0, sizeof(*d));
+				d->pid = p->pub.pid;
+				d->fd = -1;
+				d->role = "mem";
+				describe(c, f, d);
+			}
+		}
+	}
+	/* stable order: pid, then root/cwd/exe, fds ascending, maps last in
+	 * address order (kept by the stable merge below) */
+	for (size_t i = 0; i < cnt; i++)
+		if (v[i].fd == -1)
+			v[i].fd = 0x7fffffff; /* sort maps after fds */
+	/* insertion sort keeps equal keys (maps) in address order */
+	for (size_t i = 1; i < cnt; i++) {
+		kcsi_fd t = v[i];
+		size_t j = i;
+		while (j > 0 && cmp_fd(&v[j - 1], &t) > 0) {
+			v[j] = v[j - 1];
+			j--;
+		}
+		v[j] = t;
+	}
+	for (size_t i = 0; i < cnt; i++)
+		if (v[i].fd == 0x7fffffff)
+			v[i].fd = -1;
+	*out = v;
+	*n = cnt;
+	return KCSI_OK;
+}
