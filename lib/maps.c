@@ -12,7 +12,7 @@ enum {
 	VMA_AREA_VVAR = 1u << 12, VMA_AREA_AIORING = 1u << 13, VMA_AREA_MEMFD = 1u << 14,
 };
 
-static const char *vma_kind(kcsi_ckpt *c, const VmaEntry *v, const char **path)
+static const char *vma_kind(kcsi_ckpt *c, const MmEntry *mm, const VmaEntry *v, const char **path)
 {
 	FileEntry *f;
 	*path = NULL;
@@ -24,7 +24,8 @@ static const char *vma_kind(kcsi_ckpt *c, const VmaEntry *v, const char **path)
 		return "vsyscall";
 	if (v->status & VMA_AREA_HEAP)
 		return "heap";
-	if (v->status & VMA_AREA_STACK)
+	if ((v->status & VMA_AREA_STACK) || (v->flags & 0x100 /* MAP_GROWSDOWN */) ||
+	    (mm->mm_start_stack >= v->start && mm->mm_start_stack < v->end))
 		return "stack";
 	if (v->status & VMA_AREA_AIORING)
 		return "aio";
@@ -72,7 +73,7 @@ kcsi_code kcsi_ckpt_vmas(kcsi_ckpt *c, uint32_t pid, kcsi_vma **out, size_t *n, 
 		d->prot = e->prot;
 		d->flags = e->flags;
 		d->status = e->status;
-		d->kind = vma_kind(c, e, &d->path);
+		d->kind = vma_kind(c, p->mm, e, &d->path);
 		/* pages held: pagemap runs with data that overlap the area */
 		for (size_t k = 0; k < p->npagemap; k++) {
 			const PagemapEntry *pe = (const PagemapEntry *)p->pagemap[k];

@@ -17,6 +17,14 @@
 
 /* Split [p, p+n) at NULs into strings kept by the checkpoint; empty strings
  * are dropped when skip_empty. */
+static bool all_spaces(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (s[i] != ' ')
+			return false;
+	return true;
+}
+
 static kcsi_code split(kcsi_ckpt *c, const char *p, size_t n, bool skip_empty, char ***out,
 		       size_t *count, kcsi_error *err)
 {
@@ -28,7 +36,9 @@ static kcsi_code split(kcsi_ckpt *c, const char *p, size_t n, bool skip_empty, c
 		const char *z = memchr(s, '\0', n - i);
 		size_t len = z ? (size_t)(z - s) : n - i;
 		i += len + 1;
-		if (len == 0 && skip_empty)
+		/* empty strings, and the space padding a title rewrite leaves,
+		 * are not environment entries */
+		if (skip_empty && all_spaces(s, len))
 			continue;
 		if (*count == cap) {
 			size_t ncap = cap ? cap * 2 : 8;
