@@ -17,6 +17,12 @@ static const char *fstype_name(uint32_t t)
 	return "other";
 }
 
+static int cmp_mnt(const void *a, const void *b)
+{
+	const kcsi_mount *x = a, *y = b;
+	return x->mnt_id < y->mnt_id ? -1 : x->mnt_id > y->mnt_id;
+}
+
 kcsi_code kcsi_ckpt_mounts(kcsi_ckpt *c, kcsi_mount **out, size_t *n, kcsi_error *err)
 {
 	kcsi_mount *v = NULL;
@@ -65,6 +71,8 @@ kcsi_code kcsi_ckpt_mounts(kcsi_ckpt *c, kcsi_mount **out, size_t *n, kcsi_error
 			d->origin = "criu";
 		}
 	}
+	if (cnt)
+		qsort(v, cnt, sizeof(*v), cmp_mnt);
 	if (nspec) {
 		kcsi_mount *q = realloc(v, (cnt + nspec) * sizeof(*q));
 		if (!q) {

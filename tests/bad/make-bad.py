@@ -233,7 +233,14 @@ def fixtures():
     f["tar-truncated.tar"] = valid[:off + 1000]
     # cut in a header block (the 512-byte header of checkpoint/core-1.img)
     f["tar-truncated-header.tar"] = valid[:off - 256]
-    f["gzip-truncated.tar.gz"] = gzip.compress(valid, 9, mtime=0)[:20000]
+    gz = gzip.compress(valid, 9, mtime=0)
+    f["gzip-truncated.tar.gz"] = gz[:len(gz) // 2]
+    # the whole tar is there, only the gzip trailer (CRC32, ISIZE) is cut off
+    f["gzip-truncated-trailer.tar.gz"] = gz[:-8]
+    zs = zstd(valid)
+    f["zstd-truncated.tar.zst"] = zs[:len(zs) // 2]
+    # the gzip CRC32 does not match the data
+    f["gzip-bad-crc.tar.gz"] = gz[:-8] + bytes(b ^ 0xFF for b in gz[-8:-4]) + gz[-4:]
     f["not-a-tar.bin"] = (b"This is not a checkpoint archive, just text.\n" * 64)
     f["empty-file.tar"] = b""
     f["zero-blocks.tar"] = b"\0" * 10240  # a valid, empty tar: no members at all
@@ -309,6 +316,11 @@ def zstd_bomb():
     if z.wait() != 0:
         raise SystemExit("zstd failed")
     return out[0]
+
+
+def zstd(data):
+    return subprocess.run(["zstd", "-q", "-19", "-c"], input=data, stdout=subprocess.PIPE,
+                          check=True).stdout
 
 
 def _end_of_members(blob):

@@ -1,0 +1,153 @@
+"""Bad input: hostile, truncated and malformed archives and images give a
+clear one-line error and a documented non-zero exit code, never a crash, a
+hang or a write outside the temporary directory."""
+import io
+import os
+import random
+import subprocess
+import tarfile
+
+import kt
+from kt import eq, fixture, run
+
+BAD = os.path.join(kt.HERE, 'bad')
+
+
+def test_named_bad_fixtures():
+    """tests/bad/expect.tsv: file, expected exit code of `kcsi ps`, text the message must hold."""
+    tsv = os.path.join(BAD, 'expect.tsv')
+    if not os.path.exists(tsv):
+        raise kt.Skip('tests/bad/expect.tsv not present')
+    n = 0
+    for line in open(tsv):
+        if not line.strip() or line.startswith('#'):
+            continue
+        name, code, text = (line.rstrip('\n').split('\t') + ['', ''])[:3]
+        rc, out, err = run('ps', os.path.join(BAD, name), check=False,
+                           env={'KCSI_MAX_UNPACKED': '64M'}, timeout=60)
+        eq(rc, int(code), '%s exit code (%s)' % (name, err.strip()))
+        eq(out, b'', '%s: no output on failure' % name)
+        lines = err.strip().splitlines()
+        eq(len(lines), 1, '%s: one-line error' % name)
+        assert lines[0].startswith('kcsi: '), lines
+        assert text in lines[0], (name, text, lines[0])
+        n += 1
+    assert n >= 10, n
+
+
+def _tar_with(members):
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode='w') as t:
+        for name, kind, data in members:
+            ti = tarfile.TarInfo(name)
+            if kind == 'file':
+                ti.size = len(data)
+                t.addfile(ti, io.BytesIO(data))
+            elif kind == 'symlink':
+                ti.type = tarfile.SYMTYPE
+                ti.linkname = data
+                t.addfile(ti)
+    return buf.getvalue()
+
+
+def _write(name, data):
+    p = os.path.join(kt.tmpdir(), name)
+    with open(p, 'wb') as f:
+        f.write(data)
+    return p
+
+
+def _with_fixture_plus(extra):
+    with tarfile.open(fixture('counter')) as src:
+        members = [(m.name, 'file', src.extractfile(m).read()) for m in src.getmembers() if m.isfile()]
+    return _tar_with(members + extra)
+
+
+def test_unsafe_members_refused():
+    cases = {
+        'dotdot.tar': ([('../kcsi-escape-probe', 'file', b'x')], "'../kcsi-escape-probe'"),
+        'absolute.tar': ([('/etc/x', 'file', b'x')], "'/etc/x'"),
+        'symlink.tar': ([('link', 'symlink', '/etc/passwd')], "'link'"),
+    }
+    for name, (extra, text) in cases.items():
+        p = _write(name, _with_fixture_plus(extra))
+        rc, out, err = run('show', p, check=False)
+        eq(rc, 9, '%s exit code (%s)' % (name, err))
+        assert text in err, err
+    assert not os.path.exists(os.path.join(os.path.dirname(kt.tmpdir()), 'kcsi-escape-probe'))
+
+
+def test_missing_or_broken_metadata():
+    no_ckpt = _write('no-checkpoint.tar', _tar_with([('config.dump', 'file', b'{}')]))
+    rc, _, err = run('ps', no_ckpt, check=False)
+    eq(rc, 4, 'no checkpoint/: ' + err)
+    assert 'inventory.img' in err, err
+    with tarfile.open(fixture('counter')) as src:
+        members = [(m.name, 'file', src.extractfile(m).read()) for m in src.getmembers() if m.isfile()]
+    for fname, content, code in (('config.dump', b'', 4), ('config.dump', b'{"id": ', 4),
+                                 ('spec.dump', b'[1,2', 4), ('spec.dump', b'"x"', 4)):
+        data = _tar_with([(n, k, content if n == fname else d) for n, k, d in members])
+        p = _write('bad-%s.tar' % fname, data)
+        rc, out, err = run('show', p, check=False)
+        eq(rc, code, '%s %r: %s' % (fname, content, err))
+        assert fname in err, err
+
+
+def test_truncated_archives():
+    data = open(fixture('perlbot'), 'rb').read()
+    with tarfile.open(fixture('perlbot')) as t:
+        last = t.getmember('rootfs-diff.tar').offset_data
+    for cut in (100, 600, 51712 + 100, len(data) // 2, last + 100):
+        p = _write('cut-%d.tar' % cut, data[:cut])
+        rc, out, err = run('ps', p, check=False, timeout=30)
+        assert rc in (3, 4), (cut, rc, err)
+        eq(len(err.strip().splitlines()), 1, 'one line for cut %d' % cut)
+
+
+def test_mutated_fixtures_never_crash():
+    """Random byte flips in the CRIU images of a real archive: a clean exit
+    (0, or an error code) every time, never a signal or a hang."""
+    rng = random.Random(20261127)
+    with tarfile.open(fixture('counter')) as src:
+        members = [(m, src.extractfile(m).read() if m.isfile() else None) for m in src.getmembers()]
+    targets = [i for i, (m, d) in enumerate(members)
+               if m.isfile() and m.name.startswith('checkpoint/') and m.name.endswith('.img')
+               and not os.path.basename(m.name).startswith(('pages-', 'tmpfs-'))]
+    runs = int(os.environ.get('KCSI_MUTATIONS', '300'))
+    path = os.path.join(kt.tmpdir(), 'mutated.tar')
+    bad = []
+    for i in range(runs):
+        idx = rng.choice(targets)
+        m, d = members[idx]
+        d = bytearray(d)
+        for _ in range(rng.randint(1, 8)):
+            if not d:
+                break
+            op = rng.random()
+            pos = rng.randrange(len(d))
+            if op < 0.6:
+                d[pos] = rng.randrange(256)
+            elif op < 0.8:
+                del d[pos:]
+            else:
+                d[pos:pos] = bytes(rng.randrange(256) for _ in range(rng.randint(1, 16)))
+        with tarfile.open(path, 'w') as t:
+            for j, (mm, dd) in enumerate(members):
+                if j == idx:
+                    ti = tarfile.TarInfo(mm.name)
+                    ti.size = len(d)
+                    t.addfile(ti, io.BytesIO(bytes(d)))
+                else:
+                    t.addfile(mm, io.BytesIO(dd) if dd is not None else None)
+        for view in (['ps', '--env', '--json'], ['files', '--json'], ['net', '--json']):
+            try:
+                p = subprocess.run([kt.KCSI] + view + [path], stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.PIPE, timeout=20)
+            except subprocess.TimeoutExpired:
+                bad.append((i, m.name, view, 'timeout'))
+                continue
+            if p.returncode < 0 or p.returncode > 9:
+                bad.append((i, m.name, view, p.returncode, p.stderr[-300:]))
+            elif p.returncode != 0 and len(p.stderr.strip().splitlines()) != 1:
+                bad.append((i, m.name, view, 'not one line', p.stderr[-300:]))
+    assert not bad, bad[:5]
