@@ -172,3 +172,17 @@ def test_lab_restore_runs_again():
     if p.returncode == 77:
         raise kt.Skip(p.stdout.decode().strip().splitlines()[-1])
     eq(p.returncode, 0, 'restore-check.sh: ' + p.stdout.decode()[-1500:])
+
+
+def test_lab_bigmem():
+    """A process holding BIGMEM_MIB of random bytes: the area that holds the
+    buffer is in the checkpoint in full."""
+    arch, truth = scenario('bigmem', {'BIGMEM_MIB': os.environ.get('BIGMEM_MIB', '64')})
+    procs, _, _ = check_against_truth(arch, truth)
+    f = truth['facts']
+    holder = [p for p in truth['processes'] if p.get('vm_rss_kb', 0) * 1024 >= f['bytes']]
+    assert holder, 'the holder process'
+    areas = jrun('maps', '--json', '--pid', str(holder[0]['pid']), arch)
+    a = [a for a in areas if int(a['start'], 16) <= f['buffer_vaddr'] < int(a['end'], 16)]
+    eq(len(a), 1, 'one area holds the buffer')
+    assert a[0]['pages'] * 4096 >= f['bytes'], (a[0], f['bytes'])
