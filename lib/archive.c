@@ -189,6 +189,13 @@ static kcsi_code read_entry_data(kcsi_archive *ar, struct archive *a, struct mem
 	la_int64_t boff;
 	int r;
 
+	/* count the member's full size up front: holes of a sparse member
+	 * become bytes in the temporary copy too */
+	if (m->pub.size > lim->max_unpacked || *unpacked > lim->max_unpacked - m->pub.size)
+		return kcsi_error_set(err, KCSI_ERR_LIMIT,
+				      "member '%s': more than %llu bytes decompressed (it claims %llu bytes; set KCSI_MAX_UNPACKED to raise the bound)",
+				      m->pub.name, (unsigned long long)lim->max_unpacked,
+				      (unsigned long long)m->pub.size);
 	if (spill) {
 		if (ar->spill_fd < 0 && spill_open(ar, err) != KCSI_OK)
 			return err->code;
@@ -212,11 +219,6 @@ static kcsi_code read_entry_data(kcsi_archive *ar, struct archive *a, struct mem
 			return kcsi_error_set(err, KCSI_ERR_FORMAT,
 					      "member '%s': data block at offset %lld runs past its size %llu",
 					      m->pub.name, (long long)boff, (unsigned long long)m->pub.size);
-		*unpacked += len;
-		if (*unpacked > lim->max_unpacked)
-			return kcsi_error_set(err, KCSI_ERR_LIMIT,
-					      "member '%s': more than %llu bytes decompressed (set KCSI_MAX_UNPACKED to raise the bound)",
-					      m->pub.name, (unsigned long long)lim->max_unpacked);
 		if (spill) {
 			/* sparse holes: pwrite at the block's offset */
 			if (pwrite(ar->spill_fd, blk, len, (off_t)(m->off + (uint64_t)boff)) != (ssize_t)len) {
@@ -233,6 +235,7 @@ static kcsi_code read_entry_data(kcsi_archive *ar, struct archive *a, struct mem
 	if (r != ARCHIVE_EOF)
 		return kcsi_error_set(err, KCSI_ERR_FORMAT, "member '%s': %s", m->pub.name,
 				      archive_error_string(a) ? archive_error_string(a) : "read error");
+	*unpacked += m->pub.size;
 	if (spill) {
 		/* holes at the end of a sparse member still count */
 		if (ftruncate(ar->spill_fd, (off_t)(m->off + m->pub.size)) != 0 && m->pub.size)

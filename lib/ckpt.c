@@ -107,27 +107,38 @@ kcsi_code ck_read_all(kcsi_ckpt *c, const char *name, const char *kind, Protobuf
 	for (;;) {
 		ProtobufCMessage *m;
 		if ((rc = kcsi_image_next(&img, NULL, &m, err)) != KCSI_OK)
-			return rc;
+			goto fail;
 		if (!m)
 			break;
 		if (ck_own(c, m) != 0) {
 			protobuf_c_message_free_unpacked(m, NULL);
-			return kcsi_error_set(err, KCSI_ERR_NOMEM, "out of memory");
+			rc = kcsi_error_set(err, KCSI_ERR_NOMEM, "out of memory");
+			goto fail;
 		}
 		if (*n == cap) {
 			size_t ncap = cap ? cap * 2 : 16;
 			ProtobufCMessage **p = realloc(*out, ncap * sizeof(*p));
-			if (!p)
-				return kcsi_error_set(err, KCSI_ERR_NOMEM, "out of memory");
+			if (!p) {
+				rc = kcsi_error_set(err, KCSI_ERR_NOMEM, "out of memory");
+				goto fail;
+			}
 			*out = p;
 			cap = ncap;
-			/* the array itself is freed at close */
 		}
 		(*out)[(*n)++] = m;
 	}
-	if (*out && keep_str(c, (char *)*out) == NULL)
+	/* the array itself is freed at close */
+	if (*out && keep_str(c, (char *)*out) == NULL) {
+		*out = NULL; /* keep_str freed it */
+		*n = 0;
 		return kcsi_error_set(err, KCSI_ERR_NOMEM, "out of memory");
+	}
 	return KCSI_OK;
+fail:
+	free(*out); /* the messages are owned by the checkpoint already */
+	*out = NULL;
+	*n = 0;
+	return rc;
 }
 
 kcsi_code ck_read_one(kcsi_ckpt *c, const char *name, const char *kind, ProtobufCMessage **out,

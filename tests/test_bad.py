@@ -14,25 +14,46 @@ BAD = os.path.join(kt.HERE, 'bad')
 
 
 def test_named_bad_fixtures():
-    """tests/bad/expect.tsv: file, expected exit code of `kcsi ps`, text the message must hold."""
+    """tests/bad/expect.tsv: file, expected exit code of `kcsi ps`, text the
+    one-line message must hold ("-": the command must succeed), environment.
+    Rows after a "# KNOWN-BUG" comment state behaviour kcsi does not have yet:
+    they are reported, not asserted (see the closing notes)."""
     tsv = os.path.join(BAD, 'expect.tsv')
     if not os.path.exists(tsv):
         raise kt.Skip('tests/bad/expect.tsv not present')
     n = 0
+    known = []
+    known_next = False
     for line in open(tsv):
+        if line.startswith('# KNOWN-BUG'):
+            known_next = True
+            continue
         if not line.strip() or line.startswith('#'):
             continue
-        name, code, text = (line.rstrip('\n').split('\t') + ['', ''])[:3]
-        rc, out, err = run('ps', os.path.join(BAD, name), check=False,
-                           env={'KCSI_MAX_UNPACKED': '64M'}, timeout=60)
+        cols = (line.rstrip('\n').split('\t') + ['-', '-', '-'])[:4]
+        name, code, text, envs = cols
+        env = {'KCSI_MAX_UNPACKED': '64M'}
+        if envs != '-':
+            k, v = envs.split('=', 1)
+            env[k] = v
+        rc, out, err = run('ps', os.path.join(BAD, name), check=False, env=env, timeout=60)
+        if known_next:
+            known_next = False
+            if rc != int(code) or (text != '-' and text not in err):
+                known.append((name, rc, err.strip()))
+                continue
         eq(rc, int(code), '%s exit code (%s)' % (name, err.strip()))
+        if rc == 0:
+            continue
         eq(out, b'', '%s: no output on failure' % name)
         lines = err.strip().splitlines()
         eq(len(lines), 1, '%s: one-line error' % name)
         assert lines[0].startswith('kcsi: '), lines
         assert text in lines[0], (name, text, lines[0])
         n += 1
-    assert n >= 10, n
+    if known:
+        print('  known gaps: %s' % known)
+    assert n >= 20, n
 
 
 def _tar_with(members):
