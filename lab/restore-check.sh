@@ -77,7 +77,7 @@ restore_failed() {  # show podman's message and CRIU's errors from restore.log
     log=$(sed -n 's/^log file: //p' "$WORK/restore.out" | tail -1)
     if [ -n "$log" ] && [ -f "$log" ]; then
         grep -E 'Error|Warn' "$log" | head -20 | sed 's/^/  criu: /' >&2
-        if grep -q 'No entry for reg-file-ID' "$log" && tar tf "$ARCHIVE_IN" 2>/dev/null | grep -q '^checkpoint/memfd.img$'; then
+        if grep -q 'No entry for reg-file-ID' "$log" && grep -qx 'checkpoint/memfd.img' "$WORK/members.txt"; then
             echo "restore-check: KNOWN LIMITATION: CRIU $(criu --version | awk '/^Version:/{print $2}') cannot restore a process whose executable is a memfd (exe_file_id is looked up as a regular file)" >&2
             exit 3
         fi
@@ -86,6 +86,8 @@ restore_failed() {  # show podman's message and CRIU's errors from restore.log
     fi
 }
 
+# (list the members into a file: `tar tf | grep -q` under pipefail fails when grep quits early)
+tar tf "$ARCHIVE" >"$WORK/members.txt" 2>/dev/null || lab_die "$ARCHIVE: cannot list (not a tar archive?)"
 # the image the archive was made from, or a local image of the same name
 read -r IMG_ID IMG_NAME < <(tar xOf "$ARCHIVE" config.dump 2>/dev/null | "$LAB_PY" -c \
     'import json,sys; c=json.load(sys.stdin); print(c.get("rootfsImageID",""), c.get("rootfsImageName",""))')
@@ -101,7 +103,7 @@ if [ -n "$IMG_ID" ] && ! podman image exists "$IMG_ID"; then
 fi
 
 if [ "$MODE" = auto ]; then
-    if tar tf "$ARCHIVE" 2>/dev/null | grep -q '^checkpoint/tcp-stream-'; then MODE=established; else MODE=plain; fi
+    if grep -q '^checkpoint/tcp-stream-' "$WORK/members.txt"; then MODE=established; else MODE=plain; fi
 fi
 t0=$(date +%s.%N)
 if [ "$MODE" = plain ]; then

@@ -31,6 +31,7 @@ done
 mkdir -p "$OUT/logs" || exit 1
 OUT=$(cd "$OUT" && pwd)
 export BIGMEM_MIB=${BIGMEM_MIB:-64}
+export RESTORE_LOG_DIR=$OUT/logs
 
 now() { date +%s.%N; }
 secs() { awk -v a="$(now)" -v b="$1" 'BEGIN{printf "%.1f", a-b}'; }

@@ -49,7 +49,7 @@ else
     say "packages present: ${NEED_PKGS[*]}"
 fi
 # The system criu package provides crit; it must stay installed (we never remove it).
-if dpkg-query -W -f='${Status}' criu 2>/dev/null | grep -q 'install ok installed'; then
+if [ "$(dpkg-query -W -f='${Status}' criu 2>/dev/null)" = "install ok installed" ]; then
     say "system criu package $(dpkg-query -W -f='${Version}' criu) stays installed (provides crit)"
 fi
 

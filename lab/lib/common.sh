@@ -15,7 +15,6 @@ LAB_T0=$(date +%s.%N)
 PEER_PIDS=()
 PEER_ARGS=()
 CTR=""
-ARCHIVES=()
 
 lab_elapsed() { awk -v a="$(date +%s.%N)" -v b="${1:-$LAB_T0}" 'BEGIN{printf "%.1f", a-b}'; }
 lab_log() { printf '[%s %5ss] %s\n' "${SCEN:-lab}" "$(lab_elapsed)" "$*" >&2; }

