@@ -23,6 +23,9 @@ lab_skip() { echo "[${SCEN:-lab}] cannot run here: $*" >&2; exit 77; }
 
 lab_now() { date -u +%Y-%m-%dT%H:%M:%SZ; }
 
+# lab_starttime PID — the process's start time (clock ticks since boot), empty if it is gone
+lab_starttime() { awk '{sub(/.*\) /, ""); print $20}' "/proc/$1/stat" 2>/dev/null; }
+
 lab_preflight() {
     [ "$(id -u)" = 0 ] || lab_skip "must run as root"
     command -v podman >/dev/null || lab_skip "podman not installed (run lab/setup.sh)"
@@ -55,9 +58,17 @@ lab_init() {
     WORK=$(mktemp -d "/tmp/kcsi-lab-$SCEN.XXXXXX")
     SPEC="$LAB_DIR/specimens/$SCEN"
     PEERS="$LAB_DIR/peers"
-    local old
+    # Leftovers of an earlier run of this scenario that was killed (they would hold its
+    # 127.x ports): same tag, owner process gone, not a restored copy. Containers of a run
+    # going on at the same time, and restore-check's restored containers, are left alone.
+    LAB_OWNER="$$.$(lab_starttime $$)"
+    local old owner restored
     for old in $(podman ps -a --filter "label=$LAB_LABEL=$LAB_TAG" --format '{{.Names}}' 2>/dev/null); do
-        lab_log "removing leftover container $old of an earlier run"
+        owner=$(podman inspect -f "{{index .Config.Labels \"$LAB_LABEL.owner\"}}" "$old" 2>/dev/null) || continue
+        restored=$(podman inspect -f '{{.State.Restored}}' "$old" 2>/dev/null) || continue
+        [ "$restored" = true ] && continue
+        [ -n "$owner" ] && [ "$(lab_starttime "${owner%%.*}")" = "${owner#*.}" ] && continue
+        lab_log "removing leftover container $old of an earlier, killed run"
         lab_podman rm -f -t 0 "$old" >/dev/null 2>&1
     done
     rm -f "$OUT/$SCEN.tar" "$OUT/$SCEN.tar.gz" "$OUT/$SCEN.tar.zst" "$OUT/$SCEN.truth.json" "$OUT/$SCEN.dump.log"
@@ -117,6 +128,16 @@ lab_listening() {
     grep -q " $hex 00000000:0000 0A " /proc/net/tcp
 }
 
+# lab_need_free ADDR:PORT... — fail clearly if something already listens there (another
+# run of the same scenario at the same time, or a leftover)
+lab_need_free() {
+    local a
+    for a in "$@"; do
+        ! lab_listening "${a%:*}" "${a#*:}" \
+            || lab_die "$a is already in use (another run of this scenario going on?)"
+    done
+}
+
 # lab_json FILE PYEXPR — true when the python expression over d=json.load(FILE) is true
 lab_json() {
     [ -s "$1" ] || return 1
@@ -135,7 +156,7 @@ lab_create() {
     local args=()
     while [ $# -gt 0 ] && [ "$1" != -- ]; do args+=("$1"); shift; done
     [ "${1:-}" = -- ] && shift
-    lab_podman create --name "$CTR" --label "$LAB_LABEL=$LAB_TAG" "${PODMAN_RUN_FLAGS[@]}" \
+    lab_podman create --name "$CTR" --label "$LAB_LABEL=$LAB_TAG" --label "$LAB_LABEL.owner=$LAB_OWNER" "${PODMAN_RUN_FLAGS[@]}" \
         "${args[@]}" "$LAB_IMAGE" "$@" >/dev/null || lab_die "podman create failed"
 }
 
@@ -166,12 +187,6 @@ lab_exec_bg() {
 
 # lab_cexec CMD... — run a command in the container and print its output
 lab_cexec() { lab_podman exec "$CTR" "$@"; }
-
-# lab_pids_by_comm COMM — in-container pids whose comm is COMM (via /proc, no procps needed)
-lab_cpids_cmdline() {
-    lab_podman exec "$CTR" sh -c 'for p in /proc/[0-9]*; do
-        c=$(tr "\0" " " < $p/cmdline 2>/dev/null); case "$c" in *'"$1"'*) echo ${p#/proc/};; esac; done'
-}
 
 # lab_collect OUTFILE [--file PATH]... — ground truth from inside the container
 lab_collect() {

@@ -57,8 +57,8 @@ sub lab_summary {
 }
 
 # lab_args(\@ARGV, {name => default}) — parse --name value pairs. Every peer also takes
-# --lifetime SECONDS (default 600): it exits by itself after that long, even if the
-# scenario that started it was killed.
+# --lifetime SECONDS (default 600): it exits by itself after that long, or as soon as the
+# scenario that started it is gone (killed), whichever comes first.
 sub lab_args {
     my ($argv, $defaults) = @_;
     my %o = (%$defaults, lifetime => 600);
@@ -68,8 +68,13 @@ sub lab_args {
         die "peer: unknown option --$k\n" unless exists $o{$k};
         $o{$k} = shift @$argv;
     }
-    $SIG{ALRM} = sub { kill 'TERM', $$; };
-    alarm($o{lifetime}) if $o{lifetime} > 0;
+    # once a second: stop when the lifetime is over or the scenario that started us is gone
+    my ($parent, $end) = (getppid(), time + $o{lifetime});
+    $SIG{ALRM} = sub {
+        if (getppid() != $parent || ($o{lifetime} > 0 && time > $end)) { kill 'TERM', $$; return; }
+        alarm(1);
+    };
+    alarm(1);
     return \%o;
 }
 

@@ -20,6 +20,7 @@ BOTPATH=/usr/local/bin/fc-cache-update
 lab_template "$SPEC/ircbot.pl" "$WORK/bot.pl" "C2_LIST=$C2A $C2B" "BOT_KEY=$KEY" "CHANNEL=$CHAN" \
     "CHANNEL_KEY=$CHANKEY" "STAGE_DIR=$STAGE" "PROCNAME=$PROCNAME"
 
+lab_need_free "$C2A" "$C2B"
 lab_peer irc-c2 perl "$PEERS/irc_c2.pl" --listen "$C2A" --summary "$WORK/peer-irc-c2.json" \
     --drop-first 1 --cmds1 'id|uname -a' --cmds2 "ls -la $STAGE|cat /etc/hostname"
 lab_wait "C2 listening on $C2A" 10 lab_listening ${C2A%:*} ${C2A#*:}

@@ -20,6 +20,7 @@ gcc -static -Os -s -o "$WORK/payload" "$SPEC/payload.c" || lab_die "payload buil
 lab_template "$SPEC/loader.pl" "$WORK/loader.pl" "HTTP=$HTTP" "URLPATH=$URLPATH" \
     "MEMFD_NAME=$MEMFD_NAME" "BEACON=$BEACON" "ARGV0=$ARGV0"
 
+lab_need_free "$HTTP" "$BEACON"
 lab_peer c2 perl "$PEERS/memfd_c2.pl" --http "$HTTP" --beacon "$BEACON" --payload "$WORK/payload" \
     --url "$URLPATH" --summary "$WORK/peer-c2.json"
 lab_wait "C2 HTTP on $HTTP" 10 lab_listening ${HTTP%:*} ${HTTP#*:}

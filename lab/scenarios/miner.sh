@@ -31,6 +31,7 @@ cat >"$WORK/config.json" <<EOF
 EOF
 lab_template "$SPEC/miner.pl" "$WORK/miner.pl" "PROCNAME=$PROCNAME" "CONFIG=$CONFIG"
 
+lab_need_free "$POOL"
 lab_peer pool perl "$PEERS/stratum_pool.pl" --listen "$POOL" --summary "$WORK/peer-pool.json"
 lab_wait "pool listening on $POOL" 10 lab_listening ${POOL%:*} ${POOL#*:}
 

@@ -14,6 +14,7 @@ BINDNAME='/usr/sbin/sshd -D'
 BINDPATH=/var/lib/.sshd-helper
 lab_template "$SPEC/bindshell.pl" "$WORK/bind.pl" "BIND=$BIND" "PROCNAME=$BINDNAME"
 
+lab_need_free "$REV" "$BIND"
 lab_peer rev-listener perl "$PEERS/shell_peer.pl" --listen "$REV" --summary "$WORK/peer-rev-listener.json" \
     --cmds 'id|hostname|uname -r|echo $$ $PPID'
 lab_wait "reverse-shell listener on $REV" 10 lab_listening ${REV%:*} ${REV#*:}

@@ -13,6 +13,7 @@ for f in httpd.pl client.pl run.sh; do lab_template "$SPEC/$f" "$WORK/srv/app/$f
 chmod 755 "$WORK/srv/app/run.sh"
 cp "$SPEC/index.html" "$WORK/srv/www/index.html"
 
+lab_need_free "$LISTEN"
 lab_create --env LISTEN=$LISTEN --env TARGET=$LISTEN --env DOCROOT=/srv/www --env APP_ENV=staging \
     --hostname bookshop-web -- /bin/sh /srv/app/run.sh
 lab_podman cp "$WORK/srv" "$CTR:/" || lab_die "podman cp of /srv failed"
