@@ -508,6 +508,9 @@ void kcsi_ckpt_close(kcsi_ckpt *c)
 		free(c->procs[i].pub.env);
 	}
 	free(c->procs);
+	for (size_t i = 0; i < c->nshmem; i++)
+		free(c->shmem[i].runs);
+	free(c->shmem);
 	for (size_t i = 0; i < c->nowned; i++)
 		protobuf_c_message_free_unpacked(c->owned[i], NULL);
 	free(c->owned);

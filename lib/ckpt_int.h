@@ -25,6 +25,7 @@ struct proc_priv {
 	bool runs_loaded;
 	kcsi_memrun *runs;
 	size_t nruns;
+	bool pagemap_loaded;
 	ProtobufCMessage **pagemap;  /* PagemapEntry */
 	size_t npagemap;
 	uint32_t pages_id;
@@ -49,6 +50,8 @@ struct kcsi_ckpt {
 	size_t nremaps;
 	MntEntry **mnts;
 	size_t nmnts;
+	struct shmem_runs { uint64_t id; kcsi_memrun *runs; size_t n; } *shmem;
+	size_t nshmem;
 	char **strs;                 /* strings to free at close */
 	size_t nstrs, capstrs;
 };
@@ -86,5 +89,6 @@ kcsi_code ck_load_runs(kcsi_ckpt *c, struct proc_priv *p, kcsi_error *err);
 const char *ck_fd_type_name(uint32_t type);
 const char *ck_file_path(kcsi_ckpt *c, FileEntry *f);
 RemapFilePathEntry *ck_remap(const kcsi_ckpt *c, uint32_t file_id);
+MemfdInodeEntry *ck_memfd_inode(kcsi_ckpt *c, uint32_t inode_id);
 
 #endif

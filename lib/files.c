@@ -39,7 +39,7 @@ RemapFilePathEntry *ck_remap(const kcsi_ckpt *c, uint32_t file_id)
 }
 
 /* memfd inodes (memfd.img, MEMFD_INODE) by inode id */
-static MemfdInodeEntry *memfd_inode(kcsi_ckpt *c, uint32_t inode_id)
+MemfdInodeEntry *ck_memfd_inode(kcsi_ckpt *c, uint32_t inode_id)
 {
 	ProtobufCMessage **all;
 	size_t n;
@@ -105,7 +105,7 @@ const char *ck_file_path(kcsi_ckpt *c, FileEntry *f)
 		return "tty";
 	case FD_TYPES__MEMFD:
 		if (f->memfd) {
-			MemfdInodeEntry *ino = memfd_inode(c, f->memfd->inode_id);
+			MemfdInodeEntry *ino = ck_memfd_inode(c, f->memfd->inode_id);
 			return ck_printf(c, "/memfd:%s", ino && ino->name ? ino->name : "?");
 		}
 		return "memfd";
@@ -166,7 +166,7 @@ static void describe(kcsi_ckpt *c, FileEntry *f, kcsi_fd *d)
 		break;
 	case FD_TYPES__MEMFD:
 		if (f->memfd) {
-			MemfdInodeEntry *ino = memfd_inode(c, f->memfd->inode_id);
+			MemfdInodeEntry *ino = ck_memfd_inode(c, f->memfd->inode_id);
 			d->flags = f->memfd->flags;
 			d->pos = f->memfd->pos;
 			if (ino) {

@@ -27,24 +27,22 @@ static bool entry_has_data(const PagemapEntry *e)
 	return !(e->has_in_parent && e->in_parent);
 }
 
-kcsi_code ck_load_pagemap(kcsi_ckpt *c, struct proc_priv *p, kcsi_error *err)
+/* Read a pagemap image (pagemap-PID.img or pagemap-shmem-ID.img): its
+ * pages id and entries (owned by the checkpoint; the array by the caller). */
+static kcsi_code read_pagemap(kcsi_ckpt *c, const char *name, ProtobufCMessage ***out, size_t *n,
+			      uint32_t *pages_id, bool *present, kcsi_error *err)
 {
-	char name[64], full[600];
+	char full[600];
 	const unsigned char *data;
-	size_t size;
-	bool present;
+	size_t size, cap = 0;
 	kcsi_image img;
 	kcsi_code rc;
 	ProtobufCMessage *m;
-	size_t cap = 0;
 
-	if (p->pagemap || p->npagemap)
-		return KCSI_OK;
-	snprintf(name, sizeof(name), "pagemap-%u.img", p->pub.pid);
-	if ((rc = ck_image_data(c, name, &data, &size, &present, err)) != KCSI_OK)
+	*out = NULL;
+	*n = 0;
+	if ((rc = ck_image_data(c, name, &data, &size, present, err)) != KCSI_OK || !*present)
 		return rc;
-	if (!present)
-		return KCSI_OK;
 	snprintf(full, sizeof(full), "%s%s", c->prefix, name);
 	if ((rc = kcsi_image_open(&img, full, data, size, kcsi_image_desc_by_name("PAGEMAP"), err)) != KCSI_OK)
 		return rc;
@@ -52,28 +50,36 @@ kcsi_code ck_load_pagemap(kcsi_ckpt *c, struct proc_priv *p, kcsi_error *err)
 		return rc;
 	if (!m)
 		return kcsi_error_set(err, KCSI_ERR_FORMAT, "%s: no pagemap head", full);
-	p->pages_id = ((PagemapHead *)m)->pages_id;
+	*pages_id = ((PagemapHead *)m)->pages_id;
 	ck_own(c, m);
 	for (;;) {
 		if ((rc = kcsi_image_next(&img, &pagemap_entry__descriptor, &m, err)) != KCSI_OK)
-			return rc;
+			goto fail;
 		if (!m)
 			break;
 		if (ck_own(c, m) != 0) {
 			protobuf_c_message_free_unpacked(m, NULL);
-			return kcsi_error_set(err, KCSI_ERR_NOMEM, "out of memory");
+			rc = kcsi_error_set(err, KCSI_ERR_NOMEM, "out of memory");
+			goto fail;
 		}
-		if (p->npagemap == cap) {
+		if (*n == cap) {
 			size_t ncap = cap ? cap * 2 : 64;
-			ProtobufCMessage **q = realloc(p->pagemap, ncap * sizeof(*q));
-			if (!q)
-				return kcsi_error_set(err, KCSI_ERR_NOMEM, "out of memory");
-			p->pagemap = q;
+			ProtobufCMessage **q = realloc(*out, ncap * sizeof(*q));
+			if (!q) {
+				rc = kcsi_error_set(err, KCSI_ERR_NOMEM, "out of memory");
+				goto fail;
+			}
+			*out = q;
 			cap = ncap;
 		}
-		p->pagemap[p->npagemap++] = m;
+		(*out)[(*n)++] = m;
 	}
 	return KCSI_OK;
+fail:
+	free(*out);
+	*out = NULL;
+	*n = 0;
+	return rc;
 }
 
 static int cmp_run(const void *a, const void *b)
@@ -82,60 +88,148 @@ static int cmp_run(const void *a, const void *b)
 	return x->vaddr < y->vaddr ? -1 : x->vaddr > y->vaddr;
 }
 
-kcsi_code ck_load_runs(kcsi_ckpt *c, struct proc_priv *p, kcsi_error *err)
+/* Turn pagemap entries into runs pointing at the pages image.  Runs that
+ * are adjacent in memory and in the pages image are merged, so a scan sees
+ * contiguous memory as one block. */
+static kcsi_code build_runs(kcsi_ckpt *c, const char *pmname, ProtobufCMessage **pm, size_t npm,
+			    uint32_t pages_id, kcsi_memrun **out, size_t *nout, kcsi_error *err)
 {
 	char name[64], full[600];
 	const unsigned char *pages = NULL;
-	size_t psize = 0, off = 0;
+	size_t psize = 0, off = 0, nr = 0;
 	bool present = false;
+	kcsi_memrun *runs;
+	kcsi_code rc;
+
+	*out = NULL;
+	*nout = 0;
+	if (!npm)
+		return KCSI_OK;
+	snprintf(name, sizeof(name), "pages-%u.img", pages_id);
+	snprintf(full, sizeof(full), "%s%s", c->prefix, name);
+	if ((rc = ck_image_data(c, name, &pages, &psize, &present, err)) != KCSI_OK)
+		return rc;
+	runs = calloc(npm, sizeof(*runs));
+	if (!runs)
+		return kcsi_error_set(err, KCSI_ERR_NOMEM, "out of memory");
+	for (size_t i = 0; i < npm; i++) {
+		const PagemapEntry *e = (const PagemapEntry *)pm[i];
+		uint64_t n = entry_pages(e), len;
+		if (!entry_has_data(e))
+			continue;
+		if (n > (UINT64_MAX / PAGE_SIZE_) || e->vaddr > UINT64_MAX - n * PAGE_SIZE_) {
+			rc = kcsi_error_set(err, KCSI_ERR_FORMAT, "%s%s: entry %zu: %llu pages at 0x%llx wrap the address space",
+					    c->prefix, pmname, i + 2, (unsigned long long)n, (unsigned long long)e->vaddr);
+			goto fail;
+		}
+		len = n * PAGE_SIZE_;
+		if (!present) {
+			rc = kcsi_error_set(err, KCSI_ERR_FORMAT, "%s: missing (%s refers to it)", full, pmname);
+			goto fail;
+		}
+		if (!kcsi_fits(off, len, psize)) {
+			rc = kcsi_error_set(err, KCSI_ERR_FORMAT,
+					    "%s: truncated: %s entry %zu (vaddr 0x%llx, %llu pages) needs bytes %zu..%llu, the image has %zu",
+					    full, pmname, i + 2, (unsigned long long)e->vaddr, (unsigned long long)n, off,
+					    (unsigned long long)(off + len), psize);
+			goto fail;
+		}
+		if (nr && runs[nr - 1].vaddr + runs[nr - 1].len == e->vaddr &&
+		    runs[nr - 1].data + runs[nr - 1].len == pages + off) {
+			runs[nr - 1].len += len;
+		} else {
+			runs[nr].vaddr = e->vaddr;
+			runs[nr].len = len;
+			runs[nr].data = pages + off;
+			nr++;
+		}
+		off += (size_t)len;
+	}
+	qsort(runs, nr, sizeof(*runs), cmp_run);
+	for (size_t i = 1; i < nr; i++)
+		if (runs[i - 1].vaddr + runs[i - 1].len > runs[i].vaddr) {
+			rc = kcsi_error_set(err, KCSI_ERR_FORMAT, "%s%s: overlapping entries at 0x%llx", c->prefix,
+					    pmname, (unsigned long long)runs[i].vaddr);
+			goto fail;
+		}
+	*out = runs;
+	*nout = nr;
+	return KCSI_OK;
+fail:
+	free(runs);
+	return rc;
+}
+
+kcsi_code ck_load_pagemap(kcsi_ckpt *c, struct proc_priv *p, kcsi_error *err)
+{
+	char name[64];
+	bool present;
+	if (p->pagemap_loaded)
+		return KCSI_OK;
+	snprintf(name, sizeof(name), "pagemap-%u.img", p->pub.pid);
+	kcsi_code rc = read_pagemap(c, name, &p->pagemap, &p->npagemap, &p->pages_id, &present, err);
+	if (rc == KCSI_OK)
+		p->pagemap_loaded = true;
+	return rc;
+}
+
+kcsi_code ck_load_runs(kcsi_ckpt *c, struct proc_priv *p, kcsi_error *err)
+{
+	char name[64];
 	kcsi_code rc;
 
 	if (p->runs_loaded)
 		return KCSI_OK;
 	if ((rc = ck_load_pagemap(c, p, err)) != KCSI_OK)
 		return rc;
-	p->runs_loaded = true;
-	if (!p->npagemap)
-		return KCSI_OK;
-	snprintf(name, sizeof(name), "pages-%u.img", p->pages_id);
-	snprintf(full, sizeof(full), "%s%s", c->prefix, name);
-	if ((rc = ck_image_data(c, name, &pages, &psize, &present, err)) != KCSI_OK)
+	snprintf(name, sizeof(name), "pagemap-%u.img", p->pub.pid);
+	if ((rc = build_runs(c, name, p->pagemap, p->npagemap, p->pages_id, &p->runs, &p->nruns, err)) != KCSI_OK)
 		return rc;
-	p->runs = calloc(p->npagemap, sizeof(*p->runs));
-	if (!p->runs)
+	p->runs_loaded = true;
+	return KCSI_OK;
+}
+
+kcsi_code kcsi_ckpt_shmem(kcsi_ckpt *c, uint64_t shmid, const kcsi_memrun **runs, size_t *n,
+			  kcsi_error *err)
+{
+	char name[64];
+	ProtobufCMessage **pm;
+	size_t npm;
+	uint32_t pages_id = 0;
+	bool present;
+	kcsi_memrun *r;
+	size_t nr;
+	kcsi_code rc;
+
+	*runs = NULL;
+	*n = 0;
+	for (size_t i = 0; i < c->nshmem; i++)
+		if (c->shmem[i].id == shmid) {
+			*runs = c->shmem[i].runs;
+			*n = c->shmem[i].n;
+			return KCSI_OK;
+		}
+	snprintf(name, sizeof(name), "pagemap-shmem-%llu.img", (unsigned long long)shmid);
+	if ((rc = read_pagemap(c, name, &pm, &npm, &pages_id, &present, err)) != KCSI_OK)
+		return rc;
+	if (!present)
+		return kcsi_error_set(err, KCSI_ERR_NOTFOUND, "%s%s: not in the checkpoint", c->prefix, name);
+	rc = build_runs(c, name, pm, npm, pages_id, &r, &nr, err);
+	free(pm);
+	if (rc != KCSI_OK)
+		return rc;
+	void *q = realloc(c->shmem, (c->nshmem + 1) * sizeof(*c->shmem));
+	if (!q) {
+		free(r);
 		return kcsi_error_set(err, KCSI_ERR_NOMEM, "out of memory");
-	for (size_t i = 0; i < p->npagemap; i++) {
-		const PagemapEntry *e = (const PagemapEntry *)p->pagemap[i];
-		uint64_t n = entry_pages(e), len;
-		if (!entry_has_data(e))
-			continue;
-		if (n > (UINT64_MAX / PAGE_SIZE_))
-			return kcsi_error_set(err, KCSI_ERR_FORMAT, "%spagemap-%u.img: entry %zu: %llu pages",
-					      c->prefix, p->pub.pid, i + 2, (unsigned long long)n);
-		len = n * PAGE_SIZE_;
-		if (!present)
-			return kcsi_error_set(err, KCSI_ERR_FORMAT,
-					      "%s: missing (pagemap-%u.img refers to it)", full, p->pub.pid);
-		if (!kcsi_fits(off, len, psize))
-			return kcsi_error_set(err, KCSI_ERR_FORMAT,
-					      "%s: truncated: pagemap-%u.img entry %zu (vaddr 0x%llx, %llu pages) needs bytes %zu..%llu, the image has %zu",
-					      full, p->pub.pid, i + 2, (unsigned long long)e->vaddr,
-					      (unsigned long long)n, off, (unsigned long long)(off + len), psize);
-		if (e->vaddr > UINT64_MAX - len)
-			return kcsi_error_set(err, KCSI_ERR_FORMAT, "%spagemap-%u.img: entry %zu wraps the address space",
-					      c->prefix, p->pub.pid, i + 2);
-		p->runs[p->nruns].vaddr = e->vaddr;
-		p->runs[p->nruns].len = len;
-		p->runs[p->nruns].data = pages + off;
-		p->nruns++;
-		off += (size_t)len;
 	}
-	qsort(p->runs, p->nruns, sizeof(*p->runs), cmp_run);
-	for (size_t i = 1; i < p->nruns; i++)
-		if (p->runs[i - 1].vaddr + p->runs[i - 1].len > p->runs[i].vaddr)
-			return kcsi_error_set(err, KCSI_ERR_FORMAT,
-					      "%spagemap-%u.img: overlapping entries at 0x%llx", c->prefix,
-					      p->pub.pid, (unsigned long long)p->runs[i].vaddr);
+	c->shmem = q;
+	c->shmem[c->nshmem].id = shmid;
+	c->shmem[c->nshmem].runs = r;
+	c->shmem[c->nshmem].n = nr;
+	c->nshmem++;
+	*runs = r;
+	*n = nr;
 	return KCSI_OK;
 }
 

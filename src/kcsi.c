@@ -12,11 +12,12 @@
 #endif
 
 extern const struct cmd cmd_show, cmd_ps, cmd_files, cmd_net, cmd_maps, cmd_mounts, cmd_meta,
-	cmd_list, cmd_decode, cmd_diff;
+	cmd_list, cmd_decode, cmd_diff,
+	cmd_memgrep, cmd_strings;
 
 const struct cmd *const commands[] = {
 	&cmd_show, &cmd_ps, &cmd_files, &cmd_net, &cmd_maps, &cmd_mounts, &cmd_meta,
-	&cmd_list, &cmd_decode, &cmd_diff, NULL,
+	&cmd_list, &cmd_decode, &cmd_diff, &cmd_memgrep, &cmd_strings, NULL,
 };
 
 static void usage(FILE *f)

@@ -163,6 +163,10 @@ typedef struct kcsi_memrun {
 /* Runs of process memory, sorted by address (needs KCSI_CKPT_MEMORY). */
 kcsi_code kcsi_ckpt_memory(kcsi_ckpt *c, uint32_t pid, const kcsi_memrun **runs, size_t *n,
 			   kcsi_error *err);
+/* Contents of a shared memory object (memfd or shared anonymous memory) by
+ * its shmid, as runs at offsets from 0 (pagemap-shmem-ID.img). */
+kcsi_code kcsi_ckpt_shmem(kcsi_ckpt *c, uint64_t shmid, const kcsi_memrun **runs, size_t *n,
+			  kcsi_error *err);
 /* Copy up to len bytes at addr; returns how many contiguous bytes were
  * available from addr on (0 when addr is not in the checkpoint). */
 size_t kcsi_ckpt_read(kcsi_ckpt *c, uint32_t pid, uint64_t addr, void *buf, size_t len);

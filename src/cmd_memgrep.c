@@ -1,0 +1,235 @@
+/* kcsi memgrep — search process memory for bytes, text or a regex. */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "kcsi/mem.h"
+
+static const struct opt opts[] = {
+	{"pid", 'p', "N", "only this process (default: every process)"},
+	{"regex", 'E', NULL, "PATTERN is a PCRE2 regular expression (binary-safe, JIT)"},
+	{"hex", 'x', NULL, "PATTERN is hex bytes, e.g. 4e49434b20 (spaces and colons allowed)"},
+	{"ignore-case", 'i', NULL, "ASCII case-insensitive"},
+	{"encoding", 0, "ENC", "ascii (default) or utf16le: search the UTF-16LE form of a literal"},
+	{"context", 'C', "N", "show N bytes before and after each match (default 32)"},
+	{"max", 'm', "N", "stop after N matches"},
+	{"count", 'c', NULL, "print only the number of matches per process"},
+	{"json", 'j', NULL, "print JSON"},
+	{"pretty", 0, NULL, "indent the JSON"},
+	{0},
+};
+
+struct ctx {
+	kcsi_ckpt *c;
+	struct out *o;
+	uint64_t context, max, seen;
+	bool count;
+	uint32_t vpid;
+	kcsi_vma *v;
+	size_t nv;
+	uint64_t *counts; /* per process index */
+	struct table *t;
+};
+
+static const char *area(struct ctx *x, uint32_t pid, uint64_t addr)
+{
+	if (x->vpid != pid) {
+		free(x->v);
+		x->v = NULL;
+		x->nv = 0;
+		x->vpid = pid;
+		kcsi_ckpt_vmas(x->c, pid, &x->v, &x->nv, NULL);
+	}
+	return kcsi_area_name(x->v, x->nv, addr);
+}
+
+static int on_match(void *ctx, const kcsi_match *m)
+{
+	struct ctx *x = ctx;
+	const kcsi_proc *p = kcsi_ckpt_proc_by_pid(x->c, m->pid);
+	uint64_t cstart = m->address >= x->context ? m->address - x->context : 0;
+	size_t clen = (size_t)(m->address - cstart + m->len + x->context);
+	unsigned char *cbuf;
+	size_t got;
+	char addr[32];
+
+	x->seen++;
+	for (size_t i = 0; i < kcsi_ckpt_nprocs(x->c); i++)
+		if (kcsi_ckpt_proc(x->c, i)->pid == m->pid)
+			x->counts[i]++;
+	if (x->count)
+		return x->max && x->seen >= x->max;
+	/* context: what the checkpoint holds around the match */
+	cbuf = malloc(clen ? clen : 1);
+	if (!cbuf)
+		return 1;
+	got = kcsi_ckpt_read(x->c, m->pid, cstart, cbuf, clen);
+	if (got < m->address - cstart) { /* hole before: start at the match */
+		cstart = m->address;
+		clen = m->len + x->context;
+		got = kcsi_ckpt_read(x->c, m->pid, cstart, cbuf, clen);
+	}
+	if (m->shmid) { /* shared memory is not in the process pages: show the match */
+		cstart = m->address;
+		memcpy(cbuf, m->data, m->len);
+		got = m->len;
+	}
+	snprintf(addr, sizeof(addr), "0x%" PRIx64, m->address);
+	if (x->o->json) {
+		kcsi_jsonw *w = &x->o->w;
+		bool utf8 = true;
+		for (size_t i = 0; i < m->len;) {
+			size_t l = kcsi_utf8_seq(m->data + i, m->len - i);
+			if (!l) {
+				utf8 = false;
+				break;
+			}
+			i += l;
+		}
+		kcsi_jw_obj(w);
+		kcsi_jw_kuint(w, "pid", m->pid);
+		kcsi_jw_kstr(w, "comm", p ? p->comm : NULL);
+		kcsi_jw_kstr(w, "address", addr);
+		kcsi_jw_kstr(w, "area", area(x, m->pid, m->address));
+		kcsi_jw_key(w, "match");
+		kcsi_jw_strn(w, m->data, m->len);
+		if (!utf8) {
+			kcsi_jw_key(w, "match_b64");
+			kcsi_jw_base64(w, m->data, m->len);
+		}
+		kcsi_jw_key(w, "context");
+		kcsi_jw_base64(w, cbuf, got);
+		snprintf(addr, sizeof(addr), "0x%" PRIx64, cstart);
+		kcsi_jw_kstr(w, "context_address", addr);
+		if (m->shmid)
+			kcsi_jw_kuint(w, "shmid", m->shmid);
+		kcsi_jw_obj_end(w);
+	} else {
+		char pid[16], *ctxt = escaped((const char *)cbuf, got), *mt = escaped((const char *)m->data, m->len);
+		snprintf(pid, sizeof(pid), "%u", m->pid);
+		table_add(x->t, pid, p ? p->comm : "?", addr, area(x, m->pid, m->address), mt, ctxt);
+		free(ctxt);
+		free(mt);
+	}
+	free(cbuf);
+	return x->max && x->seen >= x->max;
+}
+
+static int run(struct args *a)
+{
+	kcsi_ckpt *c;
+	kcsi_pattern *pat;
+	kcsi_error err;
+	struct out o;
+	struct table t;
+	struct ctx x;
+	uint64_t pid = 0;
+	enum kcsi_pattern_kind kind = KCSI_PAT_LITERAL;
+	unsigned flags = 0;
+	const char *enc = opt_val(a, "encoding");
+	int rc;
+
+	kcsi_error_clear(&err);
+	memset(&x, 0, sizeof(x));
+	x.context = 32;
+	opt_uint(a, "pid", &pid);
+	opt_uint(a, "context", &x.context);
+	opt_uint(a, "max", &x.max);
+	if (x.context > 4096)
+		return usage_error(a->cmd, "--context is at most 4096 bytes");
+	if (opt_set(a, "regex") && opt_set(a, "hex"))
+		return usage_error(a->cmd, "--regex and --hex exclude each other");
+	if (opt_set(a, "regex"))
+		kind = KCSI_PAT_REGEX;
+	if (opt_set(a, "hex"))
+		kind = KCSI_PAT_HEX;
+	if (opt_set(a, "ignore-case"))
+		flags |= KCSI_PAT_ICASE;
+	if (enc && strcmp(enc, "utf16le") == 0)
+		flags |= KCSI_PAT_UTF16LE;
+	else if (enc && strcmp(enc, "ascii") != 0)
+		return usage_error(a->cmd, "--encoding is ascii or utf16le, not '%s'", enc);
+	if (kcsi_pattern_compile(a->pos[1], kind, flags, &pat, &err) != KCSI_OK)
+		return fail(&err);
+	if ((rc = open_ckpt(a->pos[0], KCSI_CKPT_MEMORY, &c))) {
+		kcsi_pattern_free(pat);
+		return rc;
+	}
+	x.c = c;
+	x.count = opt_set(a, "count");
+	x.counts = calloc(kcsi_ckpt_nprocs(c) + 1, sizeof(uint64_t));
+	x.vpid = 0;
+	out_open(&o, a);
+	x.o = &o;
+	table_init(&t, 6);
+	table_add(&t, "PID", "COMM", "ADDRESS", "AREA", "MATCH", "CONTEXT");
+	x.t = &t;
+	if (o.json && !x.count)
+		kcsi_jw_arr(&o.w);
+	if (kcsi_scan(c, (uint32_t)pid, pat, on_match, &x, &err) != KCSI_OK) {
+		kcsi_error_prefix(&err, "%s", a->pos[0]);
+		rc = fail(&err);
+	}
+	if (x.count) {
+		if (o.json)
+			kcsi_jw_arr(&o.w);
+		for (size_t i = 0; i < kcsi_ckpt_nprocs(c); i++) {
+			const kcsi_proc *p = kcsi_ckpt_proc(c, i);
+			if (pid && p->pid != pid)
+				continue;
+			if (o.json) {
+				kcsi_jw_obj(&o.w);
+				kcsi_jw_kuint(&o.w, "pid", p->pid);
+				kcsi_jw_kstr(&o.w, "comm", p->comm);
+				kcsi_jw_kuint(&o.w, "count", x.counts[i]);
+				kcsi_jw_obj_end(&o.w);
+			} else {
+				fprintf(o.f, "%u\t%s\t%" PRIu64 "\n", p->pid, p->comm, x.counts[i]);
+			}
+		}
+	}
+	if (o.json) {
+		kcsi_jw_arr_end(&o.w);
+		kcsi_jw_end(&o.w);
+	} else if (!x.count && t.nrows > 1) {
+		table_print(&t, &o);
+	}
+	table_free(&t);
+	free(x.v);
+	free(x.counts);
+	kcsi_pattern_free(pat);
+	kcsi_ckpt_close(c);
+	rc = out_close(&o, rc);
+	if (rc == 0 && x.seen == 0)
+		return 1; /* like grep: nothing found */
+	return rc;
+}
+
+const struct cmd cmd_memgrep = {
+	.name = "memgrep",
+	.synopsis = "[--pid N] [--regex|--hex] [-i] [--encoding utf16le] [--context N] [--json] ARCHIVE PATTERN",
+	.summary = "search process memory for text, bytes or a regular expression",
+	.description =
+		"Searches the memory the checkpoint holds for every process (or --pid), and the\n"
+		"shared memory (memfd, shared anonymous) each maps, straight from the archive.\n"
+		"Binary-safe: a literal is matched byte for byte, --hex gives raw bytes, --regex\n"
+		"a PCRE2 expression (JIT) run on the raw bytes.  Matches that span pages or pagemap\n"
+		"entries inside contiguous memory are found; a regex match is at most 64 KiB.\n"
+		"Each match: pid, comm, virtual address, the area holding it (file path, heap,\n"
+		"stack, anon, shmem, /memfd:NAME) and the bytes around it.  Order: pid, address.\n"
+		"Exit status 1 when nothing matched, as grep.",
+	.json_doc =
+		"An array of {pid, comm, address (hex string), area, match (the matched bytes as a\n"
+		"string; bytes that are not UTF-8 as \\udcXX), match_b64 (only when the match is not\n"
+		"valid UTF-8), context (base64 of the bytes around the match), context_address,\n"
+		"shmid (for matches in shared memory)}.  With --count: [{pid, comm, count}].",
+	.example =
+		"$ kcsi memgrep checkpoint-perlbot.tar PBKEY-\n"
+		"PID  COMM             ADDRESS         AREA  MATCH   CONTEXT\n"
+		"15   [kworker/u8:2-e  0x556a62e5f2c1  heap  PBKEY-  USER kw 0 * :PBKEY-5d41402abc4b2a76...",
+	.opts = opts,
+	.min_pos = 2,
+	.max_pos = 2,
+	.run = run,
+};
