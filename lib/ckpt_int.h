@@ -85,6 +85,15 @@ kcsi_code ck_load_cmdline(kcsi_ckpt *c, struct proc_priv *p, kcsi_error *err);
 /* mem.c */
 kcsi_code ck_load_pagemap(kcsi_ckpt *c, struct proc_priv *p, kcsi_error *err);
 kcsi_code ck_load_runs(kcsi_ckpt *c, struct proc_priv *p, kcsi_error *err);
+/* memscan.c: the memory of a process as pieces (address, bytes in the
+ * checkpoint), private runs and the shared memory it maps, by address */
+struct ck_piece {
+	uint64_t addr;
+	const unsigned char *p;
+	uint64_t len;
+	uint64_t shmid;
+};
+kcsi_code ck_mem_pieces(kcsi_ckpt *c, struct proc_priv *p, struct ck_piece **out, size_t *n, kcsi_error *err);
 /* files.c */
 const char *ck_fd_type_name(uint32_t type);
 const char *ck_file_path(kcsi_ckpt *c, FileEntry *f);

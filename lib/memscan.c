@@ -176,16 +176,9 @@ void kcsi_pattern_free(kcsi_pattern *p)
 
 /* ---- walking memory ---- */
 
-struct piece {
-	uint64_t addr;
-	const unsigned char *p;
-	uint64_t len;
-	uint64_t shmid;
-};
-
 static int cmp_piece(const void *a, const void *b)
 {
-	const struct piece *x = a, *y = b;
+	const struct ck_piece *x = a, *y = b;
 	return x->addr < y->addr ? -1 : x->addr > y->addr;
 }
 
@@ -203,11 +196,11 @@ static void release(const unsigned char *p, size_t len)
 		madvise((void *)a, b - a, MADV_DONTNEED);
 }
 
-static kcsi_code add_piece(struct piece **v, size_t *n, size_t *cap, struct piece pc, kcsi_error *err)
+static kcsi_code add_piece(struct ck_piece **v, size_t *n, size_t *cap, struct ck_piece pc, kcsi_error *err)
 {
 	if (*n == *cap) {
 		size_t ncap = *cap ? *cap * 2 : 64;
-		struct piece *q = realloc(*v, ncap * sizeof(*q));
+		struct ck_piece *q = realloc(*v, ncap * sizeof(*q));
 		if (!q)
 			return kcsi_error_set(err, KCSI_ERR_NOMEM, "out of memory");
 		*v = q;
@@ -233,9 +226,9 @@ static uint64_t vma_shmid(kcsi_ckpt *c, const VmaEntry *v)
 	return 0;
 }
 
-static kcsi_code pieces_of(kcsi_ckpt *c, struct proc_priv *p, struct piece **out, size_t *nout, kcsi_error *err)
+kcsi_code ck_mem_pieces(kcsi_ckpt *c, struct proc_priv *p, struct ck_piece **out, size_t *nout, kcsi_error *err)
 {
-	struct piece *v = NULL;
+	struct ck_piece *v = NULL;
 	size_t n = 0, cap = 0;
 	kcsi_code rc;
 
@@ -244,7 +237,7 @@ static kcsi_code pieces_of(kcsi_ckpt *c, struct proc_priv *p, struct piece **out
 	if ((rc = ck_load_runs(c, p, err)) != KCSI_OK)
 		return rc;
 	for (size_t i = 0; i < p->nruns; i++)
-		if ((rc = add_piece(&v, &n, &cap, (struct piece){p->runs[i].vaddr, p->runs[i].data, p->runs[i].len, 0}, err)))
+		if ((rc = add_piece(&v, &n, &cap, (struct ck_piece){p->runs[i].vaddr, p->runs[i].data, p->runs[i].len, 0}, err)))
 			goto fail;
 	for (size_t i = 0; p->mm && i < p->mm->n_vmas; i++) {
 		const VmaEntry *vm = p->mm->vmas[i];
@@ -263,7 +256,7 @@ static kcsi_code pieces_of(kcsi_ckpt *c, struct proc_priv *p, struct piece **out
 			if (lo < mlo) lo = mlo;
 			if (hi > mhi) hi = mhi;
 			if ((rc = add_piece(&v, &n, &cap,
-					    (struct piece){vm->start + (lo - mlo), r[k].data + (lo - r[k].vaddr), hi - lo, shmid},
+					    (struct ck_piece){vm->start + (lo - mlo), r[k].data + (lo - r[k].vaddr), hi - lo, shmid},
 					    err)))
 				goto fail;
 		}
@@ -279,15 +272,15 @@ fail:
 
 static kcsi_code walk_proc(kcsi_ckpt *c, struct proc_priv *p, kcsi_window_cb cb, void *ctx, kcsi_error *err)
 {
-	struct piece *pc;
+	struct ck_piece *pc;
 	size_t n;
-	kcsi_code rc = pieces_of(c, p, &pc, &n, err);
+	kcsi_code rc = ck_mem_pieces(c, p, &pc, &n, err);
 	unsigned char *stitch = NULL;
 
 	if (rc != KCSI_OK)
 		return rc;
 	for (size_t i = 0; i < n; i++) {
-		const struct piece *x = &pc[i];
+		const struct ck_piece *x = &pc[i];
 		for (uint64_t s = 0; s < x->len; s += CHUNK) {
 			uint64_t wlen = x->len - s;
 			kcsi_window w;
@@ -305,7 +298,7 @@ static kcsi_code walk_proc(kcsi_ckpt *c, struct proc_priv *p, kcsi_window_cb cb,
 		/* contiguous with the next piece but elsewhere in the archive:
 		 * a stitched window finds what crosses the seam */
 		if (i + 1 < n && x->addr + x->len == pc[i + 1].addr && x->p + x->len != pc[i + 1].p) {
-			const struct piece *y = &pc[i + 1];
+			const struct ck_piece *y = &pc[i + 1];
 			size_t a = x->len < KCSI_SCAN_OVERLAP ? (size_t)x->len : KCSI_SCAN_OVERLAP;
 			size_t b = y->len < KCSI_SCAN_OVERLAP ? (size_t)y->len : KCSI_SCAN_OVERLAP;
 			kcsi_window w;

@@ -437,15 +437,15 @@ static kcsi_code recover_tar(struct rctx *x, const char *member, const char *ori
 			la_int64_t off;
 			while ((r = archive_read_data_block(a, &blk, &len, &off)) == ARCHIVE_OK) {
 				if (off < 0 || (uint64_t)off + len > it->size) {
-					rc = kcsi_error_set(err, KCSI_ERR_FORMAT, "%s: %s: data of '%s' runs past its size",
-							    kcsi_archive_path(ar), member, name);
+					rc = kcsi_error_set(err, KCSI_ERR_FORMAT, "%s: data of '%s' runs past its size",
+							    member, name);
 					break;
 				}
 				if ((rc = kcsi_write_at(fd, blk, len, (uint64_t)off, it->file, err)) != KCSI_OK)
 					break;
 			}
 			if (rc == KCSI_OK && r != ARCHIVE_EOF)
-				rc = kcsi_error_set(err, KCSI_ERR_FORMAT, "%s: %s: '%s': %s", kcsi_archive_path(ar), member,
+				rc = kcsi_error_set(err, KCSI_ERR_FORMAT, "%s: '%s': %s", member,
 						    name, archive_error_string(a) ? archive_error_string(a) : "read error");
 			if (rc == KCSI_OK && ftruncate(fd, (off_t)it->size) != 0)
 				rc = kcsi_error_set(err, KCSI_ERR_IO, "%s: %s", it->file, strerror(errno));
@@ -458,9 +458,20 @@ static kcsi_code recover_tar(struct rctx *x, const char *member, const char *ori
 			break;
 	}
 	if (rc == KCSI_OK && r != ARCHIVE_EOF)
-		rc = kcsi_error_set(err, KCSI_ERR_FORMAT, "%s: %s: %s", kcsi_archive_path(ar), member,
+		rc = kcsi_error_set(err, KCSI_ERR_FORMAT, "%s: %s", member,
 				    archive_error_string(a) ? archive_error_string(a) : "bad tar header");
 	archive_read_free(a);
+	if (rc == KCSI_ERR_FORMAT) {
+		/* a damaged or hostile inner tar: what came before it is kept, the
+		 * damage is an entry of the manifest, the other evidence goes on */
+		kcsi_item *it = add_item(x, origin, member);
+		if (!it)
+			return kcsi_error_set(err, KCSI_ERR_NOMEM, "out of memory");
+		it->type = "archive";
+		refuse(x, it, "%s (the rest of %s was not read)", err->msg, member);
+		kcsi_error_clear(err);
+		return KCSI_OK;
+	}
 	return rc;
 }
 

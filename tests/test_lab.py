@@ -186,3 +186,21 @@ def test_lab_bigmem():
     a = [a for a in areas if int(a['start'], 16) <= f['buffer_vaddr'] < int(a['end'], 16)]
     eq(len(a), 1, 'one area holds the buffer')
     assert a[0]['pages'] * 4096 >= f['bytes'], (a[0], f['bytes'])
+
+
+def test_lab_bigmem_markers_found_by_memgrep():
+    """Every marker the scenario planted (some across page boundaries) is
+    found by memgrep at the address the process itself reported."""
+    arch, truth = scenario('bigmem', {'BIGMEM_MIB': os.environ.get('BIGMEM_MIB', '64')})
+    markers = truth['facts']['markers']
+    assert any(m['crosses_page'] for m in markers), 'markers across pages'
+    hits = jrun('memgrep', '--json', '--regex', arch, r'KCSIMARK:[0-9]{2}:[0-9a-f]{16}:[a-z_]+:END')
+    found = {}
+    for h in hits:
+        found.setdefault(h['match'], []).append(int(h['address'], 16))
+    for m in markers:  # the process may hold other copies of the text too
+        assert m['vaddr'] in found.get(m['marker'], []), (m, found.get(m['marker']))
+    # a literal search finds each one as well
+    m = [m for m in markers if m['crosses_page']][0]
+    hits = jrun('memgrep', '--json', arch, m['marker'])
+    assert m['vaddr'] in [int(h['address'], 16) for h in hits], (m, hits)
