@@ -14,8 +14,11 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "kcsi/archive.h"
 #include "kcsi/ckpt.h"
+#include "kcsi/decode.h"
 #include "kcsi/error.h"
+#include "kcsi/jsonw.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerInitialize(int *argc, char ***argv);
@@ -68,6 +71,38 @@ static void walk(kcsi_ckpt *c)
 		touch(m->checkpointed);
 	}
 	touch(kcsi_ckpt_image_dir(c));
+	sink += (unsigned)(kcsi_ckpt_config(c) != NULL) + (unsigned)(kcsi_ckpt_spec(c) != NULL) +
+		(unsigned)(kcsi_ckpt_network(c) != NULL) + (unsigned)(kcsi_ckpt_bind_mounts(c) != NULL);
+
+	/* every member's bytes, first and last */
+	{
+		kcsi_archive *ar = kcsi_ckpt_archive(c);
+		size_t nm = ar ? kcsi_archive_count(ar) : 0;
+		touch(ar ? kcsi_archive_kind(ar) : NULL);
+		for (i = 0; i < nm; i++) {
+			const kcsi_member *mb = kcsi_archive_at(ar, i);
+			const unsigned char *d = NULL;
+			touch(mb->name);
+			if (!mb->has_data || mb->is_dir)
+				continue;
+			kcsi_error_clear(&err);
+			if (kcsi_member_data(ar, mb, &d, &err) == KCSI_OK && d && mb->size)
+				sink += d[0] + d[mb->size - 1];
+			(void)kcsi_archive_find(ar, mb->name);
+		}
+	}
+	/* stats-dump, as `kcsi decode` prints it */
+	{
+		FILE *f = fopen("/dev/null", "w");
+		if (f) {
+			kcsi_jsonw w;
+			kcsi_jw_init(&w, f, 0);
+			kcsi_error_clear(&err);
+			if (kcsi_decode_stats(c, &w, &err) == KCSI_OK)
+				kcsi_jw_end(&w);
+			fclose(f);
+		}
+	}
 
 	np = kcsi_ckpt_nprocs(c);
 	for (i = 0; i < np; i++) {

@@ -86,7 +86,7 @@ for t in $targets; do
 	seeds=("$root/fuzz/corpus/$t")
 	if [ "$t" = archive ]; then
 		for f in "$root"/tests/bad/*; do
-			case $f in *.py|*.tsv|*.md) continue ;; esac
+			case $f in *.py|*.tsv|*.md|*.sh) continue ;; esac
 			[ -f "$f" ] && cp "$f" "$d/seeds/"
 		done
 	else

@@ -67,7 +67,8 @@ bool kcsi_member_is_bulk(const char *name)
 }
 
 /* Normalise a member name.  Returns 0 and writes into out (cap bytes),
- * 1 for the root entry ("." or "./") to be ignored, -1 for an unsafe name. */
+ * 1 for the root entry ("." or "./") to be ignored, -1 for an unsafe name,
+ * -2 for a name longer than cap. */
 static int normalise_name(const char *in, char *out, size_t cap)
 {
 	size_t o = 0;
@@ -88,7 +89,7 @@ static int normalise_name(const char *in, char *out, size_t cap)
 		if (len == 2 && s[0] == '.' && s[1] == '.')
 			return -1;
 		if (o + len + 2 > cap)
-			return -1;
+			return -2;
 		if (o)
 			out[o++] = '/';
 		memcpy(out + o, s, len);
@@ -232,9 +233,14 @@ static kcsi_code read_entry_data(kcsi_archive *ar, struct archive *a, struct mem
 		if (end > got)
 			got = end;
 	}
-	if (r != ARCHIVE_EOF)
-		return kcsi_error_set(err, KCSI_ERR_FORMAT, "member '%s': %s", m->pub.name,
-				      archive_error_string(a) ? archive_error_string(a) : "read error");
+	if (r != ARCHIVE_EOF) {
+		const char *why = archive_error_string(a);
+		if (archive_filter_code(a, 0) != ARCHIVE_FILTER_NONE)
+			return kcsi_error_set(err, KCSI_ERR_FORMAT,
+					      "member '%s': the %s stream is damaged or truncated while reading it (%s)",
+					      m->pub.name, archive_filter_name(a, 0), why ? why : "read error");
+		return kcsi_error_set(err, KCSI_ERR_FORMAT, "member '%s': %s", m->pub.name, why ? why : "read error");
+	}
 	*unpacked += m->pub.size;
 	if (spill) {
 		/* holes at the end of a sparse member still count */
@@ -314,15 +320,27 @@ static kcsi_code open_tar(kcsi_archive *ar, int fd, unsigned flags, const kcsi_a
 			goto out;
 		}
 		nr = normalise_name(raw, name, sizeof(name));
+		if (nr == -2) {
+			rc = kcsi_error_set(err, KCSI_ERR_LIMIT, "%s: member name of %zu bytes is too long (refused)",
+					    ar->path, strlen(raw));
+			goto out;
+		}
 		if (nr < 0) {
 			rc = kcsi_error_set(err, KCSI_ERR_UNSAFE,
 					    "%s: member '%s': path is absolute or leaves the checkpoint (refused)",
 					    ar->path, raw);
 			goto out;
 		}
-		if (nr > 0)
-			continue;
 		mode_t type = archive_entry_filetype(e);
+		if (nr > 0) { /* the root entry: only a directory is acceptable */
+			if (type != AE_IFDIR || archive_entry_hardlink(e)) {
+				rc = kcsi_error_set(err, KCSI_ERR_UNSAFE,
+						    "%s: member '%s' names the checkpoint root but is not a directory (refused)",
+						    ar->path, raw);
+				goto out;
+			}
+			continue;
+		}
 		if (archive_entry_hardlink(e) || type == AE_IFLNK) {
 			rc = kcsi_error_set(err, KCSI_ERR_UNSAFE, "%s: member '%s' is a %s link (refused)",
 					    ar->path, raw, type == AE_IFLNK ? "symbolic" : "hard");

@@ -161,7 +161,11 @@ void print_man(FILE *f, const struct cmd *c)
 
 int fail(const kcsi_error *err)
 {
-	fprintf(stderr, "kcsi: %s\n", err->msg[0] ? err->msg : kcsi_strerror(err->code));
+	const char *m = err->msg[0] ? err->msg : kcsi_strerror(err->code);
+	/* names from hostile archives reach this line: no raw control bytes */
+	fputs("kcsi: ", stderr);
+	print_escaped(stderr, m, strlen(m));
+	fputc('\n', stderr);
 	return err->code ? (int)err->code : 1;
 }
 

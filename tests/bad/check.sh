@@ -1,7 +1,8 @@
 #!/bin/bash
 # Run `kcsi ps` on every fixture listed in expect.tsv and check the exit code,
-# that stderr is exactly one line starting with "kcsi: ", that it contains the
-# expected substring, and that nothing crashes or hangs.
+# that stderr is exactly one line starting with "kcsi: " without control
+# characters, that it contains the expected substring, and that nothing
+# crashes or hangs.
 #
 #   tests/bad/check.sh [KCSI]     (default build/kcsi)
 #
@@ -14,6 +15,7 @@ strict=${KCSI_BAD_STRICT:-0}
 fail=0 pass=0 xfail=0 known=0
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
+msg() { head -n 1 "$tmp/err" | cut -c 1-240 | cat -v; }
 while IFS=$'\t' read -r file code sub env; do
 	case $file in
 		'# KNOWN-BUG:'*) known=1; continue ;;
@@ -29,6 +31,8 @@ while IFS=$'\t' read -r file code sub env; do
 	elif [ "$code" -ne 0 ]; then
 		if [ "$(wc -l <"$tmp/err")" -ne 1 ] || ! head -c 6 "$tmp/err" | grep -q '^kcsi: '; then
 			why="stderr is not one 'kcsi: ' line"
+		elif LC_ALL=C grep -q '[[:cntrl:]]' "$tmp/err"; then
+			why="control characters in the message"
 		elif [ "$sub" != - ] && ! grep -qF -- "$sub" "$tmp/err"; then
 			why="message lacks '$sub'"
 		elif [ -s "$tmp/out" ]; then
@@ -40,10 +44,10 @@ while IFS=$'\t' read -r file code sub env; do
 		[ $known = 1 ] && printf 'XPASS %s (a KNOWN-BUG row now passes: drop the mark)\n' "$file"
 	elif [ $known = 1 ] && [ "$strict" != 1 ]; then
 		xfail=$((xfail + 1))
-		printf 'XFAIL %s: %s: %s\n' "$file" "$why" "$(head -1 "$tmp/err")"
+		printf 'XFAIL %s: %s: %s\n' "$file" "$why" "$(msg)"
 	else
 		fail=$((fail + 1))
-		printf 'FAIL  %s: %s: %s\n' "$file" "$why" "$(head -1 "$tmp/err")"
+		printf 'FAIL  %s: %s: %s\n' "$file" "$why" "$(msg)"
 	fi
 	known=0
 done <"$here/expect.tsv"

@@ -225,6 +225,17 @@ def fixtures():
     f["tar-device-member.tar"] = tar(
         BASE + [info("checkpoint/evil.img", typ=tarfile.CHRTYPE, devmajor=1, devminor=3)])
     f["tar-fifo-member.tar"] = tar(BASE + [info("checkpoint/evil.img", typ=tarfile.FIFOTYPE)])
+    # names that attack the error message: a newline that forges a second
+    # "kcsi:" line, and terminal escape sequences (clear screen, red)
+    f["tar-name-newline.tar"] = tar(
+        BASE + [info("../evil\nkcsi: checkpoint verified, no findings", b"x\n")])
+    f["tar-name-escape.tar"] = tar(
+        BASE + [info("checkpoint/\x1b[2J\x1b[31mevil.img", typ=tarfile.SYMTYPE,
+                     linkname="/etc/shadow")])
+    # a 5000-byte member name (GNU long name), inside checkpoint/
+    f["tar-name-too-long.tar"] = tar(BASE + [info("checkpoint/" + "a" * 4990 + ".img", b"x\n")])
+    # a member named "./" that is a symbolic link to /etc
+    f["tar-dot-symlink.tar"] = tar(BASE + [info("./", typ=tarfile.SYMTYPE, linkname="/etc")])
     dup = get("checkpoint/pstree.img")
     f["tar-duplicate-member.tar"] = tar(BASE + [info("checkpoint/pstree.img", dup)])
     f["tar-duplicate-member-normalised.tar"] = tar(BASE + [info("./checkpoint//pstree.img", dup)])
