@@ -126,3 +126,419 @@ def test_parse_published_events_sidekick_shape():
     rows2 = jrun('respond', '--parse', lines)
     eq(len(rows2), len(paths), 'JSON lines')
     eq([r['rule'] for r in rows2], [r['rule'] for r in rows], 'same rules as JSON lines')
+
+
+# ---- the daemon -------------------------------------------------------------------
+
+import hashlib  # noqa: E402
+import hmac  # noqa: E402
+import sqlite3  # noqa: E402
+import ssl  # noqa: E402
+import threading  # noqa: E402
+import urllib.error  # noqa: E402
+
+LOAD_N = int(os.environ.get('KCSI_RESPOND_LOAD', '20000'))
+_loadgen = None
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(('127.0.0.1', 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+def loadgen():
+    global _loadgen
+    if _loadgen is None:
+        _loadgen = os.path.join(kt.tmpdir(), 'loadgen')
+        if not shutil.which('cc'):
+            raise kt.Skip('no C compiler for the load client')
+        subprocess.run(['cc', '-O2', '-pthread', '-o', _loadgen, os.path.join(RESP, 'loadgen.c')], check=True)
+    return _loadgen
+
+
+def yaml_str(s):
+    return json.dumps(s)  # JSON strings are YAML strings
+
+
+class Responder:
+    """kcsi respond with a config made from the keyword arguments."""
+
+    def __init__(self, name, extra='', port=True, auth='  bearer_token: "tok-123"\n', rules=None, tls=None):
+        self.dir = os.path.join(kt.tmpdir(), 'respond-' + name)
+        if os.path.exists(self.dir):
+            shutil.rmtree(self.dir)
+        os.makedirs(self.dir)
+        self.port = free_port() if port else 0
+        self.tls = tls
+        self.cfg = os.path.join(self.dir, 'respond.yaml')
+        self.log = os.path.join(self.dir, 'log.jsonl')
+        self.incidents = os.path.join(self.dir, 'incidents.jsonl')
+        listen = '  address: 127.0.0.1\n  port: %d\n' % self.port
+        if tls:
+            listen += '  tls_cert: %s\n  tls_key: %s\n' % (tls['server_crt'], tls['server_key'])
+            if tls.get('client_ca'):
+                listen += '  client_ca: %s\n' % tls['client_ca']
+        with open(self.cfg, 'w') as f:
+            f.write('listen:\n%sauth:\n%sstate_dir: %s\nincident_log: %s\n%s' % (
+                listen, auth, os.path.join(self.dir, 'state'), self.incidents, extra))
+            f.write(rules if rules is not None else
+                    'rules:\n  - name: serious\n    priority: ">= Warning"\n    actions: [checkpoint]\n'
+                    'exclude:\n  namespaces: [kube-system]\n')
+        self.p = None
+
+    def start(self):
+        self.logf = open(self.log, 'ab')
+        self.p = subprocess.Popen([kt.KCSI, 'respond', '--config', self.cfg], stdout=self.logf, stderr=self.logf)
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            if self.p.poll() is not None:
+                raise AssertionError('responder exited %d: %s' % (self.p.returncode, open(self.log).read()[-2000:]))
+            if not self.port:
+                return self
+            try:
+                if self.get('/readyz')[0] == 200:
+                    return self
+            except (OSError, urllib.error.URLError):
+                pass
+            time.sleep(0.05)
+        raise AssertionError('responder not ready: ' + open(self.log).read()[-2000:])
+
+    def url(self, path):
+        return '%s://127.0.0.1:%d%s' % ('https' if self.tls else 'http', self.port, path)
+
+    def ctx(self, cert=None):
+        if not self.tls:
+            return None
+        c = ssl.create_default_context(cafile=self.tls['ca'])
+        if cert:
+            c.load_cert_chain(*cert)
+        return c
+
+    def get(self, path):
+        try:
+            with urllib.request.urlopen(self.url(path), timeout=10, context=self.ctx()) as r:
+                return r.status, r.read().decode()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read().decode()
+
+    def post(self, body, token='tok-123', headers=None, cert=None, path='/'):
+        if isinstance(body, str):
+            body = body.encode()
+        h = {'Content-Type': 'application/json'}
+        if token:
+            h['Authorization'] = 'Bearer ' + token
+        h.update(headers or {})
+        req = urllib.request.Request(self.url(path), data=body, headers=h, method='POST')
+        try:
+            with urllib.request.urlopen(req, timeout=20, context=self.ctx(cert)) as r:
+                return r.status, json.loads(r.read())
+        except urllib.error.HTTPError as e:
+            return e.code, json.loads(e.read() or b'{}')
+
+    def metrics(self):
+        out = {}
+        for line in self.get('/metrics')[1].splitlines():
+            if line and not line.startswith('#'):
+                k, v = line.rsplit(' ', 1)
+                out[k] = float(v)
+        return out
+
+    def db(self):
+        c = sqlite3.connect(os.path.join(self.dir, 'state', 'queue.db'), timeout=10)
+        return c
+
+    def q(self, sql):
+        c = self.db()
+        try:
+            return c.execute(sql).fetchall()
+        finally:
+            c.close()
+
+    def wait_idle(self, timeout=120):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            m = self.metrics()
+            undecided = self.q('SELECT COUNT(*) FROM events WHERE state = 0')[0][0]
+            if m['kcsi_respond_jobs_pending'] == 0 and undecided == 0:
+                return m
+            time.sleep(0.1)
+        raise AssertionError('responder did not finish: %r' % self.metrics())
+
+    def stop(self, sig=signal.SIGTERM):
+        if self.p and self.p.poll() is None:
+            self.p.send_signal(sig)
+            self.p.wait(timeout=30)
+        if self.p:
+            self.logf.close()
+        return self.p.returncode if self.p else None
+
+    def logs(self):
+        with open(self.log) as f:
+            return [json.loads(line) for line in f if line.startswith('{')]
+
+
+def ev(ns='shop', pod='api-7c9f8d6b5-x2k4q', ctr='api', rule='Terminal shell in container', prio='Critical', **kw):
+    e = {'output': 'x', 'priority': prio, 'rule': rule, 'source': 'syscall', 'tags': ['container'],
+         'time': '2026-03-04T10:15:01.%09dZ' % random.randrange(10 ** 9), 'hostname': 'worker-1',
+         'output_fields': {'k8s.ns.name': ns, 'k8s.pod.name': pod, 'container.name': ctr,
+                           'container.image.repository': 'docker.io/library/python', 'evt.time': random.randrange(10 ** 18)}}
+    e.update(kw)
+    return json.dumps(e)
+
+
+def test_config_checks():
+    r = Responder('cfg', auth='  {}\n')
+    code, _, err = run('respond', '--config', r.cfg, '--check-config', check=False)
+    eq(code, 4, 'no authentication is refused')
+    assert 'allow_unauthenticated' in err, err
+    r = Responder('cfg2', auth='  allow_unauthenticated: true\n')
+    code, _, err = run('respond', '--config', r.cfg, '--check-config', check=False)
+    assert code == 4 and 'Kubernetes API' in err, 'kubelet mode needs the API: ' + err
+    r = Responder('cfg2b', auth='  allow_unauthenticated: true\n',
+                  extra='kubernetes:\n  api: https://127.0.0.1:6443\n')
+    out = json.loads(run('respond', '--config', r.cfg, '--check-config')[1])
+    eq(out['auth'], ['none'], 'auth')
+    eq(out['mode'], 'kubelet', 'default mode')
+    r = Responder('cfg3', rules='rules:\n  - name: x\n    rule_regex: "(["\n    actions: [checkpoint]\n')
+    code, _, err = run('respond', '--config', r.cfg, '--check-config', check=False)
+    eq(code, 4, 'bad regex')
+    assert 'rule_regex' in err, err
+    r = Responder('cfg4', rules='rules:\n  - name: x\n    priority: ">= Loud"\n    actions: [checkpoint]\n')
+    code, _, err = run('respond', '--config', r.cfg, '--check-config', check=False)
+    assert code == 4 and 'priority' in err, err
+
+
+def test_policy_decisions():
+    r = Responder('policy', extra='checkpoint:\n  mode: record\n', rules='''rules:
+  - name: miners
+    rule_regex: "(?i)crypto miners"
+    actions: [checkpoint, label, notify]
+  - name: shells-in-prod
+    rule: [Terminal shell in container]
+    fields: {k8s.ns.name: "prod-*"}
+    actions: [checkpoint]
+  - name: network-tools
+    rule_glob: "Launch Suspicious Network Tool*"
+    tags: [network]
+    tags_any: [IRT_Alert, never]
+    actions: [notify]
+  - name: serious
+    priority: ">= Error"
+    source: syscall
+    actions: [checkpoint]
+exclude:
+  namespaces: [kube-system]
+  images: ["docker.io/library/alp*"]
+''')
+    rows = jrun('respond', '--parse', '--config', r.cfg, *event_files())
+    by = {os.path.basename(x['file'])[:2]: x['decision'] for x in rows}
+    eq(by['S4']['policy_rule'], 'miners', 'S4 regex')
+    eq(by['S4']['actions'], ['checkpoint', 'label', 'notify'], 'S4 actions')
+    eq(by['16']['policy_rule'], 'network-tools', '16 glob + tags')
+    eq(by['12']['policy_rule'], None, '12: no IRT_Alert tag, Notice')
+    eq(by['15']['policy_rule'], 'serious', '15 priority')
+    eq(by['01']['excluded'], 'image', '01 alpine image excluded')
+    eq(by['05']['policy_rule'], None, '05 k8s_audit source is not syscall')
+    eq(by['11']['policy_rule'], None, '11 Warning < Error')
+    eq(by['09']['policy_rule'], 'serious', '09 Error')
+
+
+def test_bad_input_refused_daemon_keeps_serving():
+    r = Responder('bad', extra='checkpoint:\n  mode: record\nlisten_unused: 0\n'.replace('listen_unused: 0\n', '')).start()
+    try:
+        cases = [
+            ('not json', b'{"rule": ', 400),
+            ('array', b'[1, 2]', 400),
+            ('empty', b'', 400),
+            ('no rule', json.dumps({'priority': 'Critical', 'output_fields': {}}).encode(), 400),
+            ('rule a number', json.dumps({'rule': 7, 'priority': 'Critical'}).encode(), 400),
+            ('bad priority', json.dumps({'rule': 'x', 'priority': 'Loud'}).encode(), 400),
+            ('tags not a list', ev(tags='container').encode(), 400),
+            ('fields not an object', json.dumps({'rule': 'x', 'priority': 'Critical', 'output_fields': [1]}).encode(), 400),
+            ('ns a number', json.dumps({'rule': 'x', 'priority': 'Critical', 'output_fields': {'k8s.ns.name': 5}}).encode(), 400),
+            ('dot-dot namespace', ev(ns='../../etc').encode(), 422),
+            ('encoded dot-dot pod', ev(pod='%2e%2e').encode(), 422),
+            ('slash in container', ev(ctr='api/../../x').encode(), 422),
+            ('newline in pod', ev(pod='web\nGET /x').encode(), 422),
+            ('unicode pod', ev(pod='wеb').encode(), 422),  # Cyrillic e
+            ('upper case', ev(ns='Shop').encode(), 422),
+            ('query in container', ev(ctr='api?x=1').encode(), 422),
+            ('bad dockershim name', ev(ctr='k8s_a_b/../c_d_e_0').encode(), 422),
+            ('not utf-8', b'{"rule": "\xff", "priority": "Critical"}', 400),
+            ('huge body', ('{"rule": "x", "priority": "Critical", "output": "%s"}' % ('A' * (2 << 20))).encode(), 413),
+        ]
+        for what, body, want in cases:
+            code, rep = r.post(body)
+            eq(code, want, what)
+            eq(rep.get('accepted'), False, what + ' accepted')
+        eq(r.post(ev(), token='wrong')[0], 401, 'wrong token')
+        eq(r.post(ev(), token=None)[0], 401, 'no token')
+        eq(r.get('/nope')[0], 404, 'unknown path')
+        code, rep = r.post(ev())
+        eq(code, 200, 'a good alert after all that')
+        eq(rep['accepted'], True, 'accepted')
+        m = r.metrics()
+        eq(m['kcsi_respond_events_rejected_total{reason="unsafe_name"}'], 8.0, 'unsafe')
+        eq(m['kcsi_respond_events_rejected_total{reason="too_large"}'], 1.0, 'too large')
+        eq(m['kcsi_respond_events_rejected_total{reason="auth"}'], 2.0, 'auth')
+        r.wait_idle()
+        eq(r.get('/healthz')[0], 200, 'alive')
+        refusals = [x for x in r.logs() if x['msg'] == 'alert refused']
+        assert any('not a DNS-1123' in x['reason'] for x in refusals), refusals
+        for x in refusals:
+            assert '\n' not in json.dumps(x)[1:-1].replace('\\n', ''), x
+    finally:
+        eq(r.stop(), 0, 'SIGTERM exit code')
+
+
+def test_replay_and_cooldown_one_checkpoint():
+    r = Responder('dedup', extra='checkpoint:\n  mode: record\n  cooldown: 3600\n').start()
+    try:
+        body = ev()
+        c1, a = r.post(body)
+        c2, b = r.post(body)
+        eq((c1, c2), (200, 200), 'codes')
+        eq(b['duplicate'], True, 'replay flagged')
+        eq(a['id'], b['id'], 'replay has the same id')
+        for i in range(30):
+            eq(r.post(ev(rule='Drop and execute new binary in container'))[0], 200, 'more alerts')
+        r.post(ev(pod='other-pod'))
+        r.post(ev(ctr='sidecar'))
+        r.post(ev(prio='Notice'))  # not matched
+        r.post(ev(ns='kube-system'))  # excluded
+        m = r.wait_idle()
+        reqs = r.q('SELECT url FROM requests ORDER BY id')
+        eq(len(reqs), 3, 'one checkpoint per container: %r' % reqs)
+        eq(m['kcsi_respond_events_deduplicated_total'], 30.0, 'deduplicated')
+        eq(m['kcsi_respond_events_replayed_total'], 1.0, 'replayed')
+        eq(m['kcsi_respond_events_excluded_total'], 1.0, 'excluded')
+        assert reqs[0][0].endswith('/checkpoint/shop/api-7c9f8d6b5-x2k4q/api?timeout=60'), reqs
+    finally:
+        r.stop()
+    # after a restart the cooldown still holds and the replay is still known
+    r.start()
+    try:
+        eq(r.post(body)[1]['duplicate'], True, 'replay after restart')
+        r.post(ev())
+        r.wait_idle()
+        eq(r.q('SELECT COUNT(*) FROM requests')[0][0], 3, 'no new checkpoint after restart')
+    finally:
+        r.stop()
+
+
+def test_hmac_and_inputs():
+    secret = os.path.join(kt.tmpdir(), 'hmac.secret')
+    with open(secret, 'w') as f:
+        f.write('k3y-for-hmac\n')
+    sock = os.path.join(kt.tmpdir(), 'respond.sock')
+    lines = os.path.join(kt.tmpdir(), 'alerts.jsonl')
+    with open(lines, 'w') as f:
+        f.write(ev(pod='from-file') + '\n' + 'garbage\n' + ev(pod='from-file-2') + '\n')
+    r = Responder('hmac', auth='  hmac_secret_file: %s\n' % secret,
+                  extra='checkpoint:\n  mode: record\ninputs:\n  files: [%s]\n  unix_socket: %s\n' % (lines, sock)).start()
+    try:
+        body = ev(pod='from-http').encode()
+        sig = 'sha256=' + hmac.new(b'k3y-for-hmac', body, hashlib.sha256).hexdigest()
+        eq(r.post(body, token=None, headers={'X-Kcsi-Signature': sig})[0], 200, 'signed')
+        eq(r.post(body + b' ', token=None, headers={'X-Kcsi-Signature': sig})[0], 401, 'body changed')
+        eq(r.post(body, token=None)[0], 401, 'unsigned')
+        s = socket.socket(socket.AF_UNIX)
+        s.connect(sock)
+        s.sendall((ev(pod='from-socket') + '\n').encode())
+        s.close()
+        deadline = time.time() + 10
+        while time.time() < deadline and r.q('SELECT COUNT(*) FROM requests')[0][0] < 4:
+            time.sleep(0.05)
+        urls = [u for (u,) in r.q('SELECT url FROM requests')]
+        eq(sorted(u.split('/')[5] for u in urls), ['from-file', 'from-file-2', 'from-http', 'from-socket'], 'pods')
+        eq(r.metrics()['kcsi_respond_events_rejected_total{reason="malformed"}'], 1.0, 'garbage line')
+    finally:
+        r.stop()
+
+
+def test_mutual_tls():
+    c = certs.make(os.path.join(kt.tmpdir(), 'certs'))
+    r = Responder('mtls', auth='  mtls: true\n', extra='checkpoint:\n  mode: record\n',
+                  tls={'server_crt': c['server_crt'], 'server_key': c['server_key'], 'client_ca': c['ca'], 'ca': c['ca']})
+    r.start()
+    try:
+        eq(r.post(ev(), token=None, cert=(c['client_crt'], c['client_key']))[0], 200, 'trusted client')
+        eq(r.post(ev(), token=None, cert=(c['rogue_crt'], c['rogue_key']))[0], 401, 'client of another CA')
+        eq(r.post(ev(), token=None)[0], 401, 'no client certificate')
+    finally:
+        r.stop()
+
+
+import certs  # noqa: E402
+
+
+def _expected(events_file):
+    with open(events_file) as f:
+        return f.read().splitlines()
+
+
+def test_load_none_lost_right_checkpoints():
+    ev_file = os.path.join(kt.tmpdir(), 'load.jsonl')
+    info = json.loads(subprocess.run([sys.executable, os.path.join(RESP, 'events.py'), str(LOAD_N), ev_file],
+                                     stdout=subprocess.PIPE, check=True).stdout)
+    r = Responder('load', extra='checkpoint:\n  mode: record\n  cooldown: 86400\n').start()
+    try:
+        p = subprocess.run([loadgen(), '127.0.0.1', str(r.port), ev_file, '32', 'tok-123'],
+                           stdout=subprocess.PIPE, check=True, timeout=600)
+        res = json.loads(p.stdout)
+        print('  load: %d alerts, %.0f/s, p99 %.2f ms' % (res['acked'], res['rate'], res['p99_ms']))
+        eq(res['acked'], LOAD_N, 'every alert acknowledged')
+        m = r.wait_idle()
+        eq(r.q('SELECT COUNT(*) FROM events')[0][0], info['distinct_lines'], 'stored (replays once)')
+        eq(r.q('SELECT COUNT(*) FROM events WHERE state != 1')[0][0], 0, 'all decided')
+        got = sorted(u.split('/checkpoint/')[1].split('?')[0] for (u,) in r.q('SELECT url FROM requests'))
+        eq(got, sorted(info['targets']), 'checkpoints requested')
+        eq(m['kcsi_respond_events_received_total'], float(LOAD_N), 'received')
+    finally:
+        r.stop()
+
+
+def test_kill9_during_load_exactly_once():
+    n = max(LOAD_N // 2, 10000)
+    ev_file = os.path.join(kt.tmpdir(), 'kill.jsonl')
+    info = json.loads(subprocess.run([sys.executable, os.path.join(RESP, 'events.py'), str(n), ev_file,
+                                      '--seed', '7'], stdout=subprocess.PIPE, check=True).stdout)
+    r = Responder('kill9', extra='checkpoint:\n  mode: record\n  cooldown: 86400\n').start()
+    acks = os.path.join(r.dir, 'acks1')
+    lg = subprocess.Popen([loadgen(), '127.0.0.1', str(r.port), ev_file, '16', 'tok-123', acks],
+                          stdout=subprocess.PIPE)
+    time.sleep(0.4)
+    r.p.kill()  # SIGKILL mid-way
+    r.p.wait()
+    r.logf.close()
+    lg.wait(timeout=300)
+    first = json.loads(lg.stdout.read())
+    assert 0 < first['acked'] < n, 'the kill should land mid-way: %r' % first
+    lines = _expected(ev_file)
+    acked = [lines[int(i)] for i in open(acks).read().split()]
+    # everything acknowledged before the kill is in the queue
+    keys = {'sha256:' + hashlib.sha256(x.encode()).hexdigest() for x in acked}
+    c = r.db()
+    stored = {k for (k,) in c.execute('SELECT key FROM events')}
+    c.close()
+    missing = keys - stored
+    eq(len(missing), 0, 'acknowledged alerts lost by kill -9')
+    # restart; the sender sends everything again (as a retrying sender would)
+    r.start()
+    try:
+        second = json.loads(subprocess.run([loadgen(), '127.0.0.1', str(r.port), ev_file, '16', 'tok-123'],
+                                           stdout=subprocess.PIPE, check=True, timeout=600).stdout)
+        eq(second['acked'], n, 'second pass acknowledged')
+        r.wait_idle()
+        eq(r.q('SELECT COUNT(*) FROM events')[0][0], info['distinct_lines'], 'each alert stored once')
+        eq(r.q('SELECT COUNT(*) FROM events WHERE state != 1')[0][0], 0, 'all decided')
+        got = [u.split('/checkpoint/')[1].split('?')[0] for (u,) in r.q('SELECT url FROM requests')]
+        eq(len(got), len(set(got)), 'no container checkpointed twice')
+        eq(sorted(got), sorted(info['targets']), 'every container checkpointed')
+        jobs = r.q('SELECT target, COUNT(*) FROM jobs GROUP BY target HAVING COUNT(*) > 1')
+        eq(jobs, [], 'one job per container')
+    finally:
+        r.stop()
