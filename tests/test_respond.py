@@ -542,3 +542,183 @@ def test_kill9_during_load_exactly_once():
         eq(jobs, [], 'one job per container')
     finally:
         r.stop()
+
+
+# ---- end to end: a lab container, the kubelet stand-in, a real checkpoint -----------
+
+IMAGE = 'localhost/debian-perl:12'
+PODMAN = ['podman', '--runtime', 'runc']
+LAB_RUN = ['--network', 'host', '--ulimit', 'nofile=1024:1024', '--ulimit', 'nproc=4096:4096']
+
+
+def _lab_ready():
+    if os.geteuid() != 0:
+        raise kt.Skip('needs root (podman + CRIU)')
+    if not shutil.which('podman'):
+        raise kt.Skip('podman not installed (lab/setup.sh)')
+    import test_lab
+    test_lab._setup()  # installs CRIU 4.2 and builds the image when missing; skips where it cannot
+    if subprocess.run(PODMAN + ['image', 'exists', IMAGE]).returncode != 0:
+        raise kt.Skip('image %s missing (lab/setup.sh)' % IMAGE)
+
+
+class Notified(threading.Thread):
+    """A notify webhook on loopback that keeps what it is sent."""
+
+    def __init__(self):
+        super().__init__(daemon=True)
+        from http.server import BaseHTTPRequestHandler, HTTPServer
+        got = self.got = []
+
+        class H(BaseHTTPRequestHandler):
+            def do_POST(self):
+                got.append(json.loads(self.rfile.read(int(self.headers['Content-Length']))))
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *a):
+                pass
+        self.srv = HTTPServer(('127.0.0.1', 0), H)
+        self.port = self.srv.server_address[1]
+
+    def run(self):
+        self.srv.serve_forever()
+
+
+def test_end_to_end_alert_to_verified_checkpoint():
+    _lab_ready()
+    c = certs.make(os.path.join(kt.tmpdir(), 'certs'))
+    work = os.path.join(kt.tmpdir(), 'e2e')
+    os.makedirs(work, exist_ok=True)
+    name = 'kcsi-resp-e2e-%d' % os.getpid()
+    subprocess.run(PODMAN + ['rm', '-f', name], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run(PODMAN + ['run', '-d', '--name', name, '--label', 'kcsi-lab=respond-e2e'] + LAB_RUN +
+                   [IMAGE, 'sh', '-c', 'while :; do sleep 3600; done'], check=True, stdout=subprocess.DEVNULL)
+    kub = None
+    r = None
+    try:
+        # the attack: a process that hides as a kernel thread, double-forked so it is pid 1's child
+        # (it loops on sleep: a checkpoint interrupts the sleep call)
+        subprocess.run(PODMAN + ['exec', name, 'sh', '-c',
+                                 "(perl -e '$0=q{[kworker/0:2-evil]}; open(my $f, q{>}, q{/tmp/.x}); sleep 900 while 1' &)"],
+                       check=True)
+        time.sleep(0.5)
+        cid = subprocess.run(PODMAN + ['inspect', '-f', '{{.Id}}', name], stdout=subprocess.PIPE,
+                             check=True).stdout.decode().strip()
+        state = os.path.join(work, 'cluster.json')
+        with open(state, 'w') as f:
+            json.dump({'pods': {'shop/web-5d8f7-abcde': {'nodeName': 'node-a', 'containers': {
+                'app': {'id': cid, 'podman': name}}}}}, f)
+        kport = free_port()
+        ckdir = os.path.join(work, 'checkpoints')
+        kub = subprocess.Popen([sys.executable, os.path.join(RESP, 'kubelet.py'), '--port', str(kport),
+                                '--cert', c['server_crt'], '--key', c['server_key'], '--client-ca', c['ca'],
+                                '--state', state, '--checkpoints', ckdir, '--token', 'api-token'],
+                               stdout=subprocess.PIPE)
+        assert kub.stdout.readline().strip() == b'ready'
+        tokf = os.path.join(work, 'api-token')
+        with open(tokf, 'w') as f:
+            f.write('api-token\n')
+        note = Notified()
+        note.start()
+        base = 'https://127.0.0.1:%d' % kport
+        r = Responder('e2e', extra='''kubernetes:
+  api: %s
+  token_file: %s
+  cacert: %s
+  cert: %s
+  key: %s
+kubelet:
+  nodes: {node-a: "%s"}
+  cert: %s
+  key: %s
+  cacert: %s
+  timeout: 60
+checkpoint:
+  cooldown: 600
+notify:
+  url: http://127.0.0.1:%d/hook
+hooks:
+  analyze: "%s ps --json {archive}"
+  vault: "sh -c true {archive} {incident}"
+''' % (base, tokf, c['ca'], c['client_crt'], c['client_key'], base, c['client_crt'], c['client_key'], c['ca'],
+            note.port, kt.KCSI), rules='''rules:
+  - name: hidden-process
+    rule: Drop and execute new binary in container
+    priority: ">= Error"
+    actions: [checkpoint, label, notify]
+''').start()
+        # event 15's shape, about this pod; the container named by its ID only (as 01-04, 08, 10, 11)
+        with open(os.path.join(EVENTS, '15-drop-and-execute-new-binary-in-container_falco-0.43-modern.json')) as f:
+            raw = f.read()
+        alert = raw.replace('"k8s.ns.name": null', '"k8s.ns.name": "shop"').replace(
+            '"k8s.pod.name": null', '"k8s.pod.name": "web-5d8f7-abcde"').replace(
+            '"container.id": "9965a6a599f6"', '"container.id": "%s"' % cid[:12]).replace(
+            '"container.name": "lab9-target"', '"container.name": null')
+        t0 = time.time()
+        code, rep = r.post(alert)
+        eq(code, 200, 'accepted: %r' % rep)
+        deadline = time.time() + 120
+        while time.time() < deadline and not (os.path.exists(r.incidents) and open(r.incidents).read().strip()):
+            time.sleep(0.1)
+        inc = json.loads(open(r.incidents).read().splitlines()[0])
+        print('  alert to archive: %.2fs (checkpoint %.2fs)' % (time.time() - t0, inc.get('checkpoint_seconds', 0)))
+        eq(inc['result'], 'ok', 'incident: %r' % inc)
+        eq((inc['namespace'], inc['pod'], inc['container'], inc['node']), ('shop', 'web-5d8f7-abcde', 'app', 'node-a'),
+           'target (container name from the pod status by ID)')
+        arch = inc['archive']
+        assert os.path.basename(arch).startswith('checkpoint-web-5d8f7-abcde_shop-app-'), arch
+        eq(inc['sha256'], hashlib.sha256(open(arch, 'rb').read()).hexdigest(), 'sha256 recorded')
+        eq(r.q('SELECT sha256, event FROM jobs')[0], (inc['sha256'], rep['id']), 'sha256 with its event')
+        show = jrun('show', '--json', arch)[0]
+        eq((show['namespace'], show['pod'], show['container']), ('shop', 'web-5d8f7-abcde', 'app'), 'kcsi show')
+        procs = jrun('ps', '--json', arch)
+        evil = [p for p in procs if p['cmdline'] == ['[kworker/0:2-evil]']]
+        eq(len(evil), 1, 'the attack process is in the checkpoint: %r' % [p['cmdline'] for p in procs])
+        eq(evil[0]['exe'], '/usr/bin/perl', 'its real executable')
+        eq(inc['hooks']['analyze']['exit'], 0, 'analyze hook')
+        eq(json.load(open(inc['hooks']['analyze']['output'])), procs, 'analyze hook output is kcsi ps --json')
+        eq(inc['hooks']['vault']['exit'], 0, 'vault hook')
+        eq(inc['label'], 'ok', 'label')
+        pod = json.load(open(state))['pods']['shop/web-5d8f7-abcde']
+        eq(pod['metadata']['labels']['kcsi.io/incident'], inc['incident'], 'pod labelled')
+        eq(pod['metadata']['annotations']['kcsi.io/sha256'], inc['sha256'], 'pod annotated')
+        deadline = time.time() + 10
+        while time.time() < deadline and not note.got:
+            time.sleep(0.05)
+        eq(note.got[0]['incident'], inc['incident'], 'notify webhook')
+        reqs = [json.loads(x) for x in open(os.path.join(ckdir, 'requests.jsonl'))]
+        eq([x['path'] for x in reqs if x['method'] == 'POST'],
+           ['/checkpoint/shop/web-5d8f7-abcde/app?timeout=60'], 'one kubelet request')
+        # a second alert on the same container inside the cooldown: no new checkpoint
+        eq(r.post(alert.replace('09:44:58', '09:44:59'))[0], 200, 'second alert')
+        r.wait_idle()
+        eq(len([x for x in open(os.path.join(ckdir, 'requests.jsonl')) if '"POST"' in x]), 1, 'cooldown')
+
+        # kcsi checkpoint by hand against the same kubelet
+        rc, out, err = run('checkpoint', '--kubelet', base, '--cert', c['client_crt'], '--key', c['client_key'],
+                           '--cacert', c['ca'], '--timeout', '30', '--sha256', 'shop/web-5d8f7-abcde/app')
+        path = out.decode().split()[0]
+        assert os.path.basename(path).startswith('checkpoint-web-5d8f7-abcde_shop-app-') and os.path.exists(path), out
+        rc, out, err = run('checkpoint', '--kubelet', base, '--cert', c['client_crt'], '--key', c['client_key'],
+                           '--cacert', c['ca'], 'shop/no-such-pod/app', check=False)
+        assert rc == 8 and '404' in err, err
+        rc, out, err = run('checkpoint', '--kubelet', base, '--cert', c['client_crt'], '--key', c['client_key'],
+                           '--cacert', c['ca'], 'fail-500/p/c', check=False)
+        assert rc == 1 and '500' in err and 'CRIU dump failed' in err, err
+        rc, out, err = run('checkpoint', '--kubelet', base, '--cert', c['rogue_crt'], '--key', c['rogue_key'],
+                           '--cacert', c['ca'], 'shop/web-5d8f7-abcde/app', check=False)
+        assert rc != 0 and err, 'a client certificate of another CA is refused: ' + err
+        rc, out, err = run('checkpoint', '--kubelet', base, 'shop/%2e%2e/app', check=False)
+        eq(rc, 9, 'hostile name: ' + err)
+        # and podman directly
+        rc, out, err = run('checkpoint', '--podman', '--output', work, name)
+        p2 = jrun('ps', '--json', out.decode().strip())
+        assert [p for p in p2 if p['cmdline'] == ['[kworker/0:2-evil]']], 'podman checkpoint: %r' % p2
+    finally:
+        if r:
+            r.stop()
+        if kub:
+            kub.kill()
+            kub.wait()
+        subprocess.run(PODMAN + ['rm', '-f', '-t', '0', name], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
