@@ -201,7 +201,7 @@ kcsi_code kcsi_vault_export(kcsi_vault *v, const char *id, const char *bundle, c
 		goto out;
 	{
 		unsigned char sig[crypto_sign_BYTES];
-		char b64[sodium_base64_ENCODED_LEN(crypto_sign_BYTES, sodium_base64_VARIANT_ORIGINAL)];
+		char b64[sodium_base64_ENCODED_LEN(crypto_sign_BYTES, sodium_base64_VARIANT_ORIGINAL) + 1];
 		size_t cl = strlen(BUNDLE_CTX), ml = strlen(mtext);
 		kcsi_buf_init(&mb, (size_t)1 << 30);
 		kcsi_buf_add(&mb, BUNDLE_CTX, cl);
