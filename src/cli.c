@@ -30,6 +30,13 @@ bool opt_set(const struct args *a, const char *name)
 	return a->count[opt_index(a->cmd, name)] > 0;
 }
 
+const char *const *opt_all(const struct args *a, const char *name, int *n)
+{
+	int i = opt_index(a->cmd, name);
+	*n = a->count[i] < 32 ? a->count[i] : 32;
+	return a->all[i];
+}
+
 const char *opt_val(const struct args *a, const char *name)
 {
 	return a->val[opt_index(a->cmd, name)];

@@ -29,6 +29,7 @@ struct args {
 	const struct cmd *cmd;
 	const char *val[MAX_OPTS]; /* last value given for options with an argument */
 	int count[MAX_OPTS];       /* how often each option was given */
+	const char *all[MAX_OPTS][32]; /* every value given, for repeatable options */
 	char **pos;                /* positional arguments */
 	int npos;
 };
@@ -51,6 +52,8 @@ int opt_index_safe(const struct cmd *c, const char *name); /* -1 if absent */
 /* index of the named option in the command's table (abort on a typo) */
 int opt_index(const struct cmd *c, const char *name);
 bool opt_set(const struct args *a, const char *name);
+/* Every value given for a repeatable option (at most 32). */
+const char *const *opt_all(const struct args *a, const char *name, int *n);
 const char *opt_val(const struct args *a, const char *name);
 /* Parse an option as an unsigned number; exits with usage error if bad. */
 bool opt_uint(const struct args *a, const char *name, uint64_t *out);

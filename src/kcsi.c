@@ -15,11 +15,11 @@ extern const struct cmd cmd_show, cmd_ps, cmd_files, cmd_net, cmd_maps, cmd_moun
 	cmd_list, cmd_decode, cmd_diff,
 	cmd_checkpoint, cmd_respond,
 	cmd_vault, cmd_collect,
-	cmd_memgrep, cmd_strings, cmd_recover, cmd_rootfs, cmd_dump;
+	cmd_memgrep, cmd_strings, cmd_recover, cmd_rootfs, cmd_dump, cmd_analyze;
 
 const struct cmd *const commands[] = {
 	&cmd_show, &cmd_ps, &cmd_files, &cmd_net, &cmd_maps, &cmd_mounts, &cmd_meta,
-	&cmd_list, &cmd_decode, &cmd_diff, &cmd_memgrep, &cmd_strings, &cmd_recover, &cmd_rootfs, &cmd_dump,
+	&cmd_list, &cmd_decode, &cmd_diff, &cmd_memgrep, &cmd_strings, &cmd_recover, &cmd_rootfs, &cmd_dump, &cmd_analyze,
 	&cmd_checkpoint, &cmd_respond,
 	&cmd_vault, &cmd_collect, NULL,
 };
@@ -64,7 +64,7 @@ static void print_main_man(FILE *f)
 static int run_cmd(const struct cmd *c, int argc, char **argv)
 {
 	struct option lo[MAX_OPTS + 2];
-	char shorts[3 * MAX_OPTS + 4] = "+h";
+	char shorts[3 * MAX_OPTS + 4] = "h";
 	struct args a;
 	int n = 0, ch;
 
@@ -103,6 +103,8 @@ static int run_cmd(const struct cmd *c, int argc, char **argv)
 				return usage_error(c, "unknown or incomplete option '-%c'", optopt);
 			return usage_error(c, "unknown or incomplete option '%s'", argv[optind - 1]);
 		}
+		if (a.count[idx] < 32)
+			a.all[idx][a.count[idx]] = optarg;
 		a.count[idx]++;
 		a.val[idx] = optarg;
 	}

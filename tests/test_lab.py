@@ -204,3 +204,27 @@ def test_lab_bigmem_markers_found_by_memgrep():
     m = [m for m in markers if m['crosses_page']][0]
     hits = jrun('memgrep', '--json', arch, m['marker'])
     assert m['vaddr'] in [int(h['address'], 16) for h in hits], (m, hits)
+
+
+def test_lab_verdicts():
+    """kcsi analyze on every fresh scene: the attacks are caught by behaviour
+    (the scenes use other names, addresses, ports and paths than the stored
+    fixtures), the controls come out clean."""
+    expect = {'ircbot': {'malicious'}, 'revshell': {'malicious'}, 'miner': {'malicious'},
+              'memfd': {'malicious', 'suspicious'}, 'webapp': {'clean'}, 'manyproc': {'clean'},
+              'bigmem': {'clean'}}
+    must = {'ircbot': {'KCSI-MASQ-001', 'KCSI-NET-IRC-001', 'KCSI-PROTO-IRC-001', 'KCSI-DELETED-001',
+                       'KCSI-STAGE-001'},
+            'revshell': {'KCSI-SHELL-001'}, 'miner': {'KCSI-PROTO-STRATUM-001', 'KCSI-NET-POOL-001'},
+            'memfd': {'KCSI-FILELESS-001'}}
+    for name, verdicts in expect.items():
+        env = {'BIGMEM_MIB': os.environ.get('BIGMEM_MIB', '64')} if name == 'bigmem' else None
+        arch, truth = scenario(name, env)
+        r = jrun('analyze', '--format', 'json', arch)
+        assert r['verdict'] in verdicts, (name, r['verdict'], [(f['id'], f['severity']) for f in r['findings']])
+        got = {f['id'] for f in r['findings']}
+        assert must.get(name, set()) <= got, (name, must.get(name, set()) - got)
+        # the connected peers the scene recorded are IOCs
+        for s in truth.get('sockets', []):
+            if s.get('state') == 'ESTABLISHED' and s.get('remote_addr'):
+                assert any(i['value'] == s['remote_addr'] for i in r['iocs']), (name, s['remote_addr'])
