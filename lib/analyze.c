@@ -924,7 +924,9 @@ static void on_yara(void *ctx, const char *rule, const char *ns, const char *sev
 			e->has_address = true;
 			e->area = xstrdup(area_of(a, a->cur_pid, addr));
 		}
-		e->excerpt = xasprintf("%s: %s", string_id, excerpt(data, len, 120));
+		char *x = excerpt(data, len, 120);
+		e->excerpt = xasprintf("%s: %s", string_id, x);
+		free(x);
 	}
 }
 
