@@ -86,27 +86,17 @@ kcsi_code ck_image_data(kcsi_ckpt *c, const char *name, const unsigned char **da
 	return KCSI_OK;
 }
 
-kcsi_code ck_read_all(kcsi_ckpt *c, const char *name, const char *kind, ProtobufCMessage ***out,
-		      size_t *n, kcsi_error *err)
+kcsi_code ck_read_entries(kcsi_ckpt *c, kcsi_image *img, const ProtobufCMessageDescriptor *d,
+			  ProtobufCMessage ***out, size_t *n, kcsi_error *err)
 {
-	const unsigned char *data;
-	size_t size, cap = 0;
-	bool present;
-	kcsi_image img;
+	size_t cap = 0;
 	kcsi_code rc;
-	char full[512];
 
 	*out = NULL;
 	*n = 0;
-	if ((rc = ck_image_data(c, name, &data, &size, &present, err)) != KCSI_OK || !present)
-		return rc;
-	snprintf(full, sizeof(full), "%s%s", c->prefix, name);
-	rc = kcsi_image_open(&img, full, data, size, kcsi_image_desc_by_name(kind), err);
-	if (rc != KCSI_OK)
-		return rc;
 	for (;;) {
 		ProtobufCMessage *m;
-		if ((rc = kcsi_image_next(&img, NULL, &m, err)) != KCSI_OK)
+		if ((rc = kcsi_image_next(img, d, &m, err)) != KCSI_OK)
 			goto fail;
 		if (!m)
 			break;
@@ -127,6 +117,32 @@ kcsi_code ck_read_all(kcsi_ckpt *c, const char *name, const char *kind, Protobuf
 		}
 		(*out)[(*n)++] = m;
 	}
+	return KCSI_OK;
+fail:
+	free(*out); /* the messages are owned by the checkpoint already */
+	*out = NULL;
+	*n = 0;
+	return rc;
+}
+
+kcsi_code ck_read_all(kcsi_ckpt *c, const char *name, const char *kind, ProtobufCMessage ***out,
+		      size_t *n, kcsi_error *err)
+{
+	const unsigned char *data;
+	size_t size;
+	bool present;
+	kcsi_image img;
+	kcsi_code rc;
+	char full[512];
+
+	*out = NULL;
+	*n = 0;
+	if ((rc = ck_image_data(c, name, &data, &size, &present, err)) != KCSI_OK || !present)
+		return rc;
+	snprintf(full, sizeof(full), "%s%s", c->prefix, name);
+	if ((rc = kcsi_image_open(&img, full, data, size, kcsi_image_desc_by_name(kind), err)) != KCSI_OK ||
+	    (rc = ck_read_entries(c, &img, NULL, out, n, err)) != KCSI_OK)
+		return rc;
 	/* the array itself is freed at close */
 	if (*out && keep_str(c, (char *)*out) == NULL) {
 		*out = NULL; /* keep_str freed it */
@@ -134,11 +150,6 @@ kcsi_code ck_read_all(kcsi_ckpt *c, const char *name, const char *kind, Protobuf
 		return kcsi_error_set(err, KCSI_ERR_NOMEM, "out of memory");
 	}
 	return KCSI_OK;
-fail:
-	free(*out); /* the messages are owned by the checkpoint already */
-	*out = NULL;
-	*n = 0;
-	return rc;
 }
 
 kcsi_code ck_read_one(kcsi_ckpt *c, const char *name, const char *kind, ProtobufCMessage **out,

@@ -70,6 +70,10 @@ kcsi_code ck_image_data(kcsi_ckpt *c, const char *name, const unsigned char **da
  * owned by the checkpoint.  Absent image: *n = 0, KCSI_OK. */
 kcsi_code ck_read_all(kcsi_ckpt *c, const char *name, const char *kind, ProtobufCMessage ***out,
 		      size_t *n, kcsi_error *err);
+/* The remaining entries of an opened image as messages of type d (NULL: the
+ * image's own), owned by the checkpoint; the array by the caller. */
+kcsi_code ck_read_entries(kcsi_ckpt *c, kcsi_image *img, const ProtobufCMessageDescriptor *d,
+			  ProtobufCMessage ***out, size_t *n, kcsi_error *err);
 /* The single entry of an image (core, mm, fs, ids...). Absent: *out NULL. */
 kcsi_code ck_read_one(kcsi_ckpt *c, const char *name, const char *kind, ProtobufCMessage **out,
 		      kcsi_error *err);

@@ -34,7 +34,7 @@ static kcsi_code read_pagemap(kcsi_ckpt *c, const char *name, ProtobufCMessage *
 {
 	char full[600];
 	const unsigned char *data;
-	size_t size, cap = 0;
+	size_t size;
 	kcsi_image img;
 	kcsi_code rc;
 	ProtobufCMessage *m;
@@ -52,34 +52,7 @@ static kcsi_code read_pagemap(kcsi_ckpt *c, const char *name, ProtobufCMessage *
 		return kcsi_error_set(err, KCSI_ERR_FORMAT, "%s: no pagemap head", full);
 	*pages_id = ((PagemapHead *)m)->pages_id;
 	ck_own(c, m);
-	for (;;) {
-		if ((rc = kcsi_image_next(&img, &pagemap_entry__descriptor, &m, err)) != KCSI_OK)
-			goto fail;
-		if (!m)
-			break;
-		if (ck_own(c, m) != 0) {
-			protobuf_c_message_free_unpacked(m, NULL);
-			rc = kcsi_error_set(err, KCSI_ERR_NOMEM, "out of memory");
-			goto fail;
-		}
-		if (*n == cap) {
-			size_t ncap = cap ? cap * 2 : 64;
-			ProtobufCMessage **q = realloc(*out, ncap * sizeof(*q));
-			if (!q) {
-				rc = kcsi_error_set(err, KCSI_ERR_NOMEM, "out of memory");
-				goto fail;
-			}
-			*out = q;
-			cap = ncap;
-		}
-		(*out)[(*n)++] = m;
-	}
-	return KCSI_OK;
-fail:
-	free(*out);
-	*out = NULL;
-	*n = 0;
-	return rc;
+	return ck_read_entries(c, &img, &pagemap_entry__descriptor, out, n, err);
 }
 
 static int cmp_run(const void *a, const void *b)

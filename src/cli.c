@@ -407,3 +407,12 @@ void jw_json(kcsi_jsonw *w, const json_t *j)
 		break;
 	}
 }
+
+int ckpt_fail(kcsi_ckpt *c, const char *path, kcsi_error *err)
+{
+	int rc;
+	kcsi_error_prefix(err, "%s", path);
+	rc = fail(err);
+	kcsi_ckpt_close(c);
+	return rc;
+}

@@ -105,6 +105,10 @@ void jw_json(kcsi_jsonw *w, const json_t *j);
 /* Human size, e.g. "3.3 MiB". */
 void human_size(uint64_t v, char *buf, size_t cap);
 
+/* A library call on an open checkpoint failed: report the error (prefixed
+ * with the archive path), close the checkpoint, return the exit code. */
+int ckpt_fail(kcsi_ckpt *c, const char *path, kcsi_error *err);
+
 /* Open one checkpoint for a view; prints the error and returns its code. */
 int open_ckpt(const char *path, unsigned flags, kcsi_ckpt **c);
 

@@ -78,10 +78,7 @@ static int run(struct args *a)
 	if ((rc = open_ckpt(a->pos[0], KCSI_CKPT_MEMORY | KCSI_CKPT_BULK, &c)))
 		return rc;
 	if (kcsi_analyze(c, &ao, &r, &err) != KCSI_OK) {
-		kcsi_error_prefix(&err, "%s", a->pos[0]);
-		rc = fail(&err);
-		kcsi_ckpt_close(c);
-		return rc;
+		return ckpt_fail(c, a->pos[0], &err);
 	}
 	if (outpath) {
 		FILE *f = fopen(outpath, "w");

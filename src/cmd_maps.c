@@ -37,10 +37,7 @@ static int run(struct args *a)
 	if ((rc = open_ckpt(a->pos[0], 0, &c)))
 		return rc;
 	if (kcsi_ckpt_vmas(c, (uint32_t)pid, &v, &n, &err) != KCSI_OK) {
-		kcsi_error_prefix(&err, "%s", a->pos[0]);
-		rc = fail(&err);
-		kcsi_ckpt_close(c);
-		return rc;
+		return ckpt_fail(c, a->pos[0], &err);
 	}
 	out_open(&o, a);
 	if (o.json) {

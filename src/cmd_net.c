@@ -46,10 +46,7 @@ static int run(struct args *a)
 		return KCSI_ERR_NOTFOUND;
 	}
 	if (kcsi_ckpt_socks(c, &v, &n, &err) != KCSI_OK) {
-		kcsi_error_prefix(&err, "%s", a->pos[0]);
-		rc = fail(&err);
-		kcsi_ckpt_close(c);
-		return rc;
+		return ckpt_fail(c, a->pos[0], &err);
 	}
 	m = kcsi_ckpt_meta(c);
 	out_open(&o, a);
