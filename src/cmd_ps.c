@@ -108,7 +108,7 @@ static char *cmdline_text(const kcsi_proc *p)
 }
 
 /* tree order: children under their parent, by pid */
-static void walk(const kcsi_ckpt *c, const kcsi_proc *p, int depth, struct table *t, bool *done)
+static void walk(const kcsi_ckpt *c, const kcsi_proc *p, int depth, bool children, struct table *t, bool *done)
 {
 	size_t n = kcsi_ckpt_nprocs(c);
 	char pid[16], ppid[16], uid[16], thr[16], name[512];
@@ -127,10 +127,10 @@ static void walk(const kcsi_ckpt *c, const kcsi_proc *p, int depth, struct table
 		 p->argv_rewritten ? "  [argv rewritten]" : "");
 	table_add(t, pid, ppid, uid, p->state_name, thr, p->comm, p->exe ? p->exe : "-", name);
 	free(cmd);
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; children && i < n; i++) {
 		const kcsi_proc *q = kcsi_ckpt_proc(c, i);
 		if (q->ppid == p->pid && q->pid != p->pid && !done[i])
-			walk(c, q, depth + 1, t, done);
+			walk(c, q, depth + 1, true, t, done);
 	}
 }
 
@@ -173,17 +173,13 @@ static int run(struct args *a)
 				continue;
 			if (!one && (done[i] || kcsi_ckpt_proc_by_pid(c, p->ppid)))
 				continue; /* printed under its parent */
-			walk(c, p, 0, &t, done);
+			walk(c, p, 0, !one, &t, done);
 			if (one)
 				break;
 		}
 		for (size_t i = 0; i < n && done && !one; i++)
 			if (!done[i])
-				walk(c, kcsi_ckpt_proc(c, i), 0, &t, done); /* cycles */
-		if (one) {
-			/* walk prints the subtree; keep only the process asked for */
-			t.nrows = t.nrows > 2 ? 2 : t.nrows;
-		}
+				walk(c, kcsi_ckpt_proc(c, i), 0, true, &t, done); /* cycles */
 		table_print(&t, &o);
 		table_free(&t);
 		if (env)

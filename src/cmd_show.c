@@ -74,9 +74,6 @@ static int run(struct args *a)
 			table_add(&t, m->container, m->engine, m->image, m->checkpointed, pn, m->ip, procs, size,
 				  a->pos[i]);
 		}
-		if (!o.json && stats) {
-			/* text: the stats as key = value lines after the table */
-		}
 		kcsi_ckpt_close(c);
 	}
 	if (o.json) {
