@@ -7,6 +7,7 @@
 
 #include "cli.h"
 #include "kcsi/analyze.h"
+#include "kcsi/detonate.h"
 
 static const struct opt opts[] = {
 	{"yara", 'y', "FILE|DIR", "add YARA rules from a file or a directory (repeatable)"},
@@ -14,6 +15,7 @@ static const struct opt opts[] = {
 	{"output", 'o', "FILE", "write the report to FILE instead of stdout"},
 	{"defang", 0, NULL, "defang IOCs (198.51.100[.]23, hxxp://) for pasting into chat"},
 	{"no-builtin-rules", 0, NULL, "do not use kcsi's own YARA rules"},
+	{"detonation", 0, "DIR", "fold in the findings and IOCs of a `kcsi detonate` run of the same archive"},
 	{"json", 'j', NULL, "same as --format json"},
 	{"pretty", 0, NULL, "accepted; JSON reports are always indented"},
 	{0},
@@ -79,6 +81,10 @@ static int run(struct args *a)
 		return rc;
 	if (kcsi_analyze(c, &ao, &r, &err) != KCSI_OK) {
 		return ckpt_fail(c, a->pos[0], &err);
+	}
+	if (opt_val(a, "detonation") && kcsi_detonation_merge(r, opt_val(a, "detonation"), &err) != KCSI_OK) {
+		kcsi_report_free(r);
+		return ckpt_fail(c, opt_val(a, "detonation"), &err);
 	}
 	if (outpath) {
 		FILE *f = fopen(outpath, "w");

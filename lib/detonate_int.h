@@ -1,0 +1,80 @@
+/* kcsi detonate — private interfaces between the sandbox, the sinkhole, the
+ * packet capture, the eBPF tracer and the report writer. */
+#ifndef KCSI_DETONATE_INT_H
+#define KCSI_DETONATE_INT_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "kcsi/detonate.h"
+
+/* The address DNS answers carry; every flow to it lands in the sinkhole like
+ * any other, it only has to be a plausible unicast address. */
+#define DET_SINK_ADDR "198.18.0.1"
+/* The dead-end interface's own address (benchmarking range, RFC 2544). */
+#define DET_IFACE_ADDR "198.18.0.2"
+#define DET_MARK_DIVERT 1
+#define DET_MARK_SINKHOLE 2
+
+double det_now(void); /* CLOCK_MONOTONIC seconds */
+double det_wall(void); /* CLOCK_REALTIME seconds */
+void det_iso_time(double wall, char *buf, size_t cap);
+
+/* ---- sinkhole (lib/sinkhole.c) ---- */
+typedef struct det_sinkhole det_sinkhole;
+/* Create the listening sockets; must run in the sandbox's network namespace
+ * (the sockets stay there).  Transcripts go to DIR/transcripts/. */
+kcsi_code det_sinkhole_open(det_sinkhole **out, const char *dir, const char *const *irc_commands, double wall0,
+			    kcsi_error *err);
+void det_sinkhole_ports(const det_sinkhole *s, unsigned *tcp, unsigned *udp, unsigned *dns);
+kcsi_code det_sinkhole_start(det_sinkhole *s, kcsi_error *err);
+void det_sinkhole_stop(det_sinkhole *s);
+/* {sessions: [...], dns: [...], udp: [...]} (new reference) */
+json_t *det_sinkhole_record(det_sinkhole *s);
+void det_sinkhole_free(det_sinkhole *s);
+
+/* ---- packet capture (lib/pcap_capture.c) ---- */
+typedef struct det_pcap det_pcap;
+/* Open the "any" device; must run in the sandbox's network namespace. */
+kcsi_code det_pcap_open(det_pcap **out, const char *path, kcsi_error *err);
+kcsi_code det_pcap_start(det_pcap *p, kcsi_error *err);
+/* Stop, flush and close; stores packet counts. */
+void det_pcap_stop(det_pcap *p, uint64_t *packets, uint64_t *dropped);
+void det_pcap_free(det_pcap *p);
+
+/* ---- eBPF activity tracer (lib/bpf_trace.c) ---- */
+typedef struct det_trace det_trace;
+/* Load and attach; events are kept only from tasks in network namespace
+ * netns_ino and outside the host's pid namespace, and written as JSON lines to
+ * path.  Returns KCSI_ERR_UNSUPPORTED with the reason when eBPF cannot load. */
+kcsi_code det_trace_open(det_trace **out, const char *path, uint64_t netns_ino, double wall0, kcsi_error *err);
+/* Everything before this moment belongs to the restore itself. */
+void det_trace_mark_running(det_trace *t, double wall);
+void det_trace_stop(det_trace *t, uint64_t *events, uint64_t *lost);
+void det_trace_free(det_trace *t);
+
+/* ---- report (lib/detonate_report.c) ---- */
+typedef struct det_facts {
+	const char *archive, *archive_sha256, *container, *image, *layout, *netns;
+	double started_wall, restored_wall, ended_wall, restore_s, run_s;
+	const char *end_reason;
+	unsigned duration_s, cpu_percent, pids_max;
+	uint64_t memory_bytes;
+	double cpu_seconds;        /* CPU time used by the restored container */
+	uint64_t memory_peak;
+	unsigned pids_peak;
+	json_t *cpu_samples;       /* [{t, cpu_percent}] */
+	json_t *sinkhole;          /* det_sinkhole_record() */
+	json_t *fs_changes;        /* podman diff: [{kind, path}] */
+	const char *activity_path; /* NULL when no eBPF log */
+	const char *bpf_error;
+	uint64_t packets, packets_dropped, events, events_lost;
+	json_t *restored_processes; /* [{host_pid, pid, comm, cmdline}] right after restore */
+	json_t *final_processes;    /* the same at the end of the run */
+} det_facts;
+
+/* Write DIR/report.json and DIR/manifest.json; returns the number of findings. */
+kcsi_code det_write_report(const char *dir, const det_facts *f, unsigned *nfindings, kcsi_error *err);
+
+#endif

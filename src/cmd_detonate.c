@@ -1,0 +1,158 @@
+/* kcsi detonate — restore a checkpoint in a sealed sandbox and record what it does. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "kcsi/detonate.h"
+
+static const struct opt opts[] = {
+	{"out", 'o', "DIR", "write the pcap, transcripts, activity log, report.json and manifest.json here (new or empty)"},
+	{"duration", 'd', "S", "seconds the restored container runs in the sandbox (default 20)"},
+	{"image", 'i', "IMAGE", "the image to restore on (needed for kubelet/CRI-O archives; default: the one the archive names)"},
+	{"irc-command", 0, "TEXT", "the sinkhole's IRC operator sends TEXT to the bot's channel after it joins (repeatable, in order)"},
+	{"cpu", 0, "PERCENT", "CPU cap in percent of one core (default 50)"},
+	{"memory", 0, "SIZE", "memory cap, e.g. 256M (default 512M)"},
+	{"pids", 0, "N", "cap on processes and threads (default 256)"},
+	{"no-bpf", 0, NULL, "do not load the eBPF activity tracer"},
+	{"verbose", 'v', NULL, "say what is going on, on stderr"},
+	{"json", 'j', NULL, "print the run's summary as JSON"},
+	{0},
+};
+
+static bool parse_size(const char *s, uint64_t *out)
+{
+	char *end;
+	unsigned long long v = strtoull(s, &end, 10);
+	int sh = 0;
+	if (end == s)
+		return false;
+	if (*end == 'K' || *end == 'k')
+		sh = 10;
+	else if (*end == 'M' || *end == 'm')
+		sh = 20;
+	else if (*end == 'G' || *end == 'g')
+		sh = 30;
+	if (sh)
+		end++;
+	if (*end || v > (1ull << 40))
+		return false;
+	*out = (uint64_t)v << sh;
+	return true;
+}
+
+static int run(struct args *a)
+{
+	kcsi_detonate_opts o = {0};
+	kcsi_detonate_result res;
+	kcsi_error err;
+	uint64_t v;
+	const char *cmds[33] = {0};
+	int n = 0;
+	kcsi_error_clear(&err);
+	o.archive = a->pos[0];
+	o.outdir = opt_val(a, "out");
+	if (!o.outdir)
+		return usage_error(a->cmd, "--out DIR is required");
+	o.duration_s = 20;
+	if (opt_uint(a, "duration", &v)) {
+		if (v < 1 || v > 3600)
+			return usage_error(a->cmd, "--duration is 1 to 3600 seconds");
+		o.duration_s = (unsigned)v;
+	}
+	o.cpu_percent = 50;
+	if (opt_uint(a, "cpu", &v)) {
+		if (v < 1 || v > 800)
+			return usage_error(a->cmd, "--cpu is 1 to 800 (percent of one core)");
+		o.cpu_percent = (unsigned)v;
+	}
+	o.pids_max = 256;
+	if (opt_uint(a, "pids", &v)) {
+		if (v < 8 || v > 65536)
+			return usage_error(a->cmd, "--pids is 8 to 65536");
+		o.pids_max = (unsigned)v;
+	}
+	o.memory_bytes = 512ull << 20;
+	if (opt_val(a, "memory") && (!parse_size(opt_val(a, "memory"), &o.memory_bytes) || o.memory_bytes < (16u << 20)))
+		return usage_error(a->cmd, "--memory is a size of at least 16M, e.g. 256M");
+	o.image = opt_val(a, "image");
+	const char *const *given = opt_all(a, "irc-command", &n);
+	for (int i = 0; i < n && i < 32; i++)
+		cmds[i] = given[i];
+	o.irc_commands = n ? cmds : NULL;
+	o.no_bpf = opt_set(a, "no-bpf");
+	o.verbose = opt_set(a, "verbose");
+	if (kcsi_detonate(&o, &res, &err) != KCSI_OK) {
+		kcsi_error_prefix(&err, "%s", o.archive);
+		return fail(&err);
+	}
+	struct out out;
+	char num[32];
+	out_open(&out, a);
+	if (out.json) {
+		kcsi_jw_obj(&out.w);
+		kcsi_jw_kstr(&out.w, "out", o.outdir);
+		kcsi_jw_kstr(&out.w, "end_reason", res.end_reason);
+		kcsi_jw_key(&out.w, "restore_seconds");
+		snprintf(num, sizeof(num), "%.3f", res.restore_s);
+		kcsi_jw_raw(&out.w, num);
+		kcsi_jw_key(&out.w, "run_seconds");
+		snprintf(num, sizeof(num), "%.3f", res.run_s);
+		kcsi_jw_raw(&out.w, num);
+		kcsi_jw_key(&out.w, "report_seconds");
+		snprintf(num, sizeof(num), "%.3f", res.report_s);
+		kcsi_jw_raw(&out.w, num);
+		kcsi_jw_kuint(&out.w, "findings", res.nfindings);
+		kcsi_jw_kbool(&out.w, "activity_log", res.bpf);
+		if (!res.bpf)
+			kcsi_jw_kstr(&out.w, "activity_log_unavailable", res.bpf_error);
+		kcsi_jw_obj_end(&out.w);
+		kcsi_jw_end(&out.w);
+	} else {
+		fprintf(out.f, "restored in %.2fs, ran %.1fs (%s), report in %.2fs: %u findings\n", res.restore_s, res.run_s,
+			res.end_reason, res.report_s, res.nfindings);
+		if (!res.bpf)
+			fprintf(out.f, "no activity log: %s\n", res.bpf_error);
+		fprintf(out.f, "%s/report.json, %s/manifest.json\n", o.outdir, o.outdir);
+	}
+	return out_close(&out, 0);
+}
+
+const struct cmd cmd_detonate = {
+	.name = "detonate",
+	.synopsis = "ARCHIVE --out DIR [--duration S] [--image IMAGE] [--irc-command TEXT]... [--cpu P] [--memory SIZE] [--pids N]",
+	.summary = "restore a checkpoint in a sealed sandbox and record what it does",
+	.description =
+		"Dynamic analysis.  Needs root, podman with runc and CRIU (see lab/README.md).\n"
+		"Sandbox: a new network namespace per run with lo and a dead-end interface\n"
+		"(sink0) holding the default route; policy routing and nftables TPROXY hand\n"
+		"every TCP and UDP flow, whatever its address and port, to kcsi's sinkhole\n"
+		"(IRC with an optional scripted operator, HTTP 200, stratum JSON-RPC, DNS\n"
+		"answering every name with " "198.18.0.1" ", raw TCP/UDP recorder).  Flows to\n"
+		"sockets of the container itself (its own listeners) stay inside.  Nothing\n"
+		"reaches the host's network stack; kcsi refuses to run when it cannot build\n"
+		"the sandbox.  The container is restored there with podman (established TCP\n"
+		"connections come back and are reset by the sandbox), capped in CPU, memory\n"
+		"and pids, and runs for --duration seconds (or until it exits or Ctrl-C).\n"
+		"Recorded: DIR/traffic.pcap (the namespace's traffic, libpcap), DIR/transcripts/\n"
+		"(one file per TCP session, dns.txt), DIR/activity.jsonl (eBPF: exec, fork,\n"
+		"exit, connect, accept, bind, listen, open for write, unlink, rename, chmod,\n"
+		"memfd_create, ptrace, setuid of the restored processes, Falco-style fields),\n"
+		"DIR/report.json (findings with MITRE ids and evidence, IOCs in analyze's\n"
+		"schema; `kcsi analyze --detonation DIR` folds them in) and DIR/manifest.json\n"
+		"(every file with its sha256).  Afterwards the container, the namespace with\n"
+		"its rules, and every process left in it are removed, also on errors,\n"
+		"time-outs and Ctrl-C.  The archive is only read; the restore uses a copy\n"
+		"whose config.dump names the local image.  See docs/detonate.md.",
+	.json_doc = "--json: {out, end_reason, restore_seconds, run_seconds, report_seconds, findings, activity_log\n"
+		    "[, activity_log_unavailable]}.  DIR/report.json: {schema, archive, archive_sha256, container,\n"
+		    "image, layout, end_reason, sandbox, times, resources, processes, network {sessions, dns, udp,\n"
+		    "conversations, packets}, activity, fs_changes, findings, iocs}.",
+	.example = "$ kcsi detonate checkpoint-perlbot.tar --out /tmp/det --duration 15 --irc-command '!exec id'\n"
+		   "restored in 1.40s, ran 15.0s (duration), report in 0.02s: 7 findings\n"
+		   "/tmp/det/report.json, /tmp/det/manifest.json",
+	.opts = opts,
+	.min_pos = 1,
+	.max_pos = 1,
+	.run = run,
+};
