@@ -159,7 +159,8 @@ void print_man(FILE *f, const struct cmd *c)
 		   "0  success\n1  operation failed\n2  usage error\n3  input/output error\n"
 		   "4  malformed input (archive, image or metadata)\n5  unsupported input\n"
 		   "6  a size or count limit was exceeded\n7  out of memory\n"
-		   "8  not found (pid, image or member)\n9  unsafe archive member refused\n.fi\n");
+		   "8  not found (pid, image or member)\n9  unsafe archive member refused\n"
+		   "130  interrupted (kcsi detonate: the partial report is written)\n.fi\n");
 	fprintf(f, ".SH ENVIRONMENT\n.TP\nNO_COLOR\nno colour even on a terminal\n"
 		   ".TP\nKCSI_MAX_UNPACKED\nbound on decompressed bytes (default 256G)\n"
 		   ".TP\nTMPDIR\nwhere compressed archives are decompressed (an unlinked file)\n");

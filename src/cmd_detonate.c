@@ -115,6 +115,13 @@ static int run(struct args *a)
 			fprintf(out.f, "no activity log: %s\n", res.bpf_error);
 		fprintf(out.f, "%s/report.json, %s/manifest.json\n", o.outdir, o.outdir);
 	}
+	/* a run cut short by Ctrl-C still leaves its report, but is not a
+	 * success: 130, as shells report SIGINT */
+	if (res.end_reason && !strcmp(res.end_reason, "interrupted")) {
+		int rc = out_close(&out, 0);
+		fprintf(stderr, "kcsi: %s: interrupted; the partial report is in %s\n", a->pos[0], o.outdir);
+		return rc ? rc : 130;
+	}
 	return out_close(&out, 0);
 }
 

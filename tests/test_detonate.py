@@ -237,3 +237,77 @@ def test_detonate_speed():
     _, _, summ = _detonate('perlbot', '--irc-command', '!exec id')
     assert summ['restore_seconds'] < 3.0, summ
     assert summ['report_seconds'] < 2.0, summ
+
+
+def _lab(name):
+    """A fresh lab scene (made once per run, shared with test_lab)."""
+    _need_sandbox()
+    from test_lab import scenario
+    return scenario(name)
+
+
+def test_detonate_lab_miner_pool_login():
+    arch, truth = _lab('miner')
+    out, rep, summ = _detonate(arch, duration=10)
+    f = _findings(rep)
+    assert 'KCSI-DYN-MINER-001' in f, list(f)
+    pool = [s for s in rep['network']['sessions'] if s['service'] == 'stratum']
+    assert pool, rep['network']['sessions']
+    p = truth['params']
+    eq(pool[0]['login'], p['wallet'], 'wallet recorded by the sinkhole')
+    eq(pool[0]['agent'], p['user_agent'], 'miner agent recorded')
+    eq('%s:%d' % (pool[0]['dst'], pool[0]['dport']), p['pool'], 'the pool it tried')
+    assert {'mining.subscribe', 'mining.authorize'} <= set(pool[0]['methods']), pool[0]['methods']
+    assert rep['resources']['cpu_seconds'] > 0.5, rep['resources']
+    vals = {i['value'] for i in rep['iocs']}
+    assert p['wallet'] in vals and p['user_agent'] in vals, vals
+    _clean_host('miner')
+
+
+def test_detonate_lab_webapp_invents_nothing():
+    arch, _ = _lab('webapp')
+    out, rep, summ = _detonate(arch, duration=8)
+    order = ['info', 'low', 'medium', 'high', 'critical']
+    eq([x['id'] for x in rep['findings'] if order.index(x['severity']) > 1], [], 'nothing above low')
+    eq(rep['network']['sessions'], [], 'no connection reached the sinkhole')
+    _clean_host('webapp')
+
+
+def test_detonate_memfd_restore_limit_is_reported():
+    """CRIU 4.2.1 cannot restore a process whose executable is a memfd (lab
+    README): detonate must say so in one line, exit non-zero and leave
+    nothing behind — not invent activity."""
+    arch, _ = _lab('memfd')
+    _need_sandbox()
+    out = os.path.join(kt.tmpdir(), 'det-memfd')
+    rc, so, err = run('detonate', arch, '--out', out, '--duration', '5', check=False, timeout=180)
+    assert rc != 0, 'restore of a memfd process cannot succeed with CRIU 4.2.1'
+    eq(so, b'', 'no report on stdout')
+    lines = err.strip().splitlines()
+    eq(len(lines), 1, 'one line: %s' % err)
+    assert 'restore failed' in lines[0], lines
+    _clean_host('memfd')
+
+
+def test_detonate_ctrl_c_cleans_up():
+    """SIGINT in the middle of a run: the sandbox (container, namespace,
+    work directory) is gone afterwards and the exit status is not 0."""
+    import signal
+    _need_sandbox()
+    out = os.path.join(kt.tmpdir(), 'det-sigint')
+    p = subprocess.Popen([kt.KCSI, 'detonate', kt.fixture('counter'), '--out', out, '--duration', '30'],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:  # wait until the sandbox exists
+        if 'kcsi-det-' in subprocess.run(['ip', 'netns', 'list'], stdout=subprocess.PIPE, text=True).stdout:
+            break
+        time.sleep(0.2)
+    time.sleep(1.5)
+    p.send_signal(signal.SIGINT)
+    try:
+        rc = p.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        raise AssertionError('detonate did not stop after SIGINT')
+    assert rc != 0, 'an interrupted run is not a success'
+    _clean_host('sigint')
