@@ -311,3 +311,21 @@ def test_detonate_ctrl_c_cleans_up():
         raise AssertionError('detonate did not stop after SIGINT')
     assert rc != 0, 'an interrupted run is not a success'
     _clean_host('sigint')
+
+
+def test_detonate_crio_layout_with_image():
+    """A kubelet/CRI-O archive restores when the image is given (the metadata
+    is converted, the CRIU images are used as they are); without --image it is
+    refused with a clear message."""
+    _need_sandbox()
+    import test_layouts
+    arch = test_layouts.build('crio')
+    rc, so, err = run('detonate', arch, '--out', os.path.join(kt.tmpdir(), 'det-crio-noimage'), '--duration', '3',
+                      check=False, timeout=120)
+    assert rc != 0 and '--image' in err, (rc, err)
+    out, rep, summ = _detonate(arch, '--image', 'localhost/debian-perl:12', '--irc-command', '!exec id', duration=12)
+    eq(rep['layout'], 'CRI-O', 'layout')
+    irc = [s for s in rep['network']['sessions'] if s['service'] == 'irc']
+    assert irc and (irc[0]['dst'], irc[0]['dport']) == ('127.6.6.6', 6667), rep['network']['sessions']
+    assert 'KCSI-DYN-C2CMD-001' in _findings(rep), list(_findings(rep))
+    _clean_host('crio')
