@@ -11,7 +11,7 @@ set -uo pipefail
 LAB=$(cd "$(dirname "$0")" && pwd)
 source "$LAB/env.sh"
 
-ALL=(ircbot revshell memfd miner webapp bigmem manyproc)
+ALL=(ircbot revshell fifoshell memfd miner webapp bigmem manyproc)
 OUT=""; CRIO=0; RESTORE=0; PICK=()
 for a in "$@"; do
     case $a in

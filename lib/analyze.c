@@ -559,6 +559,71 @@ static void rules_network(struct az *a)
 			e->command = xasprintf("kcsi files --pid %u ARCHIVE", p->pid);
 		}
 	}
+	/* shells whose terminal is a pipe to a process that holds a connection:
+	 * mkfifo F; sh -i < F | relay HOST PORT > F (the shell has no socket) */
+	for (size_t i = 0; i < kcsi_ckpt_nprocs(c); i++) {
+		const kcsi_proc *p = kcsi_ckpt_proc(c, i);
+		const char *in = NULL, *out = NULL;
+		const kcsi_proc *feeder = NULL, *reader = NULL;
+		const kcsi_sock *conn = NULL;
+		kcsi_finding *f;
+		kcsi_evidence *e;
+		if (!p->exe || !is_plain_shell(p->exe))
+			continue;
+		for (size_t k = 0; k < a->nfds; k++) {
+			const kcsi_fd *d = &a->fds[k];
+			if (d->pid != p->pid || (strcmp(d->type, "PIPE") && strcmp(d->type, "FIFO")))
+				continue;
+			if (d->fd == 0)
+				in = d->path;
+			else if (d->fd == 1)
+				out = d->path;
+		}
+		if (!in && !out)
+			continue;
+		for (size_t k = 0; k < a->nfds; k++) {
+			const kcsi_fd *d = &a->fds[k];
+			const kcsi_sock *net = NULL;
+			if (d->pid == p->pid || (strcmp(d->type, "PIPE") && strcmp(d->type, "FIFO")))
+				continue;
+			/* the other end: it writes what the shell reads, or reads what it writes */
+			bool feeds = in && d->fd == 1 && !strcmp(d->path, in);
+			bool reads = out && d->fd == 0 && !strcmp(d->path, out);
+			if (!feeds && !reads)
+				continue;
+			for (size_t q = 0; q < a->nsocks; q++)
+				if (a->socks[q].pid == d->pid &&
+				    (!strcmp(a->socks[q].family, "INET") || !strcmp(a->socks[q].family, "INET6")) &&
+				    (!strcmp(a->socks[q].state, "ESTABLISHED") || !strcmp(a->socks[q].state, "SYN_SENT")))
+					net = &a->socks[q];
+			if (!net)
+				continue;
+			conn = net;
+			if (feeds)
+				feeder = kcsi_ckpt_proc_by_pid(c, d->pid);
+			if (reads)
+				reader = kcsi_ckpt_proc_by_pid(c, d->pid);
+		}
+		if (!conn)
+			continue;
+		f = finding(a, "KCSI-SHELL-003", feeder && reader ? KCSI_SEV_CRITICAL : KCSI_SEV_HIGH,
+			    xasprintf("Shell %u is driven through pipes by a process with a network connection", p->pid),
+			    xasprintf("The %s of shell %u (%s) %s connected through %s to process %u, which holds a %s "
+				      "connection to %s:%u: a reverse shell built from pipes or a named pipe and a relay, "
+				      "so that the shell itself holds no socket.",
+				      feeder && reader ? "input and output" : feeder ? "input" : "output", p->pid, p->exe,
+				      feeder && reader ? "are" : "is", feeder ? in : out,
+				      (feeder ? feeder : reader)->pid, conn->proto, conn->dst, conn->dport),
+			    "T1059.004", "T1071", "T1090");
+		if ((e = evidence(f, "process", p->pid, -1))) {
+			e->excerpt = xasprintf("stdin %s, stdout %s", in ? in : "-", out ? out : "-");
+			e->command = xasprintf("kcsi files --pid %u ARCHIVE", p->pid);
+		}
+		if ((e = evidence(f, "socket", conn->pid, conn->fd))) {
+			e->connection = conn_text(conn);
+			e->command = strdup("kcsi net ARCHIVE");
+		}
+	}
 	/* files deleted while held open */
 	for (size_t i = 0; i < a->nfds; i++) {
 		const kcsi_fd *d = &a->fds[i];

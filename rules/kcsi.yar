@@ -37,6 +37,7 @@ rule reverse_shell_command
         $devtcp = /[0-9]?>&\s*\/dev\/tcp\/[^\/\s]{1,64}\/[0-9]{1,5}/
         $nc_e = /\b(nc|ncat|netcat)\s+(-[a-z]*\s+)*-e\s+\/bin\/(ba)?sh/
         $mkfifo = /mkfifo\s+\S+;\s*(cat|nc)\b[^|]{0,80}\|\s*\/bin\/(ba)?sh\s+-i/
+        $fifo = /mkfifo\s+\S+;\s*(\/bin\/)?(ba|da)?sh\s+-i\s*<\s*\S+/
         $socat = /socat\s+(tcp|TCP)[^ ]{0,80}\s+exec:['"]?(\/bin\/)?(ba)?sh/
         $py = /socket\.socket\([^)]{0,40}\)[^\n]{0,200}os\.dup2\([^)]{0,20}\)[^\n]{0,200}(pty\.spawn|subprocess\.call)\(/
         $perl = /socket\(S,PF_INET,SOCK_STREAM[^\n]{0,200}open\(STDIN,\s*"?>&S/

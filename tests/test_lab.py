@@ -129,6 +129,11 @@ def test_lab_memfd():
     assert any(p['exe_memfd'] for p in procs.values()), 'a process runs from a memfd'
 
 
+def test_lab_fifoshell():
+    arch, truth = scenario('fifoshell')
+    check_against_truth(arch, truth)
+
+
 def test_lab_miner():
     check_against_truth(*scenario('miner'))
 
@@ -211,11 +216,12 @@ def test_lab_verdicts():
     (the scenes use other names, addresses, ports and paths than the stored
     fixtures), the controls come out clean."""
     expect = {'ircbot': {'malicious'}, 'revshell': {'malicious'}, 'miner': {'malicious'},
+              'fifoshell': {'malicious'},
               'memfd': {'malicious', 'suspicious'}, 'webapp': {'clean'}, 'manyproc': {'clean'},
               'bigmem': {'clean'}}
     must = {'ircbot': {'KCSI-MASQ-001', 'KCSI-NET-IRC-001', 'KCSI-PROTO-IRC-001', 'KCSI-DELETED-001',
                        'KCSI-STAGE-001'},
-            'revshell': {'KCSI-SHELL-001'}, 'miner': {'KCSI-PROTO-STRATUM-001', 'KCSI-NET-POOL-001'},
+            'revshell': {'KCSI-SHELL-001'}, 'fifoshell': {'KCSI-SHELL-003'}, 'miner': {'KCSI-PROTO-STRATUM-001', 'KCSI-NET-POOL-001'},
             'memfd': {'KCSI-FILELESS-001'}}
     for name, verdicts in expect.items():
         env = {'BIGMEM_MIB': os.environ.get('BIGMEM_MIB', '64')} if name == 'bigmem' else None
