@@ -8,18 +8,28 @@
 
 #include "analyze_int.h"
 
-enum { RE_IPV4, RE_URL, RE_EMAIL, RE_XMR, RE_BTC, RE_UA, RE_IPV6, RE_N };
+enum { RE_IPV4, RE_URL, RE_EMAIL, RE_XMR, RE_BTC, RE_UA, RE_IPV6, RE_DOMAIN, RE_N };
 
 static const char *const patterns[RE_N] = {
 	[RE_IPV4] = "(?<![0-9.])(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\\.){3}"
 		    "(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(?![0-9]|\\.[0-9])",
 	[RE_URL] = "\\b(?:https?|ftp|irc|ircs|stratum\\+(?:tcp|ssl|tls)|tcp|udp)://[^\\s\"'<>\\\\^`{|}]{3,256}",
-	[RE_EMAIL] = "(?<![A-Za-z0-9._%+-])[A-Za-z0-9][A-Za-z0-9._%+-]{1,63}@[a-z0-9][a-z0-9-]{1,62}(?:\\.[a-z0-9-]{2,63})*\\.[a-z]{2,12}(?![A-Za-z0-9])",
+	[RE_EMAIL] = "(?<![A-Za-z0-9._%+-])[A-Za-z0-9][A-Za-z0-9._%+-]{1,63}@[a-z0-9][a-z0-9-]{1,62}(?:\\.[a-z0-9-]{2,63})*\\."
+		     "(?:com|net|org|io|info|biz|xyz|top|online|site|club|live|icu|tk|pw|cc|su|ru|cn|onion|ws|me|co|"
+		     "cloud|dev|app|gov|edu|mil|int|de|uk|fr|nl|jp|br|in|it|es|ch|au|ca|se|no|fi|dk|pl|cz|at|be|kr|"
+		     "tw|hk|sg|ua|il|za|mx|ar|tr|ir|vn|id|my|th|ph|nz|pt|gr|ro|hu|bg|sk|lt|lv|ee|by|kz|us|eu|dk)"
+		     "(?![A-Za-z0-9])",
 	[RE_XMR] = "\\b[48][0-9AB][1-9A-HJ-NP-Za-km-z]{93}\\b",
 	[RE_BTC] = "\\bbc1[ac-hj-np-z02-9]{25,71}\\b",
 	[RE_UA] = "\\b(?:Mozilla/[0-9.]+ \\([^)]{1,120}\\)[^\\r\\n\"]{0,120}|curl/[0-9][0-9.]{1,15}|Wget/[0-9][0-9.]{1,15}|"
 		  "python-requests/[0-9.]{1,15}|Go-http-client/[0-9.]{1,8}|[Xx][Mm][Rr]ig/[0-9][0-9.]{1,15})",
 	[RE_IPV6] = "(?<![0-9A-Fa-f:])(?:[0-9A-Fa-f]{1,4}:){2,7}[0-9A-Fa-f]{1,4}(?![0-9A-Fa-f:])",
+	/* host names outside URLs: only with a common top-level domain, lower
+	 * case, a label of 2+ characters before it (file names like libc.so.6 or
+	 * x.pl are not domains) */
+	[RE_DOMAIN] = "(?<![A-Za-z0-9@._/-])(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\\.)+"
+		      "(?:com|net|org|io|info|biz|xyz|top|online|site|club|live|icu|tk|pw|cc|su|ru|cn|onion|"
+		      "ws|me|co|cloud|dev|app|gov|edu|mil|int)(?![A-Za-z0-9.-])",
 };
 
 struct re_set {
@@ -195,7 +205,8 @@ bool kcsi_iocs_may_match(const char *p, size_t n)
 void kcsi_iocs_scan_text(kcsi_iocset *s, const char *p, size_t n, unsigned rank, const char *source)
 {
 	struct re_set *rs = s->re;
-	static const char *const types[RE_N] = {"ipv4", "url", "email", "wallet", "wallet", "user-agent", "ipv6"};
+	static const char *const types[RE_N] = {"ipv4", "url", "email", "wallet", "wallet", "user-agent", "ipv6",
+						 "domain"};
 	if (!rs || n < 7)
 		return;
 	for (int i = 0; i < RE_N; i++) {
@@ -206,6 +217,8 @@ void kcsi_iocs_scan_text(kcsi_iocset *s, const char *p, size_t n, unsigned rank,
 		if ((i == RE_UA) && !memchr(p, '/', n))
 			continue;
 		if (i == RE_BTC && !memmem(p, n, "bc1", 3))
+			continue;
+		if (i == RE_DOMAIN && !memchr(p, '.', n))
 			continue;
 		if (i == RE_EMAIL && !memchr(p, '@', n))
 			continue;
@@ -225,6 +238,8 @@ void kcsi_iocs_scan_text(kcsi_iocset *s, const char *p, size_t n, unsigned rank,
 			if (i == RE_IPV6 && inet_pton(AF_INET6, v, tmp) != 1)
 				continue;
 			if (i == RE_IPV6 && !strchr(v, '.') && strlen(v) < 6)
+				continue;
+			if (i == RE_DOMAIN && (strlen(v) < 6 || !strchr(v, '.') || strchr(v, '.') - v < 2))
 				continue;
 			if (i == RE_URL) {
 				/* trailing punctuation is rarely part of the URL */
