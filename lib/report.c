@@ -571,6 +571,36 @@ static void h(FILE *f, const char *s)
 		}
 }
 
+/* a process row, then its children indented under it */
+static void html_proc(FILE *f, kcsi_ckpt *c, const kcsi_proc *p, int depth, bool *done)
+{
+	size_t n = kcsi_ckpt_nprocs(c);
+	for (size_t i = 0; i < n; i++)
+		if (kcsi_ckpt_proc(c, i) == p) {
+			if (done[i])
+				return;
+			done[i] = true;
+		}
+	fprintf(f, "<tr><td>%u</td><td>%u</td><td class=\"mono\">", p->pid, p->ppid);
+	h(f, p->comm);
+	fputs("</td><td class=\"mono\">", f);
+	h(f, p->exe ? p->exe : "-");
+	fprintf(f, "</td><td class=\"mono\" style=\"padding-left:%dem\">%s", depth * 2 + 0, depth ? "&#x2514; " : "");
+	for (size_t k = 0; k < p->argc; k++) {
+		if (k)
+			fputc(' ', f);
+		h(f, p->argv[k]);
+	}
+	if (p->argv_rewritten)
+		fputs(" <em>(rewritten)</em>", f);
+	fputs("</td></tr>\n", f);
+	for (size_t i = 0; i < n && depth < 64; i++) {
+		const kcsi_proc *q = kcsi_ckpt_proc(c, i);
+		if (q->ppid == p->pid && q->pid != p->pid)
+			html_proc(f, c, q, depth + 1, done);
+	}
+}
+
 static void write_html(const kcsi_report *r, kcsi_ckpt *c, FILE *f, bool defang)
 {
 	const kcsi_meta *m = kcsi_ckpt_meta(c);
@@ -613,22 +643,18 @@ static void write_html(const kcsi_report *r, kcsi_ckpt *c, FILE *f, bool defang)
 		h(f, rows[i].v ? rows[i].v : "-");
 		fputs("</td></tr>", f);
 	}
-	fputs("</table>\n<h2>Processes</h2><table id=\"processes\"><tr><th>pid</th><th>ppid</th><th>comm</th><th>exe</th><th>command line</th></tr>\n", f);
-	for (size_t i = 0; i < kcsi_ckpt_nprocs(c); i++) {
-		const kcsi_proc *p = kcsi_ckpt_proc(c, i);
-		fprintf(f, "<tr><td>%u</td><td>%u</td><td class=\"mono\">", p->pid, p->ppid);
-		h(f, p->comm);
-		fputs("</td><td class=\"mono\">", f);
-		h(f, p->exe ? p->exe : "-");
-		fputs("</td><td class=\"mono\">", f);
-		for (size_t k = 0; k < p->argc; k++) {
-			if (k)
-				fputc(' ', f);
-			h(f, p->argv[k]);
-		}
-		if (p->argv_rewritten)
-			fputs(" <em>(rewritten)</em>", f);
-		fputs("</td></tr>\n", f);
+	fputs("</table>\n<h2>Processes</h2><table id=\"processes\"><tr><th>pid</th><th>ppid</th><th>comm</th><th>exe</th><th>command line (tree)</th></tr>\n", f);
+	{
+		size_t n = kcsi_ckpt_nprocs(c);
+		bool *done = calloc(n ? n : 1, 1);
+		for (size_t i = 0; done && i < n; i++)
+			if (!kcsi_ckpt_proc_by_pid(c, kcsi_ckpt_proc(c, i)->ppid) ||
+			    kcsi_ckpt_proc(c, i)->ppid == kcsi_ckpt_proc(c, i)->pid)
+				html_proc(f, c, kcsi_ckpt_proc(c, i), 0, done);
+		for (size_t i = 0; done && i < n; i++)
+			if (!done[i])
+				html_proc(f, c, kcsi_ckpt_proc(c, i), 0, done);
+		free(done);
 	}
 	fputs("</table>\n<h2>Connections</h2><table id=\"connections\"><tr><th>pid</th><th>fd</th><th>proto</th><th>state</th><th>local</th><th>remote</th></tr>\n", f);
 	for (size_t i = 0; i < ns; i++) {
