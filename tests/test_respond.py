@@ -597,11 +597,24 @@ def test_end_to_end_alert_to_verified_checkpoint():
     kub = None
     r = None
     try:
-        # the attack: a process that hides as a kernel thread, double-forked so it is pid 1's child
-        # (it loops on sleep: a checkpoint interrupts the sleep call)
+        # the attack: a process that hides as a kernel thread and talks IRC to a C2 on the host's
+        # loopback, double-forked so it is pid 1's child (it loops on sleep: a checkpoint
+        # interrupts the sleep call)
+        c2 = socket.socket()
+        c2.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        c2.bind(('127.66.1.2', 6667))
+        c2.listen(4)
+        c2_conns = []
+        threading.Thread(target=lambda: c2_conns.append(c2.accept()), daemon=True).start()
         subprocess.run(PODMAN + ['exec', name, 'sh', '-c',
-                                 "(perl -e '$0=q{[kworker/0:2-evil]}; open(my $f, q{>}, q{/tmp/.x}); sleep 900 while 1' &)"],
+                                 "(perl -MIO::Socket::INET -e '$0=q{[kworker/0:2-evil]}; open(my $f, q{>}, q{/tmp/.x}); "
+                                 "my $s=IO::Socket::INET->new(q{127.66.1.2:6667}) or die; "
+                                 "print $s qq{NICK ev1l\\r\\nUSER ev1l 0 * :k\\r\\nJOIN #ops\\r\\n}; sleep 900 while 1' &)"],
                        check=True)
+        deadline = time.time() + 10
+        while time.time() < deadline and not c2_conns:
+            time.sleep(0.1)
+        assert c2_conns, 'the attack did not reach its C2'
         time.sleep(0.5)
         cid = subprocess.run(PODMAN + ['inspect', '-f', '{{.Id}}', name], stdout=subprocess.PIPE,
                              check=True).stdout.decode().strip()
@@ -639,7 +652,7 @@ checkpoint:
 notify:
   url: http://127.0.0.1:%d/hook
 hooks:
-  analyze: "%s ps --json {archive}"
+  analyze: "%s analyze --format json {archive}"
   vault: "sh -c true {archive} {incident}"
 ''' % (base, tokf, c['ca'], c['client_crt'], c['client_key'], base, c['client_crt'], c['client_key'], c['ca'],
             note.port, kt.KCSI), rules='''rules:
@@ -677,7 +690,10 @@ hooks:
         eq(len(evil), 1, 'the attack process is in the checkpoint: %r' % [p['cmdline'] for p in procs])
         eq(evil[0]['exe'], '/usr/bin/perl', 'its real executable')
         eq(inc['hooks']['analyze']['exit'], 0, 'analyze hook')
-        eq(json.load(open(inc['hooks']['analyze']['output'])), procs, 'analyze hook output is kcsi ps --json')
+        verdict = json.load(open(inc['hooks']['analyze']['output']))
+        eq(verdict['verdict'], 'malicious', 'kcsi analyze on the new archive: %r' % [
+            (f['id'], f['severity']) for f in verdict['findings']])
+        assert {'KCSI-MASQ-001', 'KCSI-NET-IRC-001'} <= {f['id'] for f in verdict['findings']}
         eq(inc['hooks']['vault']['exit'], 0, 'vault hook')
         eq(inc['label'], 'ok', 'label')
         pod = json.load(open(state))['pods']['shop/web-5d8f7-abcde']
