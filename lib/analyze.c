@@ -1137,21 +1137,14 @@ static void examine_file(struct az *a, const char *origin, const char *path, uin
 
 static void scan_rootfs(struct az *a)
 {
-	const kcsi_member *m = kcsi_archive_find(a->c->ar, "rootfs-diff.tar");
-	const unsigned char *data;
 	struct archive *ar;
 	struct archive_entry *en;
 	unsigned char *buf;
 
-	if (!m || !m->size || kcsi_member_data(a->c->ar, m, &data, NULL) != KCSI_OK)
+	if (ck_member_tar(a->c, "rootfs-diff.tar", &ar, NULL) != KCSI_OK || !ar)
 		return;
-	buf = malloc(MAX_FILE_SCAN);
-	ar = archive_read_new();
-	archive_read_support_format_tar(ar);
-	archive_read_support_format_gnutar(ar);
-	if (!buf || archive_read_open_memory(ar, data, (size_t)m->size) != ARCHIVE_OK) {
+	if (!(buf = malloc(MAX_FILE_SCAN))) {
 		archive_read_free(ar);
-		free(buf);
 		return;
 	}
 	while (archive_read_next_header(ar, &en) == ARCHIVE_OK) {
@@ -1182,30 +1175,16 @@ static void scan_ghosts(struct az *a)
 	for (size_t i = 0; i < c->nremaps; i++) {
 		RemapFilePathEntry *r = c->remaps[i];
 		FileEntry *f = ck_file(c, r->orig_id);
-		char name[64];
-		const unsigned char *data;
-		size_t size;
-		bool present;
+		char name[600];
 		kcsi_image img;
-		ProtobufCMessage *m;
 		GhostFileEntry *g;
 		int64_t pid = -1, fd = -1;
 
 		if (!r->has_remap_type || r->remap_type != REMAP_TYPE__GHOST)
 			continue;
-		snprintf(name, sizeof(name), "ghost-file-%u.img", r->remap_id);
-		if (ck_image_data(c, name, &data, &size, &present, NULL) != KCSI_OK || !present)
+		if (ck_ghost_open(c, r->remap_id, name, sizeof(name), &img, &g, NULL) != KCSI_OK)
 			continue;
-		if (kcsi_image_open(&img, name, data, size, kcsi_image_desc_by_name("GHOST_FILE"), NULL) != KCSI_OK ||
-		    kcsi_image_next(&img, &ghost_file_entry__descriptor, &m, NULL) != KCSI_OK || !m)
-			continue;
-		g = (GhostFileEntry *)m;
-		for (size_t k = 0; k < a->nfds; k++)
-			if (a->fds[k].file_id == r->orig_id && a->fds[k].fd >= 0) {
-				pid = a->fds[k].pid;
-				fd = a->fds[k].fd;
-				break;
-			}
+		ck_file_holder(c, r->orig_id, &pid, &fd);
 		const char *path = f && f->reg && f->reg->name ? f->reg->name : name;
 		if (g->mtim)
 			event(a, (int64_t)g->mtim->tv_sec * 1000000 + (int64_t)g->mtim->tv_usec, "Modification Time",
@@ -1214,8 +1193,7 @@ static void scan_ghosts(struct az *a)
 			event(a, (int64_t)g->atim->tv_sec * 1000000 + (int64_t)g->atim->tv_usec, "Last Access Time",
 			      xasprintf("deleted file %s (kept by the checkpoint) last accessed", path), path, pid);
 		if ((!g->has_chunks || !g->chunks) && S_ISREG(g->mode))
-			examine_file(a, "ghost-file", path, g->mode, pid, fd, data + img.pos, size - img.pos);
-		protobuf_c_message_free_unpacked(m, NULL);
+			examine_file(a, "ghost-file", path, g->mode, pid, fd, img.data + img.pos, img.size - img.pos);
 	}
 }
 
@@ -1243,12 +1221,10 @@ static void scan_memfds(struct az *a)
 				memcpy(buf + runs[k].vaddr, runs[k].data,
 				       (size_t)(runs[k].len < size - runs[k].vaddr ? runs[k].len : size - runs[k].vaddr));
 		snprintf(path, sizeof(path), "/memfd:%s", ino->name ? ino->name : "");
-		for (size_t k = 0; k < a->nfds; k++)
-			if (!strcmp(a->fds[k].type, "MEMFD") && !strcmp(a->fds[k].path, path)) {
-				pid = a->fds[k].pid;
-				fd = a->fds[k].fd;
-				break;
-			}
+		for (size_t f = 0; f < a->c->nfiles && pid < 0; f++)
+			if (a->c->files[f]->type == FD_TYPES__MEMFD && a->c->files[f]->memfd &&
+			    a->c->files[f]->memfd->inode_id == ino->inode_id)
+				ck_file_holder(a->c, a->c->files[f]->id, &pid, &fd);
 		sha256_ioc(a, buf, size, path);
 		examine_file(a, "memfd", path, 0755, pid, fd, buf, size);
 		free(buf);

@@ -1,5 +1,6 @@
 /* kcsi — opening a checkpoint: layout, images, process tree.
  * See include/kcsi/ckpt.h. */
+#include <archive.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -174,6 +175,33 @@ static uint32_t ck_msg_id(const ProtobufCMessage *m)
 	if (!fd || fd->type != PROTOBUF_C_TYPE_UINT32 || fd->label == PROTOBUF_C_LABEL_REPEATED)
 		return 0;
 	return *(const uint32_t *)((const char *)m + fd->offset);
+}
+
+kcsi_code ck_member_tar(kcsi_ckpt *c, const char *member, struct archive **out, kcsi_error *err)
+{
+	const kcsi_member *m = kcsi_archive_find(c->ar, member);
+	const unsigned char *data;
+	struct archive *a;
+	kcsi_code rc;
+
+	*out = NULL;
+	if (!m || m->is_dir || m->size == 0)
+		return KCSI_OK;
+	if ((rc = kcsi_member_data(c->ar, m, &data, err)) != KCSI_OK)
+		return rc;
+	if (!(a = archive_read_new()))
+		return kcsi_error_set(err, KCSI_ERR_NOMEM, "out of memory");
+	archive_read_support_filter_all(a);
+	archive_read_support_format_tar(a);
+	archive_read_support_format_gnutar(a);
+	if (archive_read_open_memory(a, data, (size_t)m->size) != ARCHIVE_OK) {
+		rc = kcsi_error_set(err, KCSI_ERR_FORMAT, "%s: %s: %s", kcsi_archive_path(c->ar), member,
+				    archive_error_string(a) ? archive_error_string(a) : "not a tar");
+		archive_read_free(a);
+		return rc;
+	}
+	*out = a;
+	return KCSI_OK;
 }
 
 static int cmp_file(const void *a, const void *b)

@@ -78,6 +78,11 @@ kcsi_code ck_read_entries(kcsi_ckpt *c, kcsi_image *img, const ProtobufCMessageD
 kcsi_code ck_read_one(kcsi_ckpt *c, const char *name, const char *kind, ProtobufCMessage **out,
 		      kcsi_error *err);
 
+/* A tar member of the checkpoint (rootfs-diff.tar, devshm-checkpoint.tar)
+ * opened for reading with libarchive; *out NULL when absent or empty. */
+struct archive;
+kcsi_code ck_member_tar(kcsi_ckpt *c, const char *member, struct archive **out, kcsi_error *err);
+
 FileEntry *ck_file(const kcsi_ckpt *c, uint32_t id);
 struct proc_priv *ck_proc(const kcsi_ckpt *c, uint32_t pid);
 
@@ -103,5 +108,12 @@ const char *ck_fd_type_name(uint32_t type);
 const char *ck_file_path(kcsi_ckpt *c, FileEntry *f);
 RemapFilePathEntry *ck_remap(const kcsi_ckpt *c, uint32_t file_id);
 MemfdInodeEntry *ck_memfd_inode(kcsi_ckpt *c, uint32_t inode_id);
+/* The ghost-file image of a remap: its entry (owned by the checkpoint) and
+ * the image positioned on the content; name receives the member path. */
+kcsi_code ck_ghost_open(kcsi_ckpt *c, uint32_t remap_id, char *name, size_t cap, kcsi_image *img,
+			GhostFileEntry **g, kcsi_error *err);
+/* The first descriptor (pid, fd) that refers to a file id, else the process
+ * whose executable it is (fd stays as given); -1s stay when none. */
+void ck_file_holder(const kcsi_ckpt *c, uint32_t file_id, int64_t *pid, int64_t *fd);
 
 #endif

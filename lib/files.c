@@ -114,28 +114,52 @@ const char *ck_file_path(kcsi_ckpt *c, FileEntry *f)
 	}
 }
 
-static GhostFileEntry *ghost_entry(kcsi_ckpt *c, uint32_t remap_id, uint64_t *content)
+kcsi_code ck_ghost_open(kcsi_ckpt *c, uint32_t remap_id, char *name, size_t cap, kcsi_image *img,
+			GhostFileEntry **g, kcsi_error *err)
 {
-	char name[64];
+	char member[64];
 	const unsigned char *data;
 	size_t size;
 	bool present;
-	kcsi_image img;
-	ProtobufCMessage *m = NULL;
+	ProtobufCMessage *m;
+	kcsi_code rc;
 
-	*content = 0;
-	snprintf(name, sizeof(name), "ghost-file-%u.img", remap_id);
-	if (ck_image_data(c, name, &data, &size, &present, NULL) != KCSI_OK || !present)
-		return NULL;
-	if (kcsi_image_open(&img, name, data, size, kcsi_image_desc_by_name("GHOST_FILE"), NULL) != KCSI_OK ||
-	    kcsi_image_next(&img, &ghost_file_entry__descriptor, &m, NULL) != KCSI_OK || !m)
-		return NULL;
-	ck_own(c, m);
-	if (((GhostFileEntry *)m)->has_size)
-		*content = ((GhostFileEntry *)m)->size;
-	else
-		*content = img.size - img.pos;
-	return (GhostFileEntry *)m;
+	*g = NULL;
+	snprintf(member, sizeof(member), "ghost-file-%u.img", remap_id);
+	snprintf(name, cap, "%s%s", c->prefix, member);
+	if ((rc = ck_image_data(c, member, &data, &size, &present, err)) != KCSI_OK)
+		return rc;
+	if (!present)
+		return kcsi_error_set(err, KCSI_ERR_NOTFOUND, "%s: not in the checkpoint", name);
+	if ((rc = kcsi_image_open(img, name, data, size, kcsi_image_desc_by_name("GHOST_FILE"), err)) != KCSI_OK ||
+	    (rc = kcsi_image_next(img, &ghost_file_entry__descriptor, &m, err)) != KCSI_OK)
+		return rc;
+	if (!m)
+		return kcsi_error_set(err, KCSI_ERR_FORMAT, "%s: no entry", name);
+	if (ck_own(c, m) != 0) {
+		protobuf_c_message_free_unpacked(m, NULL);
+		return kcsi_error_set(err, KCSI_ERR_NOMEM, "out of memory");
+	}
+	*g = (GhostFileEntry *)m;
+	return KCSI_OK;
+}
+
+void ck_file_holder(const kcsi_ckpt *c, uint32_t file_id, int64_t *pid, int64_t *fd)
+{
+	for (size_t i = 0; i < c->nprocs; i++) {
+		const struct proc_priv *p = &c->procs[i];
+		for (size_t k = 0; k < p->nfdinfo; k++)
+			if (((FdinfoEntry *)p->fdinfo[k])->id == file_id) {
+				*pid = p->pub.pid;
+				*fd = ((FdinfoEntry *)p->fdinfo[k])->fd;
+				return;
+			}
+	}
+	for (size_t i = 0; i < c->nprocs; i++)
+		if (c->procs[i].mm && c->procs[i].mm->exe_file_id == file_id) {
+			*pid = c->procs[i].pub.pid;
+			return;
+		}
 }
 
 /* Fill d from file entry f. */
@@ -212,9 +236,14 @@ static void describe(kcsi_ckpt *c, FileEntry *f, kcsi_fd *d)
 		d->remap = t == REMAP_TYPE__GHOST ? "ghost" : t == REMAP_TYPE__PROCFS ? "procfs" : "linked";
 		d->deleted = t != REMAP_TYPE__PROCFS;
 		if (t == REMAP_TYPE__GHOST) {
-			GhostFileEntry *g = ghost_entry(c, r->remap_id, &d->ghost_size);
-			if (g && !d->mode)
-				d->mode = g->mode;
+			char name[600];
+			kcsi_image img;
+			GhostFileEntry *g;
+			if (ck_ghost_open(c, r->remap_id, name, sizeof(name), &img, &g, NULL) == KCSI_OK) {
+				d->ghost_size = g->has_size ? g->size : img.size - img.pos;
+				if (!d->mode)
+					d->mode = g->mode;
+			}
 		}
 	}
 	if (f->type == FD_TYPES__MEMFD)

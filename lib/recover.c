@@ -57,26 +57,6 @@ static void refuse(struct rctx *x, kcsi_item *it, const char *fmt, ...)
 	x->r->refused++;
 }
 
-/* The first descriptor (pid, fd) that refers to a file id, or the
- * executable of a process; -1 when none. */
-static void find_holder(kcsi_ckpt *c, uint32_t file_id, int64_t *pid, int64_t *fd)
-{
-	for (size_t i = 0; i < c->nprocs; i++) {
-		struct proc_priv *p = &c->procs[i];
-		for (size_t k = 0; k < p->nfdinfo; k++)
-			if (((FdinfoEntry *)p->fdinfo[k])->id == file_id) {
-				*pid = p->pub.pid;
-				*fd = ((FdinfoEntry *)p->fdinfo[k])->fd;
-				return;
-			}
-	}
-	for (size_t i = 0; i < c->nprocs; i++)
-		if (c->procs[i].mm && c->procs[i].mm->exe_file_id == file_id) {
-			*pid = c->procs[i].pub.pid;
-			return;
-		}
-}
-
 /* Open the item's file below the output directory; sets it->file. */
 static int open_item(struct rctx *x, kcsi_item *it, const char *prefix, const char *path, kcsi_error *err)
 {
@@ -139,10 +119,9 @@ static kcsi_code recover_ghosts(struct rctx *x, kcsi_error *err)
 	for (size_t i = 0; i < c->nremaps; i++) {
 		RemapFilePathEntry *r = c->remaps[i];
 		FileEntry *f = ck_file(c, r->orig_id);
-		char name[64], full[600];
+		char full[600];
 		const unsigned char *data;
 		size_t size;
-		bool present;
 		kcsi_image img;
 		ProtobufCMessage *m;
 		GhostFileEntry *g;
@@ -153,24 +132,19 @@ static kcsi_code recover_ghosts(struct rctx *x, kcsi_error *err)
 		if (!r->has_remap_type || r->remap_type != REMAP_TYPE__GHOST)
 			continue;
 		path = f && f->reg && f->reg->name ? f->reg->name : "unknown";
-		snprintf(name, sizeof(name), "ghost-file-%u.img", r->remap_id);
-		snprintf(full, sizeof(full), "%s%s", c->prefix, name);
-		if ((rc = ck_image_data(c, name, &data, &size, &present, err)) != KCSI_OK)
-			return rc;
 		if (!(it = add_item(x, "ghost", path)))
 			return kcsi_error_set(err, KCSI_ERR_NOMEM, "out of memory");
-		find_holder(c, r->orig_id, &it->pid, &it->fd);
-		if (!present) {
-			refuse(x, it, "%s: not in the checkpoint", full);
+		ck_file_holder(c, r->orig_id, &it->pid, &it->fd);
+		rc = ck_ghost_open(c, r->remap_id, full, sizeof(full), &img, &g, err);
+		if (rc == KCSI_ERR_NOTFOUND) {
+			refuse(x, it, "%s", err->msg);
+			kcsi_error_clear(err);
 			continue;
 		}
-		if ((rc = kcsi_image_open(&img, full, data, size, kcsi_image_desc_by_name("GHOST_FILE"), err)) ||
-		    (rc = kcsi_image_next(&img, &ghost_file_entry__descriptor, &m, err)))
+		if (rc != KCSI_OK)
 			return rc;
-		if (!m)
-			return kcsi_error_set(err, KCSI_ERR_FORMAT, "%s: no entry", full);
-		ck_own(c, m);
-		g = (GhostFileEntry *)m;
+		data = img.data;
+		size = img.size;
 		it->mode = g->mode;
 		if (S_ISLNK(g->mode) || g->symlnk_target) {
 			it->type = "symlink";
@@ -263,7 +237,7 @@ static kcsi_code recover_memfds(struct rctx *x, kcsi_error *err)
 		for (size_t f = 0; f < c->nfiles; f++)
 			if (c->files[f]->type == FD_TYPES__MEMFD && c->files[f]->memfd &&
 			    c->files[f]->memfd->inode_id == ino->inode_id) {
-				find_holder(c, c->files[f]->id, &it->pid, &it->fd);
+				ck_file_holder(c, c->files[f]->id, &it->pid, &it->fd);
 				if (it->pid >= 0)
 					break;
 			}
@@ -366,28 +340,13 @@ static const char *entry_type(mode_t t)
 static kcsi_code recover_tar(struct rctx *x, const char *member, const char *origin, const char *prefix,
 			     kcsi_error *err)
 {
-	kcsi_archive *ar = x->c->ar;
-	const kcsi_member *m = kcsi_archive_find(ar, member);
-	const unsigned char *data;
 	struct archive *a;
 	struct archive_entry *e;
-	kcsi_code rc = KCSI_OK;
-	int r;
+	kcsi_code rc;
+	int r = ARCHIVE_OK;
 
-	if (!m || m->size == 0)
-		return KCSI_OK;
-	if ((rc = kcsi_member_data(ar, m, &data, err)) != KCSI_OK)
+	if ((rc = ck_member_tar(x->c, member, &a, err)) != KCSI_OK || !a)
 		return rc;
-	a = archive_read_new();
-	archive_read_support_filter_all(a);
-	archive_read_support_format_tar(a);
-	archive_read_support_format_gnutar(a);
-	if (archive_read_open_memory(a, data, (size_t)m->size) != ARCHIVE_OK) {
-		rc = kcsi_error_set(err, KCSI_ERR_FORMAT, "%s: %s: %s", kcsi_archive_path(ar), member,
-				    archive_error_string(a) ? archive_error_string(a) : "not a tar");
-		archive_read_free(a);
-		return rc;
-	}
 	while ((r = archive_read_next_header(a, &e)) == ARCHIVE_OK || r == ARCHIVE_WARN) {
 		const char *name = archive_entry_pathname(e);
 		mode_t t = archive_entry_filetype(e);
@@ -621,29 +580,20 @@ void kcsi_recovery_free(kcsi_recovery *r)
 
 kcsi_code kcsi_rootfs_list(kcsi_ckpt *c, kcsi_rootfs_entry **out, size_t *n, kcsi_error *err)
 {
-	const kcsi_member *m = kcsi_archive_find(c->ar, "rootfs-diff.tar");
 	const kcsi_member *dl = kcsi_archive_find(c->ar, "deleted.files");
 	kcsi_rootfs_entry *v = NULL;
 	size_t cnt = 0, cap = 0;
 	const unsigned char *data;
-	kcsi_code rc = KCSI_OK;
+	struct archive *a;
+	kcsi_code rc;
 
 	*out = NULL;
 	*n = 0;
-	if (m && m->size) {
-		struct archive *a;
+	if ((rc = ck_member_tar(c, "rootfs-diff.tar", &a, err)) != KCSI_OK)
+		return rc;
+	if (a) {
 		struct archive_entry *e;
 		int r;
-		if ((rc = kcsi_member_data(c->ar, m, &data, err)) != KCSI_OK)
-			return rc;
-		a = archive_read_new();
-		archive_read_support_filter_all(a);
-		archive_read_support_format_tar(a);
-		archive_read_support_format_gnutar(a);
-		if (archive_read_open_memory(a, data, (size_t)m->size) != ARCHIVE_OK) {
-			archive_read_free(a);
-			return kcsi_error_set(err, KCSI_ERR_FORMAT, "%s: rootfs-diff.tar: not a tar", kcsi_archive_path(c->ar));
-		}
 		while ((r = archive_read_next_header(a, &e)) == ARCHIVE_OK || r == ARCHIVE_WARN) {
 			kcsi_rootfs_entry *d;
 			const char *name = archive_entry_pathname(e);
