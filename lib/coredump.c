@@ -14,15 +14,6 @@
 
 #define PG 4096ull
 
-static void prot_str(uint32_t prot, uint32_t flags, char out[5])
-{
-	out[0] = prot & 1 ? 'r' : '-';
-	out[1] = prot & 2 ? 'w' : '-';
-	out[2] = prot & 4 ? 'x' : '-';
-	out[3] = flags & 1 ? 's' : 'p';
-	out[4] = '\0';
-}
-
 /* Copy the held bytes of [start, end) to fd at base + (addr - start). */
 static kcsi_code write_range(int fd, const struct ck_piece *pc, size_t n, uint64_t start, uint64_t end,
 			     uint64_t base, const char *what, uint64_t *bytes, kcsi_error *err)
@@ -308,13 +299,12 @@ kcsi_code kcsi_dump(kcsi_ckpt *c, const kcsi_dump_opts *o, kcsi_dump_file **file
 		return rc;
 	}
 	for (size_t i = 0; i < nv && rc == KCSI_OK; i++) {
-		char rel[600], prot[5], name[256] = "";
+		char rel[600], name[256] = "";
 		uint64_t bytes = 0;
 		int fd;
 		if (o->area && (o->area < v[i].start || o->area >= v[i].end))
 			continue;
 		any = true;
-		prot_str(v[i].prot, v[i].flags, prot);
 		if (v[i].path) {
 			const char *b = strrchr(v[i].path, '/');
 			snprintf(name, sizeof(name), "_%s", b ? b + 1 : v[i].path);
@@ -323,7 +313,7 @@ kcsi_code kcsi_dump(kcsi_ckpt *c, const kcsi_dump_opts *o, kcsi_dump_file **file
 					*q = '_';
 		}
 		snprintf(rel, sizeof(rel), "pid-%u/areas/%012llx-%012llx_%s_%s%s.bin", o->pid,
-			 (unsigned long long)v[i].start, (unsigned long long)v[i].end, prot, v[i].kind, name);
+			 (unsigned long long)v[i].start, (unsigned long long)v[i].end, v[i].prot_text, v[i].kind, name);
 		fd = kcsi_outdir_create(&d, rel, err);
 		if (fd < 0) {
 			rc = err->code;

@@ -73,6 +73,11 @@ kcsi_code kcsi_ckpt_vmas(kcsi_ckpt *c, uint32_t pid, kcsi_vma **out, size_t *n, 
 		d->prot = e->prot;
 		d->flags = e->flags;
 		d->status = e->status;
+		d->prot_text[0] = e->prot & 1 ? 'r' : '-';
+		d->prot_text[1] = e->prot & 2 ? 'w' : '-';
+		d->prot_text[2] = e->prot & 4 ? 'x' : '-';
+		d->prot_text[3] = e->flags & 1 ? 's' : 'p'; /* MAP_SHARED */
+		d->prot_text[4] = '\0';
 		d->kind = vma_kind(c, p->mm, e, &d->path);
 		/* pages held: pagemap runs with data that overlap the area */
 		for (size_t k = 0; k < p->npagemap; k++) {

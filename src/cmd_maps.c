@@ -12,15 +12,6 @@ static const struct opt opts[] = {
 	{0},
 };
 
-static void prot_str(uint32_t prot, uint32_t flags, char out[5])
-{
-	out[0] = prot & 1 ? 'r' : '-';
-	out[1] = prot & 2 ? 'w' : '-';
-	out[2] = prot & 4 ? 'x' : '-';
-	out[3] = flags & 1 ? 's' : 'p';
-	out[4] = '\0';
-}
-
 static int run(struct args *a)
 {
 	kcsi_ckpt *c;
@@ -44,8 +35,7 @@ static int run(struct args *a)
 		kcsi_jsonw *w = &o.w;
 		kcsi_jw_arr(w);
 		for (size_t i = 0; i < n; i++) {
-			char p[5], hex[32];
-			prot_str(v[i].prot, v[i].flags, p);
+			char hex[32];
 			kcsi_jw_obj(w);
 			kcsi_jw_kuint(w, "pid", pid);
 			snprintf(hex, sizeof(hex), "0x%" PRIx64, v[i].start);
@@ -53,7 +43,7 @@ static int run(struct args *a)
 			snprintf(hex, sizeof(hex), "0x%" PRIx64, v[i].end);
 			kcsi_jw_kstr(w, "end", hex);
 			kcsi_jw_kuint(w, "size", v[i].end - v[i].start);
-			kcsi_jw_kstr(w, "prot", p);
+			kcsi_jw_kstr(w, "prot", v[i].prot_text);
 			kcsi_jw_kstr(w, "kind", v[i].kind);
 			kcsi_jw_kstr(w, "path", v[i].path);
 			kcsi_jw_kuint(w, "offset", v[i].pgoff);
@@ -68,13 +58,12 @@ static int run(struct args *a)
 		table_init(&t, 7);
 		table_add(&t, "START", "END", "PROT", "KIND", "OFFSET", "PAGES", "PATH");
 		for (size_t i = 0; i < n; i++) {
-			char s[24], e[24], p[5], off[24], pg[24];
+			char s[24], e[24], off[24], pg[24];
 			snprintf(s, sizeof(s), "%012" PRIx64, v[i].start);
 			snprintf(e, sizeof(e), "%012" PRIx64, v[i].end);
-			prot_str(v[i].prot, v[i].flags, p);
 			snprintf(off, sizeof(off), "%" PRIx64, v[i].pgoff);
 			snprintf(pg, sizeof(pg), "%" PRIu64 "/%" PRIu64, v[i].pages, (v[i].end - v[i].start) / 4096);
-			table_add(&t, s, e, p, v[i].kind, off, pg, v[i].path ? v[i].path : "");
+			table_add(&t, s, e, v[i].prot_text, v[i].kind, off, pg, v[i].path ? v[i].path : "");
 		}
 		table_print(&t, &o);
 		table_free(&t);

@@ -145,6 +145,7 @@ kcsi_code kcsi_ckpt_socks(kcsi_ckpt *c, kcsi_sock **out, size_t *n, kcsi_error *
 typedef struct kcsi_vma {
 	uint64_t start, end, pgoff;
 	uint32_t prot, flags, status;
+	char prot_text[5];     /* "r-xp" as /proc/PID/maps shows it */
 	const char *kind;      /* "file", "anon", "heap", "stack", "vdso", "vvar",
 				  "vsyscall", "shmem", "memfd", "sysvipc", "aio", "socket" */
 	const char *path;      /* for file and memfd areas */
