@@ -743,6 +743,17 @@ static bool maybe_secret(const char *p, size_t n)
 	       memmem(p, n, "gh", 2) || memmem(p, n, "xox", 3) || memmem(p, n, "eyJhbGciOi", 10);
 }
 
+static void source_text(char *src, size_t cap, const char *kind, uint32_t pid, int64_t fd, bool has_addr,
+			uint64_t addr, const char *area, const char *path)
+{
+	if (has_addr)
+		snprintf(src, cap, "memory pid %u 0x%llx (%s)", pid, (unsigned long long)addr, area);
+	else if (fd >= 0)
+		snprintf(src, cap, "%s pid %u fd %lld", kind, pid, (long long)fd);
+	else
+		snprintf(src, cap, "%s %s", kind, path ? path : "");
+}
+
 /* One string of printable text found at addr in pid's memory (or in a queue
  * or file when kind says so). */
 static void on_text(struct az *a, const char *kind, uint32_t pid, int64_t fd, uint64_t addr, bool has_addr,
@@ -753,34 +764,22 @@ static void on_text(struct az *a, const char *kind, uint32_t pid, int64_t fd, ui
 	const char *area = NULL;
 	size_t mo, ml;
 
-	/* the source text is made only for strings that can hold an IOC */
+#define AREA() (area ? area : (area = has_addr ? area_of(a, pid, addr) : NULL))
+	/* where the text was seen: made only when an IOC may come of it */
+	src[0] = '\0';
 	if (kcsi_iocs_may_match(p, n)) {
-		area = has_addr ? area_of(a, pid, addr) : NULL;
-		if (has_addr)
-			snprintf(src, sizeof(src), "memory pid %u 0x%llx (%s)", pid, (unsigned long long)addr, area);
-		else if (fd >= 0)
-			snprintf(src, sizeof(src), "%s pid %u fd %lld", kind, pid, (long long)fd);
-		else
-			snprintf(src, sizeof(src), "%s %s", kind, path ? path : "");
+		source_text(src, sizeof(src), kind, pid, fd, has_addr, addr, AREA(), path);
 		kcsi_iocs_scan_text(&a->iocs, p, n, rank, src);
-	} else {
-		src[0] = '\0';
 	}
 	if (!pm)
 		return;
-#define AREA() (area ? area : (area = has_addr ? area_of(a, pid, addr) : NULL))
 	/* IRC commands at the start of a line */
 	if (n > 5 && isupper((unsigned char)p[0]) && re_find(a, a->re_irc, p, n, &mo, &ml)) {
 		unsigned bit = !strncmp(p, "NICK", 4) ? IRC_NICK : !strncmp(p, "USER", 4) ? IRC_USER
 			     : !strncmp(p, "JOIN", 4) ? IRC_JOIN : !strncmp(p, "PRIVMSG", 7) ? IRC_PRIVMSG
 			     : !strncmp(p, "MODE", 4) ? IRC_MODE : IRC_PING;
-		if (!src[0]) {
-			AREA();
-			if (has_addr)
-				snprintf(src, sizeof(src), "memory pid %u 0x%llx (%s)", pid, (unsigned long long)addr, area);
-			else
-				snprintf(src, sizeof(src), "%s %s", kind, path ? path : "");
-		}
+		if (!src[0])
+			source_text(src, sizeof(src), kind, pid, fd, has_addr, addr, AREA(), path);
 		if (!(pm->irc_cmds & bit))
 			add_mem_ev(pm->irc_ev, &pm->nirc, kind, pid, fd, addr, has_addr, AREA(), path, p, n);
 		pm->irc_cmds |= bit;
