@@ -2,6 +2,11 @@
 # Build kcsi (if needed) and run its tests: tests/run.py [-k PATTERN] [MODULE...]
 set -eu
 cd "$(dirname "$0")/.."
+# as root, prepare the lab first (idempotent; fast when done): the sandbox, responder
+# and lab tests need podman, runc, CRIU and the lab image
+if [ "$(id -u)" = 0 ] && [ -z "${KCSI_NO_LAB_SETUP:-}" ]; then
+  bash lab/setup.sh >/tmp/kcsi-lab-setup.log 2>&1 || { tail -5 /tmp/kcsi-lab-setup.log; exit 1; }
+fi
 [ -d build ] || meson setup build
 ninja -C build >/dev/null
 exec python3 tests/run.py "$@"
