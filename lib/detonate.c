@@ -4,7 +4,8 @@
  * time-out or Ctrl-C):
  *   1. refuse unless root with podman, ip and nft at hand;
  *   2. a restore copy of the archive in a private work directory (the archive
- *      itself is only read): config.dump names the local image's ID;
+ *      itself is only read), built by detonate_confine.c: a config and spec
+ *      of kcsi's own, checked and re-encoded images, sanitised tars;
  *   3. network namespace kcsi-det-PID: lo up, a dead-end interface sink0
  *      (dummy, or a bridge without ports where the kernel has no dummy driver)
  *      holding the default route, policy routing (fwmark 1 -> table 100: every
@@ -78,6 +79,8 @@ struct det {
 	bool ns_made;
 	char ctr_name[256];      /* the name podman gives the restored container */
 	char ctr_id[80];
+	det_confine *confine;
+	const char *image_mounted; /* the image whose root is mounted for the checks */
 	bool ctr_may_exist;
 	pid_t init_pid;
 	char cg_cpuacct[512], cg_memory[512], cg_pids[512];
@@ -190,137 +193,25 @@ static void chomp(char *s)
 		s[--n] = '\0';
 }
 
-/* ---- the archive: metadata and the restore copy ---- */
+/* ---- the archive ---- */
 
-struct arch_info {
-	json_t *config, *spec;
-	bool tcp_established;
-	const char *layout; /* podman, CRI-O */
-};
-
-static kcsi_code read_meta(const char *path, struct arch_info *ai, kcsi_error *err)
+/* podman for a podman export, else the engine the layout names (CRI-O,
+ * containerd): those restore on an image given with --image */
+static const char *layout_of(const kcsi_ckpt *c)
 {
-	struct archive *a = archive_read_new();
-	struct archive_entry *e;
-	int r;
-	archive_read_support_filter_all(a);
-	archive_read_support_format_tar(a);
-	if (archive_read_open_filename(a, path, 1 << 16) != ARCHIVE_OK) {
-		kcsi_error_set(err, KCSI_ERR_IO, "%s: %s", path, archive_error_string(a));
-		archive_read_free(a);
-		return err->code;
-	}
-	while ((r = archive_read_next_header(a, &e)) == ARCHIVE_OK) {
-		const char *n = archive_entry_pathname(e);
-		if (!strncmp(n, "./", 2))
-			n += 2;
-		if (!strncmp(n, "checkpoint/tcp-stream-", 22))
-			ai->tcp_established = true;
-		if ((!strcmp(n, "config.dump") || !strcmp(n, "spec.dump")) && archive_entry_size(e) < (16 << 20)) {
-			size_t sz = (size_t)archive_entry_size(e);
-			char *buf = malloc(sz + 1);
-			json_error_t je;
-			if (!buf)
-				break;
-			if (archive_read_data(a, buf, sz) != (ssize_t)sz) {
-				free(buf);
-				break;
-			}
-			buf[sz] = '\0';
-			json_t *j = json_loads(buf, 0, &je);
-			free(buf);
-			if (!strcmp(n, "config.dump")) {
-				json_decref(ai->config);
-				ai->config = j;
-			} else {
-				json_decref(ai->spec);
-				ai->spec = j;
-			}
-		}
-	}
-	if (r != ARCHIVE_EOF && r != ARCHIVE_OK) {
-		kcsi_error_set(err, KCSI_ERR_FORMAT, "%s: %s", path, archive_error_string(a));
-		archive_read_free(a);
-		return err->code;
-	}
-	archive_read_free(a);
-	if (!json_is_object(ai->config))
-		return kcsi_error_set(err, KCSI_ERR_FORMAT, "%s: no readable config.dump: not a checkpoint archive", path);
-	if (json_object_get(ai->config, "rootfsImageRef") || json_object_get(ai->config, "rootfsImage"))
-		ai->layout = "CRI-O";
-	else
-		ai->layout = "podman";
-	return KCSI_OK;
+	const char *e = kcsi_ckpt_meta(c)->engine;
+	return e && strcmp(e, "unknown") ? e : "podman";
 }
 
-/* podman's container config for a kubelet/CRI-O archive: the id, a name and
- * the image; the rest comes from spec.dump at restore. */
-static json_t *crio_to_podman(const struct arch_info *ai, const char *image_name, const char *image_id)
+static bool has_tcp_streams(kcsi_ckpt *c)
 {
-	const char *id = json_string_value(json_object_get(ai->config, "id"));
-	const char *created = json_string_value(json_object_get(ai->config, "createdTime"));
-	char name[128];
-	json_t *args = json_object_get(json_object_get(ai->spec, "process"), "args");
-	snprintf(name, sizeof(name), "kcsi-det-%.12s", id ? id : "crio");
-	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:O, s:b, s:s, s:s, s:s, s:i, s:i, s:s, s:b, s:b, s:b}", "id",
-			 id ? id : "", "name", name, "rootfsImageID", image_id, "rootfsImageName", image_name,
-			 "RawImageName", image_name, "createdTime", created ? created : "1970-01-01T00:00:00Z", "command",
-			 args ? args : json_array(), "createNetNS", 0, "runtime", "runc", "cgroupManager", "cgroupfs",
-			 "logDriver", "k8s-file", "stopSignal", 15, "stopTimeout", 10, "umask", "0022", "passwd", 1,
-			 "UseImageResolvConf", 0, "UseImageHosts", 0);
-}
-
-/* Copy the archive to dst (plain tar) with config.dump replaced by cfg. */
-static kcsi_code restore_copy(const char *src, const char *dst, json_t *cfg, kcsi_error *err)
-{
-	struct archive *a = archive_read_new(), *w = archive_write_new();
-	struct archive_entry *e;
-	char *cj = json_dumps(cfg, JSON_COMPACT);
-	int r;
-	kcsi_code rc = KCSI_OK;
-	archive_read_support_filter_all(a);
-	archive_read_support_format_tar(a);
-	archive_write_set_format_pax_restricted(w);
-	if (!cj || archive_read_open_filename(a, src, 1 << 16) != ARCHIVE_OK ||
-	    archive_write_open_filename(w, dst) != ARCHIVE_OK) {
-		rc = kcsi_error_set(err, KCSI_ERR_IO, "restore copy: %s", archive_error_string(a));
-		goto out;
-	}
-	while ((r = archive_read_next_header(a, &e)) == ARCHIVE_OK) {
-		const char *n = archive_entry_pathname(e);
-		bool cfgm = !strcmp(n, "config.dump") || !strcmp(n, "./config.dump");
-		if (cfgm)
-			archive_entry_set_size(e, (la_int64_t)strlen(cj));
-		if (archive_write_header(w, e) != ARCHIVE_OK) {
-			rc = kcsi_error_set(err, KCSI_ERR_IO, "restore copy: %s", archive_error_string(w));
-			goto out;
-		}
-		if (cfgm) {
-			archive_write_data(w, cj, strlen(cj));
-			continue;
-		}
-		for (;;) {
-			const void *buf;
-			size_t len;
-			la_int64_t off;
-			r = archive_read_data_block(a, &buf, &len, &off);
-			if (r == ARCHIVE_EOF)
-				break;
-			if (r != ARCHIVE_OK || archive_write_data(w, buf, len) < 0) {
-				rc = kcsi_error_set(err, KCSI_ERR_IO, "restore copy: %s", archive_error_string(a));
-				goto out;
-			}
-		}
-	}
-	if (r != ARCHIVE_EOF)
-		rc = kcsi_error_set(err, KCSI_ERR_FORMAT, "restore copy: %s", archive_error_string(a));
-out:
-	free(cj);
-	archive_read_free(a);
-	if (archive_write_close(w) != ARCHIVE_OK && rc == KCSI_OK)
-		rc = kcsi_error_set(err, KCSI_ERR_IO, "restore copy: %s", archive_error_string(w));
-	archive_write_free(w);
-	return rc;
+	const char *prefix = kcsi_ckpt_image_dir(c);
+	char want[64];
+	snprintf(want, sizeof(want), "%stcp-stream-", prefix);
+	for (size_t i = 0; i < kcsi_archive_count(kcsi_ckpt_archive(c)); i++)
+		if (!strncmp(kcsi_archive_at(kcsi_ckpt_archive(c), i)->name, want, strlen(want)))
+			return true;
+	return false;
 }
 
 /* ---- the network namespace ---- */
@@ -353,8 +244,6 @@ static kcsi_code ns_cmd(struct det *d, kcsi_error *err, const char *what, const 
 
 static kcsi_code make_netns(struct det *d, kcsi_error *err)
 {
-	snprintf(d->ns, sizeof(d->ns), "kcsi-det-%d", (int)getpid());
-	snprintf(d->nspath, sizeof(d->nspath), "/run/netns/%s", d->ns);
 	const char *add[] = {"ip", "netns", "add", d->ns, NULL};
 	if (ns_cmd(d, err, "ip netns add", add))
 		return err->code;
@@ -565,7 +454,7 @@ static json_t *container_procs(pid_t init)
 		return a;
 	ns[n] = '\0';
 	while ((de = readdir(dir))) {
-		char comm[64] = "", line[256], cl[4096];
+		char comm[64] = "", line[256], cl[4096], capbnd[24] = "", capeff[24] = "";
 		long vpid = -1;
 		FILE *f;
 		if (de->d_name[0] < '1' || de->d_name[0] > '9')
@@ -581,6 +470,10 @@ static json_t *container_procs(pid_t init)
 			while (fgets(line, sizeof(line), f)) {
 				if (!strncmp(line, "Name:", 5))
 					sscanf(line + 5, " %63[^\n]", comm);
+				if (!strncmp(line, "CapBnd:", 7))
+					sscanf(line + 7, " %23s", capbnd);
+				if (!strncmp(line, "CapEff:", 7))
+					sscanf(line + 7, " %23s", capeff);
 				if (!strncmp(line, "NSpid:", 6)) {
 					char *last = strrchr(line, '\t');
 					vpid = last ? strtol(last + 1, NULL, 10) : -1;
@@ -600,8 +493,8 @@ static json_t *container_procs(pid_t init)
 				i += (ssize_t)l + 1;
 			}
 		}
-		json_array_append_new(a, json_pack("{s:i, s:i, s:s, s:o}", "host_pid", atoi(de->d_name), "pid", vpid, "comm",
-						   comm, "cmdline", argv));
+		json_array_append_new(a, json_pack("{s:i, s:i, s:s, s:o, s:s, s:s}", "host_pid", atoi(de->d_name), "pid",
+						   vpid, "comm", comm, "cmdline", argv, "cap_bnd", capbnd, "cap_eff", capeff));
 	}
 	closedir(dir);
 	return a;
@@ -631,10 +524,33 @@ static unsigned kill_ns_procs(struct det *d)
 	return n;
 }
 
+static void copy_file(const char *src, const char *dst)
+{
+	FILE *a = fopen(src, "r"), *b;
+	char buf[8192];
+	size_t n;
+	if (!a)
+		return;
+	if ((b = fopen(dst, "w"))) {
+		while ((n = fread(buf, 1, sizeof(buf), a)) > 0)
+			fwrite(buf, 1, n, b);
+		fclose(b);
+	}
+	fclose(a);
+}
+
 static void cleanup(struct det *d, det_facts *f)
 {
 	char log[128];
 	snprintf(log, sizeof(log), "%s/cleanup.log", d->work);
+	if (d->ctr_may_exist && det_confine_container_id(d->confine)) {
+		/* CRIU's own log of the restore, before podman removes it */
+		char src[600], dst[4200];
+		snprintf(src, sizeof(src), "/var/lib/containers/storage/overlay-containers/%s/userdata/restore.log",
+			 det_confine_container_id(d->confine));
+		snprintf(dst, sizeof(dst), "%s/logs/criu-restore.log", d->o->outdir);
+		copy_file(src, dst);
+	}
 	if (d->ctr_may_exist) {
 		const char *rm[] = {"podman", "--runtime", "runc", "rm", "-f", "-t", "0",
 				    d->ctr_id[0] ? d->ctr_id : d->ctr_name, NULL};
@@ -673,26 +589,25 @@ static void cleanup(struct det *d, det_facts *f)
 			fprintf(stderr, "kcsi detonate: warning: could not delete network namespace %s\n", d->ns);
 		d->ns_made = false;
 	}
+	if (det_confine_mount_root(d->confine)) {
+		/* what the processes wrote into the replaced mounts is evidence */
+		char dst[4200];
+		snprintf(dst, sizeof(dst), "%s/mounts", d->o->outdir);
+		const char *cp[] = {"cp", "-a", "--no-dereference", det_confine_mount_root(d->confine), dst, NULL};
+		if (run_cmd(d, cp, false, NULL, NULL, 0, 60) != 0)
+			say(d, "could not save the replaced mounts' contents");
+	}
+	det_confine_finish(d->confine);
+	if (d->image_mounted) {
+		const char *um[] = {"podman", "image", "unmount", d->image_mounted, NULL};
+		run_cmd(d, um, false, NULL, NULL, 0, 30);
+		d->image_mounted = NULL;
+	}
 	if (d->work[0]) {
 		const char *rm[] = {"rm", "-rf", d->work, NULL};
 		run_cmd(d, rm, false, NULL, NULL, 0, 30);
 		d->work[0] = '\0';
 	}
-}
-
-static void copy_file(const char *src, const char *dst)
-{
-	FILE *a = fopen(src, "r"), *b;
-	char buf[8192];
-	size_t n;
-	if (!a)
-		return;
-	if ((b = fopen(dst, "w"))) {
-		while ((n = fread(buf, 1, sizeof(buf), a)) > 0)
-			fwrite(buf, 1, n, b);
-		fclose(b);
-	}
-	fclose(a);
 }
 
 static kcsi_code prepare_outdir(const char *dir, kcsi_error *err)
@@ -715,7 +630,10 @@ static kcsi_code prepare_outdir(const char *dir, kcsi_error *err)
 kcsi_code kcsi_detonate(const kcsi_detonate_opts *o, kcsi_detonate_result *res, kcsi_error *err)
 {
 	struct det d = {.o = o, .nsfd = -1, .hostfd = -1};
-	struct arch_info ai = {0};
+	kcsi_ckpt *ck = NULL;
+	char *image_copy = NULL;
+	const char *layout = "podman";
+	bool tcp_established = false;
 	struct sigaction sa = {.sa_handler = on_signal}, old_int, old_term, old_hup;
 	det_facts f = {0};
 	char path[4400], out[8192], sha[65] = "", image_id[128] = "", restore_log[128];
@@ -742,12 +660,19 @@ kcsi_code kcsi_detonate(const kcsi_detonate_opts *o, kcsi_detonate_result *res, 
 	close(fd);
 	if (rc)
 		return rc;
-	if ((rc = read_meta(o->archive, &ai, err)))
+	if ((rc = kcsi_ckpt_open(o->archive, KCSI_CKPT_BULK, &ck, err)))
 		goto done_meta;
-	image_name = o->image ? o->image : json_string_value(json_object_get(ai.config, "rootfsImageName"));
-	if (!strcmp(ai.layout, "CRI-O") && !o->image) {
+	layout = layout_of(ck);
+	tcp_established = has_tcp_streams(ck);
+	image_name = o->image ? o->image : json_string_value(json_object_get(kcsi_ckpt_config(ck), "rootfsImageName"));
+	if (image_name && !(image_name = image_copy = strdup(image_name))) {
+		rc = kcsi_error_set(err, KCSI_ERR_NOMEM, "out of memory");
+		goto done_meta;
+	}
+	if (strcmp(layout, "podman") && !o->image) {
 		rc = kcsi_error_set(err, KCSI_ERR_USAGE,
-				    "%s: a kubelet/CRI-O checkpoint: give the container's image with --image", o->archive);
+				    "%s: a kubelet/CRI-O or containerd checkpoint: give the container's image with --image",
+				    o->archive);
 		goto done_meta;
 	}
 	if (!image_name) {
@@ -768,52 +693,45 @@ kcsi_code kcsi_detonate(const kcsi_detonate_opts *o, kcsi_detonate_result *res, 
 	}
 	snprintf(path, sizeof(path), "%s/logs", o->outdir);
 	mkdir(path, 0700);
+	snprintf(d.ns, sizeof(d.ns), "kcsi-det-%d", (int)getpid());
+	snprintf(d.nspath, sizeof(d.nspath), "/run/netns/%s", d.ns);
+	snprintf(d.ctr_name, sizeof(d.ctr_name), "kcsi-det-%d", (int)getpid());
 
-	/* the local image the restore runs on */
+	/* the local image the restore runs on, and its root for the checks */
 	{
+		char image_root[4096] = "";
 		const char *argv[] = {"podman", "image", "inspect", "--format", "{{.Id}}", image_name, NULL};
+		const char *mnt[] = {"podman", "image", "mount", image_name, NULL};
 		if (run_cmd(&d, argv, false, NULL, image_id, sizeof(image_id), 30) != 0 || !image_id[0]) {
 			rc = kcsi_error_set(err, KCSI_ERR_NOTFOUND, "image %s is not here (podman image inspect failed)",
 					    image_name);
 			goto out;
 		}
 		chomp(image_id);
-	}
-	{
-		json_t *cfg;
-		if (!strcmp(ai.layout, "CRI-O"))
-			cfg = crio_to_podman(&ai, image_name, image_id);
-		else {
-			cfg = json_deep_copy(ai.config);
-			json_object_set_new(cfg, "rootfsImageID", json_string(image_id));
-			if (o->image) {
-				json_object_set_new(cfg, "rootfsImageName", json_string(image_name));
-				json_object_set_new(cfg, "RawImageName", json_string(image_name));
-			}
+		if (run_cmd(&d, mnt, false, NULL, image_root, sizeof(image_root), 60) != 0 || image_root[0] != '/') {
+			rc = kcsi_error_set(err, KCSI_ERR_UNSUPPORTED, "cannot mount image %s to check the rootfs diff",
+					    image_name);
+			goto out;
 		}
-		snprintf(path, sizeof(path), "%s/restore.tar", d.work);
-		rc = restore_copy(o->archive, path, cfg, err);
-		snprintf(d.ctr_name, sizeof(d.ctr_name), "%s", json_string_value(json_object_get(cfg, "name")));
-		json_decref(cfg);
+		d.image_mounted = image_name;
+		chomp(image_root);
+		det_confine_opts co = {.work = d.work, .container_name = d.ctr_name, .image_name = image_name,
+				       .image_id = image_id, .image_root = image_root, .netns_path = d.nspath};
+		rc = det_confine_plan(ck, &co, &d.confine, err);
+		if (!rc) {
+			snprintf(path, sizeof(path), "%s/restore.tar", d.work);
+			rc = det_confine_write_copy(ck, d.confine, path, err);
+		}
+		const char *um[] = {"podman", "image", "unmount", image_name, NULL};
+		run_cmd(&d, um, false, NULL, NULL, 0, 30);
+		d.image_mounted = NULL;
+		f.confinement = det_confine_report(d.confine);
+		kcsi_ckpt_close(ck);
+		ck = NULL;
 		if (rc)
 			goto out;
 	}
-	say(&d, "restore copy ready (%s layout, image %s)", ai.layout, image_name);
-
-	if (!ai.tcp_established || !strcmp(ai.layout, "CRI-O")) {
-		/* no established connections: restore under a name of our own */
-		if (strcmp(ai.layout, "CRI-O"))
-			snprintf(d.ctr_name, sizeof(d.ctr_name), "kcsi-det-%d", (int)getpid());
-	} else {
-		const char *argv[] = {"podman", "container", "exists", d.ctr_name, NULL};
-		if (run_cmd(&d, argv, false, NULL, NULL, 0, 30) == 0) {
-			rc = kcsi_error_set(err, KCSI_ERR_USAGE,
-					    "a container named %s exists; podman restores established connections only "
-					    "under the original name: remove or rename it first",
-					    d.ctr_name);
-			goto out;
-		}
-	}
+	say(&d, "restore copy ready (%s layout, image %s)", layout, image_name);
 
 	/* the sandbox */
 	if ((rc = make_netns(&d, err)))
@@ -874,9 +792,9 @@ kcsi_code kcsi_detonate(const kcsi_detonate_opts *o, kcsi_detonate_result *res, 
 		char imp[4200];
 		snprintf(imp, sizeof(imp), "--import=%s/restore.tar", d.work);
 		const char *est[] = {"podman", "--runtime", "runc", "container", "restore", imp, "--tcp-established", NULL};
-		const char *plain[] = {"podman", "--runtime", "runc", "container", "restore", imp, "--name", d.ctr_name, NULL};
+		const char *plain[] = {"podman", "--runtime", "runc", "container", "restore", imp, NULL};
 		d.ctr_may_exist = true;
-		int st = run_cmd(&d, ai.tcp_established ? est : plain, true, restore_log, out, sizeof(out), 90);
+		int st = run_cmd(&d, tcp_established ? est : plain, true, restore_log, out, sizeof(out), 90);
 		snprintf(path, sizeof(path), "%s/logs/podman-restore.txt", o->outdir);
 		copy_file(restore_log, path);
 		if (st != 0) {
@@ -977,7 +895,7 @@ out:
 		f.archive_sha256 = sha;
 		f.container = d.ctr_name;
 		f.image = image_name;
-		f.layout = ai.layout;
+		f.layout = layout;
 		f.netns = d.ns;
 		f.started_wall = d.wall0;
 		f.ended_wall = det_wall();
@@ -1003,8 +921,10 @@ out:
 	json_decref(f.fs_changes);
 	json_decref(f.restored_processes);
 	json_decref(f.final_processes);
+	json_decref(f.confinement);
 done_meta:
-	json_decref(ai.config);
-	json_decref(ai.spec);
+	free(image_copy);
+	det_confine_free(d.confine);
+	kcsi_ckpt_close(ck);
 	return rc;
 }

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "kcsi/ckpt.h"
 #include "kcsi/detonate.h"
 
 /* The address DNS answers carry; every flow to it lands in the sinkhole like
@@ -20,6 +21,30 @@
 double det_now(void); /* CLOCK_MONOTONIC seconds */
 double det_wall(void); /* CLOCK_REALTIME seconds */
 void det_iso_time(double wall, char *buf, size_t cap);
+
+/* ---- confinement (lib/detonate_confine.c): the restore copy ---- */
+typedef struct det_confine det_confine;
+typedef struct det_confine_opts {
+	const char *work;           /* private work directory (sanitised members, mount sources) */
+	const char *container_name; /* the name the restored container gets */
+	const char *image_name, *image_id;
+	const char *image_root;     /* the image's root file system, mounted read-only */
+	const char *netns_path;     /* the sandbox's network namespace */
+} det_confine_opts;
+/* Check the checkpoint and plan the restore copy; KCSI_ERR_UNSAFE with the
+ * reason when it cannot be restored without giving away part of the host.
+ * *out is set (free it) also on error. */
+kcsi_code det_confine_plan(kcsi_ckpt *c, const det_confine_opts *o, det_confine **out, kcsi_error *err);
+/* Write the restore copy (plain tar) to dst. */
+kcsi_code det_confine_write_copy(kcsi_ckpt *c, det_confine *cf, const char *dst, kcsi_error *err);
+/* {namespaces, mounts, capabilities_dropped, members_dropped, ...} (new reference) */
+json_t *det_confine_report(det_confine *cf);
+/* The id the restored container gets (NULL before the plan). */
+const char *det_confine_container_id(const det_confine *cf);
+/* The tmpfs holding the replaced mounts' sources, NULL when there is none. */
+const char *det_confine_mount_root(const det_confine *cf);
+void det_confine_finish(det_confine *cf);
+void det_confine_free(det_confine *cf);
 
 /* ---- sinkhole (lib/sinkhole.c) ---- */
 typedef struct det_sinkhole det_sinkhole;
@@ -72,6 +97,7 @@ typedef struct det_facts {
 	uint64_t packets, packets_dropped, events, events_lost;
 	json_t *restored_processes; /* [{host_pid, pid, comm, cmdline}] right after restore */
 	json_t *final_processes;    /* the same at the end of the run */
+	json_t *confinement;        /* det_confine_report() */
 } det_facts;
 
 /* Write DIR/report.json and DIR/manifest.json; returns the number of findings. */

@@ -554,6 +554,8 @@ kcsi_code det_write_report(const char *dir, const det_facts *f, unsigned *nfindi
 				      "network", "lo + sink0 (default route, dead end); TCP/UDP -> sinkhole (nftables TPROXY)",
 				      "limits", "cpu_percent", f->cpu_percent, "memory_bytes", (json_int_t)f->memory_bytes,
 				      "pids_max", f->pids_max, "duration_seconds", f->duration_s));
+	json_object_set_new(json_object_get(r, "sandbox"), "confinement",
+			    f->confinement ? json_incref(f->confinement) : json_object());
 	json_object_set_new(r, "times",
 			    json_pack("{s:s, s:s, s:s, s:f, s:f}", "started", ts[0], "restored", ts[1], "ended", ts[2],
 				      "restore_seconds", f->restore_s, "run_seconds", f->run_s));
