@@ -645,7 +645,8 @@ static int cmp_extent(const void *a, const void *b)
 static void outfile_merge(kcsi_outfile *f, uint64_t size)
 {
 	size_t o = 0;
-	qsort(f->ext, f->n, 2 * sizeof(uint64_t), cmp_extent);
+	if (f->n > 1)
+		qsort(f->ext, f->n, 2 * sizeof(uint64_t), cmp_extent);
 	for (size_t i = 0; i < f->n; i++) {
 		uint64_t off = f->ext[2 * i], end = off + f->ext[2 * i + 1];
 		if (end > size)

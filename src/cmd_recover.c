@@ -73,8 +73,16 @@ static int run(struct args *a)
 			if (it->fd >= 0)
 				snprintf(fd, sizeof(fd), "%" PRId64, it->fd);
 			snprintf(size, sizeof(size), "%" PRIu64, it->size);
-			table_add(&t, it->origin, pid, fd, size, src,
-				  it->refused ? "(refused)" : it->file ? it->file : it->target ? it->target : "-");
+			if (it->refused && it->file) {
+				char *part = NULL;
+				if (asprintf(&part, "%s (not whole)", it->file) < 0)
+					part = NULL;
+				table_add(&t, it->origin, pid, fd, size, src, part ? part : it->file);
+				free(part);
+			} else {
+				table_add(&t, it->origin, pid, fd, size, src,
+					  it->refused ? "(refused)" : it->file ? it->file : it->target ? it->target : "-");
+			}
 			free(src);
 		}
 		table_print(&t, &o);

@@ -165,6 +165,17 @@ def check_files_match(out, man):
             eq(h.hexdigest(), it['sha256'], 'sha256 of ' + it['file'])
 
 
+def recover(name, path, *extra, status=0, env=None, timeout=60):
+    """Run recover into a fresh directory; check the exit status and that
+    every written file is its item's.  Returns (out, manifest, stderr)."""
+    out = fresh(name)
+    rc, _, err = run('recover', '--out', out, *extra, path, check=False, timeout=timeout, env=env)
+    eq(rc, status, 'exit status (%s)' % err)
+    man = manifest(out)
+    check_files_match(out, man)
+    return out, man, err
+
+
 def disk_use(top):
     n = 0
     for root, dirs, files in os.walk(top):
@@ -238,11 +249,7 @@ def test_recover_keeps_every_item_whose_path_collides():
                 subprocess.run(['crit', 'decode', '-i', os.path.join(d, n)], check=True,
                                stdout=subprocess.DEVNULL, timeout=60)
 
-    out = fresh('recover-colliding')
-    rc, _, err = run('recover', '--out', out, path, check=False, timeout=60)
-    eq(rc, 0, 'renaming is no refusal (%s)' % err)
-    man = manifest(out)
-    check_files_match(out, man)
+    out, man, _ = recover('recover-colliding', path)  # renaming is no refusal
     items = man['items']
     ghosts = [i for i in items if i['origin'] == 'ghost']
     eq([g['source'] for g in ghosts], [JOURNAL, JOURNAL], 'both ghosts listed')
@@ -364,14 +371,9 @@ def test_recover_inner_zstd_bomb_stays_under_the_bound():
     assert len(bomb) < 1 * MiB, len(bomb)
     devshm = zstd_tar([('shm-note', b'a later source still recovered\n')])
     path = bomb_ckpt('bomb.tar', bomb, devshm)
-    out = fresh('recover-bomb')
     bound = 32 * MiB
-    rc, _, err = run('recover', '--out', out, path, check=False, timeout=300,
-                     env={'KCSI_MAX_UNPACKED': str(bound)})
-    eq(rc, 9, 'items refused (%s)' % err)
+    out, man, err = recover('recover-bomb', path, status=9, timeout=300, env={'KCSI_MAX_UNPACKED': str(bound)})
     assert disk_use(out) < bound, disk_use(out)
-    man = manifest(out)
-    check_files_match(out, man)
     by = {i['source']: i for i in man['items']}
     eq(open(os.path.join(out, by['/tmp/before.txt']['file']), 'rb').read(), b'evidence before the bomb\n',
        'what came before is kept')
@@ -388,12 +390,10 @@ def test_recover_inner_zstd_bomb_stays_under_the_bound():
 
     # one budget for the run: /dev/shm's own bomb is bounded by what is left
     path = bomb_ckpt('bomb-devshm.tar', small_tar([('tmp/ok', b'ok\n')]), bomb)
-    out = fresh('recover-bomb-devshm')
-    rc, _, err = run('recover', '--out', out, path, check=False, timeout=300,
-                     env={'KCSI_MAX_UNPACKED': str(bound)})
-    eq(rc, 9, err)
+    out, man, _ = recover('recover-bomb-devshm', path, status=9, timeout=300,
+                          env={'KCSI_MAX_UNPACKED': str(bound)})
     assert disk_use(out) < bound, disk_use(out)
-    by = {i['source']: i for i in manifest(out)['items']}
+    by = {i['source']: i for i in man['items']}
     assert 'KCSI_MAX_UNPACKED' in by['devshm-checkpoint.tar']['refused'], by['devshm-checkpoint.tar']
 
 
@@ -404,12 +404,8 @@ def test_recover_per_item_bound_refuses_and_goes_on():
     for k in range(12):
         entries += [('tmp/zero-%02d.bin' % k, 4 * MiB), ('tmp/note-%02d.txt' % k, b'note %d\n' % k)]
     path = bomb_ckpt('per-item.tar', zstd_tar(entries), small_tar([]))
-    out = fresh('recover-per-item')
-    rc, _, err = run('recover', '--out', out, '--max-file', str(MiB), path, check=False, timeout=120,
-                     env={'KCSI_MAX_UNPACKED': str(30 * MiB)})
-    eq(rc, 9, err)
-    man = manifest(out)
-    check_files_match(out, man)
+    out, man, _ = recover('recover-per-item', path, '--max-file', str(MiB), status=9, timeout=120,
+                          env={'KCSI_MAX_UNPACKED': str(30 * MiB)})
     by = {i['source']: i for i in man['items']}
     recovered = [k for k in range(12) if by.get('/tmp/note-%02d.txt' % k, {}).get('file')]
     # 30 MiB, less the checkpoint's own members, allows some 4 MiB skips, not all
@@ -439,11 +435,7 @@ def test_recover_memfd_claiming_64_gib_is_sparse_and_quick():
     path = write_ckpt(os.path.join(kt.tmpdir(), 'memfd-64g.tar'), mem)
     eq([i['size'] for i in json.loads(run('decode', path, 'memfd.img')[1])['entries']], [64 * GiB] * 2, 'decoded')
     for extra in ([], ['--max-file', str(128 * GiB)]):
-        out = fresh('recover-memfd-64g')
-        rc, _, err = run('recover', '--out', out, *extra, path, check=False, timeout=30)
-        eq(rc, 0, err)
-        man = manifest(out)
-        check_files_match(out, man)
+        out, man, _ = recover('recover-memfd-64g', path, *extra, timeout=30)
         memfd = [i for i in man['items'] if i['origin'] == 'memfd']
         eq([m['source'] for m in memfd], ['memfd:kdevtmpfsi', 'memfd:holes'], 'both inodes')
         for m in memfd:
@@ -465,3 +457,43 @@ def test_recover_memfd_claiming_64_gib_is_sparse_and_quick():
         eq(prog['extents'][0][0], 0, 'the program from offset 0')
         with open(os.path.join(out, prog['file']), 'rb') as f:
             eq(hashlib.sha256(f.read(43888)).hexdigest(), SLEEP_SHA256, "the program's bytes")
+
+
+def chunked_ghost_ckpt(name, size, chunks, tail=b''):
+    """perlbot with its ghost file stored as chunks: (offset, bytes) pairs,
+    then tail (raw bytes after the last chunk)."""
+    mem = members('perlbot')
+    ghost = mem['checkpoint/ghost-file-1.img'][1]
+    (n,) = struct.unpack_from('<I', ghost, 8)
+    g = pb_decode(ghost[12:12 + n]) + [[9, 0, 1], [10, 0, size]]  # chunks, size
+    body = b''.join(image_join(b'', [pb_encode([[1, 0, len(d)], [2, 0, off]])]) + d for off, d in chunks)
+    put(mem, 'checkpoint/ghost-file-1.img', image_join(ghost[:8], [pb_encode(g)]) + body + tail)
+    return write_ckpt(os.path.join(kt.tmpdir(), name), mem)
+
+
+def test_recover_chunked_ghost_with_holes_costs_its_chunks():
+    TiB = 1 << 40
+    chunks = [(0, b'AAAA'), (2, b'BBBB'), (TiB // 2, b'middle'), (TiB - 5, b'x.sh\n')]
+    path = chunked_ghost_ckpt('ghost-1tib.tar', TiB, chunks)
+    got = json.loads(run('decode', path, 'ghost-file-1.img')[1])['entries']
+    eq((got[0]['chunks'], got[0]['size']), (True, TiB), 'decoded')
+    for extra in ([], ['--max-file', str(2 * TiB)]):
+        out, man, _ = recover('recover-ghost-1tib', path, *extra, timeout=30)
+        g = next(i for i in man['items'] if i['origin'] == 'ghost')
+        p = os.path.join(out, g['file'])
+        eq(os.stat(p).st_size, TiB, 'apparent size')
+        assert os.stat(p).st_blocks * 512 < MiB, os.stat(p).st_blocks
+        assert g['sparse'] and g['sha256'] is None, g
+        eq(g['extents'], [[0, 6], [TiB // 2, 6], [TiB - 5, 5]], 'overlapping chunks merged')
+        eq(g['data_sha256'], hashlib.sha256(b'AABBBBmiddlex.sh\n').hexdigest(), 'data_sha256')
+        with open(p, 'rb') as f:
+            eq(f.read(8), b'AABBBB\0\0', 'content')
+
+    # a chunk cut short: the chunks before it are kept, the item says it is not whole
+    path = chunked_ghost_ckpt('ghost-cut.tar', 64, [(0, b'kept chunk\n')],
+                              tail=image_join(b'', [pb_encode([[1, 0, 100], [2, 0, 16]])]) + b'only 20 bytes here..')
+    out, man, _ = recover('recover-ghost-cut', path, status=9)
+    g = next(i for i in man['items'] if i['origin'] == 'ghost')
+    assert 'not whole' in g['refused'], g
+    eq(open(os.path.join(out, g['file']), 'rb').read(), b'kept chunk\n', 'what was read is kept')
+    assert any(i['origin'] == 'rootfs-diff' and i['file'] for i in man['items']), 'later stages ran'
