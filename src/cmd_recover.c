@@ -9,8 +9,8 @@
 
 static const struct opt opts[] = {
 	{"out", 'o', "DIR", "write below DIR (created if needed; required)"},
-	{"force", 'f', NULL, "overwrite files that exist in DIR"},
-	{"max-file", 0, "BYTES", "refuse recovered files larger than BYTES (default 4294967296)"},
+	{"force", 'f', NULL, "write into a non-empty DIR, replacing files of an earlier run"},
+	{"max-file", 0, "BYTES", "refuse recovered files holding more than BYTES of data (default 4294967296)"},
 	{"json", 'j', NULL, "print the manifest as JSON"},
 	{"pretty", 0, NULL, "indent the JSON"},
 	{0},
@@ -52,6 +52,10 @@ static int run(struct args *a)
 			kcsi_jw_kstr(w, "source", it->source);
 			kcsi_jw_kuint(w, "size", it->size);
 			kcsi_jw_kstr(w, "sha256", it->sha256[0] ? it->sha256 : NULL);
+			if (it->sparse)
+				kcsi_jw_kstr(w, "data_sha256", it->data_sha256);
+			if (it->renamed)
+				kcsi_jw_kstr(w, "renamed", it->renamed);
 			kcsi_jw_kstr(w, "refused", it->refused);
 			kcsi_jw_obj_end(w);
 		}
@@ -69,8 +73,16 @@ static int run(struct args *a)
 			if (it->fd >= 0)
 				snprintf(fd, sizeof(fd), "%" PRId64, it->fd);
 			snprintf(size, sizeof(size), "%" PRIu64, it->size);
-			table_add(&t, it->origin, pid, fd, size, src,
-				  it->refused ? "(refused)" : it->file ? it->file : it->target ? it->target : "-");
+			if (it->refused && it->file) {
+				char *part = NULL;
+				if (asprintf(&part, "%s (not whole)", it->file) < 0)
+					part = NULL;
+				table_add(&t, it->origin, pid, fd, size, src, part ? part : it->file);
+				free(part);
+			} else {
+				table_add(&t, it->origin, pid, fd, size, src,
+					  it->refused ? "(refused)" : it->file ? it->file : it->target ? it->target : "-");
+			}
 			free(src);
 		}
 		table_print(&t, &o);
@@ -104,13 +116,38 @@ const struct cmd cmd_recover = {
 		"and the files listed in deleted.files (no content).\n"
 		"Extraction is confined to DIR: paths with .. are refused, absolute paths are put\n"
 		"below DIR, no symlink is followed, links are recorded and never created, no\n"
-		"device, fifo, setuid bit or owner is reproduced (files 0600, directories 0700),\n"
-		"files over --max-file are refused, existing files are kept unless --force.\n"
+		"device, fifo, setuid bit or owner is reproduced (files 0600, directories 0700).\n"
+		"No item replaces another: when paths collide (two deleted files of one path, a\n"
+		"name twice in the rootfs diff, a file where a directory is needed) the component\n"
+		"in the way gets ~2, ~3...; a component over 255 bytes keeps its first 200\n"
+		"bytes, ~ and 16 hex digits of its sha256; a path over 4095 bytes becomes\n"
+		"PREFIX/~path-SHA256. Without --force DIR must be empty; --force writes into it,\n"
+		"replacing files of an earlier run (never one with other hard links).\n"
+		"Bounds: a file holding more than --max-file bytes of data is refused; the\n"
+		"compressed tars inside the checkpoint are decompressed under the checkpoint's\n"
+		"own bound, KCSI_MAX_UNPACKED (one budget for the whole run), and an entry that\n"
+		"would pass it is refused with the rest of its tar. What the checkpoint does not\n"
+		"hold (memfd pages never written, gaps between ghost-file chunks, holes of sparse\n"
+		"tar entries) is a hole on disk. Whatever cannot be recovered is an item of the\n"
+		"manifest with the reason, and the run goes on to the next item and source.\n"
+		"Manifest fields:\n"
+		"  file          written path below DIR (null when nothing was written)\n"
+		"  source        original path (or memfd name, connection, member)\n"
+		"  size          apparent size of the file\n"
+		"  sha256        of the whole file; null when nothing was written, or when the\n"
+		"                file's holes outweigh its data by more than 64 KiB (hashing\n"
+		"                zeros the checkpoint does not hold would cost their size)\n"
+		"  renamed       why file is not the source path (collision, long name...)\n"
+		"  sparse        true when the file has holes (they read as zeros)\n"
+		"  extents       sparse files: [offset, length] of each range of data held\n"
+		"  data_sha256   sparse files: sha256 of the extents' bytes in offset order\n"
+		"  refused       why the item was not written, or, with file set, not whole\n"
 		"Exit status 9 when items were refused (they are in the manifest with the reason).",
 	.json_doc =
 		"An array of {file, origin (ghost, memfd, tcp-queue, rootfs-diff, devshm, log, deleted),\n"
-		"source, size, sha256, refused}; DIR/manifest.json has {archive, items_refused,\n"
-		"items: [{file, origin, source, type, pid, fd, size, mode, sha256, target, refused}]}.",
+		"source, size, sha256, data_sha256 (sparse files), renamed, refused}; DIR/manifest.json\n"
+		"has {archive, items_refused, items: [{file, origin, source, type, pid, fd, size, mode,\n"
+		"sha256, target, renamed, sparse, data_sha256, extents, refused}]}.",
 	.example =
 		"$ kcsi recover --out case-42 checkpoint-perlbot.tar\n"
 		"ORIGIN       PID  FD  SIZE  SOURCE                    FILE\n"

@@ -11,9 +11,27 @@
  * confined below DIR, no path component is followed through a symlink,
  * links are recorded and never created, devices and fifos are never created,
  * setuid/setgid bits and owners are not reproduced (files are 0600,
- * directories 0700), a file larger than max_file is refused, and an existing
- * file is never overwritten unless force.  Refused items are listed in the
- * manifest with the reason.
+ * directories 0700).
+ *
+ * No evidence is lost to a name: items whose paths collide (two deleted
+ * files of the same path, a name repeated in the rootfs diff, a file where
+ * another item needs a directory) get distinct names ("~2", "~3" added to
+ * the component in the way), a component over 255 bytes is shortened
+ * (its first 200 bytes, '~', 16 hex digits of its SHA-256), and the item records
+ * why (renamed).  One item never replaces another; an existing file of an
+ * earlier run is replaced only with force, and without force DIR must be
+ * empty.
+ *
+ * The run is bounded: a file holding more than max_file bytes of data is
+ * refused; the compressed tars inside the checkpoint are decompressed under
+ * the checkpoint's own bound (KCSI_MAX_UNPACKED, one budget for the whole
+ * run), and an entry that would pass it is refused with the rest of its tar.
+ * Parts of a file the checkpoint does not hold (memfd pages never written,
+ * ghost-file chunks, sparse tar entries) are holes on disk; hashing costs
+ * the bytes held, not the apparent size (see kcsi_item.sha256).
+ *
+ * Whatever fails for one item or one source is recorded as a refusal and the
+ * run goes on; DIR/manifest.json lists every item and every refusal.
  */
 #ifndef KCSI_RECOVER_H
 #define KCSI_RECOVER_H
@@ -26,8 +44,8 @@
 
 typedef struct kcsi_recover_opts {
 	const char *out_dir;
-	bool force;        /* overwrite existing files */
-	uint64_t max_file; /* largest file written (0: 4 GiB) */
+	bool force;        /* write into a non-empty DIR, replacing files of an earlier run */
+	uint64_t max_file; /* most bytes of data one file may hold (0: 4 GiB) */
 } kcsi_recover_opts;
 
 typedef struct kcsi_item {
@@ -35,12 +53,21 @@ typedef struct kcsi_item {
 	const char *origin;/* ghost, memfd, tcp-queue, rootfs-diff, devshm, log, deleted */
 	char *source;      /* original path, or connection */
 	int64_t pid, fd;   /* -1 when unknown */
-	uint64_t size;
+	uint64_t size;     /* apparent size */
 	uint32_t mode;     /* original mode */
-	char sha256[65];   /* hex, empty when no file */
+	char sha256[65];   /* hex of the whole content; empty when no file, or
+			    * when the file's holes outweigh its data (then
+			    * data_sha256 and extents describe it) */
 	const char *type;  /* file, symlink, hardlink, dir... for rootfs entries */
 	char *target;      /* link target */
-	char *refused;     /* why the item was not written, or NULL */
+	char *refused;     /* why the item was not written (or, with file set,
+			    * not written whole), or NULL */
+	char *renamed;     /* why file is not the source path, or NULL */
+	bool sparse;       /* the file has holes: ranges the checkpoint does not
+			    * hold, which read as zeros */
+	char data_sha256[65]; /* sparse files: SHA-256 of the extents' bytes in order */
+	uint64_t *extents; /* sparse files: (offset, length) pairs of the data */
+	size_t nextents;
 } kcsi_item;
 
 typedef struct kcsi_recovery {
