@@ -7,6 +7,7 @@
 
 #include "analyze_int.h"
 #include "kcsi/jsonw.h"
+#include "kcsi/text.h"
 #include "safeout.h"
 
 static const char *fmt_time(int64_t us, char *buf, size_t cap)
@@ -156,26 +157,58 @@ static void write_json(const kcsi_report *r, kcsi_ckpt *c, FILE *f, bool defang)
 
 /* ---- text ---- */
 
+/* An excerpt is cut at 100 bytes, on a character boundary. */
+static size_t excerpt_cut(const char *s)
+{
+	size_t n = strlen(s);
+	if (n <= 100)
+		return n;
+	n = 100;
+	while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
+		n--;
+	return n;
+}
+
+/* Every string of the report may come from the archive: shown by the rule
+ * of kcsi/text.h.  NULL shows as "?". */
+static void tx(FILE *f, const char *s)
+{
+	if (!s)
+		s = "?";
+	kcsi_escape_write(f, s, strlen(s), 0);
+}
+
 static void write_text(const kcsi_report *r, kcsi_ckpt *c, FILE *f, bool defang, bool color)
 {
 	const kcsi_meta *m = kcsi_ckpt_meta(c);
 	const char *B = color ? "\033[1m" : "", *R = color ? "\033[31m" : "", *Y = color ? "\033[33m" : "",
 		   *G = color ? "\033[32m" : "", *D = color ? "\033[2m" : "", *O = color ? "\033[0m" : "";
 	const char *vc = !strcmp(r->verdict, "malicious") ? R : !strcmp(r->verdict, "suspicious") ? Y : G;
-	fprintf(f, "%s%s%s  %s%s%s (score %u/100)\n", B, m->container ? m->container : "?", O, vc, r->verdict, O, r->score);
-	fprintf(f, "%simage %s, %s, checkpointed %s, %zu processes, %.1f MiB of memory scanned, %u YARA rules%s\n\n", D,
-		m->image ? m->image : "?", m->engine, m->checkpointed ? m->checkpointed : "?", kcsi_ckpt_nprocs(c),
+	fputs(B, f);
+	tx(f, m->container);
+	fprintf(f, "%s  %s%s%s (score %u/100)\n%simage ", O, vc, r->verdict, O, r->score, D);
+	tx(f, m->image);
+	fputs(", ", f);
+	tx(f, m->engine);
+	fputs(", checkpointed ", f);
+	tx(f, m->checkpointed);
+	fprintf(f, ", %zu processes, %.1f MiB of memory scanned, %u YARA rules%s\n\n", kcsi_ckpt_nprocs(c),
 		(double)r->bytes_scanned / 1048576.0, r->yara_rules, O);
 	for (size_t i = 0; i < r->nfindings; i++) {
 		const kcsi_finding *fd = &r->findings[i];
 		const char *sc = fd->severity >= KCSI_SEV_HIGH ? R : fd->severity == KCSI_SEV_MEDIUM ? Y : D;
 		if (fd->severity == KCSI_SEV_INFO)
 			continue;
-		fprintf(f, "%s%-8s%s %s%s%s  %s", sc, kcsi_severity_name(fd->severity), O, B, fd->id, O, fd->title);
+		fprintf(f, "%s%-8s%s %s", sc, kcsi_severity_name(fd->severity), O, B);
+		tx(f, fd->id);
+		fprintf(f, "%s  ", O);
+		tx(f, fd->title);
 		if (fd->nmitre) {
 			fprintf(f, "  %s[", D);
-			for (size_t k = 0; k < fd->nmitre; k++)
-				fprintf(f, "%s%s", k ? " " : "", fd->mitre[k]);
+			for (size_t k = 0; k < fd->nmitre; k++) {
+				fputs(k ? " " : "", f);
+				tx(f, fd->mitre[k]);
+			}
 			fprintf(f, "]%s", O);
 		}
 		fputc('\n', f);
@@ -185,10 +218,14 @@ static void write_text(const kcsi_report *r, kcsi_ckpt *c, FILE *f, bool defang,
 			if (e->pid >= 0) fprintf(f, "pid %" PRId64 " ", e->pid);
 			if (e->fd >= 0) fprintf(f, "fd %" PRId64 " ", e->fd);
 			if (e->has_address) fprintf(f, "0x%" PRIx64 " ", e->address);
-			if (e->area) fprintf(f, "(%s) ", e->area);
-			if (e->path) fprintf(f, "%s ", e->path);
-			if (e->connection) fprintf(f, "%s ", e->connection);
-			if (e->excerpt) fprintf(f, "\"%.100s\"", e->excerpt);
+			if (e->area) { fputc('(', f); tx(f, e->area); fputs(") ", f); }
+			if (e->path) { tx(f, e->path); fputc(' ', f); }
+			if (e->connection) { tx(f, e->connection); fputc(' ', f); }
+			if (e->excerpt) { /* escaped text already (\xNN): its backslashes stay */
+				fputc('"', f);
+				kcsi_escape_write(f, e->excerpt, excerpt_cut(e->excerpt), KCSI_ESC_ESCAPED);
+				fputc('"', f);
+			}
 			fprintf(f, "%s\n", O);
 		}
 	}
@@ -204,8 +241,16 @@ static void write_text(const kcsi_report *r, kcsi_ckpt *c, FILE *f, bool defang,
 		for (size_t i = 0; i < r->niocs && i < 25; i++) {
 			const kcsi_ioc *io = &r->iocs[i];
 			char *v = defang ? kcsi_defang(io->type, io->value) : NULL;
-			fprintf(f, "  %-11s %s%s%s%s  %s%s%s\n", io->type, v ? v : io->value, io->klass ? " (" : "",
-				io->klass ? io->klass : "", io->klass ? ")" : "", D, io->source, O);
+			fprintf(f, "  %-11s ", io->type);
+			tx(f, v ? v : io->value);
+			if (io->klass) {
+				fputs(" (", f);
+				tx(f, io->klass);
+				fputc(')', f);
+			}
+			fprintf(f, "  %s", D);
+			tx(f, io->source);
+			fprintf(f, "%s\n", O);
 			free(v);
 		}
 		if (r->niocs > 25)
@@ -558,17 +603,30 @@ static void write_misp(const kcsi_report *r, kcsi_ckpt *c, FILE *f)
 
 /* ---- HTML (one self-contained file) ---- */
 
+/* Text for the page: first the rule of kcsi/text.h (no controls, no bidi
+ * overrides that reorder what the page shows, no invalid UTF-8), then HTML's
+ * own escapes. */
+static void h_as(FILE *f, const char *s, unsigned flags)
+{
+	char one[KCSI_ESC_MAX];
+	size_t n = s ? strlen(s) : 0;
+	for (size_t i = 0; i < n;) {
+		i += kcsi_escape_char(s + i, n - i, flags, one);
+		for (const char *q = one; *q; q++)
+			switch (*q) {
+			case '<': fputs("&lt;", f); break;
+			case '>': fputs("&gt;", f); break;
+			case '&': fputs("&amp;", f); break;
+			case '"': fputs("&quot;", f); break;
+			case '\'': fputs("&#39;", f); break;
+			default: fputc(*q, f);
+			}
+	}
+}
+
 static void h(FILE *f, const char *s)
 {
-	for (; s && *s; s++)
-		switch (*s) {
-		case '<': fputs("&lt;", f); break;
-		case '>': fputs("&gt;", f); break;
-		case '&': fputs("&amp;", f); break;
-		case '"': fputs("&quot;", f); break;
-		case '\'': fputs("&#39;", f); break;
-		default: fputc(*s, f);
-		}
+	h_as(f, s, 0);
 }
 
 /* a process row, then its children indented under it */
@@ -681,9 +739,13 @@ static void write_html(const kcsi_report *r, kcsi_ckpt *c, FILE *f, bool defang)
 		h(f, fd->title);
 		fputs("</strong>", f);
 		for (size_t k = 0; k < fd->nmitre; k++) {
+			char *tech = strdup(fd->mitre[k]);
+			for (char *q = tech; q && *q; q++)
+				if (*q == '.')
+					*q = '/';
 			fputs(" <a class=\"mono\" href=\"https://attack.mitre.org/techniques/", f);
-			for (const char *q = fd->mitre[k]; *q; q++)
-				fputc(*q == '.' ? '/' : *q, f);
+			h(f, tech);
+			free(tech);
 			fputs("/\">", f);
 			h(f, fd->mitre[k]);
 			fputs("</a>", f);
@@ -701,7 +763,7 @@ static void write_html(const kcsi_report *r, kcsi_ckpt *c, FILE *f, bool defang)
 			if (e->area) { fputs(" (", f); h(f, e->area); fputs(")", f); }
 			if (e->path) { fputc(' ', f); h(f, e->path); }
 			if (e->connection) { fputc(' ', f); h(f, e->connection); }
-			if (e->excerpt) { fputs(" &ldquo;", f); h(f, e->excerpt); fputs("&rdquo;", f); }
+			if (e->excerpt) { fputs(" &ldquo;", f); h_as(f, e->excerpt, KCSI_ESC_ESCAPED); fputs("&rdquo;", f); }
 			if (e->command) { fputs(" &rarr; <code>", f); h(f, e->command); fputs("</code>", f); }
 			fputs("</li>", f);
 		}
@@ -737,7 +799,8 @@ static void write_html(const kcsi_report *r, kcsi_ckpt *c, FILE *f, bool defang)
 }
 
 /* Defang every network indicator wherever it appears in a text: the IOCs'
- * values (longest first, so a URL goes before the address inside it). */
+ * values (longest first, so a URL goes before the address inside it), as the
+ * text shows them (escaped). */
 static char *defang_text(const kcsi_report *r, const char *in)
 {
 	char *cur = strdup(in);
@@ -757,12 +820,13 @@ static char *defang_text(const kcsi_report *r, const char *in)
 			order[j] = order[j - 1];
 			order[j - 1] = t;
 		}
-	for (size_t k = 0; k < n; k++) {
-		const char *v = r->iocs[order[k]].value;
-		char *d = kcsi_defang(r->iocs[order[k]].type, v);
+	for (size_t k = 0; k < n && cur; k++) {
+		const char *raw = r->iocs[order[k]].value;
+		char *dr = kcsi_defang(r->iocs[order[k]].type, raw);
+		char *v = kcsi_escape_text(raw, strlen(raw), 0), *d = dr ? kcsi_escape_text(dr, strlen(dr), 0) : NULL;
 		kcsi_buf b;
 		const char *p = cur, *hit;
-		size_t vl = strlen(v);
+		size_t vl = v && d ? strlen(v) : 0;
 		kcsi_buf_init(&b, SIZE_MAX / 2);
 		while (vl && (hit = strstr(p, v))) {
 			kcsi_buf_add(&b, p, (size_t)(hit - p));
@@ -772,7 +836,9 @@ static char *defang_text(const kcsi_report *r, const char *in)
 		kcsi_buf_add(&b, p, strlen(p));
 		free(cur);
 		cur = b.data ? b.data : strdup("");
+		free(v);
 		free(d);
+		free(dr);
 	}
 	free(order);
 	return cur;

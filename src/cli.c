@@ -96,7 +96,7 @@ void print_help(FILE *f, const struct cmd *c)
 	fprintf(f, "\nSee kcsi-%s(1) for the JSON keys and exit codes.\n", c->name);
 }
 
-static void man_text(FILE *f, const char *s)
+void man_text(FILE *f, const char *s)
 {
 	/* escape roff specials at line starts and backslashes */
 	bool bol = true;
@@ -233,35 +233,71 @@ void table_init(struct table *t, size_t ncols)
 	t->ncols = ncols;
 }
 
+static void *or_exit(void *p)
+{
+	if (!p) {
+		perror("kcsi");
+		exit(KCSI_ERR_NOMEM);
+	}
+	return p;
+}
+
 void table_add(struct table *t, ...)
 {
 	va_list ap;
 	if ((t->nrows + 1) * t->ncols > t->cap) {
 		size_t ncap = t->cap ? t->cap * 2 : t->ncols * 32;
-		char **p = realloc(t->cells, ncap * sizeof(*p));
-		if (!p) {
-			perror("kcsi");
-			exit(KCSI_ERR_NOMEM);
-		}
-		t->cells = p;
+		t->cells = or_exit(realloc(t->cells, ncap * sizeof(*t->cells)));
 		t->cap = ncap;
 	}
 	va_start(ap, t);
 	for (size_t i = 0; i < t->ncols; i++) {
 		const char *s = va_arg(ap, const char *);
-		t->cells[t->nrows * t->ncols + i] = strdup(s ? s : "-");
+		unsigned flags = i < 64 && (t->shown >> i & 1) ? KCSI_ESC_ESCAPED : 0;
+		if (!s)
+			s = "-";
+		t->cells[t->nrows * t->ncols + i] = or_exit(kcsi_escape_text(s, strlen(s), flags));
 	}
 	va_end(ap);
 	t->nrows++;
 }
 
-/* display width: count UTF-8 lead bytes */
+/* Columns a terminal gives the code point: 2 for East Asian wide and
+ * fullwidth forms and emoji, 0 for combining marks and zero-width joiners. */
+static size_t columns(uint32_t cp)
+{
+	static const uint32_t zero[][2] = {{0x0300, 0x036f}, {0x0483, 0x0489}, {0x0591, 0x05bd}, {0x0610, 0x061a},
+					   {0x064b, 0x065f}, {0x1ab0, 0x1aff}, {0x1dc0, 0x1dff}, {0x200b, 0x200d},
+					   {0x20d0, 0x20ff}, {0xfe00, 0xfe0f}, {0xfe20, 0xfe2f}};
+	static const uint32_t wide[][2] = {{0x1100, 0x115f}, {0x2e80, 0x303e}, {0x3041, 0x33ff}, {0x3400, 0x4dbf},
+					   {0x4e00, 0x9fff}, {0xa000, 0xa4cf}, {0xac00, 0xd7a3}, {0xf900, 0xfaff},
+					   {0xfe30, 0xfe4f}, {0xff00, 0xff60}, {0xffe0, 0xffe6}, {0x1f300, 0x1f64f},
+					   {0x1f900, 0x1f9ff}, {0x20000, 0x2fffd}, {0x30000, 0x3fffd}};
+	for (size_t i = 0; i < sizeof(zero) / sizeof(zero[0]); i++)
+		if (cp >= zero[i][0] && cp <= zero[i][1])
+			return 0;
+	for (size_t i = 0; i < sizeof(wide) / sizeof(wide[0]); i++)
+		if (cp >= wide[i][0] && cp <= wide[i][1])
+			return 2;
+	return 1;
+}
+
+/* display width of a cell (escaped, so valid UTF-8 without controls) */
 static size_t width(const char *s)
 {
-	size_t w = 0;
-	for (; *s; s++)
-		if (((unsigned char)*s & 0xc0) != 0x80)
-			w++;
+	const unsigned char *p = (const unsigned char *)s;
+	size_t w = 0, n = strlen(s);
+	for (size_t i = 0; i < n;) {
+		size_t l = kcsi_utf8_seq(p + i, n - i);
+		uint32_t cp = p[i];
+		if (l > 1) {
+			cp = l == 2 ? p[i] & 0x1fu : l == 3 ? p[i] & 0x0fu : p[i] & 0x07u;
+			for (size_t k = 1; k < l; k++)
+				cp = cp << 6 | (p[i + k] & 0x3fu);
+		}
+		w += columns(cp);
+		i += l ? l : 1;
+	}
 	return w;
 }
 
@@ -302,37 +338,17 @@ void table_free(struct table *t)
 
 char *escaped(const char *s, size_t n)
 {
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&buf, &len);
-	if (!f)
-		return strdup("?");
-	print_escaped(f, s, n);
-	fclose(f);
-	return buf;
+	return or_exit(kcsi_escape_text(s, n, 0));
 }
 
 void print_escaped(FILE *f, const char *s, size_t n)
 {
-	const unsigned char *p = (const unsigned char *)s;
-	for (size_t i = 0; i < n; i++) {
-		size_t l;
-		if (p[i] == '\\')
-			fputs("\\\\", f);
-		else if (p[i] == '\n')
-			fputs("\\n", f);
-		else if (p[i] == '\t')
-			fputs("\\t", f);
-		else if (p[i] < 0x20 || p[i] == 0x7f)
-			fprintf(f, "\\x%02x", p[i]);
-		else if (p[i] < 0x80)
-			fputc(p[i], f);
-		else if ((l = kcsi_utf8_seq(p + i, n - i)) > 0) {
-			fwrite(p + i, 1, l, f);
-			i += l - 1;
-		} else
-			fprintf(f, "\\x%02x", p[i]);
-	}
+	kcsi_escape_write(f, s, n, 0);
+}
+
+void print_escaped_str(FILE *f, const char *s)
+{
+	print_escaped(f, s ? s : "-", strlen(s ? s : "-"));
 }
 
 void human_size(uint64_t v, char *buf, size_t cap)

@@ -13,6 +13,7 @@
 #include "kcsi/ckpt.h"
 #include "kcsi/error.h"
 #include "kcsi/jsonw.h"
+#include "kcsi/text.h"
 
 #define MAX_OPTS 24
 
@@ -60,6 +61,8 @@ bool opt_uint(const struct args *a, const char *name, uint64_t *out);
 
 void print_help(FILE *f, const struct cmd *c);
 void print_man(FILE *f, const struct cmd *c);
+/* plain text for a roff page (backslashes, dashes, leading dots escaped) */
+void man_text(FILE *f, const char *s);
 
 /* Report an error as `kcsi: MESSAGE` and return its exit code. */
 int fail(const kcsi_error *err);
@@ -85,19 +88,33 @@ const char *c_yellow(const struct out *o);
 const char *c_dim(const struct out *o);
 const char *c_off(const struct out *o);
 
-/* A text table: add cells row by row, then print aligned. */
+/* Text from outside kcsi (every string of an archive, a file name, a
+ * message that quotes one) as the terminal gets it: the one rule of
+ * kcsi/text.h (controls, invalid UTF-8, C1 and bidi controls escaped as
+ * \xNN or \uXXXX; never a raw newline).  Use these for every such string in
+ * text output. */
+void print_escaped(FILE *f, const char *s, size_t n);
+void print_escaped_str(FILE *f, const char *s); /* a C string; NULL prints "-" */
+/* (kcsi_escape_write of kcsi/text.h takes the variants' flags) */
+char *escaped(const char *s, size_t n); /* malloc'd */
+
+/* A text table: add cells row by row, then print aligned.  Cells are kept in
+ * their escaped form (the rule above) and the columns are as wide as that
+ * form shows, so a hostile cell can neither reach the terminal raw nor break
+ * the alignment or the one-row-per-line layout. */
 struct table {
 	char **cells;
 	size_t ncols, nrows, cap;
+	/* bit c set: the cells of column c come in the escaped form already
+	 * (made with print_escaped/escaped, e.g. bytes with NULs, or text around
+	 * escaped parts): their backslashes are kept, anything unsafe is still
+	 * escaped */
+	uint64_t shown;
 };
 void table_init(struct table *t, size_t ncols);
-void table_add(struct table *t, ...); /* ncols strings (NULL prints "-") */
+void table_add(struct table *t, ...); /* ncols C strings of any origin (NULL prints "-") */
 void table_print(struct table *t, struct out *o);
 void table_free(struct table *t);
-
-/* Text form of bytes for terminals: printable ASCII as is, others escaped. */
-void print_escaped(FILE *f, const char *s, size_t n);
-char *escaped(const char *s, size_t n); /* malloc'd */
 
 /* A jansson value through the writer (object keys in file order); NULL -> null. */
 void jw_json(kcsi_jsonw *w, const json_t *j);

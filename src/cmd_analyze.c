@@ -89,13 +89,13 @@ static int run(struct args *a)
 	if (outpath) {
 		FILE *f = fopen(outpath, "w");
 		if (!f) {
-			fprintf(stderr, "kcsi: %s: %s\n", outpath, strerror(errno));
-			rc = KCSI_ERR_IO;
+			kcsi_error_set(&err, KCSI_ERR_IO, "%s: %s", outpath, strerror(errno));
+			rc = fail(&err);
 		} else {
 			kcsi_report_write(r, c, format, f, opt_set(a, "defang"), false, &err);
 			if (fclose(f) != 0) {
-				fprintf(stderr, "kcsi: %s: %s\n", outpath, strerror(errno));
-				rc = KCSI_ERR_IO;
+				kcsi_error_set(&err, KCSI_ERR_IO, "%s: %s", outpath, strerror(errno));
+				rc = fail(&err);
 			}
 		}
 	} else {

@@ -109,17 +109,26 @@ static int run(struct args *a)
 		kcsi_jw_obj_end(&out.w);
 		kcsi_jw_end(&out.w);
 	} else {
-		fprintf(out.f, "restored in %.2fs, ran %.1fs (%s), report in %.2fs: %u findings\n", res.restore_s, res.run_s,
-			res.end_reason, res.report_s, res.nfindings);
-		if (!res.bpf)
-			fprintf(out.f, "no activity log: %s\n", res.bpf_error);
-		fprintf(out.f, "%s/report.json, %s/manifest.json\n", o.outdir, o.outdir);
+		fprintf(out.f, "restored in %.2fs, ran %.1fs (", res.restore_s, res.run_s);
+		print_escaped_str(out.f, res.end_reason);
+		fprintf(out.f, "), report in %.2fs: %u findings\n", res.report_s, res.nfindings);
+		if (!res.bpf) {
+			fputs("no activity log: ", out.f);
+			print_escaped_str(out.f, res.bpf_error);
+			fputc('\n', out.f);
+		}
+		print_escaped_str(out.f, o.outdir);
+		fputs("/report.json, ", out.f);
+		print_escaped_str(out.f, o.outdir);
+		fputs("/manifest.json\n", out.f);
 	}
 	/* a run cut short by Ctrl-C still leaves its report, but is not a
 	 * success: 130, as shells report SIGINT */
 	if (res.end_reason && !strcmp(res.end_reason, "interrupted")) {
 		int rc = out_close(&out, 0);
-		fprintf(stderr, "kcsi: %s: interrupted; the partial report is in %s\n", a->pos[0], o.outdir);
+		kcsi_error e;
+		kcsi_error_set(&e, KCSI_ERR_GENERIC, "%s: interrupted; the partial report is in %s", a->pos[0], o.outdir);
+		fail(&e);
 		return rc ? rc : 130;
 	}
 	return out_close(&out, 0);

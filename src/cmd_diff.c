@@ -64,14 +64,20 @@ static void change(struct sink *s, const char *what, uint32_t pid, int fd, const
 		mark, s->section, pid);
 	if (fd != -100)
 		fprintf(o->f, " fd %d", fd);
-	if (field)
-		fprintf(o->f, " %s", field);
+	if (field) {
+		fputc(' ', o->f);
+		print_escaped_str(o->f, field);
+	}
+	if (before) {
+		fputs(": ", o->f);
+		print_escaped_str(o->f, before);
+	}
 	if (before && after)
-		fprintf(o->f, ": %s -> %s", before, after);
-	else if (after)
-		fprintf(o->f, ": %s", after);
-	else if (before)
-		fprintf(o->f, ": %s", before);
+		fputs(" ->", o->f);
+	if (after) {
+		fputs(before ? " " : ": ", o->f);
+		print_escaped_str(o->f, after);
+	}
 	fprintf(o->f, "%s\n", c_off(o));
 }
 

@@ -63,7 +63,8 @@ static int run(struct args *a)
 			kcsi_jw_kstr(&o.w, "sha256", f[i].sha256);
 			kcsi_jw_obj_end(&o.w);
 		} else {
-			fprintf(o.f, "%s  %" PRIu64 " bytes held  sha256 %s\n", f[i].file, f[i].bytes, f[i].sha256);
+			print_escaped_str(o.f, f[i].file);
+			fprintf(o.f, "  %" PRIu64 " bytes held  sha256 %s\n", f[i].bytes, f[i].sha256);
 		}
 	}
 	if (o.json) {

@@ -80,7 +80,6 @@ static int run(struct args *a)
 		for (size_t i = 0; i < n; i++) {
 			const kcsi_fd *d = &v[i];
 			char p[16], fdn[32], mode[16], fl[16], pos[32], size[32], *path;
-			char *esc = escaped(d->path, strlen(d->path));
 			snprintf(p, sizeof(p), "%u", d->pid);
 			fd_name(d, fdn, sizeof(fdn));
 			snprintf(mode, sizeof(mode), "%o", d->mode);
@@ -90,12 +89,11 @@ static int run(struct args *a)
 				snprintf(size, sizeof(size), "%" PRIu64, d->size);
 			else
 				snprintf(size, sizeof(size), "-");
-			if (asprintf(&path, "%s%s%s", esc, d->deleted ? " (deleted)" : "",
+			if (asprintf(&path, "%s%s%s", d->path, d->deleted ? " (deleted)" : "",
 				     d->remap && !strcmp(d->remap, "ghost") ? " [content in checkpoint]" : "") < 0)
 				path = NULL;
 			table_add(&t, p, fdn, d->type, mode, fl, pos, size, path);
 			free(path);
-			free(esc);
 		}
 		table_print(&t, &o);
 		table_free(&t);

@@ -37,7 +37,9 @@ static int run(struct args *a)
 		char **names = NULL;
 		size_t n = 0, cap = 0;
 		if (!dir) {
-			fprintf(stderr, "kcsi: %s: cannot open directory\n", dirs[d]);
+			fputs("kcsi: ", stderr);
+			print_escaped_str(stderr, dirs[d]);
+			fputs(": cannot open directory\n", stderr);
 			rc = KCSI_ERR_IO;
 			continue;
 		}

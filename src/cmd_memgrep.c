@@ -163,6 +163,7 @@ static int run(struct args *a)
 	out_open(&o, a);
 	x.o = &o;
 	table_init(&t, 6);
+	t.shown = 3u << 4; /* MATCH and CONTEXT are memory bytes, made escaped */
 	table_add(&t, "PID", "COMM", "ADDRESS", "AREA", "MATCH", "CONTEXT");
 	x.t = &t;
 	if (o.json && !x.count)
@@ -185,7 +186,9 @@ static int run(struct args *a)
 				kcsi_jw_kuint(&o.w, "count", x.counts[i]);
 				kcsi_jw_obj_end(&o.w);
 			} else {
-				fprintf(o.f, "%u\t%s\t%" PRIu64 "\n", p->pid, p->comm, x.counts[i]);
+				fprintf(o.f, "%u\t", p->pid);
+				print_escaped_str(o.f, p->comm);
+				fprintf(o.f, "\t%" PRIu64 "\n", x.counts[i]);
 			}
 		}
 	}

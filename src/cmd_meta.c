@@ -124,11 +124,22 @@ static int run(struct args *a)
 		emit(&o.w, c);
 		kcsi_jw_end(&o.w);
 	} else {
-		/* text: the same document, indented */
+		/* text: the same document, indented, with the characters JSON
+		 * leaves raw that a terminal acts on escaped */
 		kcsi_jsonw w;
-		kcsi_jw_init(&w, o.f, 2);
+		char *doc = NULL;
+		size_t len = 0;
+		FILE *m = open_memstream(&doc, &len);
+		if (!m) {
+			kcsi_ckpt_close(c);
+			return out_close(&o, KCSI_ERR_NOMEM);
+		}
+		kcsi_jw_init(&w, m, 2);
 		emit(&w, c);
 		kcsi_jw_end(&w);
+		fclose(m);
+		kcsi_escape_write(o.f, doc, len, KCSI_ESC_JSON);
+		free(doc);
 	}
 	kcsi_ckpt_close(c);
 	return out_close(&o, 0);

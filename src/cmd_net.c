@@ -99,6 +99,7 @@ static int run(struct args *a)
 	} else {
 		struct table t;
 		table_init(&t, 10);
+		t.shown = 3u << 6; /* the library escapes unix socket names (\xNN) */
 		table_add(&t, "PID", "FD", "FAMILY", "TYPE", "PROTO", "STATE", "LOCAL", "REMOTE", "RECV-Q", "SEND-Q");
 		for (size_t i = 0; i < n; i++) {
 			const kcsi_sock *s = &v[i];
@@ -113,9 +114,13 @@ static int run(struct args *a)
 			snprintf(oq, sizeof(oq), s->has_queues ? "%" PRIu64 : "-", s->outq_len);
 			table_add(&t, p, fd, s->family, s->type, s->proto, s->state, l, r, iq, oq);
 		}
-		fprintf(o.f, "%scontainer%s ip %s  mac %s  hostname %s\n\n", c_bold(&o), c_off(&o),
-			m->ip ? m->ip : "- (host network or unknown)", m->mac ? m->mac : "-",
-			m->hostname ? m->hostname : "-");
+		fprintf(o.f, "%scontainer%s ip ", c_bold(&o), c_off(&o));
+		print_escaped_str(o.f, m->ip ? m->ip : "- (host network or unknown)");
+		fputs("  mac ", o.f);
+		print_escaped_str(o.f, m->mac);
+		fputs("  hostname ", o.f);
+		print_escaped_str(o.f, m->hostname);
+		fputs("\n\n", o.f);
 		table_print(&t, &o);
 		table_free(&t);
 		if (opt_set(a, "data"))

@@ -96,8 +96,13 @@ static char *cmdline_text(const kcsi_proc *p)
 	FILE *f = open_memstream(&buf, &len);
 	if (!f)
 		return NULL;
-	if (!p->memory_read)
-		fprintf(f, "[%s] (%s)", p->comm, p->memory_note ? p->memory_note : "no memory");
+	if (!p->memory_read) {
+		fputc('[', f);
+		print_escaped_str(f, p->comm);
+		fputs("] (", f);
+		print_escaped_str(f, p->memory_note ? p->memory_note : "no memory");
+		fputc(')', f);
+	}
 	for (size_t i = 0; p->memory_read && i < p->argc; i++) {
 		if (i)
 			fputc(' ', f);
@@ -166,6 +171,7 @@ static int run(struct args *a)
 		struct table t;
 		bool *done = calloc(n ? n : 1, 1);
 		table_init(&t, 8);
+		t.shown = 1u << 7; /* COMMAND is made escaped, under its tree marks */
 		table_add(&t, "PID", "PPID", "UID", "STATE", "THR", "COMM", "EXE", "COMMAND");
 		for (size_t i = 0; i < n && done; i++) {
 			const kcsi_proc *p = kcsi_ckpt_proc(c, i);

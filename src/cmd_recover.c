@@ -67,7 +67,7 @@ static int run(struct args *a)
 		table_add(&t, "ORIGIN", "PID", "FD", "SIZE", "SOURCE", "FILE");
 		for (size_t i = 0; i < r.n; i++) {
 			const kcsi_item *it = &r.items[i];
-			char pid[24] = "-", fd[24] = "-", size[32], *src = escaped(it->source, strlen(it->source));
+			char pid[24] = "-", fd[24] = "-", size[32];
 			if (it->pid >= 0)
 				snprintf(pid, sizeof(pid), "%" PRId64, it->pid);
 			if (it->fd >= 0)
@@ -77,13 +77,12 @@ static int run(struct args *a)
 				char *part = NULL;
 				if (asprintf(&part, "%s (not whole)", it->file) < 0)
 					part = NULL;
-				table_add(&t, it->origin, pid, fd, size, src, part ? part : it->file);
+				table_add(&t, it->origin, pid, fd, size, it->source, part ? part : it->file);
 				free(part);
 			} else {
-				table_add(&t, it->origin, pid, fd, size, src,
+				table_add(&t, it->origin, pid, fd, size, it->source,
 					  it->refused ? "(refused)" : it->file ? it->file : it->target ? it->target : "-");
 			}
-			free(src);
 		}
 		table_print(&t, &o);
 		table_free(&t);
@@ -91,7 +90,11 @@ static int run(struct args *a)
 	}
 	for (size_t i = 0; i < r.n; i++)
 		if (r.items[i].refused)
-			fprintf(stderr, "kcsi: %s: refused: %s\n", a->pos[0], r.items[i].refused);
+		{
+			fprintf(stderr, "kcsi: %s: refused: ", a->pos[0]);
+			print_escaped_str(stderr, r.items[i].refused);
+			fputc('\n', stderr);
+		}
 	rc = r.refused ? KCSI_ERR_UNSAFE : 0;
 	kcsi_recovery_free(&r);
 	kcsi_ckpt_close(c);

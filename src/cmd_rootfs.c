@@ -71,14 +71,8 @@ static int run(struct args *a)
 			snprintf(size, sizeof(size), "%" PRIu64, v[i].size);
 			if (!v[i].deleted && gmtime_r(&tt, &tm))
 				strftime(mt, sizeof(mt), "%Y-%m-%d %H:%M:%S", &tm);
-			path = escaped(v[i].path, strlen(v[i].path));
-			if (v[i].target) {
-				char *full;
-				if (asprintf(&full, "%s -> %s", path, v[i].target) >= 0) {
-					free(path);
-					path = full;
-				}
-			}
+			if (!v[i].target || asprintf(&path, "%s -> %s", v[i].path, v[i].target) < 0)
+				path = strdup(v[i].path);
 			table_add(&t, v[i].type, v[i].deleted ? "-" : mode, v[i].deleted ? "-" : own,
 				  v[i].deleted ? "-" : size, mt, path);
 			free(path);

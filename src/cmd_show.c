@@ -88,7 +88,9 @@ static int run(struct args *a)
 			kcsi_ckpt *c;
 			if (open_ckpt(a->pos[i], KCSI_CKPT_META_ONLY, &c))
 				continue;
-			fprintf(o.f, "\n%s%s: CRIU dump statistics%s\n", c_bold(&o), a->pos[i], c_off(&o));
+			fprintf(o.f, "\n%s", c_bold(&o));
+			print_escaped_str(o.f, a->pos[i]);
+			fprintf(o.f, ": CRIU dump statistics%s\n", c_off(&o));
 			struct out tmp = o;
 			tmp.json = true;
 			kcsi_jw_init(&tmp.w, o.f, 2);

@@ -24,6 +24,13 @@ const struct cmd *const commands[] = {
 	&cmd_vault, &cmd_collect, &cmd_detonate, NULL,
 };
 
+/* the escape rule of kcsi/text.h, as the help and kcsi(1) tell it */
+static const char text_output_doc[] =
+	"Text output shows strings from the archive escaped, on a terminal or not:\n"
+	"\\\\ for a backslash, \\n \\t \\r, \\xNN for other control bytes and bytes that\n"
+	"are not UTF-8 (e.g. ESC \\x1b, a raw C1 byte \\x9b), \\uXXXX for C1 controls and\n"
+	"bidi or line-separator characters (e.g. \\u202e).  --json keeps the exact bytes.";
+
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: kcsi COMMAND [OPTIONS] ARGS...\n\n"
@@ -34,7 +41,7 @@ static void usage(FILE *f)
 		fprintf(f, "  %-8s %s\n", commands[i]->name, commands[i]->summary);
 	fprintf(f, "\n  help CMD    show a command's help (--man: its man page)\n"
 		   "  version     show the version\n\n"
-		   "Every view takes --json. Exit codes: see kcsi(1).\n");
+		   "Every view takes --json. Exit codes: see kcsi(1).\n\n%s\n", text_output_doc);
 }
 
 static const struct cmd *find_cmd(const char *name)
@@ -58,7 +65,9 @@ static void print_main_man(FILE *f)
 		   "4  malformed input (archive, image or metadata)\n5  unsupported input\n"
 		   "6  a size or count limit was exceeded\n7  out of memory\n"
 		   "8  not found (pid, image or member)\n9  unsafe archive member refused\n.fi\n"
-		   ".SH ENVIRONMENT\n.TP\nNO_COLOR\nno colour even on a terminal\n");
+		   ".SH TEXT OUTPUT\n");
+	man_text(f, text_output_doc);
+	fprintf(f, "\n.SH ENVIRONMENT\n.TP\nNO_COLOR\nno colour even on a terminal\n");
 }
 
 static int run_cmd(const struct cmd *c, int argc, char **argv)
