@@ -74,7 +74,11 @@ static int run(struct args *a)
 	if (opt_set(a, "sha256")) {
 		kcsi_error e2;
 		if (kcsi_sha256_file(archive, sha, &e2) != KCSI_OK)
-			fprintf(stderr, "kcsi: %s (the archive is on the node)\n", e2.msg);
+		{
+			fputs("kcsi: ", stderr);
+			print_escaped_str(stderr, e2.msg);
+			fputs(" (the archive is on the node)\n", stderr);
+		}
 	}
 	out_open(&o, a);
 	if (o.json) {
@@ -88,7 +92,9 @@ static int run(struct args *a)
 		kcsi_jw_obj_end(&o.w);
 		kcsi_jw_end(&o.w);
 	} else {
-		fprintf(o.f, "%s%s%s\n", archive, sha[0] ? "  sha256:" : "", sha);
+		/* the path comes from the kubelet's reply */
+		print_escaped_str(o.f, archive);
+		fprintf(o.f, "%s%s\n", sha[0] ? "  sha256:" : "", sha);
 	}
 	free(archive);
 	return out_close(&o, 0);
