@@ -282,21 +282,77 @@ static char *read_file(const char *path, size_t max, size_t *len, kcsi_error *er
 	return buf;
 }
 
-/* A secret from a file, trailing whitespace removed. */
-static char *read_secret(const char *path, kcsi_error *err)
+/* Refuse a secret that cannot protect anything: empty, only whitespace, with
+ * a NUL byte (the rest would be ignored), or, for a token sent in an HTTP
+ * header, with control characters or whitespace at either end (a header
+ * cannot carry it, so nobody could present it).  `key` names it. */
+static kcsi_code check_secret(const char *s, size_t n, bool header, const char *key, kcsi_error *err)
 {
-	char *s = read_file(path, 8192, NULL, err);
-	if (!s)
+	bool blank = true;
+	for (size_t i = 0; i < n; i++)
+		blank &= isspace((unsigned char)s[i]) != 0;
+	if (blank)
+		return kcsi_error_set(err, KCSI_ERR_FORMAT, "%s: empty secret", key);
+	if (memchr(s, '\0', n))
+		return kcsi_error_set(err, KCSI_ERR_FORMAT, "%s: the secret holds a NUL byte", key);
+	if (!header)
+		return KCSI_OK;
+	if (isspace((unsigned char)s[0]) || isspace((unsigned char)s[n - 1]))
+		return kcsi_error_set(err, KCSI_ERR_FORMAT, "%s: the token starts or ends with whitespace", key);
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+			return kcsi_error_set(err, KCSI_ERR_FORMAT, "%s: the token holds a control character", key);
+	return KCSI_OK;
+}
+
+/* A secret given inline (copied), or NULL when s is NULL. */
+static char *inline_secret(const char *s, bool header, const char *key, kcsi_error *err)
+{
+	char *copy;
+	if (!s || check_secret(s, strlen(s), header, key, err))
 		return NULL;
-	size_t n = strlen(s);
+	if (!(copy = strdup(s)))
+		kcsi_error_set(err, KCSI_ERR_NOMEM, "out of memory");
+	return copy;
+}
+
+/* A secret from a file, trailing whitespace (the newline) removed. */
+static char *read_secret(const char *path, bool header, const char *key, kcsi_error *err)
+{
+	size_t n;
+	char where[4400], *s = read_file(path, 8192, &n, err);
+	if (!s) {
+		kcsi_error_prefix(err, "%s", key);
+		return NULL;
+	}
 	while (n && isspace((unsigned char)s[n - 1]))
 		s[--n] = '\0';
-	if (!n) {
+	snprintf(where, sizeof(where), "%s: %s", key, path);
+	if (check_secret(s, n, header, where, err)) {
 		free(s);
-		kcsi_error_set(err, KCSI_ERR_FORMAT, "%s: empty secret", path);
 		return NULL;
 	}
 	return s;
+}
+
+/* auth.NAME (inline) or auth.NAME_file: at most one of them. */
+static kcsi_code auth_secret(json_t *s, const char *name, bool header, char **out, kcsi_error *err)
+{
+	char ikey[64], fkey[64], where[80];
+	const char *inl, *file;
+	kcsi_code rc;
+	snprintf(ikey, sizeof(ikey), "%s", name);
+	snprintf(fkey, sizeof(fkey), "%s_file", name);
+	if ((rc = kcsi_cfg_str(s, ikey, &inl, "auth", err)) || (rc = kcsi_cfg_str(s, fkey, &file, "auth", err)))
+		return rc;
+	if (inl && file)
+		return kcsi_error_set(err, KCSI_ERR_FORMAT, "auth.%s and auth.%s: give one of them", ikey, fkey);
+	snprintf(where, sizeof(where), "auth.%s", inl ? ikey : fkey);
+	if (inl)
+		*out = inline_secret(inl, header, where, err);
+	else if (file)
+		*out = read_secret(file, header, where, err);
+	return (inl || file) && !*out ? err->code : KCSI_OK;
 }
 
 /* ---- config -------------------------------------------------------------- */
@@ -321,6 +377,30 @@ static kcsi_code check_keys(json_t *o, const char *where, const char *const *kno
 			return kcsi_error_set(err, KCSI_ERR_FORMAT, "%s: unknown key \"%s\"", where, k);
 	}
 	return KCSI_OK;
+}
+
+/* The listening certificate and its private key must load and belong
+ * together, and listen.client_ca must hold a certificate: found now rather
+ * than as "cannot listen" at start-up. */
+static kcsi_code check_tls(const kcsi_responder *r, kcsi_error *err)
+{
+	gnutls_certificate_credentials_t cred;
+	gnutls_datum_t crt = {(unsigned char *)r->tls_cert_pem, (unsigned)strlen(r->tls_cert_pem)};
+	gnutls_datum_t key = {(unsigned char *)r->tls_key_pem, (unsigned)strlen(r->tls_key_pem)};
+	kcsi_code rc = KCSI_OK;
+	int g;
+	if (gnutls_certificate_allocate_credentials(&cred) < 0)
+		return kcsi_error_set(err, KCSI_ERR_NOMEM, "out of memory");
+	if ((g = gnutls_certificate_set_x509_key_mem(cred, &crt, &key, GNUTLS_X509_FMT_PEM)) < 0)
+		rc = kcsi_error_set(err, KCSI_ERR_FORMAT, "listen.tls_cert and listen.tls_key: %s", gnutls_strerror(g));
+	if (!rc && r->client_ca_pem) {
+		gnutls_datum_t ca = {(unsigned char *)r->client_ca_pem, (unsigned)strlen(r->client_ca_pem)};
+		if ((g = gnutls_certificate_set_x509_trust_mem(cred, &ca, GNUTLS_X509_FMT_PEM)) <= 0)
+			rc = kcsi_error_set(err, KCSI_ERR_FORMAT, "listen.client_ca: %s",
+					    g < 0 ? gnutls_strerror(g) : "no certificate in it");
+	}
+	gnutls_certificate_free_credentials(cred);
+	return rc;
 }
 
 /* kubeconfig: the current context's server, CA, client certificate/key or
@@ -381,11 +461,20 @@ static kcsi_code load_kubeconfig(kcsi_responder *r, const char *path, kcsi_error
 				r->api_tls.cert = KPATH(s);
 			if ((s = json_string_value(json_object_get(u, "client-key"))))
 				r->api_tls.key = KPATH(s);
-			if ((s = json_string_value(json_object_get(u, "token"))))
-				r->api_token = strdup(s);
-			if ((s = json_string_value(json_object_get(u, "tokenFile"))) && !(r->api_token = read_secret(s, err))) {
+			char key[160];
+			snprintf(key, sizeof(key), "%s: users.%s.token", path, user);
+			if ((s = json_string_value(json_object_get(u, "token"))) &&
+			    !(r->api_token = inline_secret(s, true, key, err))) {
 				rc = err->code;
 				goto out;
+			}
+			snprintf(key, sizeof(key), "%s: users.%s.tokenFile", path, user);
+			if ((s = json_string_value(json_object_get(u, "tokenFile")))) {
+				free(r->api_token);
+				if (!(r->api_token = read_secret(s, true, key, err))) {
+					rc = err->code;
+					goto out;
+				}
 			}
 			if (json_object_get(u, "client-certificate-data") || json_object_get(u, "client-key-data")) {
 				rc = kcsi_error_set(err, KCSI_ERR_UNSUPPORTED,
@@ -408,8 +497,8 @@ static kcsi_code load_config(kcsi_responder *r, kcsi_error *err)
 					  "incident_log", "kubernetes", "kubelet", "checkpoint", "label", "notify",
 					  "hooks", "rules", "exclude", NULL};
 	static const char *const k_listen[] = {"address", "port", "tls_cert", "tls_key", "client_ca", "max_body", NULL};
-	static const char *const k_auth[] = {"bearer_token", "bearer_token_file", "hmac_secret_file", "mtls",
-					     "allow_unauthenticated", NULL};
+	static const char *const k_auth[] = {"bearer_token", "bearer_token_file", "hmac_secret", "hmac_secret_file",
+					     "mtls", "allow_unauthenticated", NULL};
 	static const char *const k_inputs[] = {"files", "unix_socket", NULL};
 	static const char *const k_kube[] = {"api", "in_cluster", "kubeconfig", "token_file", "cacert", "cert",
 					     "key", "insecure", NULL};
@@ -467,21 +556,14 @@ static kcsi_code load_config(kcsi_responder *r, kcsi_error *err)
 		return err->code;
 	if (r->client_ca_pem && !r->tls_cert_pem)
 		return kcsi_error_set(err, KCSI_ERR_FORMAT, "listen: client_ca needs tls_cert and tls_key");
+	if (r->tls_cert_pem && (rc = check_tls(r, err)))
+		return rc;
 
 	/* auth */
 	s = section(cfg, "auth");
-	if ((rc = kcsi_cfg_str(s, "bearer_token", &v, "auth", err)))
+	if ((rc = auth_secret(s, "bearer_token", true, &r->bearer, err)) ||
+	    (rc = auth_secret(s, "hmac_secret", false, &r->hmac, err)))
 		return rc;
-	if (v)
-		r->bearer = strdup(v);
-	if ((rc = kcsi_cfg_str(s, "bearer_token_file", &v, "auth", err)))
-		return rc;
-	if (v && !(r->bearer = read_secret(v, err)))
-		return err->code;
-	if ((rc = kcsi_cfg_str(s, "hmac_secret_file", &v, "auth", err)))
-		return rc;
-	if (v && !(r->hmac = read_secret(v, err)))
-		return err->code;
 	if ((rc = kcsi_cfg_bool(s, "mtls", r->client_ca_pem != NULL, &r->mtls, "auth", err)))
 		return rc;
 	if (r->mtls && !r->client_ca_pem)
@@ -529,7 +611,8 @@ static kcsi_code load_config(kcsi_responder *r, kcsi_error *err)
 					      "kubernetes.in_cluster: KUBERNETES_SERVICE_HOST/PORT are not set");
 		if (asprintf(&r->api, strchr(h, ':') ? "https://[%s]:%s" : "https://%s:%s", h, p) < 0)
 			return kcsi_error_set(err, KCSI_ERR_NOMEM, "out of memory");
-		if (!(r->api_token = read_secret("/var/run/secrets/kubernetes.io/serviceaccount/token", err)))
+		if (!(r->api_token = read_secret("/var/run/secrets/kubernetes.io/serviceaccount/token", true,
+						 "kubernetes.in_cluster", err)))
 			return err->code;
 		r->api_tls.cacert = strdup("/var/run/secrets/kubernetes.io/serviceaccount/ca.crt");
 	}
@@ -547,7 +630,7 @@ static kcsi_code load_config(kcsi_responder *r, kcsi_error *err)
 		return rc;
 	if (v) {
 		free(r->api_token);
-		if (!(r->api_token = read_secret(v, err)))
+		if (!(r->api_token = read_secret(v, true, "kubernetes.token_file", err)))
 			return err->code;
 	}
 	if ((rc = kcsi_cfg_str(s, "cacert", &v, "kubernetes", err)))
@@ -1825,10 +1908,12 @@ static void metrics_text(kcsi_responder *r, kcsi_buf *b)
 	}
 }
 
+/* a == b in a time that depends on the length of a (what the client sent)
+ * only; an empty b (no secret) never matches. */
 static bool ct_eq(const char *a, const char *b)
 {
 	size_t la = strlen(a), lb = strlen(b);
-	unsigned char d = (unsigned char)(la != lb);
+	unsigned char d = (unsigned char)(la != lb || lb == 0);
 	for (size_t i = 0; i < la; i++)
 		d |= (unsigned char)(a[i] ^ b[i % (lb ? lb : 1)]);
 	return d == 0;
