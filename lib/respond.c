@@ -80,7 +80,8 @@ static void hist_add(struct hist *h, uint64_t ns)
 struct metrics {
 	atomic_uint_fast64_t received, accepted, duplicate, rejected_auth, rejected_bad, rejected_unsafe,
 		rejected_size, matched, deduplicated, excluded, unmatched, no_target, ckpt_ok, ckpt_failed,
-		label_ok, label_failed, notify_ok, notify_failed, hooks_failed, jobs_pending;
+		ckpt_skipped, label_ok, label_failed, label_skipped, notify_ok, notify_failed, notify_skipped,
+		hooks_failed, jobs_pending;
 	struct hist accept, to_request, checkpoint;
 };
 
@@ -232,9 +233,17 @@ static void logj(kcsi_responder *r, const char *level, const char *msg, ...)
 	json_decref(o);
 }
 
+static json_t *jshown(const char *s, size_t n);
+
+/* A string for the logs and the incident: null for NULL; text that is not
+ * UTF-8 (a message quoting a hostile reply) shown escaped, not dropped. */
 static json_t *jstr(const char *s)
 {
-	return s ? json_string(s) : json_null();
+	json_t *v;
+	if (!s)
+		return json_null();
+	v = json_string(s);
+	return v ? v : jshown(s, strlen(s));
 }
 
 /* A bounded, printable copy of untrusted text for logs. */
@@ -491,6 +500,54 @@ out:
 	return rc;
 }
 
+/* A Kubernetes label key: [DNS-1123 subdomain "/"] NAME, NAME 1-63 of
+ * [A-Za-z0-9-_.] beginning and ending with an alphanumeric. */
+static bool label_key_ok(const char *k)
+{
+	const char *slash = strrchr(k, '/'), *name = slash ? slash + 1 : k;
+	size_t n = strlen(name);
+	if (slash) {
+		char prefix[254];
+		if ((size_t)(slash - k) >= sizeof(prefix))
+			return false;
+		snprintf(prefix, sizeof(prefix), "%.*s", (int)(slash - k), k);
+		if (!kcsi_dns1123_subdomain(prefix))
+			return false;
+	}
+	if (n == 0 || n > 63 || !isalnum((unsigned char)name[0]) || !isalnum((unsigned char)name[n - 1]))
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!isalnum((unsigned char)name[i]) && !strchr("-_.", name[i]))
+			return false;
+	return true;
+}
+
+/* Every action a rule asks for must be able to run with this config. */
+static kcsi_code check_actions(kcsi_responder *r, kcsi_error *err)
+{
+	const char *const hooks[][2] = {{"vault", r->hook_vault}, {"analyze", r->hook_analyze}};
+	if (r->notify_url && strncmp(r->notify_url, "http://", 7) && strncmp(r->notify_url, "https://", 8))
+		return kcsi_error_set(err, KCSI_ERR_FORMAT, "notify.url: http:// or https:// expected");
+	if (!label_key_ok(r->label_key))
+		return kcsi_error_set(err, KCSI_ERR_FORMAT,
+				      "label.key \"%s\": not a Kubernetes label key ([PREFIX/]NAME)", r->label_key);
+	for (size_t i = 0; i < sizeof(hooks) / sizeof(hooks[0]); i++)
+		if (hooks[i][1] && !hooks[i][1][strspn(hooks[i][1], " \t")])
+			return kcsi_error_set(err, KCSI_ERR_FORMAT, "hooks.%s: an empty command", hooks[i][0]);
+	for (size_t i = 0; i < kcsi_policy_nrules(r->policy); i++) {
+		unsigned acts;
+		const char *name = kcsi_policy_rule(r->policy, i, &acts);
+		if ((acts & KCSI_ACT_LABEL) && !r->api)
+			return kcsi_error_set(err, KCSI_ERR_FORMAT,
+					      "rules[%zu] (%s): action label needs the Kubernetes API (kubernetes.api, "
+					      "kubernetes.in_cluster or kubernetes.kubeconfig)", i, name);
+		if ((acts & KCSI_ACT_NOTIFY) && !r->notify_url)
+			return kcsi_error_set(err, KCSI_ERR_FORMAT, "rules[%zu] (%s): action notify needs notify.url",
+					      i, name);
+	}
+	return KCSI_OK;
+}
+
 static kcsi_code load_config(kcsi_responder *r, kcsi_error *err)
 {
 	static const char *const top[] = {"listen", "auth", "inputs", "state_dir", "log", "log_level",
@@ -709,7 +766,7 @@ static kcsi_code load_config(kcsi_responder *r, kcsi_error *err)
 		return rc;
 	if (!r->label_key)
 		r->label_key = "kcsi.io/incident";
-	return KCSI_OK;
+	return check_actions(r, err);
 }
 
 kcsi_code kcsi_respond_open(const char *config, kcsi_responder **out, kcsi_error *err)
@@ -1116,7 +1173,7 @@ static json_t *decide(kcsi_responder *r, struct dev *d, struct job **jp)
 		json_object_set_new(o, "reason", json_string(ev->reason));
 		if (!(dec.actions & KCSI_ACT_NOTIFY))
 			return o;
-		dec.actions = KCSI_ACT_NOTIFY;
+		/* the job notifies; its incident says why the rest was skipped */
 	}
 	if (ev->has_container)
 		snprintf(target, sizeof(target), "%s/%s/%s", ev->ns, ev->pod, ev->container);
@@ -1485,18 +1542,67 @@ static void finish_job(kcsi_responder *r, struct job *j, int state, json_t *inc,
 	free(incs);
 }
 
+enum outcome { OUT_OK, OUT_SKIPPED, OUT_FAILED };
+
+/* What the incident says about the actions asked for, and how many of each. */
+struct results {
+	json_t *obj; /* {"checkpoint": "ok" | "skipped: WHY" | "failed: WHY", ...} */
+	int n[3];    /* by enum outcome */
+};
+
+/* Record one action's outcome in the incident and count it in the metrics. */
+static void action_result(kcsi_responder *r, struct results *res, unsigned act, enum outcome o, const char *why)
+{
+	static const char *const words[] = {"ok", "skipped", "failed"};
+	const struct {
+		unsigned act;
+		const char *name;
+		atomic_uint_fast64_t *count[3];
+	} acts[] = {
+		{KCSI_ACT_CHECKPOINT, "checkpoint", {&r->m.ckpt_ok, &r->m.ckpt_skipped, &r->m.ckpt_failed}},
+		{KCSI_ACT_LABEL, "label", {&r->m.label_ok, &r->m.label_skipped, &r->m.label_failed}},
+		{KCSI_ACT_NOTIFY, "notify", {&r->m.notify_ok, &r->m.notify_skipped, &r->m.notify_failed}},
+	};
+	char text[700];
+	for (size_t i = 0; i < sizeof(acts) / sizeof(acts[0]); i++) {
+		if (acts[i].act != act)
+			continue;
+		if (o == OUT_OK)
+			snprintf(text, sizeof(text), "ok");
+		else
+			snprintf(text, sizeof(text), "%s: %s", words[o], why ? why : "unknown");
+		json_object_set_new(res->obj, acts[i].name, jstr(text));
+		atomic_fetch_add(acts[i].count[o], 1);
+		res->n[o]++;
+	}
+}
+
+/* The incident's "result": ok when every action asked for was done. */
+static const char *overall(const struct results *res)
+{
+	if (!res->n[OUT_FAILED] && !res->n[OUT_SKIPPED])
+		return "ok";
+	if (!res->n[OUT_OK])
+		return res->n[OUT_FAILED] ? "failed" : "skipped";
+	return "partial";
+}
+
 /* Carry out a job.  Returns true when it is finished (done or failed for
- * good), false when it should be tried again later. */
+ * good), false when it should be tried again later.  Each action asked for
+ * ends ok, skipped (with the reason) or failed (with the error). */
 static bool run_job(kcsi_responder *r, struct job *j)
 {
 	kcsi_error err;
 	json_t *inc = json_object(), *actions = json_array();
 	char incident[96], t[40], base[1024], url[2048], sha[65] = "", *archive = NULL;
-	const char *error = NULL;
+	const char *error = NULL, *ck_skip = NULL;
 	uint64_t requested = 0;
-	bool ok = true, finished = true;
+	bool ok = true, finished = true, resolved = false;
+	bool want_ck = j->actions & KCSI_ACT_CHECKPOINT, want_lb = j->actions & KCSI_ACT_LABEL,
+	     want_nt = j->actions & KCSI_ACT_NOTIFY;
 	long http = 0;
 	char record_url[2048] = "";
+	struct results res = {json_object(), {0}};
 
 	kcsi_error_clear(&err);
 	j->attempts++;
@@ -1513,31 +1619,40 @@ static bool run_job(kcsi_responder *r, struct job *j)
 	json_object_set_new(inc, "time", json_string(t));
 	json_object_set_new(inc, "event", json_integer(j->event));
 	json_object_set_new(inc, "job", json_integer(j->id));
-	json_object_set_new(inc, "rule", json_string(j->rule));
+	json_object_set_new(inc, "rule", jstr(j->rule));
 	json_object_set_new(inc, "priority", json_string(j->priority));
-	json_object_set_new(inc, "policy_rule", json_string(j->policy_rule));
+	json_object_set_new(inc, "policy_rule", jstr(j->policy_rule));
 	json_object_set_new(inc, "namespace", j->ns[0] ? json_string(j->ns) : json_null());
 	json_object_set_new(inc, "pod", j->pod[0] ? json_string(j->pod) : json_null());
 	json_object_set_new(inc, "container_id", j->container_id[0] ? json_string(j->container_id) : json_null());
 	json_object_set_new(inc, "dry_run", json_boolean(r->dry_run));
-	if (j->actions & KCSI_ACT_CHECKPOINT)
+	if (want_ck)
 		json_array_append_new(actions, json_string("checkpoint"));
-	if (j->actions & KCSI_ACT_LABEL)
+	if (want_lb)
 		json_array_append_new(actions, json_string("label"));
-	if (j->actions & KCSI_ACT_NOTIFY)
+	if (want_nt)
 		json_array_append_new(actions, json_string("notify"));
 	json_object_set_new(inc, "actions", actions);
 
-	if ((j->actions & (KCSI_ACT_CHECKPOINT | KCSI_ACT_LABEL)) && resolve(r, j, &err)) {
+	/* a checkpoint needs a target: a pod (kubelet, record) or a container (podman) */
+	if (want_ck && r->mode != MODE_PODMAN && !j->pod[0])
+		ck_skip = "no target: the alert names no pod";
+	else if (want_ck && r->mode == MODE_PODMAN && !j->container[0] && !j->container_id[0])
+		ck_skip = "no target: the alert names no container";
+	if (((want_ck && !ck_skip) || (want_lb && j->pod[0])) && resolve(r, j, &err)) {
 		error = err.msg;
 		ok = false;
 		/* an API that cannot be reached is tried again; a missing pod is not */
 		finished = err.code != KCSI_ERR_IO || j->attempts >= r->attempts;
+	} else {
+		resolved = true;
 	}
 	json_object_set_new(inc, "container", j->container[0] ? json_string(j->container) : json_null());
 	json_object_set_new(inc, "node", j->node[0] ? json_string(j->node) : json_null());
 
-	if (ok && (j->actions & KCSI_ACT_CHECKPOINT) && !r->dry_run) {
+	if (want_ck && !ck_skip && ok && r->dry_run)
+		ck_skip = "dry run";
+	if (want_ck && !ck_skip && ok) {
 		uint64_t c0 = mono_ns();
 		requested = now_ns();
 		if (j->t0)
@@ -1547,7 +1662,7 @@ static bool run_job(kcsi_responder *r, struct job *j)
 				snprintf(base, sizeof(base), "invalid-node");
 			snprintf(record_url, sizeof(record_url), "%s/checkpoint/%s/%s/%s?timeout=%ld", base, j->ns,
 				 j->pod, j->container, r->ckpt_timeout);
-			json_object_set_new(inc, "recorded_request", json_string(record_url));
+			json_object_set_new(inc, "recorded_request", jstr(record_url));
 		} else if (r->mode == MODE_PODMAN) {
 			const char *name = j->container[0] ? j->container : j->container_id;
 			if (kcsi_podman_checkpoint(name, r->podman_dir, &archive, &err)) {
@@ -1569,32 +1684,32 @@ static bool run_job(kcsi_responder *r, struct job *j)
 				/* no reply or 5xx: try again; 4xx: a fact that will not change */
 				finished = (http >= 400 && http < 500) || j->attempts >= r->attempts;
 			}
-			json_object_set_new(inc, "kubelet", json_string(base));
+			json_object_set_new(inc, "kubelet", jstr(base));
 			json_object_set_new(inc, "kubelet_status", http ? json_integer(http) : json_null());
 		}
 		hist_add(&r->m.checkpoint, mono_ns() - c0);
-		if (ok)
-			atomic_fetch_add(&r->m.ckpt_ok, 1);
-		else if (finished)
-			atomic_fetch_add(&r->m.ckpt_failed, 1);
 		json_object_set_new(inc, "checkpoint_seconds", json_real((double)(mono_ns() - c0) / 1e9));
 		if (j->t0)
 			json_object_set_new(inc, "alert_to_request_ms", json_real((double)(c0 - j->t0) / 1e6));
 	}
 	if (!ok && !finished) {
 		logj(r, "warning", "job failed, will try again", "job", json_integer(j->id), "attempt",
-		     json_integer(j->attempts), "error", json_string(error), NULL);
+		     json_integer(j->attempts), "error", jstr(error), NULL);
 		json_decref(inc);
+		json_decref(res.obj);
 		free(archive);
 		return false;
 	}
+	if (want_ck)
+		action_result(r, &res, KCSI_ACT_CHECKPOINT, ck_skip ? OUT_SKIPPED : ok ? OUT_OK : OUT_FAILED,
+			      ck_skip ? ck_skip : error);
 	json_object_set_new(inc, "archive", jstr(archive));
 	if (archive) {
 		kcsi_error e2;
 		if (kcsi_sha256_file(archive, sha, &e2) == KCSI_OK)
 			json_object_set_new(inc, "sha256", json_string(sha));
 		else
-			json_object_set_new(inc, "sha256_error", json_string(e2.msg));
+			json_object_set_new(inc, "sha256_error", jstr(e2.msg));
 		char dir[4200];
 		snprintf(dir, sizeof(dir), "%s/incidents", r->state_dir);
 		mkdir(dir, 0700);
@@ -1612,44 +1727,67 @@ static bool run_job(kcsi_responder *r, struct job *j)
 		}
 		json_object_set_new(inc, "hooks", hooks);
 	}
-	if (ok && (j->actions & KCSI_ACT_LABEL) && !r->dry_run && j->pod[0] && r->api) {
-		json_t *patch = json_pack("{s:{s:{s:s},s:{s:s,s:s,s:o,s:o}}}", "metadata", "labels", r->label_key,
-					  incident, "annotations", "kcsi.io/rule", j->rule, "kcsi.io/priority",
-					  j->priority, "kcsi.io/archive", jstr(archive), "kcsi.io/sha256",
-					  sha[0] ? json_string(sha) : json_null());
-		char *ps = json_dumps(patch, JSON_COMPACT);
-		kcsi_error e3;
-		if (kcsi_kube_patch_pod(r->api, j->ns, j->pod, ps, &r->api_tls, &e3) == KCSI_OK) {
-			atomic_fetch_add(&r->m.label_ok, 1);
-			json_object_set_new(inc, "label", json_string("ok"));
-		} else {
-			atomic_fetch_add(&r->m.label_failed, 1);
-			json_object_set_new(inc, "label", json_string(e3.msg));
+	if (want_lb) {
+		if (r->dry_run)
+			action_result(r, &res, KCSI_ACT_LABEL, OUT_SKIPPED, "dry run");
+		else if (!j->pod[0])
+			action_result(r, &res, KCSI_ACT_LABEL, OUT_SKIPPED, "no pod to label: the alert names none");
+		else if (!r->api)
+			action_result(r, &res, KCSI_ACT_LABEL, OUT_SKIPPED, "no Kubernetes API is configured");
+		else if (!resolved)
+			action_result(r, &res, KCSI_ACT_LABEL, OUT_FAILED, error);
+		else if (!ok)
+			action_result(r, &res, KCSI_ACT_LABEL, OUT_SKIPPED, "the checkpoint failed");
+		else {
+			json_t *patch = json_pack("{s:{s:{s:s},s:{s:s,s:s,s:o,s:o}}}", "metadata", "labels",
+						  r->label_key, incident, "annotations", "kcsi.io/rule", j->rule,
+						  "kcsi.io/priority", j->priority, "kcsi.io/archive", jstr(archive),
+						  "kcsi.io/sha256", sha[0] ? json_string(sha) : json_null());
+			char *ps = patch ? json_dumps(patch, JSON_COMPACT) : NULL;
+			kcsi_error e3;
+			if (!ps)
+				action_result(r, &res, KCSI_ACT_LABEL, OUT_FAILED, "the patch could not be made");
+			else if (kcsi_kube_patch_pod(r->api, j->ns, j->pod, ps, &r->api_tls, &e3) == KCSI_OK)
+				action_result(r, &res, KCSI_ACT_LABEL, OUT_OK, NULL);
+			else
+				action_result(r, &res, KCSI_ACT_LABEL, OUT_FAILED, e3.msg);
+			free(ps);
+			json_decref(patch);
 		}
-		free(ps);
-		json_decref(patch);
 	}
-	json_object_set_new(inc, "result", json_string(ok ? "ok" : "failed"));
+	json_object_set(inc, "results", res.obj);
+	json_object_set_new(inc, "result", json_string(overall(&res)));
 	json_object_set_new(inc, "error", jstr(error));
-	if ((j->actions & KCSI_ACT_NOTIFY) && r->notify_url && !r->dry_run) {
-		char *body = json_dumps(inc, JSON_COMPACT | JSON_PRESERVE_ORDER), *rep = NULL;
-		kcsi_error e4;
-		long h = 0;
-		kcsi_tls nt = {.timeout_s = 10};
-		if (kcsi_http_send("POST", r->notify_url, "application/json", body, &nt, &h, &rep, &e4) == KCSI_OK &&
-		    h >= 200 && h < 300) {
-			atomic_fetch_add(&r->m.notify_ok, 1);
-			json_object_set_new(inc, "notify", json_string("ok"));
+	if (want_nt) {
+		if (r->dry_run) {
+			action_result(r, &res, KCSI_ACT_NOTIFY, OUT_SKIPPED, "dry run");
+		} else if (!r->notify_url) {
+			action_result(r, &res, KCSI_ACT_NOTIFY, OUT_SKIPPED, "notify.url is not configured");
 		} else {
-			atomic_fetch_add(&r->m.notify_failed, 1);
-			json_object_set_new(inc, "notify", h ? json_sprintf("HTTP %ld", h) : json_string(e4.msg));
+			/* the webhook gets the incident as it stands: every result but its own */
+			char *body = json_dumps(inc, JSON_COMPACT | JSON_PRESERVE_ORDER), *rep = NULL;
+			kcsi_error e4;
+			long h = 0;
+			kcsi_tls nt = {.timeout_s = 10};
+			kcsi_error_clear(&e4);
+			if (body && kcsi_http_send("POST", r->notify_url, "application/json", body, &nt, &h, &rep, &e4) ==
+					    KCSI_OK && h >= 200 && h < 300) {
+				action_result(r, &res, KCSI_ACT_NOTIFY, OUT_OK, NULL);
+			} else {
+				char why[64];
+				snprintf(why, sizeof(why), "HTTP %ld", h);
+				action_result(r, &res, KCSI_ACT_NOTIFY, OUT_FAILED,
+					      h ? why : body ? e4.msg : "the incident could not be written");
+			}
+			free(rep);
+			free(body);
 		}
-		free(rep);
-		free(body);
+		json_object_set_new(inc, "result", json_string(overall(&res)));
 	}
-	finish_job(r, j, ok ? JOB_DONE : JOB_FAILED, inc, archive, sha[0] ? sha : NULL, error, requested,
-		   record_url[0] ? record_url : NULL);
-	logj(r, ok ? "info" : "error", "incident", "incident", json_deep_copy(inc), NULL);
+	json_decref(res.obj);
+	finish_job(r, j, res.n[OUT_FAILED] ? JOB_FAILED : JOB_DONE, inc, archive, sha[0] ? sha : NULL, error,
+		   requested, record_url[0] ? record_url : NULL);
+	logj(r, res.n[OUT_FAILED] ? "error" : "info", "incident", "incident", json_deep_copy(inc), NULL);
 	json_decref(inc);
 	free(archive);
 	return true;
@@ -1870,12 +2008,15 @@ static void metrics_text(kcsi_responder *r, kcsi_buf *b)
 		{"kcsi_respond_events_excluded_total", "Alerts excluded by namespace or image", &r->m.excluded, ""},
 		{"kcsi_respond_events_unmatched_total", "Alerts no rule matched", &r->m.unmatched, ""},
 		{"kcsi_respond_events_no_target_total", "Matched alerts that name no container", &r->m.no_target, ""},
-		{"kcsi_respond_checkpoints_total", "Checkpoints taken or requested", &r->m.ckpt_ok, "{result=\"ok\"}"},
+		{"kcsi_respond_checkpoints_total", "Checkpoint actions: taken or requested, failed, skipped (no target, dry run)", &r->m.ckpt_ok, "{result=\"ok\"}"},
 		{"kcsi_respond_checkpoints_total", NULL, &r->m.ckpt_failed, "{result=\"failed\"}"},
-		{"kcsi_respond_labels_total", "Pod label patches", &r->m.label_ok, "{result=\"ok\"}"},
+		{"kcsi_respond_checkpoints_total", NULL, &r->m.ckpt_skipped, "{result=\"skipped\"}"},
+		{"kcsi_respond_labels_total", "Pod label actions", &r->m.label_ok, "{result=\"ok\"}"},
 		{"kcsi_respond_labels_total", NULL, &r->m.label_failed, "{result=\"failed\"}"},
-		{"kcsi_respond_notifications_total", "Webhook notifications", &r->m.notify_ok, "{result=\"ok\"}"},
+		{"kcsi_respond_labels_total", NULL, &r->m.label_skipped, "{result=\"skipped\"}"},
+		{"kcsi_respond_notifications_total", "Webhook notification actions", &r->m.notify_ok, "{result=\"ok\"}"},
 		{"kcsi_respond_notifications_total", NULL, &r->m.notify_failed, "{result=\"failed\"}"},
+		{"kcsi_respond_notifications_total", NULL, &r->m.notify_skipped, "{result=\"skipped\"}"},
 		{"kcsi_respond_hooks_failed_total", "Hook commands that failed", &r->m.hooks_failed, ""},
 	};
 	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
