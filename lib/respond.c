@@ -46,6 +46,7 @@
 
 #include <microhttpd.h>
 
+#include "kcsi/jsonw.h"
 #include "respond_int.h"
 #include "util.h"
 
@@ -81,13 +82,15 @@ struct metrics {
 	atomic_uint_fast64_t received, accepted, duplicate, rejected_auth, rejected_bad, rejected_unsafe,
 		rejected_size, matched, deduplicated, excluded, unmatched, no_target, ckpt_ok, ckpt_failed,
 		ckpt_skipped, label_ok, label_failed, label_skipped, notify_ok, notify_failed, notify_skipped,
-		hooks_failed, jobs_pending;
+		hooks_failed, jobs_pending, conns_open, conns_refused_client, conns_cut_headers,
+		conns_cut_request;
 	struct hist accept, to_request, checkpoint;
 };
 
 /* ---- the responder --------------------------------------------------------- */
 
 struct sub; /* an event waiting for the writer */
+struct conn; /* an HTTP connection */
 struct dev; /* an event waiting for the decider */
 struct job;
 
@@ -172,6 +175,13 @@ struct kcsi_responder {
 	size_t ninputs;
 	int sock_fd;
 	struct MHD_Daemon *mhd;
+	/* HTTP connections: limits and deadlines (see "HTTP connections") */
+	int max_conns, max_conns_per_client;
+	double header_timeout_s, request_timeout_s;
+	pthread_mutex_t conn_lock;
+	struct conn *conns;
+	atomic_uint_fast64_t flood_sec, flood_skipped; /* log lines a flood repeats: one a second */
+	atomic_int unix_conns; /* connections being read on inputs.unix_socket */
 };
 
 static uint64_t now_ns(void)
@@ -235,6 +245,16 @@ static void logj(kcsi_responder *r, const char *level, const char *msg, ...)
 
 static json_t *jshown(const char *s, size_t n);
 
+/* End s before its first byte that does not begin a whole UTF-8 sequence:
+ * alert text cut to fit a buffer must stay text (JSON, labels, logs). */
+static void utf8_cut(char *s)
+{
+	size_t n = 0, len = strlen(s), l;
+	while (n < len && (l = kcsi_utf8_seq((const unsigned char *)s + n, len - n)))
+		n += l;
+	s[n] = '\0';
+}
+
 /* A string for the logs and the incident: null for NULL; text that is not
  * UTF-8 (a message quoting a hostile reply) shown escaped, not dropped. */
 static json_t *jstr(const char *s)
@@ -260,6 +280,15 @@ static json_t *jshown(const char *s, size_t n)
 	}
 	buf[o] = '\0';
 	return json_string(buf);
+}
+
+/* A refusal as the HTTP reply body: {"accepted": false, K: V}. */
+static char *jmsg(const char *k, const char *v)
+{
+	json_t *o = json_pack("{s:b,s:s}", "accepted", 0, k, v);
+	char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+	json_decref(o);
+	return s;
 }
 
 /* ---- files --------------------------------------------------------------- */
@@ -553,7 +582,9 @@ static kcsi_code load_config(kcsi_responder *r, kcsi_error *err)
 	static const char *const top[] = {"listen", "auth", "inputs", "state_dir", "log", "log_level",
 					  "incident_log", "kubernetes", "kubelet", "checkpoint", "label", "notify",
 					  "hooks", "rules", "exclude", NULL};
-	static const char *const k_listen[] = {"address", "port", "tls_cert", "tls_key", "client_ca", "max_body", NULL};
+	static const char *const k_listen[] = {"address", "port", "tls_cert", "tls_key", "client_ca", "max_body",
+					       "max_connections", "max_connections_per_client", "header_timeout",
+					       "request_timeout", NULL};
 	static const char *const k_auth[] = {"bearer_token", "bearer_token_file", "hmac_secret", "hmac_secret_file",
 					     "mtls", "allow_unauthenticated", NULL};
 	static const char *const k_inputs[] = {"files", "unix_socket", NULL};
@@ -597,6 +628,17 @@ static kcsi_code load_config(kcsi_responder *r, kcsi_error *err)
 	if ((rc = kcsi_cfg_num(s, "max_body", 1 << 20, 256, 64 << 20, &d, "listen", err)))
 		return rc;
 	r->max_body = (size_t)d;
+	if ((rc = kcsi_cfg_num(s, "max_connections", 512, 1, 4096, &d, "listen", err)))
+		return rc;
+	r->max_conns = (int)d;
+	if ((rc = kcsi_cfg_num(s, "max_connections_per_client", r->max_conns < 64 ? r->max_conns : 64, 1,
+			       r->max_conns, &d, "listen", err)))
+		return rc;
+	r->max_conns_per_client = (int)d;
+	if ((rc = kcsi_cfg_num(s, "header_timeout", 10, 0.1, 3600, &r->header_timeout_s, "listen", err)) ||
+	    (rc = kcsi_cfg_num(s, "request_timeout", r->header_timeout_s > 30 ? r->header_timeout_s : 30,
+			       r->header_timeout_s, 3600, &r->request_timeout_s, "listen", err)))
+		return rc;
 	if ((rc = kcsi_cfg_str(s, "tls_cert", &v, "listen", err)))
 		return rc;
 	if (v && !(r->tls_cert_pem = read_file(v, 1 << 20, NULL, err)))
@@ -785,6 +827,7 @@ kcsi_code kcsi_respond_open(const char *config, kcsi_responder **out, kcsi_error
 	pthread_mutex_init(&r->db_lock, NULL);
 	pthread_mutex_init(&r->log_lock, NULL);
 	pthread_mutex_init(&r->q_lock, NULL);
+	pthread_mutex_init(&r->conn_lock, NULL);
 	pthread_cond_init(&r->q_cond, NULL);
 	pthread_cond_init(&r->w_cond, NULL);
 	text = read_file(config, 1 << 20, &len, err);
@@ -832,7 +875,7 @@ void kcsi_respond_describe(kcsi_responder *r, FILE *f)
 	if (r->allow_unauth)
 		json_array_append_new(a, json_string("none"));
 	json_object_set_new(o, "auth", a);
-	json_object_set_new(o, "files", json_deep_copy(r->files ? r->files : json_array()));
+	json_object_set_new(o, "files", r->files ? json_deep_copy(r->files) : json_array());
 	json_object_set_new(o, "unix_socket", jstr(r->unix_socket));
 	json_object_set_new(o, "state_dir", json_string(r->state_dir));
 	json_object_set_new(o, "mode", json_string(modes[r->mode]));
@@ -957,7 +1000,7 @@ static int accept_event(kcsi_responder *r, const char *input, const char *body, 
 			atomic_fetch_add(&r->m.rejected_bad, 1);
 		logj(r, "warning", "alert refused", "input", json_string(input), "reason", json_string(err.msg),
 		     "body", jshown(body, len < 160 ? len : 160), NULL);
-		*reply = json_dumps(json_pack("{s:b,s:s}", "accepted", 0, "error", err.msg), JSON_COMPACT);
+		*reply = jmsg("error", err.msg);
 		return rc == KCSI_ERR_UNSAFE ? 422 : 400;
 	}
 	if (atomic_load(&r->stopping)) {
@@ -1170,7 +1213,7 @@ static json_t *decide(kcsi_responder *r, struct dev *d, struct job **jp)
 	    !(r->mode == MODE_PODMAN && (ev->container_id[0] || kcsi_falco_field(ev, "container.name", target, 8)))) {
 		atomic_fetch_add(&r->m.no_target, 1);
 		json_object_set_new(o, "result", json_string("no target"));
-		json_object_set_new(o, "reason", json_string(ev->reason));
+		json_object_set_new(o, "reason", jstr(ev->reason));
 		if (!(dec.actions & KCSI_ACT_NOTIFY))
 			return o;
 		/* the job notifies; its incident says why the rest was skipped */
@@ -1188,6 +1231,7 @@ static json_t *decide(kcsi_responder *r, struct dev *d, struct job **jp)
 		snprintf(target, sizeof(target), "podman/%s", kcsi_falco_field(ev, "container.name", buf, sizeof(buf)));
 	} else
 		snprintf(target, sizeof(target), "host:%s:%s", ev->hostname ? ev->hostname : "-", ev->rule);
+	utf8_cut(target);
 	json_object_set_new(o, "target", json_string(target));
 	struct cool *c = cool_find(r, target);
 	if (c && now - c->at < (uint64_t)(r->cooldown_s * 1e9)) {
@@ -1209,11 +1253,15 @@ static json_t *decide(kcsi_responder *r, struct dev *d, struct job **jp)
 		char buf[8];
 		const char *cn = kcsi_falco_field(ev, "container.name", buf, sizeof(buf));
 		snprintf(j->container, sizeof(j->container), "%.63s", cn ? cn : "");
+		utf8_cut(j->container);
 	}
 	snprintf(j->rule, sizeof(j->rule), "%s", ev->rule);
 	snprintf(j->priority, sizeof(j->priority), "%s", kcsi_priority_name(ev->priority));
 	snprintf(j->policy_rule, sizeof(j->policy_rule), "%s", dec.policy_rule);
 	snprintf(j->hostname, sizeof(j->hostname), "%s", ev->hostname ? ev->hostname : "");
+	utf8_cut(j->rule);
+	utf8_cut(j->policy_rule);
+	utf8_cut(j->hostname);
 	j->actions = dec.actions;
 	j->event = d->id;
 	j->received_ns = d->received_ns;
@@ -1647,7 +1695,7 @@ static bool run_job(kcsi_responder *r, struct job *j)
 	} else {
 		resolved = true;
 	}
-	json_object_set_new(inc, "container", j->container[0] ? json_string(j->container) : json_null());
+	json_object_set_new(inc, "container", j->container[0] ? jstr(j->container) : json_null());
 	json_object_set_new(inc, "node", j->node[0] ? json_string(j->node) : json_null());
 
 	if (want_ck && !ck_skip && ok && r->dry_run)
@@ -1963,30 +2011,191 @@ static kcsi_code recover(kcsi_responder *r, kcsi_error *err)
 
 /* ---- HTTP ----------------------------------------------------------------- */
 
+/* A flood repeats its log lines: let one through a second.  *skipped gets
+ * how many were held back since the last one. */
+static bool flood_log_ok(kcsi_responder *r, uint64_t *skipped)
+{
+	uint64_t sec = mono_ns() / 1000000000u, last = atomic_load(&r->flood_sec);
+	if (sec != last && atomic_compare_exchange_strong(&r->flood_sec, &last, sec)) {
+		*skipped = atomic_exchange(&r->flood_skipped, 0);
+		return true;
+	}
+	atomic_fetch_add(&r->flood_skipped, 1);
+	return false;
+}
+
+/* libmicrohttpd's own messages, as log lines (a flood of them is thinned). */
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	kcsi_responder *r = cls;
+	char msg[512];
+	uint64_t skipped;
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	msg[strcspn(msg, "\n")] = '\0';
+	if (flood_log_ok(r, &skipped))
+		logj(r, "warning", "http server", "detail", jshown(msg, strlen(msg)), "suppressed",
+		     json_integer((json_int_t)skipped), NULL);
+}
+
+/* ---- HTTP connections: a slot per client bounded, and deadlines a trickle
+ * cannot push back.  libmicrohttpd's timeout counts idleness, so a client
+ * sending a byte now and then keeps a connection forever; here each request
+ * has an absolute deadline from its start (the accept, or the end of the
+ * previous request on a kept-alive connection): header_timeout for the
+ * headers, request_timeout for headers and body.  A connection past its
+ * deadline is shut down (the main thread checks a few times a second);
+ * libmicrohttpd then sees the end of the stream and closes it.  The socket
+ * is shut down only while libmicrohttpd holds it open: the CLOSED
+ * notification (which comes before the close) takes the entry out under the
+ * same lock. */
+
+enum conn_phase { PHASE_HEADERS, PHASE_BODY, PHASE_ANSWER };
+
+struct conn {
+	int fd;
+	struct in_addr peer;
+	uint64_t start; /* monotonic: when the current request began */
+	enum conn_phase phase;
+	bool cut;
+	struct conn *prev, *next;
+};
+
+static void peer_text(const struct sockaddr *sa, char *buf, size_t cap)
+{
+	snprintf(buf, cap, "?");
+	if (sa && sa->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, buf, (socklen_t)cap);
+}
+
+/* Accept policy: at most listen.max_connections_per_client from one address. */
+static enum MHD_Result on_accept(void *cls, const struct sockaddr *addr, socklen_t addrlen)
+{
+	kcsi_responder *r = cls;
+	int n = 0;
+	uint64_t skipped;
+	(void)addrlen;
+	if (!addr || addr->sa_family != AF_INET)
+		return MHD_YES;
+	struct in_addr a = ((const struct sockaddr_in *)addr)->sin_addr;
+	pthread_mutex_lock(&r->conn_lock);
+	for (struct conn *k = r->conns; k; k = k->next)
+		n += k->peer.s_addr == a.s_addr;
+	pthread_mutex_unlock(&r->conn_lock);
+	if (n < r->max_conns_per_client)
+		return MHD_YES;
+	atomic_fetch_add(&r->m.conns_refused_client, 1);
+	if (flood_log_ok(r, &skipped)) {
+		char peer[64];
+		peer_text(addr, peer, sizeof(peer));
+		logj(r, "warning", "connection refused: too many from one client", "peer", json_string(peer), "open",
+		     json_integer(n), "limit", json_string("listen.max_connections_per_client"), "suppressed",
+		     json_integer((json_int_t)skipped), NULL);
+	}
+	return MHD_NO;
+}
+
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+			  enum MHD_ConnectionNotificationCode code)
+{
+	kcsi_responder *r = cls;
+	struct conn *k = *socket_context;
+	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+		const union MHD_ConnectionInfo *fd = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+		const union MHD_ConnectionInfo *ad = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+		if (!fd || !(k = calloc(1, sizeof(*k))))
+			return; /* not tracked: libmicrohttpd's idle timeout still applies */
+		k->fd = fd->connect_fd;
+		if (ad && ad->client_addr && ad->client_addr->sa_family == AF_INET)
+			k->peer = ((const struct sockaddr_in *)ad->client_addr)->sin_addr;
+		k->start = mono_ns();
+		pthread_mutex_lock(&r->conn_lock);
+		k->next = r->conns;
+		if (r->conns)
+			r->conns->prev = k;
+		r->conns = k;
+		pthread_mutex_unlock(&r->conn_lock);
+		*socket_context = k;
+		atomic_fetch_add(&r->m.conns_open, 1);
+	} else if (k) {
+		pthread_mutex_lock(&r->conn_lock);
+		if (k->prev)
+			k->prev->next = k->next;
+		else
+			r->conns = k->next;
+		if (k->next)
+			k->next->prev = k->prev;
+		pthread_mutex_unlock(&r->conn_lock);
+		free(k);
+		*socket_context = NULL;
+		atomic_fetch_sub(&r->m.conns_open, 1);
+	}
+}
+
+static void conn_phase(kcsi_responder *r, struct MHD_Connection *c, enum conn_phase phase)
+{
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	struct conn *k = ci ? ci->socket_context : NULL;
+	if (!k)
+		return;
+	pthread_mutex_lock(&r->conn_lock);
+	k->phase = phase;
+	if (phase == PHASE_HEADERS)
+		k->start = mono_ns();
+	pthread_mutex_unlock(&r->conn_lock);
+}
+
+/* Shut down the connections past their deadline. */
+static void reap_connections(kcsi_responder *r)
+{
+	uint64_t now = mono_ns(), hdr = (uint64_t)(r->header_timeout_s * 1e9),
+		 req = (uint64_t)(r->request_timeout_s * 1e9);
+	pthread_mutex_lock(&r->conn_lock);
+	for (struct conn *k = r->conns; k; k = k->next) {
+		if (k->cut || k->phase == PHASE_ANSWER || now < k->start)
+			continue;
+		if (k->phase == PHASE_HEADERS && now - k->start > hdr)
+			atomic_fetch_add(&r->m.conns_cut_headers, 1);
+		else if (now - k->start > req)
+			atomic_fetch_add(&r->m.conns_cut_request, 1);
+		else
+			continue;
+		k->cut = true;
+		shutdown(k->fd, SHUT_RDWR);
+	}
+	pthread_mutex_unlock(&r->conn_lock);
+}
+
+/* ---- HTTP requests ---- */
+
+/* A body over listen.max_body is read and thrown away up to this many times
+ * max_body, so that the client can read the 413 (a client still sending
+ * when the connection closes sees a reset instead); beyond it, or announced
+ * beyond it, the connection is closed. */
+#define DISCARD_FACTOR 8
+
 struct req {
 	kcsi_buf body;
 	bool too_big;
+	size_t discarded;
 	uint64_t t0;
 };
 
+/* Queue a reply.  Anything but a success closes the connection, so a client
+ * that was refused does not keep its slot. */
 static enum MHD_Result reply(struct MHD_Connection *c, int status, const char *type, char *text)
 {
 	const char *t = text ? text : "{}";
 	struct MHD_Response *resp = MHD_create_response_from_buffer(strlen(t), (void *)t, MHD_RESPMEM_MUST_COPY);
 	enum MHD_Result rc;
 	free(text);
+	if (!resp)
+		return MHD_NO;
 	MHD_add_response_header(resp, "Content-Type", type);
+	if (status >= 300)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
 	rc = MHD_queue_response(c, (unsigned)status, resp);
 	MHD_destroy_response(resp);
 	return rc;
-}
-
-static char *jmsg(const char *k, const char *v)
-{
-	json_t *o = json_pack("{s:b,s:s}", "accepted", 0, k, v);
-	char *s = json_dumps(o, JSON_COMPACT);
-	json_decref(o);
-	return s;
 }
 
 static void metrics_text(kcsi_responder *r, kcsi_buf *b)
@@ -2018,6 +2227,9 @@ static void metrics_text(kcsi_responder *r, kcsi_buf *b)
 		{"kcsi_respond_notifications_total", NULL, &r->m.notify_failed, "{result=\"failed\"}"},
 		{"kcsi_respond_notifications_total", NULL, &r->m.notify_skipped, "{result=\"skipped\"}"},
 		{"kcsi_respond_hooks_failed_total", "Hook commands that failed", &r->m.hooks_failed, ""},
+		{"kcsi_respond_connections_refused_total", "HTTP connections refused at accept", &r->m.conns_refused_client, "{reason=\"per_client_limit\"}"},
+		{"kcsi_respond_connections_closed_total", "HTTP connections closed at a deadline", &r->m.conns_cut_headers, "{reason=\"header_deadline\"}"},
+		{"kcsi_respond_connections_closed_total", NULL, &r->m.conns_cut_request, "{reason=\"request_deadline\"}"},
 	};
 	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
 		if (c[i].help)
@@ -2026,6 +2238,9 @@ static void metrics_text(kcsi_responder *r, kcsi_buf *b)
 	}
 	kcsi_buf_printf(b, "# HELP kcsi_respond_jobs_pending Jobs not finished\n# TYPE kcsi_respond_jobs_pending gauge\n"
 			   "kcsi_respond_jobs_pending %" PRIuFAST64 "\n", atomic_load(&r->m.jobs_pending));
+	kcsi_buf_printf(b, "# HELP kcsi_respond_connections_open HTTP connections open\n"
+			   "# TYPE kcsi_respond_connections_open gauge\nkcsi_respond_connections_open %" PRIuFAST64 "\n",
+			atomic_load(&r->m.conns_open));
 	struct {
 		const char *name, *help;
 		struct hist *h;
@@ -2060,10 +2275,12 @@ static bool ct_eq(const char *a, const char *b)
 	return d == 0;
 }
 
-/* NULL when the request may go on, else the reason it may not. */
+/* NULL when the request may go on, else the reason it may not.  With the
+ * headers only (body NULL): the client certificate, the bearer token, the
+ * presence of the signature; with the body: the signature. */
 static const char *auth_check(kcsi_responder *r, struct MHD_Connection *c, const char *body, size_t len)
 {
-	if (r->mtls) {
+	if (!body && r->mtls) {
 		const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_GNUTLS_SESSION);
 		gnutls_session_t s = ci ? (gnutls_session_t)ci->tls_session : NULL;
 		unsigned status = 1, n = 0;
@@ -2072,7 +2289,7 @@ static const char *auth_check(kcsi_responder *r, struct MHD_Connection *c, const
 		if (gnutls_certificate_verify_peers2(s, &status) < 0 || status != 0)
 			return "client certificate not signed by listen.client_ca";
 	}
-	if (r->bearer) {
+	if (!body && r->bearer) {
 		const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
 		if (!h || strncasecmp(h, "Bearer ", 7) || !ct_eq(h + 7, r->bearer))
 			return "missing or wrong bearer token";
@@ -2083,6 +2300,8 @@ static const char *auth_check(kcsi_responder *r, struct MHD_Connection *c, const
 		char hex[72] = "sha256=";
 		if (!h)
 			return "missing X-Kcsi-Signature";
+		if (!body)
+			return NULL;
 		gnutls_hmac_fast(GNUTLS_MAC_SHA256, r->hmac, strlen(r->hmac), body, len, d);
 		for (int i = 0; i < 32; i++)
 			snprintf(hex + 7 + 2 * i, 3, "%02x", d[i]);
@@ -2092,15 +2311,78 @@ static const char *auth_check(kcsi_responder *r, struct MHD_Connection *c, const
 	return NULL;
 }
 
+static enum MHD_Result refuse_auth(kcsi_responder *r, struct MHD_Connection *c, const char *why)
+{
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	char peer[64];
+	uint64_t skipped;
+	peer_text(ci ? ci->client_addr : NULL, peer, sizeof(peer));
+	atomic_fetch_add(&r->m.received, 1);
+	atomic_fetch_add(&r->m.rejected_auth, 1);
+	if (flood_log_ok(r, &skipped))
+		logj(r, "warning", "alert refused", "input", json_string("http"), "reason", json_string(why), "peer",
+		     json_string(peer), "suppressed", json_integer((json_int_t)skipped), NULL);
+	return reply(c, 401, "application/json", jmsg("error", why));
+}
+
+static enum MHD_Result refuse_size(kcsi_responder *r, struct MHD_Connection *c, bool answer)
+{
+	uint64_t skipped;
+	atomic_fetch_add(&r->m.received, 1);
+	atomic_fetch_add(&r->m.rejected_size, 1);
+	if (flood_log_ok(r, &skipped))
+		logj(r, "warning", "alert refused", "input", json_string("http"), "reason",
+		     json_sprintf("body larger than %zu bytes (listen.max_body)", r->max_body), "suppressed",
+		     json_integer((json_int_t)skipped), NULL);
+	/* in the middle of a body there is no answering: the connection is dropped */
+	return answer ? reply(c, 413, "application/json", jmsg("error", "body too large")) : MHD_NO;
+}
+
+static enum MHD_Result serve_get(kcsi_responder *r, struct MHD_Connection *c, const char *url)
+{
+	if (!strcmp(url, "/healthz"))
+		return reply(c, 200, "text/plain", strdup("ok\n"));
+	if (!strcmp(url, "/readyz"))
+		return atomic_load(&r->ready) && !atomic_load(&r->stopping)
+			       ? reply(c, 200, "text/plain", strdup("ready\n"))
+			       : reply(c, 503, "text/plain", strdup("not ready\n"));
+	if (!strcmp(url, "/metrics")) {
+		kcsi_buf b;
+		kcsi_buf_init(&b, 1 << 20);
+		metrics_text(r, &b);
+		char *s = strdup(kcsi_buf_str(&b));
+		kcsi_buf_free(&b);
+		return reply(c, 200, "text/plain; version=0.0.4", s);
+	}
+	return reply(c, 404, "application/json", strdup("{\"error\": \"not found\"}"));
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
 				  const char *version, const char *upload, size_t *upload_size, void **con_cls)
 {
 	kcsi_responder *r = cls;
 	struct req *q = *con_cls;
+	(void)version;
 
 	if (!q) {
-		q = calloc(1, sizeof(*q));
-		if (!q)
+		/* the headers are complete: all that needs no body is decided now,
+		 * before a refused client can send (or trickle) one */
+		conn_phase(r, c, PHASE_BODY);
+		if (!strcmp(method, "GET") || !strcmp(method, "HEAD")) {
+			conn_phase(r, c, PHASE_ANSWER);
+			return serve_get(r, c, url);
+		}
+		if (strcmp(method, "POST"))
+			return reply(c, 405, "application/json", strdup("{\"error\": \"POST an alert\"}"));
+		if (strcmp(url, "/") && strcmp(url, "/events") && strcmp(url, "/falco"))
+			return reply(c, 404, "application/json", strdup("{\"error\": \"POST alerts to / or /events\"}"));
+		const char *why = auth_check(r, c, NULL, 0);
+		if (why)
+			return refuse_auth(r, c, why);
+		const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+		if (cl && strtoull(cl, NULL, 10) > (unsigned long long)r->max_body * DISCARD_FACTOR)
+			return refuse_size(r, c, true);
+		if (!(q = calloc(1, sizeof(*q))))
 			return MHD_NO;
 		kcsi_buf_init(&q->body, r->max_body);
 		q->t0 = mono_ns();
@@ -2108,66 +2390,39 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		return MHD_YES;
 	}
 	if (*upload_size) {
-		if (!q->too_big && kcsi_buf_add(&q->body, upload, *upload_size))
+		if (!q->too_big && kcsi_buf_add(&q->body, upload, *upload_size)) {
 			q->too_big = true;
+			kcsi_buf_free(&q->body);
+		}
+		if (q->too_big && (q->discarded += *upload_size) > r->max_body * DISCARD_FACTOR)
+			return refuse_size(r, c, false);
 		*upload_size = 0;
 		return MHD_YES;
 	}
-	if (!strcmp(method, "GET") || !strcmp(method, "HEAD")) {
-		if (!strcmp(url, "/healthz"))
-			return reply(c, 200, "text/plain", strdup("ok\n"));
-		if (!strcmp(url, "/readyz"))
-			return atomic_load(&r->ready) && !atomic_load(&r->stopping)
-				       ? reply(c, 200, "text/plain", strdup("ready\n"))
-				       : reply(c, 503, "text/plain", strdup("not ready\n"));
-		if (!strcmp(url, "/metrics")) {
-			kcsi_buf b;
-			kcsi_buf_init(&b, 1 << 20);
-			metrics_text(r, &b);
-			char *s = strdup(kcsi_buf_str(&b));
-			kcsi_buf_free(&b);
-			return reply(c, 200, "text/plain; version=0.0.4", s);
-		}
-		return reply(c, 404, "application/json", strdup("{\"error\": \"not found\"}"));
-	}
-	if (strcmp(method, "POST"))
-		return reply(c, 405, "application/json", strdup("{\"error\": \"POST an alert\"}"));
-	if (strcmp(url, "/") && strcmp(url, "/events") && strcmp(url, "/falco"))
-		return reply(c, 404, "application/json", strdup("{\"error\": \"POST alerts to / or /events\"}"));
-	if (q->too_big) {
-		atomic_fetch_add(&r->m.received, 1);
-		atomic_fetch_add(&r->m.rejected_size, 1);
-		logj(r, "warning", "alert refused", "input", json_string("http"), "reason",
-		     json_sprintf("body larger than %zu bytes (listen.max_body)", r->max_body), NULL);
-		return reply(c, 413, "application/json", jmsg("error", "body too large"));
-	}
+	conn_phase(r, c, PHASE_ANSWER);
+	if (q->too_big)
+		return refuse_size(r, c, true);
 	const char *why = auth_check(r, c, q->body.data ? q->body.data : "", q->body.len);
-	if (why) {
-		const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-		char peer[64] = "?";
-		if (ci && ci->client_addr && ci->client_addr->sa_family == AF_INET) {
-			const struct sockaddr_in *sin = (const struct sockaddr_in *)ci->client_addr;
-			inet_ntop(AF_INET, &sin->sin_addr, peer, sizeof(peer));
-		}
-		atomic_fetch_add(&r->m.received, 1);
-		atomic_fetch_add(&r->m.rejected_auth, 1);
-		logj(r, "warning", "alert refused", "input", json_string("http"), "reason", json_string(why), "peer",
-		     json_string(peer), NULL);
-		return reply(c, 401, "application/json", jmsg("error", why));
-	}
+	if (why)
+		return refuse_auth(r, c, why);
 	char *text = NULL;
 	int status = accept_event(r, "http", q->body.data ? q->body.data : "", q->body.len, q->t0, &text);
 	return reply(c, status, "application/json", text);
 }
 
+/* A request is over (answered or abandoned): the next one on this
+ * connection starts its deadlines now. */
 static void on_done(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe)
 {
+	kcsi_responder *r = cls;
 	struct req *q = *con_cls;
+	(void)toe;
 	if (q) {
 		kcsi_buf_free(&q->body);
 		free(q);
 		*con_cls = NULL;
 	}
+	conn_phase(r, c, PHASE_HEADERS);
 }
 
 static kcsi_code start_http(kcsi_responder *r, kcsi_error *err)
@@ -2181,12 +2436,15 @@ static kcsi_code start_http(kcsi_responder *r, kcsi_error *err)
 		return kcsi_error_set(err, KCSI_ERR_USAGE, "listen.address \"%s\": an IPv4 address expected", r->address);
 	if (r->tls_cert_pem)
 		flags |= MHD_USE_TLS;
-	struct MHD_OptionItem opts[8];
+	struct MHD_OptionItem opts[12];
 	int n = 0;
 	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_SOCK_ADDR, 0, &sin};
 	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_done, r};
-	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_LIMIT, 512, NULL};
-	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_TIMEOUT, 60, NULL};
+	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, r};
+	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)on_mhd_log, r};
+	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_LIMIT, r->max_conns, NULL};
+	/* idleness (a reply the client does not read); the deadlines do the rest */
+	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)(r->request_timeout_s + 0.999), NULL};
 	if (r->tls_cert_pem) {
 		opts[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, r->tls_cert_pem};
 		opts[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, r->tls_key_pem};
@@ -2194,7 +2452,7 @@ static kcsi_code start_http(kcsi_responder *r, kcsi_error *err)
 			opts[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_TRUST, 0, r->client_ca_pem};
 	}
 	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
-	r->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, r, MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
+	r->mhd = MHD_start_daemon(flags, 0, on_accept, r, on_request, r, MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
 	if (!r->mhd)
 		return kcsi_error_set(err, KCSI_ERR_IO, "cannot listen on %s:%d (in use, or TLS files unusable)",
 				      r->address, r->port);
@@ -2290,11 +2548,16 @@ struct conn_arg {
 	int fd;
 };
 
+/* Connections read at once on the unix socket (a thread each); more are
+ * closed at accept. */
+#define UNIX_CONNS_MAX 64
+
 static void *sock_conn_main(void *arg)
 {
 	struct conn_arg *a = arg;
 	read_lines(a->r, a->fd, "unix");
 	close(a->fd);
+	atomic_fetch_sub(&a->r->unix_conns, 1);
 	input_end(a->r);
 	free(a);
 	return NULL;
@@ -2312,6 +2575,14 @@ static void *sock_main(void *arg)
 		int fd = accept4(r->sock_fd, NULL, NULL, SOCK_CLOEXEC);
 		if (fd < 0)
 			continue;
+		if (atomic_load(&r->unix_conns) >= UNIX_CONNS_MAX) {
+			uint64_t skipped;
+			close(fd);
+			if (flood_log_ok(r, &skipped))
+				logj(r, "warning", "connection refused: too many on the unix socket", "limit",
+				     json_integer(UNIX_CONNS_MAX), "suppressed", json_integer((json_int_t)skipped), NULL);
+			continue;
+		}
 		struct conn_arg *a = malloc(sizeof(*a));
 		pthread_t t;
 		if (!a) {
@@ -2323,9 +2594,11 @@ static void *sock_main(void *arg)
 		pthread_mutex_lock(&r->q_lock);
 		r->inputs_running++;
 		pthread_mutex_unlock(&r->q_lock);
+		atomic_fetch_add(&r->unix_conns, 1);
 		if (pthread_create(&t, NULL, sock_conn_main, a)) {
 			close(fd);
 			free(a);
+			atomic_fetch_sub(&r->unix_conns, 1);
 			input_end(r);
 			continue;
 		}
@@ -2345,9 +2618,13 @@ static kcsi_code start_unix(kcsi_responder *r, kcsi_error *err)
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", r->unix_socket);
 	unlink(r->unix_socket);
 	r->sock_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (r->sock_fd < 0 || bind(r->sock_fd, (struct sockaddr *)&sa, sizeof(sa)) || listen(r->sock_fd, 64))
+	/* the socket is made 0600, not made and then changed (a peer could
+	 * connect in between) */
+	mode_t old_mask = umask(0177);
+	int bound = r->sock_fd >= 0 ? bind(r->sock_fd, (struct sockaddr *)&sa, sizeof(sa)) : -1;
+	umask(old_mask);
+	if (bound || listen(r->sock_fd, 64))
 		return kcsi_error_set(err, KCSI_ERR_IO, "%s: cannot listen: %m", r->unix_socket);
-	chmod(r->unix_socket, 0600);
 	return KCSI_OK;
 }
 
@@ -2449,8 +2726,17 @@ kcsi_code kcsi_respond_run(kcsi_responder *r, kcsi_error *err)
 				break;
 		}
 	} else {
-		while (sigwait(&set, &sig) == 0 && sig == SIGHUP)
-			;
+		/* wait for a signal; meanwhile enforce the HTTP deadlines */
+		for (;;) {
+			struct timespec ts = {0, 200000000};
+			int got = sigtimedwait(&set, NULL, &ts);
+			if (got > 0 && got != SIGHUP) {
+				sig = got;
+				break;
+			}
+			if (r->mhd)
+				reap_connections(r);
+		}
 	}
 	logj(r, "info", "stopping", "signal", sig ? json_string(strsignal(sig)) : json_null(), NULL);
 stop:
