@@ -865,6 +865,11 @@ void kcsi_respond_describe(kcsi_responder *r, FILE *f)
 	json_object_set_new(o, "listen", r->port ? json_sprintf("%s%s:%d", r->tls_cert_pem ? "https://" : "http://",
 							       r->address, r->port) : json_null());
 	json_object_set_new(o, "tls", json_boolean(r->tls_cert_pem != NULL));
+	json_object_set_new(o, "http_limits",
+			    json_pack("{s:i,s:i,s:f,s:f,s:I}", "max_connections", r->max_conns,
+				      "max_connections_per_client", r->max_conns_per_client, "header_timeout",
+				      r->header_timeout_s, "request_timeout", r->request_timeout_s, "max_body",
+				      (json_int_t)r->max_body));
 	json_t *a = json_array();
 	if (r->bearer)
 		json_array_append_new(a, json_string("bearer"));
@@ -2056,6 +2061,7 @@ struct conn {
 	struct in_addr peer;
 	uint64_t start; /* monotonic: when the current request began */
 	enum conn_phase phase;
+	bool trusted; /* an alert from it was authenticated and accepted */
 	bool cut;
 	struct conn *prev, *next;
 };
@@ -2131,7 +2137,9 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
 	}
 }
 
-static void conn_phase(kcsi_responder *r, struct MHD_Connection *c, enum conn_phase phase)
+/* The connection enters a phase (PHASE_HEADERS: a new request begins now);
+ * trust: it sent an authenticated alert. */
+static void conn_phase(kcsi_responder *r, struct MHD_Connection *c, enum conn_phase phase, bool trust)
 {
 	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
 	struct conn *k = ci ? ci->socket_context : NULL;
@@ -2139,6 +2147,7 @@ static void conn_phase(kcsi_responder *r, struct MHD_Connection *c, enum conn_ph
 		return;
 	pthread_mutex_lock(&r->conn_lock);
 	k->phase = phase;
+	k->trusted |= trust;
 	if (phase == PHASE_HEADERS)
 		k->start = mono_ns();
 	pthread_mutex_unlock(&r->conn_lock);
@@ -2153,7 +2162,9 @@ static void reap_connections(kcsi_responder *r)
 	for (struct conn *k = r->conns; k; k = k->next) {
 		if (k->cut || k->phase == PHASE_ANSWER || now < k->start)
 			continue;
-		if (k->phase == PHASE_HEADERS && now - k->start > hdr)
+		/* a client that sent an authenticated alert may keep its connection
+		 * idle up to request_timeout before the next one */
+		if (k->phase == PHASE_HEADERS && now - k->start > (k->trusted ? req : hdr))
 			atomic_fetch_add(&r->m.conns_cut_headers, 1);
 		else if (now - k->start > req)
 			atomic_fetch_add(&r->m.conns_cut_request, 1);
@@ -2367,9 +2378,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	if (!q) {
 		/* the headers are complete: all that needs no body is decided now,
 		 * before a refused client can send (or trickle) one */
-		conn_phase(r, c, PHASE_BODY);
+		conn_phase(r, c, PHASE_BODY, false);
 		if (!strcmp(method, "GET") || !strcmp(method, "HEAD")) {
-			conn_phase(r, c, PHASE_ANSWER);
+			conn_phase(r, c, PHASE_ANSWER, false);
 			return serve_get(r, c, url);
 		}
 		if (strcmp(method, "POST"))
@@ -2399,7 +2410,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		*upload_size = 0;
 		return MHD_YES;
 	}
-	conn_phase(r, c, PHASE_ANSWER);
+	conn_phase(r, c, PHASE_ANSWER, false);
 	if (q->too_big)
 		return refuse_size(r, c, true);
 	const char *why = auth_check(r, c, q->body.data ? q->body.data : "", q->body.len);
@@ -2407,6 +2418,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		return refuse_auth(r, c, why);
 	char *text = NULL;
 	int status = accept_event(r, "http", q->body.data ? q->body.data : "", q->body.len, q->t0, &text);
+	if (status == 200)
+		conn_phase(r, c, PHASE_ANSWER, true);
 	return reply(c, status, "application/json", text);
 }
 
@@ -2422,7 +2435,7 @@ static void on_done(void *cls, struct MHD_Connection *c, void **con_cls, enum MH
 		free(q);
 		*con_cls = NULL;
 	}
-	conn_phase(r, c, PHASE_HEADERS);
+	conn_phase(r, c, PHASE_HEADERS, false);
 }
 
 static kcsi_code start_http(kcsi_responder *r, kcsi_error *err)
@@ -2438,10 +2451,10 @@ static kcsi_code start_http(kcsi_responder *r, kcsi_error *err)
 		flags |= MHD_USE_TLS;
 	struct MHD_OptionItem opts[12];
 	int n = 0;
+	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)on_mhd_log, r}; /* first */
 	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_SOCK_ADDR, 0, &sin};
 	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_done, r};
 	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, r};
-	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)on_mhd_log, r};
 	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_LIMIT, r->max_conns, NULL};
 	/* idleness (a reply the client does not read); the deadlines do the rest */
 	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)(r->request_timeout_s + 0.999), NULL};

@@ -205,15 +205,8 @@ def test_slowloris_one_address_then_several():
 def test_slowloris_all_slots_taken_deadlines_free_them():
     """More attackers than slots: the absolute deadlines (headers, then the
     whole request) free the slots, so an alert waits at most a few deadlines."""
-    r = Responder('slowloris-full', extra=RECORD)
-    # small limits and short deadlines in the listen section
-    with open(r.cfg) as f:
-        cfg = f.read()
-    cfg = cfg.replace('listen:\n', 'listen:\n  max_connections: 24\n  max_connections_per_client: 6\n'
-                      '  header_timeout: 1\n  request_timeout: 3\n', 1)
-    with open(r.cfg, 'w') as f:
-        f.write(cfg)
-    r.start()
+    r = _with_listen(Responder('slowloris-full', extra=RECORD), '  max_connections: 24\n'
+                     '  max_connections_per_client: 6\n  header_timeout: 1\n  request_timeout: 3\n').start()
     try:
         heads = Trickler(r.port, ['127.0.1.%d' % i for i in range(1, 9)], 10, every=0.3)
         bodies = Trickler(r.port, ['127.0.2.1', '127.0.2.2'], 6, every=0.3, token='tok-123', body=True)
@@ -229,6 +222,42 @@ def test_slowloris_all_slots_taken_deadlines_free_them():
         m = r.metrics()
         assert m['kcsi_respond_connections_closed_total{reason="request_deadline"}'] > 0, m
         assert m['kcsi_respond_connections_closed_total{reason="header_deadline"}'] > 0, m
+    finally:
+        eq(r.stop(), 0, 'SIGTERM exit code')
+
+
+def _with_listen(r, text):
+    """Put keys into r's listen section."""
+    with open(r.cfg) as f:
+        cfg = f.read()
+    with open(r.cfg, 'w') as f:
+        f.write(cfg.replace('listen:\n', 'listen:\n' + text, 1))
+    return r
+
+
+def test_kept_alive_connection_deadlines():
+    """A connection that sent an authenticated alert may idle up to
+    request_timeout before its next request; any other has header_timeout."""
+    import http.client
+    r = _with_listen(Responder('keepalive', extra=RECORD), '  header_timeout: 1\n  request_timeout: 6\n').start()
+    try:
+        c = http.client.HTTPConnection('127.0.0.1', r.port, timeout=10)
+        hdrs = {'Authorization': 'Bearer tok-123', 'Content-Type': 'application/json'}
+        c.request('POST', '/', ev(pod='ka-1'), hdrs)
+        eq(c.getresponse().read() and 200, 200, 'first alert')
+        sock = c.sock
+        time.sleep(2.5)  # past header_timeout, within request_timeout
+        c.request('POST', '/', ev(pod='ka-2'), hdrs)
+        resp = c.getresponse()
+        eq(resp.status, 200, 'second alert on the kept-alive connection')
+        resp.read()
+        assert c.sock is sock, 'the connection was opened again'
+        c.close()
+        # not authenticated: silence (a GET is answered on its headers and closed)
+        s = socket.create_connection(('127.0.0.1', r.port), timeout=10)
+        time.sleep(2.5)
+        eq(s.recv(1), b'', 'a silent connection is closed at header_timeout')
+        s.close()
     finally:
         eq(r.stop(), 0, 'SIGTERM exit code')
 
