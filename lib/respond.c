@@ -501,10 +501,12 @@ static kcsi_code load_kubeconfig(kcsi_responder *r, const char *path, kcsi_error
 				r->api_tls.key = KPATH(s);
 			char key[160];
 			snprintf(key, sizeof(key), "%s: users.%s.token", path, user);
-			if ((s = json_string_value(json_object_get(u, "token"))) &&
-			    !(r->api_token = inline_secret(s, true, key, err))) {
-				rc = err->code;
-				goto out;
+			if ((s = json_string_value(json_object_get(u, "token")))) {
+				free(r->api_token);
+				if (!(r->api_token = inline_secret(s, true, key, err))) {
+					rc = err->code;
+					goto out;
+				}
 			}
 			snprintf(key, sizeof(key), "%s: users.%s.tokenFile", path, user);
 			if ((s = json_string_value(json_object_get(u, "tokenFile")))) {
@@ -2020,7 +2022,7 @@ static kcsi_code recover(kcsi_responder *r, kcsi_error *err)
  * how many were held back since the last one. */
 static bool flood_log_ok(kcsi_responder *r, uint64_t *skipped)
 {
-	uint64_t sec = mono_ns() / 1000000000u, last = atomic_load(&r->flood_sec);
+	uint_fast64_t sec = mono_ns() / 1000000000u, last = atomic_load(&r->flood_sec);
 	if (sec != last && atomic_compare_exchange_strong(&r->flood_sec, &last, sec)) {
 		*skipped = atomic_exchange(&r->flood_skipped, 0);
 		return true;

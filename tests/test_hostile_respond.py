@@ -345,6 +345,13 @@ def test_actions_that_cannot_run_are_config_errors():
                   rules=ALL3.replace('checkpoint, label, notify', 'notify'))
     code, _, err = run('respond', '--config', r.cfg, '--check-config', check=False)
     assert code != 0 and 'notify.url' in err, err
+    # a label key Kubernetes would refuse, a hook that is only spaces
+    api = 'kubernetes:\n  api: https://127.0.0.1:6443\n'
+    for what, extra, key in (('label key', 'label:\n  key: "kcsi.io/bad key!"\n', 'label.key'),
+                             ('empty hook', 'hooks:\n  vault: "   "\n', 'hooks.vault')):
+        r = Responder('act-' + key, extra=RECORD + api + extra, rules=ALL3.replace('checkpoint, label, notify', 'label'))
+        code, _, err = run('respond', '--config', r.cfg, '--check-config', check=False)
+        assert code != 0 and key in err, '%s: %s' % (what, err)
 
 
 def _incidents(r, n, timeout=60):
