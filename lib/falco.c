@@ -288,10 +288,11 @@ static kcsi_code target(kcsi_falco_event *ev, kcsi_error *err)
 				 "k8s_audit alert names pod %s/%s but no container (the audit log records "
 				 "the API request, not a process)", ev->ns, ev->pod);
 		} else {
+			char shown_res[80];
+			shown(res ? res : "no resource", shown_res, sizeof(shown_res));
 			ev->ns[0] = ev->pod[0] = '\0';
-			snprintf(ev->reason, sizeof(ev->reason),
-				 "k8s_audit alert on %s%s%s, not a pod: no container", res ? res : "no resource",
-				 hp ? " " : "", hp ? ev->pod : "");
+			snprintf(ev->reason, sizeof(ev->reason), "k8s_audit alert on %s%s%s, not a pod: no container",
+				 shown_res, hp ? " " : "", hp ? ev->pod : "");
 		}
 		return KCSI_OK;
 	}

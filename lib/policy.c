@@ -340,6 +340,9 @@ static kcsi_code parse_rule(json_t *j, size_t idx, struct prule *r, kcsi_error *
 	}
 	if ((rc = kcsi_cfg_str(j, "name", &s, where, err)))
 		return rc;
+	for (const char *p = s; p && *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			return kcsi_error_set(err, KCSI_ERR_FORMAT, "%s.name: a control character in it", where);
 	r->name = strdup(s ? s : where);
 	if ((rc = strlist_get(j, "rule", &r->exact, where, err)) ||
 	    (rc = strlist_get(j, "rule_glob", &r->globs, where, err)) ||
@@ -510,6 +513,12 @@ kcsi_code kcsi_policy_load(const char *path, kcsi_policy **out, kcsi_error *err)
 size_t kcsi_policy_nrules(const kcsi_policy *p)
 {
 	return p ? p->nrules : 0;
+}
+
+const char *kcsi_policy_rule(const kcsi_policy *p, size_t i, unsigned *actions)
+{
+	*actions = p->rules[i].actions;
+	return p->rules[i].name;
 }
 
 static bool has_tag(const kcsi_falco_event *ev, const char *t)

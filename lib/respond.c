@@ -46,6 +46,7 @@
 
 #include <microhttpd.h>
 
+#include "kcsi/jsonw.h"
 #include "respond_int.h"
 #include "util.h"
 
@@ -80,13 +81,16 @@ static void hist_add(struct hist *h, uint64_t ns)
 struct metrics {
 	atomic_uint_fast64_t received, accepted, duplicate, rejected_auth, rejected_bad, rejected_unsafe,
 		rejected_size, matched, deduplicated, excluded, unmatched, no_target, ckpt_ok, ckpt_failed,
-		label_ok, label_failed, notify_ok, notify_failed, hooks_failed, jobs_pending;
+		ckpt_skipped, label_ok, label_failed, label_skipped, notify_ok, notify_failed, notify_skipped,
+		hooks_failed, jobs_pending, conns_open, conns_refused_client, conns_cut_headers,
+		conns_cut_request;
 	struct hist accept, to_request, checkpoint;
 };
 
 /* ---- the responder --------------------------------------------------------- */
 
 struct sub; /* an event waiting for the writer */
+struct conn; /* an HTTP connection */
 struct dev; /* an event waiting for the decider */
 struct job;
 
@@ -171,6 +175,13 @@ struct kcsi_responder {
 	size_t ninputs;
 	int sock_fd;
 	struct MHD_Daemon *mhd;
+	/* HTTP connections: limits and deadlines (see "HTTP connections") */
+	int max_conns, max_conns_per_client;
+	double header_timeout_s, request_timeout_s;
+	pthread_mutex_t conn_lock;
+	struct conn *conns;
+	atomic_uint_fast64_t flood_sec, flood_skipped; /* log lines a flood repeats: one a second */
+	atomic_int unix_conns; /* connections being read on inputs.unix_socket */
 };
 
 static uint64_t now_ns(void)
@@ -232,9 +243,27 @@ static void logj(kcsi_responder *r, const char *level, const char *msg, ...)
 	json_decref(o);
 }
 
+static json_t *jshown(const char *s, size_t n);
+
+/* End s before its first byte that does not begin a whole UTF-8 sequence:
+ * alert text cut to fit a buffer must stay text (JSON, labels, logs). */
+static void utf8_cut(char *s)
+{
+	size_t n = 0, len = strlen(s), l;
+	while (n < len && (l = kcsi_utf8_seq((const unsigned char *)s + n, len - n)))
+		n += l;
+	s[n] = '\0';
+}
+
+/* A string for the logs and the incident: null for NULL; text that is not
+ * UTF-8 (a message quoting a hostile reply) shown escaped, not dropped. */
 static json_t *jstr(const char *s)
 {
-	return s ? json_string(s) : json_null();
+	json_t *v;
+	if (!s)
+		return json_null();
+	v = json_string(s);
+	return v ? v : jshown(s, strlen(s));
 }
 
 /* A bounded, printable copy of untrusted text for logs. */
@@ -251,6 +280,15 @@ static json_t *jshown(const char *s, size_t n)
 	}
 	buf[o] = '\0';
 	return json_string(buf);
+}
+
+/* A refusal as the HTTP reply body: {"accepted": false, K: V}. */
+static char *jmsg(const char *k, const char *v)
+{
+	json_t *o = json_pack("{s:b,s:s}", "accepted", 0, k, v);
+	char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+	json_decref(o);
+	return s;
 }
 
 /* ---- files --------------------------------------------------------------- */
@@ -282,21 +320,77 @@ static char *read_file(const char *path, size_t max, size_t *len, kcsi_error *er
 	return buf;
 }
 
-/* A secret from a file, trailing whitespace removed. */
-static char *read_secret(const char *path, kcsi_error *err)
+/* Refuse a secret that cannot protect anything: empty, only whitespace, with
+ * a NUL byte (the rest would be ignored), or, for a token sent in an HTTP
+ * header, with control characters or whitespace at either end (a header
+ * cannot carry it, so nobody could present it).  `key` names it. */
+static kcsi_code check_secret(const char *s, size_t n, bool header, const char *key, kcsi_error *err)
 {
-	char *s = read_file(path, 8192, NULL, err);
-	if (!s)
+	bool blank = true;
+	for (size_t i = 0; i < n; i++)
+		blank &= isspace((unsigned char)s[i]) != 0;
+	if (blank)
+		return kcsi_error_set(err, KCSI_ERR_FORMAT, "%s: empty secret", key);
+	if (memchr(s, '\0', n))
+		return kcsi_error_set(err, KCSI_ERR_FORMAT, "%s: the secret holds a NUL byte", key);
+	if (!header)
+		return KCSI_OK;
+	if (isspace((unsigned char)s[0]) || isspace((unsigned char)s[n - 1]))
+		return kcsi_error_set(err, KCSI_ERR_FORMAT, "%s: the token starts or ends with whitespace", key);
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+			return kcsi_error_set(err, KCSI_ERR_FORMAT, "%s: the token holds a control character", key);
+	return KCSI_OK;
+}
+
+/* A secret given inline (copied), or NULL when s is NULL. */
+static char *inline_secret(const char *s, bool header, const char *key, kcsi_error *err)
+{
+	char *copy;
+	if (!s || check_secret(s, strlen(s), header, key, err))
 		return NULL;
-	size_t n = strlen(s);
+	if (!(copy = strdup(s)))
+		kcsi_error_set(err, KCSI_ERR_NOMEM, "out of memory");
+	return copy;
+}
+
+/* A secret from a file, trailing whitespace (the newline) removed. */
+static char *read_secret(const char *path, bool header, const char *key, kcsi_error *err)
+{
+	size_t n;
+	char where[4400], *s = read_file(path, 8192, &n, err);
+	if (!s) {
+		kcsi_error_prefix(err, "%s", key);
+		return NULL;
+	}
 	while (n && isspace((unsigned char)s[n - 1]))
 		s[--n] = '\0';
-	if (!n) {
+	snprintf(where, sizeof(where), "%s: %s", key, path);
+	if (check_secret(s, n, header, where, err)) {
 		free(s);
-		kcsi_error_set(err, KCSI_ERR_FORMAT, "%s: empty secret", path);
 		return NULL;
 	}
 	return s;
+}
+
+/* auth.NAME (inline) or auth.NAME_file: at most one of them. */
+static kcsi_code auth_secret(json_t *s, const char *name, bool header, char **out, kcsi_error *err)
+{
+	char ikey[64], fkey[64], where[80];
+	const char *inl, *file;
+	kcsi_code rc;
+	snprintf(ikey, sizeof(ikey), "%s", name);
+	snprintf(fkey, sizeof(fkey), "%s_file", name);
+	if ((rc = kcsi_cfg_str(s, ikey, &inl, "auth", err)) || (rc = kcsi_cfg_str(s, fkey, &file, "auth", err)))
+		return rc;
+	if (inl && file)
+		return kcsi_error_set(err, KCSI_ERR_FORMAT, "auth.%s and auth.%s: give one of them", ikey, fkey);
+	snprintf(where, sizeof(where), "auth.%s", inl ? ikey : fkey);
+	if (inl)
+		*out = inline_secret(inl, header, where, err);
+	else if (file)
+		*out = read_secret(file, header, where, err);
+	return (inl || file) && !*out ? err->code : KCSI_OK;
 }
 
 /* ---- config -------------------------------------------------------------- */
@@ -321,6 +415,30 @@ static kcsi_code check_keys(json_t *o, const char *where, const char *const *kno
 			return kcsi_error_set(err, KCSI_ERR_FORMAT, "%s: unknown key \"%s\"", where, k);
 	}
 	return KCSI_OK;
+}
+
+/* The listening certificate and its private key must load and belong
+ * together, and listen.client_ca must hold a certificate: found now rather
+ * than as "cannot listen" at start-up. */
+static kcsi_code check_tls(const kcsi_responder *r, kcsi_error *err)
+{
+	gnutls_certificate_credentials_t cred;
+	gnutls_datum_t crt = {(unsigned char *)r->tls_cert_pem, (unsigned)strlen(r->tls_cert_pem)};
+	gnutls_datum_t key = {(unsigned char *)r->tls_key_pem, (unsigned)strlen(r->tls_key_pem)};
+	kcsi_code rc = KCSI_OK;
+	int g;
+	if (gnutls_certificate_allocate_credentials(&cred) < 0)
+		return kcsi_error_set(err, KCSI_ERR_NOMEM, "out of memory");
+	if ((g = gnutls_certificate_set_x509_key_mem(cred, &crt, &key, GNUTLS_X509_FMT_PEM)) < 0)
+		rc = kcsi_error_set(err, KCSI_ERR_FORMAT, "listen.tls_cert and listen.tls_key: %s", gnutls_strerror(g));
+	if (!rc && r->client_ca_pem) {
+		gnutls_datum_t ca = {(unsigned char *)r->client_ca_pem, (unsigned)strlen(r->client_ca_pem)};
+		if ((g = gnutls_certificate_set_x509_trust_mem(cred, &ca, GNUTLS_X509_FMT_PEM)) <= 0)
+			rc = kcsi_error_set(err, KCSI_ERR_FORMAT, "listen.client_ca: %s",
+					    g < 0 ? gnutls_strerror(g) : "no certificate in it");
+	}
+	gnutls_certificate_free_credentials(cred);
+	return rc;
 }
 
 /* kubeconfig: the current context's server, CA, client certificate/key or
@@ -381,11 +499,22 @@ static kcsi_code load_kubeconfig(kcsi_responder *r, const char *path, kcsi_error
 				r->api_tls.cert = KPATH(s);
 			if ((s = json_string_value(json_object_get(u, "client-key"))))
 				r->api_tls.key = KPATH(s);
-			if ((s = json_string_value(json_object_get(u, "token"))))
-				r->api_token = strdup(s);
-			if ((s = json_string_value(json_object_get(u, "tokenFile"))) && !(r->api_token = read_secret(s, err))) {
-				rc = err->code;
-				goto out;
+			char key[160];
+			snprintf(key, sizeof(key), "%s: users.%s.token", path, user);
+			if ((s = json_string_value(json_object_get(u, "token")))) {
+				free(r->api_token);
+				if (!(r->api_token = inline_secret(s, true, key, err))) {
+					rc = err->code;
+					goto out;
+				}
+			}
+			snprintf(key, sizeof(key), "%s: users.%s.tokenFile", path, user);
+			if ((s = json_string_value(json_object_get(u, "tokenFile")))) {
+				free(r->api_token);
+				if (!(r->api_token = read_secret(s, true, key, err))) {
+					rc = err->code;
+					goto out;
+				}
 			}
 			if (json_object_get(u, "client-certificate-data") || json_object_get(u, "client-key-data")) {
 				rc = kcsi_error_set(err, KCSI_ERR_UNSUPPORTED,
@@ -402,14 +531,64 @@ out:
 	return rc;
 }
 
+/* A Kubernetes label key: [DNS-1123 subdomain "/"] NAME, NAME 1-63 of
+ * [A-Za-z0-9-_.] beginning and ending with an alphanumeric. */
+static bool label_key_ok(const char *k)
+{
+	const char *slash = strrchr(k, '/'), *name = slash ? slash + 1 : k;
+	size_t n = strlen(name);
+	if (slash) {
+		char prefix[254];
+		if ((size_t)(slash - k) >= sizeof(prefix))
+			return false;
+		snprintf(prefix, sizeof(prefix), "%.*s", (int)(slash - k), k);
+		if (!kcsi_dns1123_subdomain(prefix))
+			return false;
+	}
+	if (n == 0 || n > 63 || !isalnum((unsigned char)name[0]) || !isalnum((unsigned char)name[n - 1]))
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!isalnum((unsigned char)name[i]) && !strchr("-_.", name[i]))
+			return false;
+	return true;
+}
+
+/* Every action a rule asks for must be able to run with this config. */
+static kcsi_code check_actions(kcsi_responder *r, kcsi_error *err)
+{
+	const char *const hooks[][2] = {{"vault", r->hook_vault}, {"analyze", r->hook_analyze}};
+	if (r->notify_url && strncmp(r->notify_url, "http://", 7) && strncmp(r->notify_url, "https://", 8))
+		return kcsi_error_set(err, KCSI_ERR_FORMAT, "notify.url: http:// or https:// expected");
+	if (!label_key_ok(r->label_key))
+		return kcsi_error_set(err, KCSI_ERR_FORMAT,
+				      "label.key \"%s\": not a Kubernetes label key ([PREFIX/]NAME)", r->label_key);
+	for (size_t i = 0; i < sizeof(hooks) / sizeof(hooks[0]); i++)
+		if (hooks[i][1] && !hooks[i][1][strspn(hooks[i][1], " \t")])
+			return kcsi_error_set(err, KCSI_ERR_FORMAT, "hooks.%s: an empty command", hooks[i][0]);
+	for (size_t i = 0; i < kcsi_policy_nrules(r->policy); i++) {
+		unsigned acts;
+		const char *name = kcsi_policy_rule(r->policy, i, &acts);
+		if ((acts & KCSI_ACT_LABEL) && !r->api)
+			return kcsi_error_set(err, KCSI_ERR_FORMAT,
+					      "rules[%zu] (%s): action label needs the Kubernetes API (kubernetes.api, "
+					      "kubernetes.in_cluster or kubernetes.kubeconfig)", i, name);
+		if ((acts & KCSI_ACT_NOTIFY) && !r->notify_url)
+			return kcsi_error_set(err, KCSI_ERR_FORMAT, "rules[%zu] (%s): action notify needs notify.url",
+					      i, name);
+	}
+	return KCSI_OK;
+}
+
 static kcsi_code load_config(kcsi_responder *r, kcsi_error *err)
 {
 	static const char *const top[] = {"listen", "auth", "inputs", "state_dir", "log", "log_level",
 					  "incident_log", "kubernetes", "kubelet", "checkpoint", "label", "notify",
 					  "hooks", "rules", "exclude", NULL};
-	static const char *const k_listen[] = {"address", "port", "tls_cert", "tls_key", "client_ca", "max_body", NULL};
-	static const char *const k_auth[] = {"bearer_token", "bearer_token_file", "hmac_secret_file", "mtls",
-					     "allow_unauthenticated", NULL};
+	static const char *const k_listen[] = {"address", "port", "tls_cert", "tls_key", "client_ca", "max_body",
+					       "max_connections", "max_connections_per_client", "header_timeout",
+					       "request_timeout", NULL};
+	static const char *const k_auth[] = {"bearer_token", "bearer_token_file", "hmac_secret", "hmac_secret_file",
+					     "mtls", "allow_unauthenticated", NULL};
 	static const char *const k_inputs[] = {"files", "unix_socket", NULL};
 	static const char *const k_kube[] = {"api", "in_cluster", "kubeconfig", "token_file", "cacert", "cert",
 					     "key", "insecure", NULL};
@@ -451,6 +630,17 @@ static kcsi_code load_config(kcsi_responder *r, kcsi_error *err)
 	if ((rc = kcsi_cfg_num(s, "max_body", 1 << 20, 256, 64 << 20, &d, "listen", err)))
 		return rc;
 	r->max_body = (size_t)d;
+	if ((rc = kcsi_cfg_num(s, "max_connections", 512, 1, 4096, &d, "listen", err)))
+		return rc;
+	r->max_conns = (int)d;
+	if ((rc = kcsi_cfg_num(s, "max_connections_per_client", r->max_conns < 64 ? r->max_conns : 64, 1,
+			       r->max_conns, &d, "listen", err)))
+		return rc;
+	r->max_conns_per_client = (int)d;
+	if ((rc = kcsi_cfg_num(s, "header_timeout", 10, 0.1, 3600, &r->header_timeout_s, "listen", err)) ||
+	    (rc = kcsi_cfg_num(s, "request_timeout", r->header_timeout_s > 30 ? r->header_timeout_s : 30,
+			       r->header_timeout_s, 3600, &r->request_timeout_s, "listen", err)))
+		return rc;
 	if ((rc = kcsi_cfg_str(s, "tls_cert", &v, "listen", err)))
 		return rc;
 	if (v && !(r->tls_cert_pem = read_file(v, 1 << 20, NULL, err)))
@@ -467,21 +657,14 @@ static kcsi_code load_config(kcsi_responder *r, kcsi_error *err)
 		return err->code;
 	if (r->client_ca_pem && !r->tls_cert_pem)
 		return kcsi_error_set(err, KCSI_ERR_FORMAT, "listen: client_ca needs tls_cert and tls_key");
+	if (r->tls_cert_pem && (rc = check_tls(r, err)))
+		return rc;
 
 	/* auth */
 	s = section(cfg, "auth");
-	if ((rc = kcsi_cfg_str(s, "bearer_token", &v, "auth", err)))
+	if ((rc = auth_secret(s, "bearer_token", true, &r->bearer, err)) ||
+	    (rc = auth_secret(s, "hmac_secret", false, &r->hmac, err)))
 		return rc;
-	if (v)
-		r->bearer = strdup(v);
-	if ((rc = kcsi_cfg_str(s, "bearer_token_file", &v, "auth", err)))
-		return rc;
-	if (v && !(r->bearer = read_secret(v, err)))
-		return err->code;
-	if ((rc = kcsi_cfg_str(s, "hmac_secret_file", &v, "auth", err)))
-		return rc;
-	if (v && !(r->hmac = read_secret(v, err)))
-		return err->code;
 	if ((rc = kcsi_cfg_bool(s, "mtls", r->client_ca_pem != NULL, &r->mtls, "auth", err)))
 		return rc;
 	if (r->mtls && !r->client_ca_pem)
@@ -529,7 +712,8 @@ static kcsi_code load_config(kcsi_responder *r, kcsi_error *err)
 					      "kubernetes.in_cluster: KUBERNETES_SERVICE_HOST/PORT are not set");
 		if (asprintf(&r->api, strchr(h, ':') ? "https://[%s]:%s" : "https://%s:%s", h, p) < 0)
 			return kcsi_error_set(err, KCSI_ERR_NOMEM, "out of memory");
-		if (!(r->api_token = read_secret("/var/run/secrets/kubernetes.io/serviceaccount/token", err)))
+		if (!(r->api_token = read_secret("/var/run/secrets/kubernetes.io/serviceaccount/token", true,
+						 "kubernetes.in_cluster", err)))
 			return err->code;
 		r->api_tls.cacert = strdup("/var/run/secrets/kubernetes.io/serviceaccount/ca.crt");
 	}
@@ -547,7 +731,7 @@ static kcsi_code load_config(kcsi_responder *r, kcsi_error *err)
 		return rc;
 	if (v) {
 		free(r->api_token);
-		if (!(r->api_token = read_secret(v, err)))
+		if (!(r->api_token = read_secret(v, true, "kubernetes.token_file", err)))
 			return err->code;
 	}
 	if ((rc = kcsi_cfg_str(s, "cacert", &v, "kubernetes", err)))
@@ -626,7 +810,7 @@ static kcsi_code load_config(kcsi_responder *r, kcsi_error *err)
 		return rc;
 	if (!r->label_key)
 		r->label_key = "kcsi.io/incident";
-	return KCSI_OK;
+	return check_actions(r, err);
 }
 
 kcsi_code kcsi_respond_open(const char *config, kcsi_responder **out, kcsi_error *err)
@@ -645,6 +829,7 @@ kcsi_code kcsi_respond_open(const char *config, kcsi_responder **out, kcsi_error
 	pthread_mutex_init(&r->db_lock, NULL);
 	pthread_mutex_init(&r->log_lock, NULL);
 	pthread_mutex_init(&r->q_lock, NULL);
+	pthread_mutex_init(&r->conn_lock, NULL);
 	pthread_cond_init(&r->q_cond, NULL);
 	pthread_cond_init(&r->w_cond, NULL);
 	text = read_file(config, 1 << 20, &len, err);
@@ -682,6 +867,11 @@ void kcsi_respond_describe(kcsi_responder *r, FILE *f)
 	json_object_set_new(o, "listen", r->port ? json_sprintf("%s%s:%d", r->tls_cert_pem ? "https://" : "http://",
 							       r->address, r->port) : json_null());
 	json_object_set_new(o, "tls", json_boolean(r->tls_cert_pem != NULL));
+	json_object_set_new(o, "http_limits",
+			    json_pack("{s:i,s:i,s:f,s:f,s:I}", "max_connections", r->max_conns,
+				      "max_connections_per_client", r->max_conns_per_client, "header_timeout",
+				      r->header_timeout_s, "request_timeout", r->request_timeout_s, "max_body",
+				      (json_int_t)r->max_body));
 	json_t *a = json_array();
 	if (r->bearer)
 		json_array_append_new(a, json_string("bearer"));
@@ -692,7 +882,7 @@ void kcsi_respond_describe(kcsi_responder *r, FILE *f)
 	if (r->allow_unauth)
 		json_array_append_new(a, json_string("none"));
 	json_object_set_new(o, "auth", a);
-	json_object_set_new(o, "files", json_deep_copy(r->files ? r->files : json_array()));
+	json_object_set_new(o, "files", r->files ? json_deep_copy(r->files) : json_array());
 	json_object_set_new(o, "unix_socket", jstr(r->unix_socket));
 	json_object_set_new(o, "state_dir", json_string(r->state_dir));
 	json_object_set_new(o, "mode", json_string(modes[r->mode]));
@@ -817,7 +1007,7 @@ static int accept_event(kcsi_responder *r, const char *input, const char *body, 
 			atomic_fetch_add(&r->m.rejected_bad, 1);
 		logj(r, "warning", "alert refused", "input", json_string(input), "reason", json_string(err.msg),
 		     "body", jshown(body, len < 160 ? len : 160), NULL);
-		*reply = json_dumps(json_pack("{s:b,s:s}", "accepted", 0, "error", err.msg), JSON_COMPACT);
+		*reply = jmsg("error", err.msg);
 		return rc == KCSI_ERR_UNSAFE ? 422 : 400;
 	}
 	if (atomic_load(&r->stopping)) {
@@ -1030,10 +1220,10 @@ static json_t *decide(kcsi_responder *r, struct dev *d, struct job **jp)
 	    !(r->mode == MODE_PODMAN && (ev->container_id[0] || kcsi_falco_field(ev, "container.name", target, 8)))) {
 		atomic_fetch_add(&r->m.no_target, 1);
 		json_object_set_new(o, "result", json_string("no target"));
-		json_object_set_new(o, "reason", json_string(ev->reason));
+		json_object_set_new(o, "reason", jstr(ev->reason));
 		if (!(dec.actions & KCSI_ACT_NOTIFY))
 			return o;
-		dec.actions = KCSI_ACT_NOTIFY;
+		/* the job notifies; its incident says why the rest was skipped */
 	}
 	if (ev->has_container)
 		snprintf(target, sizeof(target), "%s/%s/%s", ev->ns, ev->pod, ev->container);
@@ -1048,6 +1238,7 @@ static json_t *decide(kcsi_responder *r, struct dev *d, struct job **jp)
 		snprintf(target, sizeof(target), "podman/%s", kcsi_falco_field(ev, "container.name", buf, sizeof(buf)));
 	} else
 		snprintf(target, sizeof(target), "host:%s:%s", ev->hostname ? ev->hostname : "-", ev->rule);
+	utf8_cut(target);
 	json_object_set_new(o, "target", json_string(target));
 	struct cool *c = cool_find(r, target);
 	if (c && now - c->at < (uint64_t)(r->cooldown_s * 1e9)) {
@@ -1069,11 +1260,15 @@ static json_t *decide(kcsi_responder *r, struct dev *d, struct job **jp)
 		char buf[8];
 		const char *cn = kcsi_falco_field(ev, "container.name", buf, sizeof(buf));
 		snprintf(j->container, sizeof(j->container), "%.63s", cn ? cn : "");
+		utf8_cut(j->container);
 	}
 	snprintf(j->rule, sizeof(j->rule), "%s", ev->rule);
 	snprintf(j->priority, sizeof(j->priority), "%s", kcsi_priority_name(ev->priority));
 	snprintf(j->policy_rule, sizeof(j->policy_rule), "%s", dec.policy_rule);
 	snprintf(j->hostname, sizeof(j->hostname), "%s", ev->hostname ? ev->hostname : "");
+	utf8_cut(j->rule);
+	utf8_cut(j->policy_rule);
+	utf8_cut(j->hostname);
 	j->actions = dec.actions;
 	j->event = d->id;
 	j->received_ns = d->received_ns;
@@ -1402,18 +1597,67 @@ static void finish_job(kcsi_responder *r, struct job *j, int state, json_t *inc,
 	free(incs);
 }
 
+enum outcome { OUT_OK, OUT_SKIPPED, OUT_FAILED };
+
+/* What the incident says about the actions asked for, and how many of each. */
+struct results {
+	json_t *obj; /* {"checkpoint": "ok" | "skipped: WHY" | "failed: WHY", ...} */
+	int n[3];    /* by enum outcome */
+};
+
+/* Record one action's outcome in the incident and count it in the metrics. */
+static void action_result(kcsi_responder *r, struct results *res, unsigned act, enum outcome o, const char *why)
+{
+	static const char *const words[] = {"ok", "skipped", "failed"};
+	const struct {
+		unsigned act;
+		const char *name;
+		atomic_uint_fast64_t *count[3];
+	} acts[] = {
+		{KCSI_ACT_CHECKPOINT, "checkpoint", {&r->m.ckpt_ok, &r->m.ckpt_skipped, &r->m.ckpt_failed}},
+		{KCSI_ACT_LABEL, "label", {&r->m.label_ok, &r->m.label_skipped, &r->m.label_failed}},
+		{KCSI_ACT_NOTIFY, "notify", {&r->m.notify_ok, &r->m.notify_skipped, &r->m.notify_failed}},
+	};
+	char text[700];
+	for (size_t i = 0; i < sizeof(acts) / sizeof(acts[0]); i++) {
+		if (acts[i].act != act)
+			continue;
+		if (o == OUT_OK)
+			snprintf(text, sizeof(text), "ok");
+		else
+			snprintf(text, sizeof(text), "%s: %s", words[o], why ? why : "unknown");
+		json_object_set_new(res->obj, acts[i].name, jstr(text));
+		atomic_fetch_add(acts[i].count[o], 1);
+		res->n[o]++;
+	}
+}
+
+/* The incident's "result": ok when every action asked for was done. */
+static const char *overall(const struct results *res)
+{
+	if (!res->n[OUT_FAILED] && !res->n[OUT_SKIPPED])
+		return "ok";
+	if (!res->n[OUT_OK])
+		return res->n[OUT_FAILED] ? "failed" : "skipped";
+	return "partial";
+}
+
 /* Carry out a job.  Returns true when it is finished (done or failed for
- * good), false when it should be tried again later. */
+ * good), false when it should be tried again later.  Each action asked for
+ * ends ok, skipped (with the reason) or failed (with the error). */
 static bool run_job(kcsi_responder *r, struct job *j)
 {
 	kcsi_error err;
 	json_t *inc = json_object(), *actions = json_array();
 	char incident[96], t[40], base[1024], url[2048], sha[65] = "", *archive = NULL;
-	const char *error = NULL;
+	const char *error = NULL, *ck_skip = NULL;
 	uint64_t requested = 0;
-	bool ok = true, finished = true;
+	bool ok = true, finished = true, resolved = false;
+	bool want_ck = j->actions & KCSI_ACT_CHECKPOINT, want_lb = j->actions & KCSI_ACT_LABEL,
+	     want_nt = j->actions & KCSI_ACT_NOTIFY;
 	long http = 0;
 	char record_url[2048] = "";
+	struct results res = {json_object(), {0}};
 
 	kcsi_error_clear(&err);
 	j->attempts++;
@@ -1430,31 +1674,40 @@ static bool run_job(kcsi_responder *r, struct job *j)
 	json_object_set_new(inc, "time", json_string(t));
 	json_object_set_new(inc, "event", json_integer(j->event));
 	json_object_set_new(inc, "job", json_integer(j->id));
-	json_object_set_new(inc, "rule", json_string(j->rule));
+	json_object_set_new(inc, "rule", jstr(j->rule));
 	json_object_set_new(inc, "priority", json_string(j->priority));
-	json_object_set_new(inc, "policy_rule", json_string(j->policy_rule));
+	json_object_set_new(inc, "policy_rule", jstr(j->policy_rule));
 	json_object_set_new(inc, "namespace", j->ns[0] ? json_string(j->ns) : json_null());
 	json_object_set_new(inc, "pod", j->pod[0] ? json_string(j->pod) : json_null());
 	json_object_set_new(inc, "container_id", j->container_id[0] ? json_string(j->container_id) : json_null());
 	json_object_set_new(inc, "dry_run", json_boolean(r->dry_run));
-	if (j->actions & KCSI_ACT_CHECKPOINT)
+	if (want_ck)
 		json_array_append_new(actions, json_string("checkpoint"));
-	if (j->actions & KCSI_ACT_LABEL)
+	if (want_lb)
 		json_array_append_new(actions, json_string("label"));
-	if (j->actions & KCSI_ACT_NOTIFY)
+	if (want_nt)
 		json_array_append_new(actions, json_string("notify"));
 	json_object_set_new(inc, "actions", actions);
 
-	if ((j->actions & (KCSI_ACT_CHECKPOINT | KCSI_ACT_LABEL)) && resolve(r, j, &err)) {
+	/* a checkpoint needs a target: a pod (kubelet, record) or a container (podman) */
+	if (want_ck && r->mode != MODE_PODMAN && !j->pod[0])
+		ck_skip = "no target: the alert names no pod";
+	else if (want_ck && r->mode == MODE_PODMAN && !j->container[0] && !j->container_id[0])
+		ck_skip = "no target: the alert names no container";
+	if (((want_ck && !ck_skip) || (want_lb && j->pod[0])) && resolve(r, j, &err)) {
 		error = err.msg;
 		ok = false;
 		/* an API that cannot be reached is tried again; a missing pod is not */
 		finished = err.code != KCSI_ERR_IO || j->attempts >= r->attempts;
+	} else {
+		resolved = true;
 	}
-	json_object_set_new(inc, "container", j->container[0] ? json_string(j->container) : json_null());
+	json_object_set_new(inc, "container", j->container[0] ? jstr(j->container) : json_null());
 	json_object_set_new(inc, "node", j->node[0] ? json_string(j->node) : json_null());
 
-	if (ok && (j->actions & KCSI_ACT_CHECKPOINT) && !r->dry_run) {
+	if (want_ck && !ck_skip && ok && r->dry_run)
+		ck_skip = "dry run";
+	if (want_ck && !ck_skip && ok) {
 		uint64_t c0 = mono_ns();
 		requested = now_ns();
 		if (j->t0)
@@ -1464,7 +1717,7 @@ static bool run_job(kcsi_responder *r, struct job *j)
 				snprintf(base, sizeof(base), "invalid-node");
 			snprintf(record_url, sizeof(record_url), "%s/checkpoint/%s/%s/%s?timeout=%ld", base, j->ns,
 				 j->pod, j->container, r->ckpt_timeout);
-			json_object_set_new(inc, "recorded_request", json_string(record_url));
+			json_object_set_new(inc, "recorded_request", jstr(record_url));
 		} else if (r->mode == MODE_PODMAN) {
 			const char *name = j->container[0] ? j->container : j->container_id;
 			if (kcsi_podman_checkpoint(name, r->podman_dir, &archive, &err)) {
@@ -1486,32 +1739,32 @@ static bool run_job(kcsi_responder *r, struct job *j)
 				/* no reply or 5xx: try again; 4xx: a fact that will not change */
 				finished = (http >= 400 && http < 500) || j->attempts >= r->attempts;
 			}
-			json_object_set_new(inc, "kubelet", json_string(base));
+			json_object_set_new(inc, "kubelet", jstr(base));
 			json_object_set_new(inc, "kubelet_status", http ? json_integer(http) : json_null());
 		}
 		hist_add(&r->m.checkpoint, mono_ns() - c0);
-		if (ok)
-			atomic_fetch_add(&r->m.ckpt_ok, 1);
-		else if (finished)
-			atomic_fetch_add(&r->m.ckpt_failed, 1);
 		json_object_set_new(inc, "checkpoint_seconds", json_real((double)(mono_ns() - c0) / 1e9));
 		if (j->t0)
 			json_object_set_new(inc, "alert_to_request_ms", json_real((double)(c0 - j->t0) / 1e6));
 	}
 	if (!ok && !finished) {
 		logj(r, "warning", "job failed, will try again", "job", json_integer(j->id), "attempt",
-		     json_integer(j->attempts), "error", json_string(error), NULL);
+		     json_integer(j->attempts), "error", jstr(error), NULL);
 		json_decref(inc);
+		json_decref(res.obj);
 		free(archive);
 		return false;
 	}
+	if (want_ck)
+		action_result(r, &res, KCSI_ACT_CHECKPOINT, ck_skip ? OUT_SKIPPED : ok ? OUT_OK : OUT_FAILED,
+			      ck_skip ? ck_skip : error);
 	json_object_set_new(inc, "archive", jstr(archive));
 	if (archive) {
 		kcsi_error e2;
 		if (kcsi_sha256_file(archive, sha, &e2) == KCSI_OK)
 			json_object_set_new(inc, "sha256", json_string(sha));
 		else
-			json_object_set_new(inc, "sha256_error", json_string(e2.msg));
+			json_object_set_new(inc, "sha256_error", jstr(e2.msg));
 		char dir[4200];
 		snprintf(dir, sizeof(dir), "%s/incidents", r->state_dir);
 		mkdir(dir, 0700);
@@ -1529,44 +1782,67 @@ static bool run_job(kcsi_responder *r, struct job *j)
 		}
 		json_object_set_new(inc, "hooks", hooks);
 	}
-	if (ok && (j->actions & KCSI_ACT_LABEL) && !r->dry_run && j->pod[0] && r->api) {
-		json_t *patch = json_pack("{s:{s:{s:s},s:{s:s,s:s,s:o,s:o}}}", "metadata", "labels", r->label_key,
-					  incident, "annotations", "kcsi.io/rule", j->rule, "kcsi.io/priority",
-					  j->priority, "kcsi.io/archive", jstr(archive), "kcsi.io/sha256",
-					  sha[0] ? json_string(sha) : json_null());
-		char *ps = json_dumps(patch, JSON_COMPACT);
-		kcsi_error e3;
-		if (kcsi_kube_patch_pod(r->api, j->ns, j->pod, ps, &r->api_tls, &e3) == KCSI_OK) {
-			atomic_fetch_add(&r->m.label_ok, 1);
-			json_object_set_new(inc, "label", json_string("ok"));
-		} else {
-			atomic_fetch_add(&r->m.label_failed, 1);
-			json_object_set_new(inc, "label", json_string(e3.msg));
+	if (want_lb) {
+		if (r->dry_run)
+			action_result(r, &res, KCSI_ACT_LABEL, OUT_SKIPPED, "dry run");
+		else if (!j->pod[0])
+			action_result(r, &res, KCSI_ACT_LABEL, OUT_SKIPPED, "no pod to label: the alert names none");
+		else if (!r->api)
+			action_result(r, &res, KCSI_ACT_LABEL, OUT_SKIPPED, "no Kubernetes API is configured");
+		else if (!resolved)
+			action_result(r, &res, KCSI_ACT_LABEL, OUT_FAILED, error);
+		else if (!ok)
+			action_result(r, &res, KCSI_ACT_LABEL, OUT_SKIPPED, "the checkpoint failed");
+		else {
+			json_t *patch = json_pack("{s:{s:{s:s},s:{s:s,s:s,s:o,s:o}}}", "metadata", "labels",
+						  r->label_key, incident, "annotations", "kcsi.io/rule", j->rule,
+						  "kcsi.io/priority", j->priority, "kcsi.io/archive", jstr(archive),
+						  "kcsi.io/sha256", sha[0] ? json_string(sha) : json_null());
+			char *ps = patch ? json_dumps(patch, JSON_COMPACT) : NULL;
+			kcsi_error e3;
+			if (!ps)
+				action_result(r, &res, KCSI_ACT_LABEL, OUT_FAILED, "the patch could not be made");
+			else if (kcsi_kube_patch_pod(r->api, j->ns, j->pod, ps, &r->api_tls, &e3) == KCSI_OK)
+				action_result(r, &res, KCSI_ACT_LABEL, OUT_OK, NULL);
+			else
+				action_result(r, &res, KCSI_ACT_LABEL, OUT_FAILED, e3.msg);
+			free(ps);
+			json_decref(patch);
 		}
-		free(ps);
-		json_decref(patch);
 	}
-	json_object_set_new(inc, "result", json_string(ok ? "ok" : "failed"));
+	json_object_set(inc, "results", res.obj);
+	json_object_set_new(inc, "result", json_string(overall(&res)));
 	json_object_set_new(inc, "error", jstr(error));
-	if ((j->actions & KCSI_ACT_NOTIFY) && r->notify_url && !r->dry_run) {
-		char *body = json_dumps(inc, JSON_COMPACT | JSON_PRESERVE_ORDER), *rep = NULL;
-		kcsi_error e4;
-		long h = 0;
-		kcsi_tls nt = {.timeout_s = 10};
-		if (kcsi_http_send("POST", r->notify_url, "application/json", body, &nt, &h, &rep, &e4) == KCSI_OK &&
-		    h >= 200 && h < 300) {
-			atomic_fetch_add(&r->m.notify_ok, 1);
-			json_object_set_new(inc, "notify", json_string("ok"));
+	if (want_nt) {
+		if (r->dry_run) {
+			action_result(r, &res, KCSI_ACT_NOTIFY, OUT_SKIPPED, "dry run");
+		} else if (!r->notify_url) {
+			action_result(r, &res, KCSI_ACT_NOTIFY, OUT_SKIPPED, "notify.url is not configured");
 		} else {
-			atomic_fetch_add(&r->m.notify_failed, 1);
-			json_object_set_new(inc, "notify", h ? json_sprintf("HTTP %ld", h) : json_string(e4.msg));
+			/* the webhook gets the incident as it stands: every result but its own */
+			char *body = json_dumps(inc, JSON_COMPACT | JSON_PRESERVE_ORDER), *rep = NULL;
+			kcsi_error e4;
+			long h = 0;
+			kcsi_tls nt = {.timeout_s = 10};
+			kcsi_error_clear(&e4);
+			if (body && kcsi_http_send("POST", r->notify_url, "application/json", body, &nt, &h, &rep, &e4) ==
+					    KCSI_OK && h >= 200 && h < 300) {
+				action_result(r, &res, KCSI_ACT_NOTIFY, OUT_OK, NULL);
+			} else {
+				char why[64];
+				snprintf(why, sizeof(why), "HTTP %ld", h);
+				action_result(r, &res, KCSI_ACT_NOTIFY, OUT_FAILED,
+					      h ? why : body ? e4.msg : "the incident could not be written");
+			}
+			free(rep);
+			free(body);
 		}
-		free(rep);
-		free(body);
+		json_object_set_new(inc, "result", json_string(overall(&res)));
 	}
-	finish_job(r, j, ok ? JOB_DONE : JOB_FAILED, inc, archive, sha[0] ? sha : NULL, error, requested,
-		   record_url[0] ? record_url : NULL);
-	logj(r, ok ? "info" : "error", "incident", "incident", json_deep_copy(inc), NULL);
+	json_decref(res.obj);
+	finish_job(r, j, res.n[OUT_FAILED] ? JOB_FAILED : JOB_DONE, inc, archive, sha[0] ? sha : NULL, error,
+		   requested, record_url[0] ? record_url : NULL);
+	logj(r, res.n[OUT_FAILED] ? "error" : "info", "incident", "incident", json_deep_copy(inc), NULL);
 	json_decref(inc);
 	free(archive);
 	return true;
@@ -1742,30 +2018,197 @@ static kcsi_code recover(kcsi_responder *r, kcsi_error *err)
 
 /* ---- HTTP ----------------------------------------------------------------- */
 
+/* A flood repeats its log lines: let one through a second.  *skipped gets
+ * how many were held back since the last one. */
+static bool flood_log_ok(kcsi_responder *r, uint64_t *skipped)
+{
+	uint_fast64_t sec = mono_ns() / 1000000000u, last = atomic_load(&r->flood_sec);
+	if (sec != last && atomic_compare_exchange_strong(&r->flood_sec, &last, sec)) {
+		*skipped = atomic_exchange(&r->flood_skipped, 0);
+		return true;
+	}
+	atomic_fetch_add(&r->flood_skipped, 1);
+	return false;
+}
+
+/* libmicrohttpd's own messages, as log lines (a flood of them is thinned). */
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	kcsi_responder *r = cls;
+	char msg[512];
+	uint64_t skipped;
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	msg[strcspn(msg, "\n")] = '\0';
+	if (flood_log_ok(r, &skipped))
+		logj(r, "warning", "http server", "detail", jshown(msg, strlen(msg)), "suppressed",
+		     json_integer((json_int_t)skipped), NULL);
+}
+
+/* ---- HTTP connections: a slot per client bounded, and deadlines a trickle
+ * cannot push back.  libmicrohttpd's timeout counts idleness, so a client
+ * sending a byte now and then keeps a connection forever; here each request
+ * has an absolute deadline from its start (the accept, or the end of the
+ * previous request on a kept-alive connection): header_timeout for the
+ * headers, request_timeout for headers and body.  A connection past its
+ * deadline is shut down (the main thread checks a few times a second);
+ * libmicrohttpd then sees the end of the stream and closes it.  The socket
+ * is shut down only while libmicrohttpd holds it open: the CLOSED
+ * notification (which comes before the close) takes the entry out under the
+ * same lock. */
+
+enum conn_phase { PHASE_HEADERS, PHASE_BODY, PHASE_ANSWER };
+
+struct conn {
+	int fd;
+	struct in_addr peer;
+	uint64_t start; /* monotonic: when the current request began */
+	enum conn_phase phase;
+	bool trusted; /* an alert from it was authenticated and accepted */
+	bool cut;
+	struct conn *prev, *next;
+};
+
+static void peer_text(const struct sockaddr *sa, char *buf, size_t cap)
+{
+	snprintf(buf, cap, "?");
+	if (sa && sa->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, buf, (socklen_t)cap);
+}
+
+/* Accept policy: at most listen.max_connections_per_client from one address. */
+static enum MHD_Result on_accept(void *cls, const struct sockaddr *addr, socklen_t addrlen)
+{
+	kcsi_responder *r = cls;
+	int n = 0;
+	uint64_t skipped;
+	(void)addrlen;
+	if (!addr || addr->sa_family != AF_INET)
+		return MHD_YES;
+	struct in_addr a = ((const struct sockaddr_in *)addr)->sin_addr;
+	pthread_mutex_lock(&r->conn_lock);
+	for (struct conn *k = r->conns; k; k = k->next)
+		n += k->peer.s_addr == a.s_addr;
+	pthread_mutex_unlock(&r->conn_lock);
+	if (n < r->max_conns_per_client)
+		return MHD_YES;
+	atomic_fetch_add(&r->m.conns_refused_client, 1);
+	if (flood_log_ok(r, &skipped)) {
+		char peer[64];
+		peer_text(addr, peer, sizeof(peer));
+		logj(r, "warning", "connection refused: too many from one client", "peer", json_string(peer), "open",
+		     json_integer(n), "limit", json_string("listen.max_connections_per_client"), "suppressed",
+		     json_integer((json_int_t)skipped), NULL);
+	}
+	return MHD_NO;
+}
+
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+			  enum MHD_ConnectionNotificationCode code)
+{
+	kcsi_responder *r = cls;
+	struct conn *k = *socket_context;
+	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+		const union MHD_ConnectionInfo *fd = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+		const union MHD_ConnectionInfo *ad = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+		if (!fd || !(k = calloc(1, sizeof(*k))))
+			return; /* not tracked: libmicrohttpd's idle timeout still applies */
+		k->fd = fd->connect_fd;
+		if (ad && ad->client_addr && ad->client_addr->sa_family == AF_INET)
+			k->peer = ((const struct sockaddr_in *)ad->client_addr)->sin_addr;
+		k->start = mono_ns();
+		pthread_mutex_lock(&r->conn_lock);
+		k->next = r->conns;
+		if (r->conns)
+			r->conns->prev = k;
+		r->conns = k;
+		pthread_mutex_unlock(&r->conn_lock);
+		*socket_context = k;
+		atomic_fetch_add(&r->m.conns_open, 1);
+	} else if (k) {
+		pthread_mutex_lock(&r->conn_lock);
+		if (k->prev)
+			k->prev->next = k->next;
+		else
+			r->conns = k->next;
+		if (k->next)
+			k->next->prev = k->prev;
+		pthread_mutex_unlock(&r->conn_lock);
+		free(k);
+		*socket_context = NULL;
+		atomic_fetch_sub(&r->m.conns_open, 1);
+	}
+}
+
+/* The connection enters a phase (PHASE_HEADERS: a new request begins now);
+ * trust: it sent an authenticated alert. */
+static void conn_phase(kcsi_responder *r, struct MHD_Connection *c, enum conn_phase phase, bool trust)
+{
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	struct conn *k = ci ? ci->socket_context : NULL;
+	if (!k)
+		return;
+	pthread_mutex_lock(&r->conn_lock);
+	k->phase = phase;
+	k->trusted |= trust;
+	if (phase == PHASE_HEADERS)
+		k->start = mono_ns();
+	pthread_mutex_unlock(&r->conn_lock);
+}
+
+/* Shut down the connections past their deadline. */
+static void reap_connections(kcsi_responder *r)
+{
+	uint64_t now = mono_ns(), hdr = (uint64_t)(r->header_timeout_s * 1e9),
+		 req = (uint64_t)(r->request_timeout_s * 1e9);
+	pthread_mutex_lock(&r->conn_lock);
+	for (struct conn *k = r->conns; k; k = k->next) {
+		if (k->cut || k->phase == PHASE_ANSWER || now < k->start)
+			continue;
+		/* a client that sent an authenticated alert may keep its connection
+		 * idle up to request_timeout before the next one */
+		if (k->phase == PHASE_HEADERS && now - k->start > (k->trusted ? req : hdr))
+			atomic_fetch_add(&r->m.conns_cut_headers, 1);
+		else if (now - k->start > req)
+			atomic_fetch_add(&r->m.conns_cut_request, 1);
+		else
+			continue;
+		k->cut = true;
+		shutdown(k->fd, SHUT_RDWR);
+	}
+	pthread_mutex_unlock(&r->conn_lock);
+}
+
+/* ---- HTTP requests ---- */
+
+/* A body over listen.max_body is read and thrown away up to this many times
+ * max_body, so that the client can read the 413 (a client still sending
+ * when the connection closes sees a reset instead); beyond it, or announced
+ * beyond it, the connection is closed. */
+#define DISCARD_FACTOR 8
+
 struct req {
 	kcsi_buf body;
 	bool too_big;
+	size_t discarded;
 	uint64_t t0;
 };
 
+/* Queue a reply.  Anything but a success closes the connection, so a client
+ * that was refused does not keep its slot. */
 static enum MHD_Result reply(struct MHD_Connection *c, int status, const char *type, char *text)
 {
 	const char *t = text ? text : "{}";
 	struct MHD_Response *resp = MHD_create_response_from_buffer(strlen(t), (void *)t, MHD_RESPMEM_MUST_COPY);
 	enum MHD_Result rc;
 	free(text);
+	if (!resp)
+		return MHD_NO;
 	MHD_add_response_header(resp, "Content-Type", type);
+	if (status >= 300)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
 	rc = MHD_queue_response(c, (unsigned)status, resp);
 	MHD_destroy_response(resp);
 	return rc;
-}
-
-static char *jmsg(const char *k, const char *v)
-{
-	json_t *o = json_pack("{s:b,s:s}", "accepted", 0, k, v);
-	char *s = json_dumps(o, JSON_COMPACT);
-	json_decref(o);
-	return s;
 }
 
 static void metrics_text(kcsi_responder *r, kcsi_buf *b)
@@ -1787,13 +2230,19 @@ static void metrics_text(kcsi_responder *r, kcsi_buf *b)
 		{"kcsi_respond_events_excluded_total", "Alerts excluded by namespace or image", &r->m.excluded, ""},
 		{"kcsi_respond_events_unmatched_total", "Alerts no rule matched", &r->m.unmatched, ""},
 		{"kcsi_respond_events_no_target_total", "Matched alerts that name no container", &r->m.no_target, ""},
-		{"kcsi_respond_checkpoints_total", "Checkpoints taken or requested", &r->m.ckpt_ok, "{result=\"ok\"}"},
+		{"kcsi_respond_checkpoints_total", "Checkpoint actions: taken or requested, failed, skipped (no target, dry run)", &r->m.ckpt_ok, "{result=\"ok\"}"},
 		{"kcsi_respond_checkpoints_total", NULL, &r->m.ckpt_failed, "{result=\"failed\"}"},
-		{"kcsi_respond_labels_total", "Pod label patches", &r->m.label_ok, "{result=\"ok\"}"},
+		{"kcsi_respond_checkpoints_total", NULL, &r->m.ckpt_skipped, "{result=\"skipped\"}"},
+		{"kcsi_respond_labels_total", "Pod label actions", &r->m.label_ok, "{result=\"ok\"}"},
 		{"kcsi_respond_labels_total", NULL, &r->m.label_failed, "{result=\"failed\"}"},
-		{"kcsi_respond_notifications_total", "Webhook notifications", &r->m.notify_ok, "{result=\"ok\"}"},
+		{"kcsi_respond_labels_total", NULL, &r->m.label_skipped, "{result=\"skipped\"}"},
+		{"kcsi_respond_notifications_total", "Webhook notification actions", &r->m.notify_ok, "{result=\"ok\"}"},
 		{"kcsi_respond_notifications_total", NULL, &r->m.notify_failed, "{result=\"failed\"}"},
+		{"kcsi_respond_notifications_total", NULL, &r->m.notify_skipped, "{result=\"skipped\"}"},
 		{"kcsi_respond_hooks_failed_total", "Hook commands that failed", &r->m.hooks_failed, ""},
+		{"kcsi_respond_connections_refused_total", "HTTP connections refused at accept", &r->m.conns_refused_client, "{reason=\"per_client_limit\"}"},
+		{"kcsi_respond_connections_closed_total", "HTTP connections closed at a deadline", &r->m.conns_cut_headers, "{reason=\"header_deadline\"}"},
+		{"kcsi_respond_connections_closed_total", NULL, &r->m.conns_cut_request, "{reason=\"request_deadline\"}"},
 	};
 	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
 		if (c[i].help)
@@ -1802,6 +2251,9 @@ static void metrics_text(kcsi_responder *r, kcsi_buf *b)
 	}
 	kcsi_buf_printf(b, "# HELP kcsi_respond_jobs_pending Jobs not finished\n# TYPE kcsi_respond_jobs_pending gauge\n"
 			   "kcsi_respond_jobs_pending %" PRIuFAST64 "\n", atomic_load(&r->m.jobs_pending));
+	kcsi_buf_printf(b, "# HELP kcsi_respond_connections_open HTTP connections open\n"
+			   "# TYPE kcsi_respond_connections_open gauge\nkcsi_respond_connections_open %" PRIuFAST64 "\n",
+			atomic_load(&r->m.conns_open));
 	struct {
 		const char *name, *help;
 		struct hist *h;
@@ -1825,19 +2277,23 @@ static void metrics_text(kcsi_responder *r, kcsi_buf *b)
 	}
 }
 
+/* a == b in a time that depends on the length of a (what the client sent)
+ * only; an empty b (no secret) never matches. */
 static bool ct_eq(const char *a, const char *b)
 {
 	size_t la = strlen(a), lb = strlen(b);
-	unsigned char d = (unsigned char)(la != lb);
+	unsigned char d = (unsigned char)(la != lb || lb == 0);
 	for (size_t i = 0; i < la; i++)
 		d |= (unsigned char)(a[i] ^ b[i % (lb ? lb : 1)]);
 	return d == 0;
 }
 
-/* NULL when the request may go on, else the reason it may not. */
+/* NULL when the request may go on, else the reason it may not.  With the
+ * headers only (body NULL): the client certificate, the bearer token, the
+ * presence of the signature; with the body: the signature. */
 static const char *auth_check(kcsi_responder *r, struct MHD_Connection *c, const char *body, size_t len)
 {
-	if (r->mtls) {
+	if (!body && r->mtls) {
 		const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_GNUTLS_SESSION);
 		gnutls_session_t s = ci ? (gnutls_session_t)ci->tls_session : NULL;
 		unsigned status = 1, n = 0;
@@ -1846,7 +2302,7 @@ static const char *auth_check(kcsi_responder *r, struct MHD_Connection *c, const
 		if (gnutls_certificate_verify_peers2(s, &status) < 0 || status != 0)
 			return "client certificate not signed by listen.client_ca";
 	}
-	if (r->bearer) {
+	if (!body && r->bearer) {
 		const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
 		if (!h || strncasecmp(h, "Bearer ", 7) || !ct_eq(h + 7, r->bearer))
 			return "missing or wrong bearer token";
@@ -1857,6 +2313,8 @@ static const char *auth_check(kcsi_responder *r, struct MHD_Connection *c, const
 		char hex[72] = "sha256=";
 		if (!h)
 			return "missing X-Kcsi-Signature";
+		if (!body)
+			return NULL;
 		gnutls_hmac_fast(GNUTLS_MAC_SHA256, r->hmac, strlen(r->hmac), body, len, d);
 		for (int i = 0; i < 32; i++)
 			snprintf(hex + 7 + 2 * i, 3, "%02x", d[i]);
@@ -1866,15 +2324,78 @@ static const char *auth_check(kcsi_responder *r, struct MHD_Connection *c, const
 	return NULL;
 }
 
+static enum MHD_Result refuse_auth(kcsi_responder *r, struct MHD_Connection *c, const char *why)
+{
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	char peer[64];
+	uint64_t skipped;
+	peer_text(ci ? ci->client_addr : NULL, peer, sizeof(peer));
+	atomic_fetch_add(&r->m.received, 1);
+	atomic_fetch_add(&r->m.rejected_auth, 1);
+	if (flood_log_ok(r, &skipped))
+		logj(r, "warning", "alert refused", "input", json_string("http"), "reason", json_string(why), "peer",
+		     json_string(peer), "suppressed", json_integer((json_int_t)skipped), NULL);
+	return reply(c, 401, "application/json", jmsg("error", why));
+}
+
+static enum MHD_Result refuse_size(kcsi_responder *r, struct MHD_Connection *c, bool answer)
+{
+	uint64_t skipped;
+	atomic_fetch_add(&r->m.received, 1);
+	atomic_fetch_add(&r->m.rejected_size, 1);
+	if (flood_log_ok(r, &skipped))
+		logj(r, "warning", "alert refused", "input", json_string("http"), "reason",
+		     json_sprintf("body larger than %zu bytes (listen.max_body)", r->max_body), "suppressed",
+		     json_integer((json_int_t)skipped), NULL);
+	/* in the middle of a body there is no answering: the connection is dropped */
+	return answer ? reply(c, 413, "application/json", jmsg("error", "body too large")) : MHD_NO;
+}
+
+static enum MHD_Result serve_get(kcsi_responder *r, struct MHD_Connection *c, const char *url)
+{
+	if (!strcmp(url, "/healthz"))
+		return reply(c, 200, "text/plain", strdup("ok\n"));
+	if (!strcmp(url, "/readyz"))
+		return atomic_load(&r->ready) && !atomic_load(&r->stopping)
+			       ? reply(c, 200, "text/plain", strdup("ready\n"))
+			       : reply(c, 503, "text/plain", strdup("not ready\n"));
+	if (!strcmp(url, "/metrics")) {
+		kcsi_buf b;
+		kcsi_buf_init(&b, 1 << 20);
+		metrics_text(r, &b);
+		char *s = strdup(kcsi_buf_str(&b));
+		kcsi_buf_free(&b);
+		return reply(c, 200, "text/plain; version=0.0.4", s);
+	}
+	return reply(c, 404, "application/json", strdup("{\"error\": \"not found\"}"));
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
 				  const char *version, const char *upload, size_t *upload_size, void **con_cls)
 {
 	kcsi_responder *r = cls;
 	struct req *q = *con_cls;
+	(void)version;
 
 	if (!q) {
-		q = calloc(1, sizeof(*q));
-		if (!q)
+		/* the headers are complete: all that needs no body is decided now,
+		 * before a refused client can send (or trickle) one */
+		conn_phase(r, c, PHASE_BODY, false);
+		if (!strcmp(method, "GET") || !strcmp(method, "HEAD")) {
+			conn_phase(r, c, PHASE_ANSWER, false);
+			return serve_get(r, c, url);
+		}
+		if (strcmp(method, "POST"))
+			return reply(c, 405, "application/json", strdup("{\"error\": \"POST an alert\"}"));
+		if (strcmp(url, "/") && strcmp(url, "/events") && strcmp(url, "/falco"))
+			return reply(c, 404, "application/json", strdup("{\"error\": \"POST alerts to / or /events\"}"));
+		const char *why = auth_check(r, c, NULL, 0);
+		if (why)
+			return refuse_auth(r, c, why);
+		const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+		if (cl && strtoull(cl, NULL, 10) > (unsigned long long)r->max_body * DISCARD_FACTOR)
+			return refuse_size(r, c, true);
+		if (!(q = calloc(1, sizeof(*q))))
 			return MHD_NO;
 		kcsi_buf_init(&q->body, r->max_body);
 		q->t0 = mono_ns();
@@ -1882,66 +2403,41 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		return MHD_YES;
 	}
 	if (*upload_size) {
-		if (!q->too_big && kcsi_buf_add(&q->body, upload, *upload_size))
+		if (!q->too_big && kcsi_buf_add(&q->body, upload, *upload_size)) {
 			q->too_big = true;
+			kcsi_buf_free(&q->body);
+		}
+		if (q->too_big && (q->discarded += *upload_size) > r->max_body * DISCARD_FACTOR)
+			return refuse_size(r, c, false);
 		*upload_size = 0;
 		return MHD_YES;
 	}
-	if (!strcmp(method, "GET") || !strcmp(method, "HEAD")) {
-		if (!strcmp(url, "/healthz"))
-			return reply(c, 200, "text/plain", strdup("ok\n"));
-		if (!strcmp(url, "/readyz"))
-			return atomic_load(&r->ready) && !atomic_load(&r->stopping)
-				       ? reply(c, 200, "text/plain", strdup("ready\n"))
-				       : reply(c, 503, "text/plain", strdup("not ready\n"));
-		if (!strcmp(url, "/metrics")) {
-			kcsi_buf b;
-			kcsi_buf_init(&b, 1 << 20);
-			metrics_text(r, &b);
-			char *s = strdup(kcsi_buf_str(&b));
-			kcsi_buf_free(&b);
-			return reply(c, 200, "text/plain; version=0.0.4", s);
-		}
-		return reply(c, 404, "application/json", strdup("{\"error\": \"not found\"}"));
-	}
-	if (strcmp(method, "POST"))
-		return reply(c, 405, "application/json", strdup("{\"error\": \"POST an alert\"}"));
-	if (strcmp(url, "/") && strcmp(url, "/events") && strcmp(url, "/falco"))
-		return reply(c, 404, "application/json", strdup("{\"error\": \"POST alerts to / or /events\"}"));
-	if (q->too_big) {
-		atomic_fetch_add(&r->m.received, 1);
-		atomic_fetch_add(&r->m.rejected_size, 1);
-		logj(r, "warning", "alert refused", "input", json_string("http"), "reason",
-		     json_sprintf("body larger than %zu bytes (listen.max_body)", r->max_body), NULL);
-		return reply(c, 413, "application/json", jmsg("error", "body too large"));
-	}
+	conn_phase(r, c, PHASE_ANSWER, false);
+	if (q->too_big)
+		return refuse_size(r, c, true);
 	const char *why = auth_check(r, c, q->body.data ? q->body.data : "", q->body.len);
-	if (why) {
-		const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-		char peer[64] = "?";
-		if (ci && ci->client_addr && ci->client_addr->sa_family == AF_INET) {
-			const struct sockaddr_in *sin = (const struct sockaddr_in *)ci->client_addr;
-			inet_ntop(AF_INET, &sin->sin_addr, peer, sizeof(peer));
-		}
-		atomic_fetch_add(&r->m.received, 1);
-		atomic_fetch_add(&r->m.rejected_auth, 1);
-		logj(r, "warning", "alert refused", "input", json_string("http"), "reason", json_string(why), "peer",
-		     json_string(peer), NULL);
-		return reply(c, 401, "application/json", jmsg("error", why));
-	}
+	if (why)
+		return refuse_auth(r, c, why);
 	char *text = NULL;
 	int status = accept_event(r, "http", q->body.data ? q->body.data : "", q->body.len, q->t0, &text);
+	if (status == 200)
+		conn_phase(r, c, PHASE_ANSWER, true);
 	return reply(c, status, "application/json", text);
 }
 
+/* A request is over (answered or abandoned): the next one on this
+ * connection starts its deadlines now. */
 static void on_done(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe)
 {
+	kcsi_responder *r = cls;
 	struct req *q = *con_cls;
+	(void)toe;
 	if (q) {
 		kcsi_buf_free(&q->body);
 		free(q);
 		*con_cls = NULL;
 	}
+	conn_phase(r, c, PHASE_HEADERS, false);
 }
 
 static kcsi_code start_http(kcsi_responder *r, kcsi_error *err)
@@ -1955,12 +2451,15 @@ static kcsi_code start_http(kcsi_responder *r, kcsi_error *err)
 		return kcsi_error_set(err, KCSI_ERR_USAGE, "listen.address \"%s\": an IPv4 address expected", r->address);
 	if (r->tls_cert_pem)
 		flags |= MHD_USE_TLS;
-	struct MHD_OptionItem opts[8];
+	struct MHD_OptionItem opts[12];
 	int n = 0;
+	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)on_mhd_log, r}; /* first */
 	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_SOCK_ADDR, 0, &sin};
 	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_done, r};
-	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_LIMIT, 512, NULL};
-	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_TIMEOUT, 60, NULL};
+	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, r};
+	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_LIMIT, r->max_conns, NULL};
+	/* idleness (a reply the client does not read); the deadlines do the rest */
+	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)(r->request_timeout_s + 0.999), NULL};
 	if (r->tls_cert_pem) {
 		opts[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, r->tls_cert_pem};
 		opts[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, r->tls_key_pem};
@@ -1968,7 +2467,7 @@ static kcsi_code start_http(kcsi_responder *r, kcsi_error *err)
 			opts[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_TRUST, 0, r->client_ca_pem};
 	}
 	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
-	r->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, r, MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
+	r->mhd = MHD_start_daemon(flags, 0, on_accept, r, on_request, r, MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
 	if (!r->mhd)
 		return kcsi_error_set(err, KCSI_ERR_IO, "cannot listen on %s:%d (in use, or TLS files unusable)",
 				      r->address, r->port);
@@ -2064,11 +2563,16 @@ struct conn_arg {
 	int fd;
 };
 
+/* Connections read at once on the unix socket (a thread each); more are
+ * closed at accept. */
+#define UNIX_CONNS_MAX 64
+
 static void *sock_conn_main(void *arg)
 {
 	struct conn_arg *a = arg;
 	read_lines(a->r, a->fd, "unix");
 	close(a->fd);
+	atomic_fetch_sub(&a->r->unix_conns, 1);
 	input_end(a->r);
 	free(a);
 	return NULL;
@@ -2086,6 +2590,14 @@ static void *sock_main(void *arg)
 		int fd = accept4(r->sock_fd, NULL, NULL, SOCK_CLOEXEC);
 		if (fd < 0)
 			continue;
+		if (atomic_load(&r->unix_conns) >= UNIX_CONNS_MAX) {
+			uint64_t skipped;
+			close(fd);
+			if (flood_log_ok(r, &skipped))
+				logj(r, "warning", "connection refused: too many on the unix socket", "limit",
+				     json_integer(UNIX_CONNS_MAX), "suppressed", json_integer((json_int_t)skipped), NULL);
+			continue;
+		}
 		struct conn_arg *a = malloc(sizeof(*a));
 		pthread_t t;
 		if (!a) {
@@ -2097,9 +2609,11 @@ static void *sock_main(void *arg)
 		pthread_mutex_lock(&r->q_lock);
 		r->inputs_running++;
 		pthread_mutex_unlock(&r->q_lock);
+		atomic_fetch_add(&r->unix_conns, 1);
 		if (pthread_create(&t, NULL, sock_conn_main, a)) {
 			close(fd);
 			free(a);
+			atomic_fetch_sub(&r->unix_conns, 1);
 			input_end(r);
 			continue;
 		}
@@ -2119,9 +2633,13 @@ static kcsi_code start_unix(kcsi_responder *r, kcsi_error *err)
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", r->unix_socket);
 	unlink(r->unix_socket);
 	r->sock_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (r->sock_fd < 0 || bind(r->sock_fd, (struct sockaddr *)&sa, sizeof(sa)) || listen(r->sock_fd, 64))
+	/* the socket is made 0600, not made and then changed (a peer could
+	 * connect in between) */
+	mode_t old_mask = umask(0177);
+	int bound = r->sock_fd >= 0 ? bind(r->sock_fd, (struct sockaddr *)&sa, sizeof(sa)) : -1;
+	umask(old_mask);
+	if (bound || listen(r->sock_fd, 64))
 		return kcsi_error_set(err, KCSI_ERR_IO, "%s: cannot listen: %m", r->unix_socket);
-	chmod(r->unix_socket, 0600);
 	return KCSI_OK;
 }
 
@@ -2223,8 +2741,17 @@ kcsi_code kcsi_respond_run(kcsi_responder *r, kcsi_error *err)
 				break;
 		}
 	} else {
-		while (sigwait(&set, &sig) == 0 && sig == SIGHUP)
-			;
+		/* wait for a signal; meanwhile enforce the HTTP deadlines */
+		for (;;) {
+			struct timespec ts = {0, 200000000};
+			int got = sigtimedwait(&set, NULL, &ts);
+			if (got > 0 && got != SIGHUP) {
+				sig = got;
+				break;
+			}
+			if (r->mhd)
+				reap_connections(r);
+		}
 	}
 	logj(r, "info", "stopping", "signal", sig ? json_string(strsignal(sig)) : json_null(), NULL);
 stop:

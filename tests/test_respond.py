@@ -312,7 +312,8 @@ def test_config_checks():
 
 
 def test_policy_decisions():
-    r = Responder('policy', extra='checkpoint:\n  mode: record\n', rules='''rules:
+    r = Responder('policy', extra='checkpoint:\n  mode: record\nkubernetes:\n  api: https://127.0.0.1:6443\n'
+                  'notify:\n  url: https://hooks.example/kcsi\n', rules='''rules:
   - name: miners
     rule_regex: "(?i)crypto miners"
     actions: [checkpoint, label, notify]
@@ -695,7 +696,7 @@ hooks:
             (f['id'], f['severity']) for f in verdict['findings']])
         assert {'KCSI-MASQ-001', 'KCSI-NET-IRC-001'} <= {f['id'] for f in verdict['findings']}
         eq(inc['hooks']['vault']['exit'], 0, 'vault hook')
-        eq(inc['label'], 'ok', 'label')
+        eq(inc['results'], {'checkpoint': 'ok', 'label': 'ok', 'notify': 'ok'}, 'every action done')
         pod = json.load(open(state))['pods']['shop/web-5d8f7-abcde']
         eq(pod['metadata']['labels']['kcsi.io/incident'], inc['incident'], 'pod labelled')
         eq(pod['metadata']['annotations']['kcsi.io/sha256'], inc['sha256'], 'pod annotated')

@@ -104,6 +104,8 @@ kcsi_code kcsi_policy_from_yaml(const char *text, size_t len, const char *name, 
 				kcsi_error *err);
 void kcsi_policy_free(kcsi_policy *p);
 size_t kcsi_policy_nrules(const kcsi_policy *p);
+/* Rule i's name; its actions (KCSI_ACT_*) in *actions. */
+const char *kcsi_policy_rule(const kcsi_policy *p, size_t i, unsigned *actions);
 void kcsi_policy_decide(const kcsi_policy *p, const kcsi_falco_event *ev, kcsi_decision *d);
 
 /* ---- kubelet, Kubernetes API, podman ------------------------------------------ */
