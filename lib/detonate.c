@@ -21,12 +21,12 @@
  *   7. podman diff, remove the container, kill whatever is left in the
  *      namespace, stop the recorders, delete the namespace; write the report.
  */
-#include <archive.h>
-#include <archive_entry.h>
+#include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -38,6 +38,7 @@
 #include <unistd.h>
 
 #include "detonate_int.h"
+#include "kcsi/text.h"
 #include "safeout.h"
 
 double det_now(void)
@@ -73,6 +74,18 @@ static void on_signal(int sig)
 
 struct det {
 	const kcsi_detonate_opts *o;
+	kcsi_detonate_result *res;
+	det_facts f;
+	char sha[65];
+	const char *layout;        /* podman, CRI-O, containerd */
+	bool tcp_established;      /* the checkpoint holds TCP streams */
+	char *image;               /* the image the restore runs on */
+	char image_id[128];
+	bool outdir_ready;         /* DIR exists and is ours: a report is always written */
+	json_t *checkpointed;      /* the processes of the checkpoint */
+	json_t *addresses;         /* local IPv4 addresses its sockets are bound to */
+	json_t *warnings;
+	double t_end;
 	char work[64];
 	char ns[64], nspath[128];
 	int nsfd, hostfd;
@@ -91,17 +104,36 @@ struct det {
 	char iface_kind[32];
 };
 
+/* Progress for the caller (the library never prints). */
 static void say(const struct det *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void say(const struct det *d, const char *fmt, ...)
 {
 	va_list ap;
-	if (!d->o->verbose)
+	char msg[600];
+	if (!d->o->progress)
 		return;
-	fprintf(stderr, "kcsi detonate: [%6.2fs] ", det_now() - d->t0);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
+	d->o->progress(d->o->progress_ctx, det_now() - d->t0, msg);
+}
+
+/* Something went wrong that does not stop the run: in the report and on the
+ * result handle for the caller to show. */
+static void warn(struct det *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void warn(struct det *d, const char *fmt, ...)
+{
+	va_list ap;
+	char msg[600];
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (!d->warnings)
+		d->warnings = json_array();
+	json_array_append_new(d->warnings, json_string(msg));
+	d->res->nwarnings++;
+	snprintf(d->res->warning, sizeof(d->res->warning), "%.250s", msg);
+	say(d, "warning: %s", msg);
 }
 
 /* Run argv (in the sandbox's namespace when in_ns); stdout+stderr go to
@@ -539,27 +571,38 @@ static void copy_file(const char *src, const char *dst)
 	fclose(a);
 }
 
-static void cleanup(struct det *d, det_facts *f)
+/* CRIU's own log of the last restore, kept as DIR/logs/NAME before podman
+ * removes the container. */
+static void keep_criu_log(struct det *d, const char *name)
+{
+	char src[600], dst[4200];
+	if (!det_confine_container_id(d->confine))
+		return;
+	snprintf(src, sizeof(src), "/var/lib/containers/storage/overlay-containers/%s/userdata/restore.log",
+		 det_confine_container_id(d->confine));
+	snprintf(dst, sizeof(dst), "%s/logs/%s", d->o->outdir, name);
+	copy_file(src, dst);
+}
+
+static void remove_container(struct det *d)
 {
 	char log[128];
+	const char *rm[] = {"podman", "--runtime", "runc", "rm", "-f", "-t", "0", d->ctr_id[0] ? d->ctr_id : d->ctr_name,
+			    NULL};
 	snprintf(log, sizeof(log), "%s/cleanup.log", d->work);
-	if (d->ctr_may_exist && det_confine_container_id(d->confine)) {
-		/* CRIU's own log of the restore, before podman removes it */
-		char src[600], dst[4200];
-		snprintf(src, sizeof(src), "/var/lib/containers/storage/overlay-containers/%s/userdata/restore.log",
-			 det_confine_container_id(d->confine));
-		snprintf(dst, sizeof(dst), "%s/logs/criu-restore.log", d->o->outdir);
-		copy_file(src, dst);
-	}
+	interrupted = 0; /* let the clean-up commands run */
+	say(d, "removing the container");
+	if (run_cmd(d, rm, false, log, NULL, 0, 60) != 0)
+		warn(d, "could not remove container %s", d->ctr_id[0] ? d->ctr_id : d->ctr_name);
+	d->ctr_may_exist = false;
+	d->ctr_id[0] = '\0';
+}
+
+static void cleanup(struct det *d, det_facts *f)
+{
 	if (d->ctr_may_exist) {
-		const char *rm[] = {"podman", "--runtime", "runc", "rm", "-f", "-t", "0",
-				    d->ctr_id[0] ? d->ctr_id : d->ctr_name, NULL};
-		interrupted = 0; /* let the clean-up commands run */
-		say(d, "removing the container");
-		if (run_cmd(d, rm, false, log, NULL, 0, 60) != 0)
-			fprintf(stderr, "kcsi detonate: warning: could not remove container %s\n",
-				d->ctr_id[0] ? d->ctr_id : d->ctr_name);
-		d->ctr_may_exist = false;
+		keep_criu_log(d, "criu-restore.log");
+		remove_container(d);
 	}
 	if (d->nsfd >= 0) {
 		for (int i = 0; i < 40 && kill_ns_procs(d); i++)
@@ -586,7 +629,7 @@ static void cleanup(struct det *d, det_facts *f)
 		const char *del[] = {"ip", "netns", "delete", d->ns, NULL};
 		interrupted = 0;
 		if (run_cmd(d, del, false, NULL, NULL, 0, 20) != 0)
-			fprintf(stderr, "kcsi detonate: warning: could not delete network namespace %s\n", d->ns);
+			warn(d, "could not delete network namespace %s", d->ns);
 		d->ns_made = false;
 	}
 	if (det_confine_mount_root(d->confine)) {
@@ -627,20 +670,462 @@ static kcsi_code prepare_outdir(const char *dir, kcsi_error *err)
 	return KCSI_OK;
 }
 
+
+/* ---- what the checkpoint holds that the run needs ---- */
+
+/* [{pid, ppid, comm, exe}] of the checkpoint, to tell each process's fate */
+static json_t *checkpoint_procs(kcsi_ckpt *c)
+{
+	json_t *a = json_array();
+	for (size_t i = 0; i < kcsi_ckpt_nprocs(c); i++) {
+		const kcsi_proc *p = kcsi_ckpt_proc(c, i);
+		char *comm = kcsi_escape_text(p->comm ? p->comm : "", strlen(p->comm ? p->comm : ""), 0);
+		json_array_append_new(a, json_pack("{s:i, s:i, s:s, s:s?}", "pid", (int)p->pid, "ppid", (int)p->ppid, "comm",
+						   comm ? comm : "", "exe", p->exe));
+		free(comm);
+	}
+	return a;
+}
+
+/* The IPv4 addresses the checkpoint's sockets are bound to that the sandbox
+ * does not have (not loopback, not the wildcard): CRIU binds them again. */
+static json_t *local_addresses(kcsi_ckpt *c)
+{
+	json_t *a = json_array();
+	kcsi_sock *s = NULL;
+	size_t n = 0;
+	kcsi_error ignore;
+	if (kcsi_ckpt_socks(c, &s, &n, &ignore) != KCSI_OK)
+		return a;
+	for (size_t i = 0; i < n && json_array_size(a) < 64; i++) {
+		struct in_addr ia;
+		json_t *v;
+		size_t k;
+		bool dup = false;
+		if (strcmp(s[i].family, "INET") || inet_pton(AF_INET, s[i].src, &ia) != 1 || ia.s_addr == 0 ||
+		    (ntohl(ia.s_addr) >> 24) == 127)
+			continue;
+		json_array_foreach(a, k, v)
+			dup |= !strcmp(json_string_value(v), s[i].src);
+		if (!dup)
+			json_array_append_new(a, json_string(s[i].src));
+	}
+	free(s);
+	return a;
+}
+
+/* The reason CRIU gave, from its restore log: the first errors that are not
+ * noise, as "process 35: inet: Can't bind inet socket (id 11): Cannot assign
+ * requested address [criu/sk-inet.c:1059]". */
+static void criu_reason(const char *log, char *out, size_t cap)
+{
+	FILE *f = fopen(log, "r");
+	char line[1024];
+	size_t len = 0;
+	unsigned n = 0;
+	out[0] = '\0';
+	if (!f)
+		return;
+	while (n < 3 && len < cap && fgets(line, sizeof(line), f)) {
+		/* "(00.063364)     35: Error (criu/sk-inet.c:1059): msg" */
+		char *e = strstr(line, "Error ("), *end = e ? strstr(e, "): ") : NULL;
+		const char *ts = strchr(line, ')');
+		unsigned pid = 0;
+		if (!end || strstr(line, "RLIMIT_") || strstr(line, "Restoring FAILED") || strstr(line, "exited, status=") ||
+		    strstr(line, "cgroupd"))
+			continue;
+		if (!ts || sscanf(ts + 1, " %u:", &pid) != 1)
+			pid = 0;
+		chomp(end + 3);
+		*end = '\0';
+		len += (size_t)snprintf(out + len, cap - len, "%s%s%.0u%s%s [%s]", len ? "; " : "", pid ? "process " : "",
+					pid, pid ? ": " : "", end + 3, e + 7);
+		n++;
+	}
+	fclose(f);
+}
+
+/* ---- the stages of a run ---- */
+
+/* Work in the sandbox's network namespace from a thread of its own, so the
+ * calling thread never leaves the host's: the sinkhole's sockets, the pcap
+ * handle and the IPv6 switch are made there. */
+struct in_ns {
+	struct det *d;
+	kcsi_error err;
+	kcsi_code rc;
+};
+
+static void *open_recorders(void *arg)
+{
+	struct in_ns *j = arg;
+	struct det *d = j->d;
+	char path[4400];
+	if (setns(d->nsfd, CLONE_NEWNET) != 0) {
+		j->rc = kcsi_error_set(&j->err, KCSI_ERR_UNSUPPORTED, "cannot build the sandbox: setns: %s", strerror(errno));
+		return NULL;
+	}
+	int v6 = open("/proc/sys/net/ipv6/conf/all/disable_ipv6", O_WRONLY | O_CLOEXEC);
+	if (v6 >= 0) {
+		if (write(v6, "1", 1) != 1) {
+			/* the nftables rules drop IPv6 flows anyway */
+		}
+		close(v6);
+	}
+	j->rc = det_sinkhole_open(&d->sink, d->o->outdir, d->o->irc_commands, d->wall0, &j->err);
+	if (!j->rc) {
+		snprintf(path, sizeof(path), "%s/traffic.pcap", d->o->outdir);
+		j->rc = det_pcap_open(&d->pcap, path, &j->err);
+	}
+	return NULL;
+}
+
+/* Restore strategies, in order: as checkpointed; then, for a checkpoint that
+ * holds TCP connections, with them closed (CRIU's --tcp-close: a socket whose
+ * unsent queue or state CRIU cannot put back) so that the program runs on
+ * and reconnects into the sinkhole.  The queued bytes stay in the archive. */
+static const struct strategy {
+	const char *name, *criu_conf, *changes;
+} strategies[] = {
+	{"as-checkpointed", NULL, "nothing: the processes and their connections as checkpointed"},
+	{"tcp-close", "tcp-close\n",
+	 "established TCP connections restored closed (their queued bytes stay in the archive); the program sees "
+	 "them fail and may reconnect into the sinkhole"},
+};
+
+/* The restore copy for a strategy: kcsi's CRIU options (a config file runc
+ * hands to CRIU through the spec's org.criu.config annotation). */
+static kcsi_code strategy_copy(struct det *d, kcsi_ckpt *ck, const struct strategy *st, kcsi_error *err)
+{
+	char conf[200], path[200];
+	snprintf(conf, sizeof(conf), "%s/criu-%s.conf", d->work, st->name);
+	snprintf(path, sizeof(path), "%s/restore-%s.tar", d->work, st->name);
+	if (st->criu_conf) {
+		FILE *f = fopen(conf, "w");
+		if (!f || fputs(st->criu_conf, f) < 0) {
+			if (f)
+				fclose(f);
+			return kcsi_error_set(err, KCSI_ERR_IO, "%s: %s", conf, strerror(errno));
+		}
+		fclose(f);
+	}
+	det_confine_set_criu_config(d->confine, st->criu_conf ? conf : NULL);
+	return det_confine_write_copy(ck, d->confine, path, err);
+}
+
+/* The restore copy: the image (resolved and mounted for the checks) and the
+ * confinement plan. */
+static kcsi_code stage_restore_copy(struct det *d, kcsi_ckpt *ck, kcsi_error *err)
+{
+	char image_root[4096] = "", path[4400];
+	const char *inspect[] = {"podman", "image", "inspect", "--format", "{{.Id}}", d->image, NULL};
+	const char *mnt[] = {"podman", "image", "mount", d->image, NULL};
+	const char *um[] = {"podman", "image", "unmount", d->image, NULL};
+	kcsi_code rc;
+	snprintf(d->work, sizeof(d->work), "/tmp/kcsi-detonate.XXXXXX");
+	if (!mkdtemp(d->work)) {
+		d->work[0] = '\0';
+		return kcsi_error_set(err, KCSI_ERR_IO, "mkdtemp: %s", strerror(errno));
+	}
+	snprintf(path, sizeof(path), "%s/logs", d->o->outdir);
+	mkdir(path, 0700);
+	if (run_cmd(d, inspect, false, NULL, d->image_id, sizeof(d->image_id), 30) != 0 || !d->image_id[0])
+		return kcsi_error_set(err, KCSI_ERR_NOTFOUND, "image %s is not here (podman image inspect failed)", d->image);
+	chomp(d->image_id);
+	if (run_cmd(d, mnt, false, NULL, image_root, sizeof(image_root), 60) != 0 || image_root[0] != '/')
+		return kcsi_error_set(err, KCSI_ERR_UNSUPPORTED, "cannot mount image %s to check the rootfs diff", d->image);
+	d->image_mounted = d->image;
+	chomp(image_root);
+	det_confine_opts co = {.work = d->work, .container_name = d->ctr_name, .image_name = d->image,
+			       .image_id = d->image_id, .image_root = image_root, .netns_path = d->nspath};
+	rc = det_confine_plan(ck, &co, &d->confine, err);
+	for (size_t i = 0; !rc && i < (d->tcp_established ? 2u : 1u); i++)
+		rc = strategy_copy(d, ck, &strategies[i], err);
+	run_cmd(d, um, false, NULL, NULL, 0, 30);
+	d->image_mounted = NULL;
+	d->f.confinement = det_confine_report(d->confine);
+	if (!rc)
+		say(d, "restore copy ready (%s layout, image %s)", d->layout, d->image);
+	return rc;
+}
+
+/* The archive: its hash, layout, image and the restore copy. */
+static kcsi_code stage_archive(struct det *d, kcsi_error *err)
+{
+	const kcsi_detonate_opts *o = d->o;
+	kcsi_ckpt *ck = NULL;
+	kcsi_code rc;
+	int fd;
+	if ((fd = open(o->archive, O_RDONLY | O_CLOEXEC)) < 0)
+		return kcsi_error_set(err, KCSI_ERR_IO, "%s: %s", o->archive, strerror(errno));
+	rc = kcsi_sha256_fd(fd, d->sha, err);
+	close(fd);
+	if (rc || (rc = kcsi_ckpt_open(o->archive, KCSI_CKPT_BULK, &ck, err)))
+		return rc;
+	d->layout = layout_of(ck);
+	d->tcp_established = has_tcp_streams(ck);
+	const char *image = o->image ? o->image : json_string_value(json_object_get(kcsi_ckpt_config(ck), "rootfsImageName"));
+	if (strcmp(d->layout, "podman") && !o->image)
+		rc = kcsi_error_set(err, KCSI_ERR_USAGE,
+				    "%s: a kubelet/CRI-O or containerd checkpoint: give the container's image with --image",
+				    o->archive);
+	else if (!image)
+		rc = kcsi_error_set(err, KCSI_ERR_FORMAT, "%s: config.dump names no image; give --image", o->archive);
+	else if (!(d->image = strdup(image)))
+		rc = kcsi_error_set(err, KCSI_ERR_NOMEM, "out of memory");
+	if (!rc) {
+		d->checkpointed = checkpoint_procs(ck);
+		d->addresses = local_addresses(ck);
+		if (!(rc = prepare_outdir(o->outdir, err))) {
+			d->outdir_ready = true;
+			rc = stage_restore_copy(d, ck, err);
+		}
+	}
+	kcsi_ckpt_close(ck);
+	return rc;
+}
+
+/* The network namespace, its addresses, the recorders. */
+static kcsi_code stage_sandbox(struct det *d, kcsi_error *err)
+{
+	struct in_ns job = {.d = d};
+	pthread_t t;
+	json_t *a;
+	size_t i;
+	kcsi_code rc;
+	if ((rc = make_netns(d, err)))
+		return rc;
+	/* the addresses the checkpoint's sockets are bound to, on the dead-end
+	 * interface: CRIU can bind them again, and nothing routes out */
+	json_array_foreach(d->addresses, i, a) {
+		char cidr[80];
+		snprintf(cidr, sizeof(cidr), "%s/32", json_string_value(a));
+		const char *add[] = {"ip", "-n", d->ns, "addr", "add", cidr, "dev", "sink0", NULL};
+		if ((rc = ns_cmd(d, err, "ip addr add (an address of the checkpoint)", add)))
+			return rc;
+	}
+	if (pthread_create(&t, NULL, open_recorders, &job) != 0)
+		return kcsi_error_set(err, KCSI_ERR_GENERIC, "cannot build the sandbox: thread: %s", strerror(errno));
+	pthread_join(t, NULL);
+	if (job.rc)
+		return kcsi_error_set(err, job.rc, "%s", job.err.msg);
+	if ((rc = load_nft(d, err)) || (rc = check_sealed(d, err)) || (rc = det_sinkhole_start(d->sink, d->nsfd, err)) ||
+	    (rc = det_pcap_start(d->pcap, err)))
+		return rc;
+	say(d, "sandbox %s ready (sink0: %s)", d->ns, d->iface_kind);
+	if (!d->o->no_bpf) {
+		struct stat st;
+		kcsi_error terr;
+		char path[4400];
+		kcsi_error_clear(&terr);
+		fstat(d->nsfd, &st);
+		snprintf(path, sizeof(path), "%s/activity.jsonl", d->o->outdir);
+		if (det_trace_open(&d->trace, path, (uint64_t)st.st_ino, d->wall0, &terr) != KCSI_OK) {
+			snprintf(d->res->bpf_error, sizeof(d->res->bpf_error), "%.250s", terr.msg);
+			say(d, "no activity log: %s", terr.msg);
+		} else {
+			d->res->bpf = true;
+		}
+	} else {
+		snprintf(d->res->bpf_error, sizeof(d->res->bpf_error), "disabled with --no-bpf");
+	}
+	if (interrupted)
+		return kcsi_error_set(err, KCSI_ERR_GENERIC, "interrupted");
+	return KCSI_OK;
+}
+
+static kcsi_code restore_once(struct det *d, const struct strategy *st, char *reason, size_t cap)
+{
+	char imp[4200], out[8192], log[160], path[4400];
+	const char *argv[10];
+	int n = 0, rc;
+	snprintf(imp, sizeof(imp), "--import=%s/restore-%s.tar", d->work, st->name);
+	snprintf(log, sizeof(log), "%s/restore.out", d->work);
+	argv[n++] = "podman", argv[n++] = "--runtime", argv[n++] = "runc", argv[n++] = "container";
+	argv[n++] = "restore", argv[n++] = imp;
+	if (!st->criu_conf && d->tcp_established)
+		argv[n++] = "--tcp-established";
+	argv[n] = NULL;
+	d->ctr_may_exist = true;
+	rc = run_cmd(d, argv, true, log, out, sizeof(out), 90);
+	snprintf(path, sizeof(path), "%s/logs/podman-restore-%s.txt", d->o->outdir, st->name);
+	copy_file(log, path);
+	if (rc != 0) {
+		char name[128];
+		snprintf(name, sizeof(name), "criu-restore-%s.log", st->name);
+		keep_criu_log(d, name);
+		snprintf(path, sizeof(path), "%s/logs/%s", d->o->outdir, name);
+		criu_reason(path, reason, cap);
+		if (!reason[0]) {
+			FILE *l = fopen(log, "r");
+			while (l && fgets(reason, (int)cap, l))
+				if (strstr(reason, "Error") || strstr(reason, "error"))
+					break;
+			if (l)
+				fclose(l);
+			chomp(reason);
+		}
+		if (interrupted)
+			snprintf(reason, cap, "interrupted");
+		else if (rc < 0)
+			snprintf(reason, cap, "timed out");
+		remove_container(d);
+		return KCSI_ERR_GENERIC;
+	}
+	chomp(out);
+	char *last = strrchr(out, '\n');
+	snprintf(d->ctr_id, sizeof(d->ctr_id), "%.64s", last ? last + 1 : out);
+	return KCSI_OK;
+}
+
+static kcsi_code stage_restore(struct det *d, kcsi_error *err)
+{
+	json_t *attempts = json_array();
+	char reason[1200] = "", all[2600] = "";
+	kcsi_code rc = KCSI_ERR_GENERIC;
+	size_t nst = d->tcp_established ? 2 : 1;
+	for (size_t i = 0; i < nst && rc; i++) {
+		reason[0] = '\0';
+		say(d, "restore (%s)", strategies[i].name);
+		rc = restore_once(d, &strategies[i], reason, sizeof(reason));
+		json_array_append_new(attempts, json_pack("{s:s, s:s, s:s?}", "strategy", strategies[i].name, "result",
+							  rc ? "failed" : "restored", "reason", rc ? reason : NULL));
+		if (rc) {
+			size_t l = strlen(all);
+			snprintf(all + l, sizeof(all) - l, "%s%s%s%s", l ? "; " : "", nst > 1 ? strategies[i].name : "",
+				 nst > 1 ? ": " : "", reason[0] ? reason : "(no reason given)");
+		}
+		if (!rc)
+			d->f.restore = json_pack("{s:s, s:s, s:o}", "strategy", strategies[i].name, "changes",
+						 strategies[i].changes, "attempts", json_incref(attempts));
+		if (interrupted)
+			break;
+	}
+	if (rc) {
+		d->f.restore = json_pack("{s:n, s:o}", "strategy", "attempts", json_incref(attempts));
+		rc = kcsi_error_set(err, KCSI_ERR_GENERIC, "CRIU could not restore the checkpoint (%s)", all);
+		d->f.failure = json_pack("{s:s, s:s}", "stage", "restore", "reason", all);
+	}
+	json_decref(attempts);
+	if (rc)
+		return rc;
+	char pidbuf[64] = "";
+	const char *argv[] = {"podman", "inspect", "--format", "{{.State.Pid}}", d->ctr_id, NULL};
+	if (run_cmd(d, argv, false, NULL, pidbuf, sizeof(pidbuf), 30) != 0 || atoi(pidbuf) <= 0) {
+		d->f.failure = json_pack("{s:s, s:s}", "stage", "restore", "reason", "no running process after the restore");
+		return kcsi_error_set(err, KCSI_ERR_GENERIC, "restored container %s has no running process", d->ctr_id);
+	}
+	d->init_pid = atoi(pidbuf);
+	d->res->restore_s = det_now() - d->t0;
+	d->f.restore_s = d->res->restore_s;
+	d->f.restored_wall = det_wall();
+	det_trace_mark_running(d->trace, d->f.restored_wall);
+	say(d, "restored container %.12s (pid %d) in %.2fs", d->ctr_id, (int)d->init_pid, d->res->restore_s);
+	return KCSI_OK;
+}
+
+/* Run for the duration (or until the container exits or Ctrl-C), sampling CPU. */
+static kcsi_code stage_run(struct det *d, kcsi_error *err)
+{
+	det_facts *f = &d->f;
+	kcsi_code rc;
+	if ((rc = apply_limits(d, err)))
+		return rc;
+	f->restored_processes = container_procs(d->init_pid);
+	double start = det_now(), last_cpu = cpu_seconds(d), last_t = start;
+	f->cpu_samples = json_array();
+	f->end_reason = "duration";
+	while (det_now() - start < d->o->duration_s) {
+		char p[64];
+		usleep(100000);
+		if (interrupted) {
+			f->end_reason = "interrupted";
+			break;
+		}
+		snprintf(p, sizeof(p), "/proc/%d", (int)d->init_pid);
+		if (access(p, F_OK) != 0) {
+			f->end_reason = "exited";
+			break;
+		}
+		double now = det_now();
+		if (now - last_t >= 1.0) {
+			double c = cpu_seconds(d);
+			json_array_append_new(f->cpu_samples, json_pack("{s:f, s:f}", "t", now - start, "cpu_percent",
+									100.0 * (c - last_cpu) / (now - last_t)));
+			last_cpu = c;
+			last_t = now;
+		}
+		uint64_t pc = read_u64(d->cg_pids, "pids.current");
+		if (pc > f->pids_peak)
+			f->pids_peak = (unsigned)pc;
+	}
+	f->run_s = det_now() - start;
+	d->res->run_s = f->run_s;
+	f->cpu_seconds = cpu_seconds(d);
+	f->memory_peak = read_u64(d->cg_memory, "memory.max_usage_in_bytes");
+	if (!f->memory_peak)
+		f->memory_peak = read_u64(d->cg_memory, "memory.peak");
+	d->t_end = det_now();
+	say(d, "run ended (%s) after %.1fs", f->end_reason, f->run_s);
+	f->final_processes = container_procs(d->init_pid);
+	say(d, "podman diff");
+	char *diff = malloc(1 << 20);
+	const char *argv[] = {"podman", "diff", "--format", "json", d->ctr_id, NULL};
+	json_error_t je;
+	if (diff && run_cmd(d, argv, false, NULL, diff, 1 << 20, 30) == 0)
+		f->fs_changes = json_loads(diff, 0, &je);
+	free(diff);
+	return KCSI_OK;
+}
+
+/* report.json and manifest.json: always, once DIR is ours, also for a run
+ * that failed (with the failure) or was cut short. */
+static void stage_report(struct det *d, kcsi_code rc, const kcsi_error *run_err, kcsi_error *err)
+{
+	det_facts *f = &d->f;
+	char path[4400];
+	kcsi_error rerr;
+	if (!d->outdir_ready)
+		return;
+	f->archive = d->o->archive;
+	f->archive_sha256 = d->sha;
+	f->container = d->ctr_name;
+	f->image = d->image ? d->image : "";
+	f->layout = d->layout ? d->layout : "";
+	f->netns = d->ns;
+	f->started_wall = d->wall0;
+	f->ended_wall = det_wall();
+	f->duration_s = d->o->duration_s;
+	f->cpu_percent = d->o->cpu_percent;
+	f->pids_max = d->o->pids_max;
+	f->memory_bytes = d->o->memory_bytes;
+	f->bpf_error = d->res->bpf ? NULL : d->res->bpf_error;
+	snprintf(path, sizeof(path), "%s/activity.jsonl", d->o->outdir);
+	f->activity_path = d->res->bpf ? path : NULL;
+	f->checkpointed_processes = d->checkpointed;
+	f->addresses_added = d->addresses;
+	f->warnings = d->warnings;
+	if (!f->end_reason)
+		f->end_reason = interrupted ? "interrupted" : rc ? "failed" : "error";
+	if (rc && !f->failure)
+		f->failure = json_pack("{s:s, s:s}", "stage", f->restored_wall ? "run" : "preparation", "reason",
+				       run_err->msg);
+	kcsi_error_clear(&rerr);
+	if (det_write_report(d->o->outdir, f, &d->res->nfindings, &rerr) != KCSI_OK) {
+		if (rc == KCSI_OK)
+			kcsi_error_set(err, rerr.code, "%s", rerr.msg);
+	} else {
+		d->res->report_written = true;
+	}
+	d->res->report_s = det_now() - (d->t_end ? d->t_end : det_now());
+	d->res->end_reason = f->end_reason;
+}
+
 kcsi_code kcsi_detonate(const kcsi_detonate_opts *o, kcsi_detonate_result *res, kcsi_error *err)
 {
-	struct det d = {.o = o, .nsfd = -1, .hostfd = -1};
-	kcsi_ckpt *ck = NULL;
-	char *image_copy = NULL;
-	const char *layout = "podman";
-	bool tcp_established = false;
+	struct det d = {.o = o, .res = res, .nsfd = -1, .hostfd = -1};
 	struct sigaction sa = {.sa_handler = on_signal}, old_int, old_term, old_hup;
-	det_facts f = {0};
-	char path[4400], out[8192], sha[65] = "", image_id[128] = "", restore_log[128];
-	const char *image_name;
-	kcsi_code rc = KCSI_OK;
-	double t_end = 0;
-	int fd;
+	kcsi_code rc;
 
 	memset(res, 0, sizeof(*res));
 	d.t0 = det_now();
@@ -654,277 +1139,28 @@ kcsi_code kcsi_detonate(const kcsi_detonate_opts *o, kcsi_detonate_result *res, 
 		if (!on_path(need[i]))
 			return kcsi_error_set(err, KCSI_ERR_UNSUPPORTED, "cannot build the sandbox: %s not found on PATH",
 					      need[i]);
-	if ((fd = open(o->archive, O_RDONLY | O_CLOEXEC)) < 0)
-		return kcsi_error_set(err, KCSI_ERR_IO, "%s: %s", o->archive, strerror(errno));
-	rc = kcsi_sha256_fd(fd, sha, err);
-	close(fd);
-	if (rc)
-		return rc;
-	if ((rc = kcsi_ckpt_open(o->archive, KCSI_CKPT_BULK, &ck, err)))
-		goto done_meta;
-	layout = layout_of(ck);
-	tcp_established = has_tcp_streams(ck);
-	image_name = o->image ? o->image : json_string_value(json_object_get(kcsi_ckpt_config(ck), "rootfsImageName"));
-	if (image_name && !(image_name = image_copy = strdup(image_name))) {
-		rc = kcsi_error_set(err, KCSI_ERR_NOMEM, "out of memory");
-		goto done_meta;
-	}
-	if (strcmp(layout, "podman") && !o->image) {
-		rc = kcsi_error_set(err, KCSI_ERR_USAGE,
-				    "%s: a kubelet/CRI-O or containerd checkpoint: give the container's image with --image",
-				    o->archive);
-		goto done_meta;
-	}
-	if (!image_name) {
-		rc = kcsi_error_set(err, KCSI_ERR_FORMAT, "%s: config.dump names no image; give --image", o->archive);
-		goto done_meta;
-	}
-	if ((rc = prepare_outdir(o->outdir, err)))
-		goto done_meta;
-
-	sigaction(SIGINT, &sa, &old_int);
-	sigaction(SIGTERM, &sa, &old_term);
-	sigaction(SIGHUP, &sa, &old_hup);
-	snprintf(d.work, sizeof(d.work), "/tmp/kcsi-detonate.XXXXXX");
-	if (!mkdtemp(d.work)) {
-		d.work[0] = '\0';
-		rc = kcsi_error_set(err, KCSI_ERR_IO, "mkdtemp: %s", strerror(errno));
-		goto out;
-	}
-	snprintf(path, sizeof(path), "%s/logs", o->outdir);
-	mkdir(path, 0700);
 	snprintf(d.ns, sizeof(d.ns), "kcsi-det-%d", (int)getpid());
 	snprintf(d.nspath, sizeof(d.nspath), "/run/netns/%s", d.ns);
 	snprintf(d.ctr_name, sizeof(d.ctr_name), "kcsi-det-%d", (int)getpid());
+	sigaction(SIGINT, &sa, &old_int);
+	sigaction(SIGTERM, &sa, &old_term);
+	sigaction(SIGHUP, &sa, &old_hup);
 
-	/* the local image the restore runs on, and its root for the checks */
-	{
-		char image_root[4096] = "";
-		const char *argv[] = {"podman", "image", "inspect", "--format", "{{.Id}}", image_name, NULL};
-		const char *mnt[] = {"podman", "image", "mount", image_name, NULL};
-		if (run_cmd(&d, argv, false, NULL, image_id, sizeof(image_id), 30) != 0 || !image_id[0]) {
-			rc = kcsi_error_set(err, KCSI_ERR_NOTFOUND, "image %s is not here (podman image inspect failed)",
-					    image_name);
-			goto out;
-		}
-		chomp(image_id);
-		if (run_cmd(&d, mnt, false, NULL, image_root, sizeof(image_root), 60) != 0 || image_root[0] != '/') {
-			rc = kcsi_error_set(err, KCSI_ERR_UNSUPPORTED, "cannot mount image %s to check the rootfs diff",
-					    image_name);
-			goto out;
-		}
-		d.image_mounted = image_name;
-		chomp(image_root);
-		det_confine_opts co = {.work = d.work, .container_name = d.ctr_name, .image_name = image_name,
-				       .image_id = image_id, .image_root = image_root, .netns_path = d.nspath};
-		rc = det_confine_plan(ck, &co, &d.confine, err);
-		if (!rc) {
-			snprintf(path, sizeof(path), "%s/restore.tar", d.work);
-			rc = det_confine_write_copy(ck, d.confine, path, err);
-		}
-		const char *um[] = {"podman", "image", "unmount", image_name, NULL};
-		run_cmd(&d, um, false, NULL, NULL, 0, 30);
-		d.image_mounted = NULL;
-		f.confinement = det_confine_report(d.confine);
-		kcsi_ckpt_close(ck);
-		ck = NULL;
-		if (rc)
-			goto out;
-	}
-	say(&d, "restore copy ready (%s layout, image %s)", layout, image_name);
-
-	/* the sandbox */
-	if ((rc = make_netns(&d, err)))
-		goto out;
-	if ((d.hostfd = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC)) < 0 || setns(d.nsfd, CLONE_NEWNET) < 0) {
-		rc = kcsi_error_set(err, KCSI_ERR_UNSUPPORTED, "cannot build the sandbox: setns: %s", strerror(errno));
-		goto out;
-	}
-	{
-		int v6 = open("/proc/sys/net/ipv6/conf/all/disable_ipv6", O_WRONLY | O_CLOEXEC);
-		if (v6 >= 0) {
-			if (write(v6, "1", 1) != 1) {
-				/* the nftables rules drop IPv6 flows anyway */
-			}
-			close(v6);
-		}
-	}
-	rc = det_sinkhole_open(&d.sink, o->outdir, o->irc_commands, d.wall0, err);
-	if (!rc) {
-		snprintf(path, sizeof(path), "%s/traffic.pcap", o->outdir);
-		rc = det_pcap_open(&d.pcap, path, err);
-	}
-	if (setns(d.hostfd, CLONE_NEWNET) < 0) {
-		fprintf(stderr, "kcsi detonate: cannot return to the host's network namespace: %s\n", strerror(errno));
-		abort(); /* never go on inside the sandbox */
-	}
-	close(d.hostfd);
-	d.hostfd = -1;
-	if (rc)
-		goto out;
-	if ((rc = load_nft(&d, err)) || (rc = check_sealed(&d, err)) || (rc = det_sinkhole_start(d.sink, err)) ||
-	    (rc = det_pcap_start(d.pcap, err)))
-		goto out;
-	say(&d, "sandbox %s ready (sink0: %s)", d.ns, d.iface_kind);
-	if (!o->no_bpf) {
-		struct stat st;
-		kcsi_error terr;
-		kcsi_error_clear(&terr);
-		fstat(d.nsfd, &st);
-		snprintf(path, sizeof(path), "%s/activity.jsonl", o->outdir);
-		if (det_trace_open(&d.trace, path, (uint64_t)st.st_ino, d.wall0, &terr) != KCSI_OK) {
-			snprintf(res->bpf_error, sizeof(res->bpf_error), "%.250s", terr.msg);
-			say(&d, "no activity log: %s", terr.msg);
-		} else {
-			res->bpf = true;
-		}
-	} else {
-		snprintf(res->bpf_error, sizeof(res->bpf_error), "disabled with --no-bpf");
-	}
-	if (interrupted) {
-		rc = kcsi_error_set(err, KCSI_ERR_GENERIC, "interrupted");
-		goto out;
-	}
-
-	/* restore */
-	snprintf(restore_log, sizeof(restore_log), "%s/restore.out", d.work);
-	{
-		char imp[4200];
-		snprintf(imp, sizeof(imp), "--import=%s/restore.tar", d.work);
-		const char *est[] = {"podman", "--runtime", "runc", "container", "restore", imp, "--tcp-established", NULL};
-		const char *plain[] = {"podman", "--runtime", "runc", "container", "restore", imp, NULL};
-		d.ctr_may_exist = true;
-		int st = run_cmd(&d, tcp_established ? est : plain, true, restore_log, out, sizeof(out), 90);
-		snprintf(path, sizeof(path), "%s/logs/podman-restore.txt", o->outdir);
-		copy_file(restore_log, path);
-		if (st != 0) {
-			char msg[600] = "";
-			FILE *l = fopen(restore_log, "r");
-			while (l && fgets(msg, sizeof(msg), l))
-				if (strstr(msg, "Error") || strstr(msg, "error"))
-					break;
-			if (l)
-				fclose(l);
-			chomp(msg);
-			rc = kcsi_error_set(err, KCSI_ERR_GENERIC, "podman container restore %s: %s",
-					    interrupted ? "interrupted" : st < 0 ? "timed out" : "failed", msg);
-			goto out;
-		}
-		chomp(out);
-		char *last = strrchr(out, '\n');
-		snprintf(d.ctr_id, sizeof(d.ctr_id), "%.64s", last ? last + 1 : out);
-	}
-	{
-		char pidbuf[64] = "";
-		const char *argv[] = {"podman", "inspect", "--format", "{{.State.Pid}}", d.ctr_id, NULL};
-		if (run_cmd(&d, argv, false, NULL, pidbuf, sizeof(pidbuf), 30) != 0 || atoi(pidbuf) <= 0) {
-			rc = kcsi_error_set(err, KCSI_ERR_GENERIC, "restored container %s has no running process", d.ctr_id);
-			goto out;
-		}
-		d.init_pid = atoi(pidbuf);
-	}
-	res->restore_s = det_now() - d.t0;
-	f.restore_s = res->restore_s;
-	f.restored_wall = det_wall();
-	det_trace_mark_running(d.trace, f.restored_wall);
-	say(&d, "restored container %.12s (pid %d) in %.2fs", d.ctr_id, (int)d.init_pid, res->restore_s);
-	if ((rc = apply_limits(&d, err)))
-		goto out;
-	f.restored_processes = container_procs(d.init_pid);
-
-	/* run */
-	{
-		double start = det_now(), last_cpu = cpu_seconds(&d), last_t = start;
-		f.cpu_samples = json_array();
-		f.end_reason = "duration";
-		while (det_now() - start < o->duration_s) {
-			char p[64];
-			usleep(100000);
-			if (interrupted) {
-				f.end_reason = "interrupted";
-				break;
-			}
-			snprintf(p, sizeof(p), "/proc/%d", (int)d.init_pid);
-			if (access(p, F_OK) != 0) {
-				f.end_reason = "exited";
-				break;
-			}
-			double now = det_now();
-			if (now - last_t >= 1.0) {
-				double c = cpu_seconds(&d);
-				json_array_append_new(f.cpu_samples,
-						      json_pack("{s:f, s:f}", "t", now - start, "cpu_percent",
-								100.0 * (c - last_cpu) / (now - last_t)));
-				last_cpu = c;
-				last_t = now;
-			}
-			uint64_t pc = read_u64(d.cg_pids, "pids.current");
-			if (pc > f.pids_peak)
-				f.pids_peak = (unsigned)pc;
-		}
-		f.run_s = det_now() - start;
-		res->run_s = f.run_s;
-		f.cpu_seconds = cpu_seconds(&d);
-		f.memory_peak = read_u64(d.cg_memory, "memory.max_usage_in_bytes");
-		if (!f.memory_peak)
-			f.memory_peak = read_u64(d.cg_memory, "memory.peak");
-	}
-	t_end = det_now();
-	say(&d, "run ended (%s) after %.1fs", f.end_reason, f.run_s);
-	f.final_processes = container_procs(d.init_pid);
-	say(&d, "podman diff");
-	{
-		char *diff = malloc(1 << 20);
-		const char *argv[] = {"podman", "diff", "--format", "json", d.ctr_id, NULL};
-		json_error_t je;
-		if (diff && run_cmd(&d, argv, false, NULL, diff, 1 << 20, 30) == 0)
-			f.fs_changes = json_loads(diff, 0, &je);
-		free(diff);
-	}
-
-out:
-	if (!t_end)
-		t_end = det_now();
-	cleanup(&d, &f); /* stops the recorders too */
+	if (!(rc = stage_archive(&d, err)) && !(rc = stage_sandbox(&d, err)) && !(rc = stage_restore(&d, err)))
+		rc = stage_run(&d, err);
+	if (!d.t_end)
+		d.t_end = det_now();
+	cleanup(&d, &d.f); /* stops the recorders too */
 	sigaction(SIGINT, &old_int, NULL);
 	sigaction(SIGTERM, &old_term, NULL);
 	sigaction(SIGHUP, &old_hup, NULL);
-	if (rc == KCSI_OK || f.restored_wall) {
-		/* the report, also for a run cut short after the restore */
-		f.archive = o->archive;
-		f.archive_sha256 = sha;
-		f.container = d.ctr_name;
-		f.image = image_name;
-		f.layout = layout;
-		f.netns = d.ns;
-		f.started_wall = d.wall0;
-		f.ended_wall = det_wall();
-		f.duration_s = o->duration_s;
-		f.cpu_percent = o->cpu_percent;
-		f.pids_max = o->pids_max;
-		f.memory_bytes = o->memory_bytes;
-		f.bpf_error = res->bpf ? NULL : res->bpf_error;
-		snprintf(path, sizeof(path), "%s/activity.jsonl", o->outdir);
-		f.activity_path = res->bpf ? path : NULL;
-		if (!f.end_reason)
-			f.end_reason = interrupted ? "interrupted" : "error";
-		kcsi_error rerr;
-		kcsi_error_clear(&rerr);
-		if (det_write_report(o->outdir, &f, &res->nfindings, &rerr) != KCSI_OK && rc == KCSI_OK)
-			rc = kcsi_error_set(err, rerr.code, "%s", rerr.msg);
-		res->report_s = det_now() - t_end;
-		res->end_reason = f.end_reason;
-	}
+	stage_report(&d, rc, err, err);
 	det_trace_free(d.trace);
-	json_decref(f.cpu_samples);
-	json_decref(f.sinkhole);
-	json_decref(f.fs_changes);
-	json_decref(f.restored_processes);
-	json_decref(f.final_processes);
-	json_decref(f.confinement);
-done_meta:
-	free(image_copy);
+	det_facts_free(&d.f);
+	json_decref(d.checkpointed);
+	json_decref(d.addresses);
+	json_decref(d.warnings);
+	free(d.image);
 	det_confine_free(d.confine);
-	kcsi_ckpt_close(ck);
 	return rc;
 }

@@ -483,81 +483,9 @@ static kcsi_code check_cgroup_image(kcsi_ckpt *c, det_confine *cf, const kcsi_me
 
 /* ---- tar members applied on the host (rootfs diff, /dev/shm, tmpfs) ---- */
 
-/* Names a sanitised tar has defined so far, with their type. */
-struct nameset {
-	char **names;
-	unsigned char *types; /* 'd' dir, 'l' symlink, 'f' other */
-	size_t n, cap;        /* open addressing, cap a power of two */
-};
-
-static size_t hash_name(const char *s)
-{
-	size_t h = 1469598103934665603ull;
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ull;
-	return h;
-}
-
-static int ns_find(const struct nameset *s, const char *name)
-{
-	if (!s->cap)
-		return 0;
-	for (size_t i = hash_name(name) & (s->cap - 1);; i = (i + 1) & (s->cap - 1)) {
-		if (!s->names[i])
-			return 0;
-		if (!strcmp(s->names[i], name))
-			return s->types[i];
-	}
-}
-
-static int ns_put(struct nameset *s, const char *name, unsigned char type)
-{
-	if ((s->n + 1) * 2 > s->cap) {
-		size_t ncap = s->cap ? s->cap * 2 : 256;
-		char **nn = calloc(ncap, sizeof(*nn));
-		unsigned char *nt = calloc(ncap, 1);
-		if (!nn || !nt) {
-			free(nn);
-			free(nt);
-			return -1;
-		}
-		for (size_t i = 0; i < s->cap; i++)
-			if (s->names[i]) {
-				size_t j = hash_name(s->names[i]) & (ncap - 1);
-				while (nn[j])
-					j = (j + 1) & (ncap - 1);
-				nn[j] = s->names[i];
-				nt[j] = s->types[i];
-			}
-		free(s->names);
-		free(s->types);
-		s->names = nn;
-		s->types = nt;
-		s->cap = ncap;
-	}
-	size_t i = hash_name(name) & (s->cap - 1);
-	while (s->names[i] && strcmp(s->names[i], name))
-		i = (i + 1) & (s->cap - 1);
-	if (!s->names[i]) {
-		if (!(s->names[i] = strdup(name)))
-			return -1;
-		s->n++;
-	}
-	s->types[i] = type;
-	return 0;
-}
-
-static void ns_free(struct nameset *s)
-{
-	for (size_t i = 0; i < s->cap; i++)
-		free(s->names[i]);
-	free(s->names);
-	free(s->types);
-}
-
 /* Why NAME (clean, relative) may not be applied, or NULL: a component before
  * the last is a symbolic link, in the tar so far or in the image's root. */
-static const char *reaches_through_link(const struct nameset *seen, int image_root, const char *name)
+static const char *reaches_through_link(const kcsi_strmap *seen, int image_root, const char *name)
 {
 	char prefix[4096];
 	size_t len = strlen(name);
@@ -568,7 +496,7 @@ static const char *reaches_through_link(const struct nameset *seen, int image_ro
 			continue;
 		memcpy(prefix, name, i);
 		prefix[i] = '\0';
-		int t = ns_find(seen, prefix);
+		int t = kcsi_strmap_get(seen, prefix, i, 0);
 		if (t == 'l')
 			return "reaches through a symbolic link of the tar";
 		if (t == 'd')
@@ -606,7 +534,7 @@ static kcsi_code sanitise_tar(kcsi_ckpt *c, det_confine *cf, const char *member,
 {
 	struct archive *in = NULL, *out = NULL;
 	struct archive_entry *e;
-	struct nameset seen = {0};
+	kcsi_strmap seen = {0};
 	uint64_t total = 0;
 	unsigned kept = 0, dropped = 0;
 	kcsi_code rc;
@@ -650,7 +578,7 @@ static kcsi_code sanitise_tar(kcsi_ckpt *c, det_confine *cf, const char *member,
 		else if (archive_entry_hardlink(e)) {
 			char tgt[4096];
 			if (kcsi_clean_relpath(archive_entry_hardlink(e), tgt, sizeof(tgt)) != 0 ||
-			    ns_find(&seen, tgt) != 'f')
+			    kcsi_strmap_get(&seen, tgt, strlen(tgt), 0) != 'f')
 				why = "a hard link to a file outside the tar";
 			else
 				archive_entry_set_hardlink(e, tgt);
@@ -671,7 +599,7 @@ static kcsi_code sanitise_tar(kcsi_ckpt *c, det_confine *cf, const char *member,
 							      "reason", why));
 			continue;
 		}
-		if (ns_put(&seen, clean, type == AE_IFDIR ? 'd' : type == AE_IFLNK ? 'l' : 'f')) {
+		if (kcsi_strmap_put(&seen, clean, strlen(clean), type == AE_IFDIR ? 'd' : type == AE_IFLNK ? 'l' : 'f')) {
 			rc = nomem(err);
 			goto done;
 		}
@@ -703,7 +631,7 @@ done:
 	if (archive_write_close(out) != ARCHIVE_OK && !rc)
 		rc = kcsi_error_set(err, KCSI_ERR_IO, "%s: %s", file, archive_error_string(out));
 	archive_write_free(out);
-	ns_free(&seen);
+	kcsi_strmap_free(&seen);
 	if (!rc) {
 		struct stat st;
 		if (stat(file, &st) != 0)
@@ -732,7 +660,7 @@ static kcsi_code sanitise_deleted(kcsi_ckpt *c, det_confine *cf, int image_root,
 	json_error_t je;
 	size_t i;
 	kcsi_code rc;
-	struct nameset none = {0};
+	kcsi_strmap none = {0};
 	if (!m)
 		return KCSI_OK;
 	if ((rc = kcsi_member_data(c->ar, m, &data, err)))
@@ -1196,6 +1124,20 @@ out:
 json_t *det_confine_report(det_confine *cf)
 {
 	return cf ? json_incref(cf->report) : NULL;
+}
+
+void det_confine_set_criu_config(det_confine *cf, const char *path)
+{
+	json_t *ann = json_object_get(cf->spec, "annotations");
+	if (!path) {
+		json_object_del(cf->spec, "annotations");
+		return;
+	}
+	if (!ann) {
+		ann = json_object();
+		json_object_set_new(cf->spec, "annotations", ann);
+	}
+	json_object_set_new(ann, "org.criu.config", json_string(path));
 }
 
 const char *det_confine_container_id(const det_confine *cf)

@@ -39,6 +39,9 @@ kcsi_code det_confine_plan(kcsi_ckpt *c, const det_confine_opts *o, det_confine 
 kcsi_code det_confine_write_copy(kcsi_ckpt *c, det_confine *cf, const char *dst, kcsi_error *err);
 /* {namespaces, mounts, capabilities_dropped, members_dropped, ...} (new reference) */
 json_t *det_confine_report(det_confine *cf);
+/* A CRIU configuration file of kcsi's own for the restore (runc reads the
+ * spec's org.criu.config annotation); NULL: none.  Write the copy again. */
+void det_confine_set_criu_config(det_confine *cf, const char *path);
 /* The id the restored container gets (NULL before the plan). */
 const char *det_confine_container_id(const det_confine *cf);
 /* The tmpfs holding the replaced mounts' sources, NULL when there is none. */
@@ -53,11 +56,34 @@ typedef struct det_sinkhole det_sinkhole;
 kcsi_code det_sinkhole_open(det_sinkhole **out, const char *dir, const char *const *irc_commands, double wall0,
 			    kcsi_error *err);
 void det_sinkhole_ports(const det_sinkhole *s, unsigned *tcp, unsigned *udp, unsigned *dns);
-kcsi_code det_sinkhole_start(det_sinkhole *s, kcsi_error *err);
+/* Start the thread; it joins the network namespace netns_fd (the sandbox's). */
+kcsi_code det_sinkhole_start(det_sinkhole *s, int netns_fd, kcsi_error *err);
 void det_sinkhole_stop(det_sinkhole *s);
 /* {sessions: [...], dns: [...], udp: [...]} (new reference) */
 json_t *det_sinkhole_record(det_sinkhole *s);
 void det_sinkhole_free(det_sinkhole *s);
+
+/* ---- the sinkhole's DNS (lib/sinkhole_dns.c) ---- */
+#define DET_DNS_MAX_LABELS 127
+#define DET_DNS_RECORDED 5000 /* queries listed one by one in the report */
+typedef struct det_dns_query {
+	uint16_t id, flags, qdcount, qtype, qclass;
+	char name[256];          /* the first question's name, raw bytes, labels joined by '.' */
+	size_t name_len;
+	unsigned nlabels;
+	uint16_t label_off[DET_DNS_MAX_LABELS];
+	uint8_t label_len[DET_DNS_MAX_LABELS];
+	size_t qend;             /* offset after the first question */
+} det_dns_query;
+/* 0, or -1 when msg is not a well-formed query. */
+int det_dns_parse(const unsigned char *msg, size_t len, det_dns_query *q);
+/* The answer to a parsed query (length, 0 when it does not fit in cap);
+ * text receives what was answered ("A 198.18.0.1"). */
+size_t det_dns_answer(const unsigned char *msg, size_t len, const det_dns_query *q, unsigned char *out, size_t cap,
+		      char *text, size_t textcap);
+/* FORMERR for a message that has a query header (0 when not even that). */
+size_t det_dns_formerr(const unsigned char *msg, size_t len, unsigned char *out, size_t cap);
+const char *det_dns_type_name(unsigned qtype);
 
 /* ---- packet capture (lib/pcap_capture.c) ---- */
 typedef struct det_pcap det_pcap;
@@ -98,8 +124,16 @@ typedef struct det_facts {
 	json_t *restored_processes; /* [{host_pid, pid, comm, cmdline}] right after restore */
 	json_t *final_processes;    /* the same at the end of the run */
 	json_t *confinement;        /* det_confine_report() */
+	json_t *restore;            /* {strategy, changes, attempts [{strategy, result, reason}]} */
+	json_t *failure;            /* {stage, reason} when the run failed */
+	/* borrowed */
+	json_t *checkpointed_processes; /* [{pid, ppid, comm, exe}] of the checkpoint */
+	json_t *addresses_added;    /* addresses of the checkpoint put on sink0 */
+	json_t *warnings;
 } det_facts;
 
+/* Free what the facts own. */
+void det_facts_free(det_facts *f);
 /* Write DIR/report.json and DIR/manifest.json; returns the number of findings. */
 kcsi_code det_write_report(const char *dir, const det_facts *f, unsigned *nfindings, kcsi_error *err);
 

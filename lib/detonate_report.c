@@ -13,11 +13,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "detonate_int.h"
 #include "safeout.h"
+
+/* a new reference to j, or an empty array when there is none */
+static json_t *or_empty(json_t *j)
+{
+	return j ? json_incref(j) : json_array();
+}
 
 static const char *sev_name[] = {"info", "low", "medium", "high", "critical"};
 
@@ -357,11 +364,87 @@ static kcsi_code write_json(const char *dir, const char *name, json_t *j, kcsi_e
 	return KCSI_OK;
 }
 
+static json_t *find_pid(json_t *procs, json_int_t pid)
+{
+	json_t *p;
+	size_t i;
+	json_array_foreach(procs, i, p)
+		if (json_integer_value(json_object_get(p, "pid")) == pid)
+			return p;
+	return NULL;
+}
+
+/* The exit of pid in the activity log (the last one), or NULL. */
+static json_t *exit_event(json_t *act, json_int_t pid)
+{
+	json_t *e, *last = NULL;
+	size_t i;
+	json_array_foreach(act, i, e)
+		if (!strcmp(jstr(e, "evt.type"), "procexit") && json_integer_value(json_object_get(e, "proc.vpid")) == pid)
+			last = e;
+	return last;
+}
+
+/* Every process of the checkpoint with its fate: running at the end, exited
+ * (code or signal, when), not restored.  Exits soon after the restore with a
+ * failure are a finding: anti-analysis, or a dependency the sandbox cut. */
+static json_t *process_fates(const det_facts *f, json_t *act, json_t *fs)
+{
+	json_t *out = json_array(), *p, *f_exit = NULL, *f_early = NULL;
+	size_t i;
+	json_array_foreach(f->checkpointed_processes, i, p)
+	{
+		json_int_t pid = json_integer_value(json_object_get(p, "pid"));
+		json_t *restored = find_pid(f->restored_processes, pid), *end = find_pid(f->final_processes, pid);
+		json_t *ev = exit_event(act, pid);
+		json_t *o = json_pack("{s:I, s:s, s:b}", "pid", pid, "comm", jstr(p, "comm"), "seen_after_restore",
+				      restored != NULL || end != NULL);
+		char ex[300];
+		if (!f->restored_wall) {
+			json_object_set_new(o, "fate", json_string("not restored"));
+		} else if (end) {
+			json_object_set_new(o, "fate", json_string("running at the end"));
+		} else {
+			json_int_t st = ev ? json_integer_value(json_object_get(ev, "evt.arg.status")) : -1;
+			bool sig = st >= 0 && (st & 0x7f);
+			json_object_set_new(o, "fate", json_string(!ev ? (restored ? "exited during the run"
+										   : "exited right after the restore")
+								       : sig ? "killed by a signal" : "exited"));
+			if (ev) {
+				json_object_set_new(o, sig ? "signal" : "exit_code", json_integer(sig ? st & 0x7f : st >> 8 & 0xff));
+				json_object_set(o, "time", json_object_get(ev, "evt.time"));
+			}
+			snprintf(ex, sizeof(ex), "pid %lld (%s): %s%s", (long long)pid, jstr(p, "comm"),
+				 jstr(o, "fate"), ev ? (sig ? ", by a signal" : st >> 8 & 0xff ? ", non-zero exit code" : ", code 0")
+						     : "");
+			if (!f_exit)
+				f_exit = finding(fs, "KCSI-DYN-EXIT-001", 0, "Processes of the checkpoint that exited during the run",
+						 "Processes the checkpoint held were gone before the end of the run.", "");
+			evidence(f_exit, "process", pid, NULL, NULL, ex, NULL);
+			/* soon after the restore, and not a clean exit */
+			if (!restored || (ev && (sig || st >> 8 & 0xff))) {
+				if (!f_early)
+					f_early = finding(fs, "KCSI-DYN-EXIT-002", 1,
+							  "Processes that stopped right after the restore",
+							  "A process of the checkpoint ended soon after the restore or with a "
+							  "failure: it may check for analysis environments, or it lost "
+							  "something it depends on (a connection the sandbox reset, a file "
+							  "of a replaced mount).",
+							  "T1497");
+				evidence(f_early, "process", pid, NULL, NULL, ex, NULL);
+			}
+		}
+		json_array_append_new(out, o);
+	}
+	return out;
+}
+
 kcsi_code det_write_report(const char *dir, const det_facts *f, unsigned *nfindings, kcsi_error *err)
 {
 	json_t *fs = json_array(), *iocs = json_array(), *r, *resets, *convs, *act, *s, *cmd;
 	json_t *sessions = json_object_get(f->sinkhole, "sessions"), *dns = json_object_get(f->sinkhole, "dns");
 	json_t *udp = json_object_get(f->sinkhole, "udp");
+	json_t *zones = json_object_get(f->sinkhole, "dns_zones");
 	char p[4400], ts[3][40], conn[256], ex[1200];
 	size_t i, j;
 	kcsi_code rc;
@@ -467,19 +550,63 @@ kcsi_code det_write_report(const char *dir, const det_facts *f, unsigned *nfindi
 			evidence(f_silent, "socket", -1, jstr(s, "transcript"), conn, NULL, NULL);
 		}
 	}
+	/* zones whose names carry data: tunnels and DNS exfiltration */
+	json_t *z, *tunnel_zones = json_array();
+	json_array_foreach(zones, i, z)
+	{
+		if (!json_is_true(json_object_get(z, "tunnel")))
+			continue;
+		json_t *why = json_object_get(z, "reasons"), *rs;
+		size_t k;
+		char reasons[600] = "";
+		json_array_foreach(why, k, rs)
+		{
+			size_t l = strlen(reasons);
+			snprintf(reasons + l, sizeof(reasons) - l, "%s%s", l ? "; " : "", json_string_value(rs));
+		}
+		char title[400];
+		snprintf(title, sizeof(title), "DNS tunnelling or exfiltration through %s", jstr(z, "zone"));
+		json_t *f_tun = finding(fs, "KCSI-DYN-DNSTUN-001", 3, title,
+					"The program sent data in the names of its DNS queries: many unique, long or "
+					"encoded labels under one zone. Each query carries a piece of a file or a command "
+					"channel to whoever answers for the zone.",
+					"T1071.004 T1048.003");
+		snprintf(ex, sizeof(ex), "%lld queries, %lld unique subdomains: %s",
+			 (long long)json_integer_value(json_object_get(z, "queries")),
+			 (long long)json_integer_value(json_object_get(z, "unique_subdomains")), reasons);
+		evidence(f_tun, "dns", -1, "transcripts/dns.txt", NULL, ex, NULL);
+		json_array_foreach(json_object_get(z, "examples"), k, rs)
+			evidence(f_tun, "dns", -1, "transcripts/dns.txt", NULL, json_string_value(rs), NULL);
+		ioc(iocs, "domain", jstr(z, "zone"), "detonation: DNS tunnel zone");
+		json_array_append(tunnel_zones, json_object_get(z, "zone"));
+	}
 	if (json_array_size(dns)) {
 		json_t *f_dns = finding(fs, "KCSI-DYN-DNS-001", 1, "DNS lookups",
-					"Names the program resolved (the fake resolver answered every A query with a "
+					"Names the program resolved (the sinkhole answered every query, A with a "
 					"sinkhole address).",
 					"T1071.004");
 		json_array_foreach(dns, i, s)
 		{
-			snprintf(ex, sizeof(ex), "%s %s via %s", jstr(s, "type"), jstr(s, "name"), jstr(s, "server"));
+			const char *name = jstr(s, "name");
+			bool in_tunnel = false;
+			json_t *tz;
+			size_t k;
+			snprintf(ex, sizeof(ex), "%s %s via %s (%s)", jstr(s, "type"), name, jstr(s, "server"),
+				 jstr(s, "transport"));
 			if (i < 30)
-				evidence(f_dns, "socket", -1, "transcripts/dns.txt", NULL, ex, NULL);
-			ioc(iocs, "domain", jstr(s, "name"), "detonation: DNS query");
+				evidence(f_dns, "dns", -1, "transcripts/dns.txt", NULL, ex, NULL);
+			json_array_foreach(tunnel_zones, k, tz)
+			{
+				size_t nl = strlen(name), zl = json_string_length(tz);
+				if (nl >= zl && !strcasecmp(name + nl - zl, json_string_value(tz)))
+					in_tunnel = true;
+			}
+			/* the names of a tunnel are its payload, not indicators: the zone is */
+			if (!in_tunnel)
+				ioc(iocs, "domain", name, "detonation: DNS query");
 		}
 	}
+	json_decref(tunnel_zones);
 	if (json_array_size(udp)) {
 		json_t *f_udp = finding(fs, "KCSI-DYN-UDP-001", 1, "UDP datagrams sent out",
 					"Datagrams to addresses outside the sandbox (recorded, never answered).", "T1095");
@@ -508,29 +635,7 @@ kcsi_code det_write_report(const char *dir, const det_facts *f, unsigned *nfindi
 			evidence(f_rst, "socket", -1, "traffic.pcap", conn, NULL, NULL);
 		}
 	}
-	/* processes that were running after the restore and gone at the end */
-	{
-		json_t *f_exit = NULL, *a, *b;
-		json_array_foreach(f->restored_processes, i, a)
-		{
-			bool still = false;
-			json_array_foreach(f->final_processes, j, b)
-			if (json_integer_value(json_object_get(a, "host_pid")) ==
-			    json_integer_value(json_object_get(b, "host_pid")))
-				still = true;
-			if (still || !f->final_processes)
-				continue;
-			if (!f_exit)
-				f_exit = finding(fs, "KCSI-DYN-EXIT-001", 0, "Processes that exited during the run",
-						 "Processes running right after the restore were gone at the end.", "");
-			json_t *cl = json_object_get(a, "cmdline");
-			ex[0] = '\0';
-			json_array_foreach(cl, j, b)
-			if (strlen(ex) + strlen(json_string_value(b)) + 2 < sizeof(ex))
-				strcat(strcat(ex, json_string_value(b)), " ");
-			evidence(f_exit, "process", json_integer_value(json_object_get(a, "pid")), NULL, NULL, ex, NULL);
-		}
-	}
+	json_t *fates = process_fates(f, act, fs);
 	activity_findings(fs, iocs, act);
 	/* CPU use: reported always, a finding when the container used most of its cap */
 	double avg = f->run_s > 0 ? 100.0 * f->cpu_seconds / f->run_s : 0;
@@ -560,17 +665,23 @@ kcsi_code det_write_report(const char *dir, const det_facts *f, unsigned *nfindi
 			    json_pack("{s:s, s:s, s:s, s:f, s:f}", "started", ts[0], "restored", ts[1], "ended", ts[2],
 				      "restore_seconds", f->restore_s, "run_seconds", f->run_s));
 	json_object_set_new(r, "resources",
-			    json_pack("{s:f, s:f, s:I, s:i, s:O}", "cpu_seconds", f->cpu_seconds, "cpu_percent_avg", avg,
+			    json_pack("{s:f, s:f, s:I, s:i, s:o}", "cpu_seconds", f->cpu_seconds, "cpu_percent_avg", avg,
 				      "memory_peak_bytes", (json_int_t)f->memory_peak, "pids_peak", f->pids_peak,
-				      "cpu_samples", f->cpu_samples ? f->cpu_samples : json_array()));
+				      "cpu_samples", or_empty(f->cpu_samples)));
 	json_object_set_new(r, "processes",
-			    json_pack("{s:O, s:O}", "after_restore",
-				      f->restored_processes ? f->restored_processes : json_array(), "at_end",
-				      f->final_processes ? f->final_processes : json_array()));
+			    json_pack("{s:o, s:o, s:o}", "checkpointed", fates, "after_restore",
+				      or_empty(f->restored_processes), "at_end", or_empty(f->final_processes)));
+	json_object_set_new(r, "restore", f->restore ? json_incref(f->restore) : json_null());
+	if (f->failure)
+		json_object_set_new(r, "failure", json_incref(f->failure));
+	json_object_set_new(r, "warnings", or_empty(f->warnings));
+	json_object_set_new(json_object_get(r, "sandbox"), "addresses_added", or_empty(f->addresses_added));
 	json_object_set_new(r, "network",
-			    json_pack("{s:O, s:O, s:O, s:o, s:I, s:I}", "sessions", sessions ? sessions : json_array(), "dns",
-				      dns ? dns : json_array(), "udp", udp ? udp : json_array(), "conversations", convs,
-				      "packets", (json_int_t)f->packets, "packets_dropped", (json_int_t)f->packets_dropped));
+			    json_pack("{s:o, s:o, s:o, s:I, s:o, s:o, s:I, s:I}", "sessions", or_empty(sessions), "dns",
+				      or_empty(dns), "dns_zones", or_empty(zones), "dns_not_recorded",
+				      (json_int_t)json_integer_value(json_object_get(f->sinkhole, "dns_not_recorded")), "udp",
+				      or_empty(udp), "conversations", convs, "packets", (json_int_t)f->packets,
+				      "packets_dropped", (json_int_t)f->packets_dropped));
 	json_object_set_new(r, "activity",
 			    json_pack("{s:s?, s:I, s:I, s:s?, s:I}", "file", f->activity_path ? "activity.jsonl" : NULL,
 				      "events", (json_int_t)f->events, "lost", (json_int_t)f->events_lost, "unavailable",
@@ -603,4 +714,17 @@ kcsi_code det_write_report(const char *dir, const det_facts *f, unsigned *nfindi
 	rc = write_json(dir, "manifest.json", m, err);
 	json_decref(m);
 	return rc;
+}
+
+void det_facts_free(det_facts *f)
+{
+	json_decref(f->cpu_samples);
+	json_decref(f->sinkhole);
+	json_decref(f->fs_changes);
+	json_decref(f->restored_processes);
+	json_decref(f->final_processes);
+	json_decref(f->confinement);
+	json_decref(f->restore);
+	json_decref(f->failure);
+	memset(f, 0, sizeof(*f));
 }

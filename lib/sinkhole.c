@@ -6,7 +6,8 @@
  *            sends scripted commands to the joined channel and collects answers
  *   HTTP     200 with an empty body for every request
  *   stratum  JSON-RPC answers to subscribe/authorize/login/submit
- *   DNS      every A query answered with DET_SINK_ADDR, AAAA with no records
+ *   DNS      UDP and TCP (by destination port 53): every name exists, see
+ *            sinkhole_dns.c for the answers; each query is logged
  *   raw      any other TCP stream or UDP datagram is recorded, never answered
  * The protocol of a TCP stream is told from its first bytes, not its port.
  * One thread, poll(); every session's bytes go to a transcript file. */
@@ -15,6 +16,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -25,13 +27,15 @@
 #include <unistd.h>
 
 #include "detonate_int.h"
+#include "dnsstat.h"
+#include "kcsi/text.h"
 
 #define MAX_SESS 256
 #define LINE_MAX_ 4096
 #define MAX_RECORDED (1u << 20) /* bytes per session kept in the transcript */
 
-enum svc { SVC_UNKNOWN, SVC_IRC, SVC_HTTP, SVC_STRATUM, SVC_RAW };
-static const char *svc_name[] = {"unknown", "irc", "http", "stratum", "raw"};
+enum svc { SVC_UNKNOWN, SVC_IRC, SVC_HTTP, SVC_STRATUM, SVC_RAW, SVC_DNS };
+static const char *svc_name[] = {"unknown", "irc", "http", "stratum", "raw", "dns"};
 
 struct sess {
 	int fd;
@@ -54,6 +58,9 @@ struct sess {
 	json_t *cur_cmd;
 	char first[64];
 	size_t nfirst;
+	/* dns over tcp: the message being assembled (2-byte length prefix) */
+	unsigned char dnsbuf[2 + 65535];
+	size_t dnslen;
 };
 
 struct det_sinkhole {
@@ -69,6 +76,9 @@ struct det_sinkhole {
 	struct sess *sess[MAX_SESS];
 	unsigned nsess_total;
 	json_t *sessions, *dns, *udp;
+	size_t dns_dropped;        /* queries beyond DET_DNS_RECORDED (still counted by zone) */
+	kcsi_dns_zones *zones;
+	int nsfd;                  /* the sandbox's network namespace, for the thread */
 	FILE *dnslog;
 };
 
@@ -124,6 +134,7 @@ kcsi_code det_sinkhole_open(det_sinkhole **out, const char *dir, const char *con
 	pthread_mutex_init(&s->lock, NULL);
 	s->sessions = json_array();
 	s->dns = json_array();
+	s->zones = kcsi_dns_zones_new();
 	s->udp = json_array();
 	snprintf(p, sizeof(p), "%s/transcripts", dir);
 	if (mkdir(p, 0700) < 0 && errno != EEXIST) {
@@ -372,6 +383,68 @@ static enum svc sniff(const char *p, size_t n)
 	return SVC_RAW;
 }
 
+/* Log one DNS query (and what it was answered) in the record and dns.txt. */
+static void dns_log(det_sinkhole *s, const det_dns_query *q, const char *transport, const char *src, unsigned sport,
+		    const char *dst, unsigned dport, const char *answer)
+{
+	char ts[40];
+	char *name = kcsi_escape_text(q->name, q->name_len, 0);
+	when(s, ts, sizeof(ts));
+	pthread_mutex_lock(&s->lock);
+	if (json_array_size(s->dns) < DET_DNS_RECORDED)
+		json_array_append_new(s->dns, json_pack("{s:s, s:s, s:s, s:s, s:i, s:s, s:i, s:i, s:s, s:s, s:f}",
+							"time", ts, "name", name ? name : "", "transport", transport, "src", src, "sport", sport,
+							"server", dst, "dport", dport, "qtype", q->qtype, "type",
+							det_dns_type_name(q->qtype), "answer", answer, "t", rel(s)));
+	else
+		s->dns_dropped++;
+	kcsi_dns_zones_add(s->zones, q->name, q->name_len);
+	pthread_mutex_unlock(&s->lock);
+	if (s->dnslog) {
+		fprintf(s->dnslog, "%+9.3f %s %s:%u -> %s:%u  query %s type %s(%u)  answer %s\n", rel(s), transport, src,
+			sport, dst, dport, name ? name : "", det_dns_type_name(q->qtype), q->qtype, answer);
+		fflush(s->dnslog);
+	}
+	free(name);
+}
+
+/* DNS over TCP: messages with a 2-byte length prefix, answered in kind. */
+static void dns_stream(det_sinkhole *s, struct sess *x, const unsigned char *p, size_t n)
+{
+	while (n) {
+		size_t want = x->dnslen < 2 ? 2 : 2 + ((size_t)x->dnsbuf[0] << 8 | x->dnsbuf[1]);
+		size_t k = want - x->dnslen < n ? want - x->dnslen : n;
+		memcpy(x->dnsbuf + x->dnslen, p, k);
+		x->dnslen += k;
+		p += k;
+		n -= k;
+		if (x->dnslen < 2 || x->dnslen < want || want == 2)
+			continue;
+		unsigned char ans[2 + 4200];
+		char text[96] = "";
+		det_dns_query q;
+		size_t al = 0;
+		if (det_dns_parse(x->dnsbuf + 2, x->dnslen - 2, &q) == 0)
+			al = det_dns_answer(x->dnsbuf + 2, x->dnslen - 2, &q, ans + 2, sizeof(ans) - 2, text, sizeof(text));
+		else
+			al = det_dns_formerr(x->dnsbuf + 2, x->dnslen - 2, ans + 2, sizeof(ans) - 2);
+		x->dnslen = 0;
+		if (!al)
+			continue;
+		ans[0] = (unsigned char)(al >> 8);
+		ans[1] = (unsigned char)al;
+		if (send(x->fd, ans, al + 2, MSG_DONTWAIT | MSG_NOSIGNAL) > 0) {
+			x->bytes_out += al + 2;
+			tx_write(s, x, '<', ans, al + 2);
+		}
+		if (text[0]) {
+			pthread_mutex_unlock(&s->lock);
+			dns_log(s, &q, "tcp", x->src, x->sport, x->dst, x->dport, text);
+			pthread_mutex_lock(&s->lock);
+		}
+	}
+}
+
 static void sess_data(det_sinkhole *s, struct sess *x, const unsigned char *p, size_t n)
 {
 	tx_write(s, x, '>', p, n);
@@ -381,6 +454,13 @@ static void sess_data(det_sinkhole *s, struct sess *x, const unsigned char *p, s
 		size_t k = n < sizeof(x->first) - 1 - x->nfirst ? n : sizeof(x->first) - 1 - x->nfirst;
 		memcpy(x->first + x->nfirst, p, k);
 		x->nfirst += k;
+	}
+	if (x->svc == SVC_UNKNOWN && x->dport == 53)
+		x->svc = SVC_DNS;
+	if (x->svc == SVC_DNS) {
+		json_object_set_new(x->j, "service", json_string("dns"));
+		dns_stream(s, x, p, n);
+		return;
 	}
 	if (x->svc == SVC_UNKNOWN) {
 		x->svc = sniff((const char *)p, n);
@@ -489,12 +569,14 @@ static void sess_close(det_sinkhole *s, int slot, const char *why)
 static void dgram(det_sinkhole *s, int fd, bool dns)
 {
 	unsigned char buf[4096], ans[4200];
-	char cbuf[256], src[64], dst[64], ts[40], name[256];
+	char cbuf[256], src[64], dst[64], ts[40], text[96] = "";
 	struct sockaddr_in peer = {0}, orig = {0};
 	struct iovec iov = {buf, sizeof(buf)};
 	struct msghdr mh = {.msg_name = &peer, .msg_namelen = sizeof(peer), .msg_iov = &iov, .msg_iovlen = 1,
 			    .msg_control = cbuf, .msg_controllen = sizeof(cbuf)};
 	unsigned sport, dport;
+	det_dns_query q;
+	size_t al = 0;
 	ssize_t n = recvmsg(fd, &mh, MSG_DONTWAIT);
 	if (n < 0)
 		return;
@@ -504,7 +586,11 @@ static void dgram(det_sinkhole *s, int fd, bool dns)
 	addr_str(&peer, src, sizeof(src), &sport);
 	addr_str(&orig, dst, sizeof(dst), &dport);
 	when(s, ts, sizeof(ts));
-	if (!dns || n < 17) {
+	if (dns && det_dns_parse(buf, (size_t)n, &q) == 0)
+		al = det_dns_answer(buf, (size_t)n, &q, ans, sizeof(ans), text, sizeof(text));
+	else if (dns)
+		al = det_dns_formerr(buf, (size_t)n, ans, sizeof(ans));
+	if (!dns || !al || text[0] == '\0') {
 		pthread_mutex_lock(&s->lock);
 		if (json_array_size(s->udp) < 2000)
 			json_array_append_new(s->udp, json_pack("{s:s, s:s, s:i, s:s, s:i, s:i, s:s%, s:f}", "time", ts,
@@ -512,49 +598,11 @@ static void dgram(det_sinkhole *s, int fd, bool dns)
 								"bytes", (int)n, "first_bytes", (char *)buf,
 								(size_t)(n < 48 ? n : 48), "t", rel(s)));
 		pthread_mutex_unlock(&s->lock);
+	}
+	if (!al)
 		return;
-	}
-	/* DNS: header 12 bytes, then the question */
-	size_t off = 12, nl = 0;
-	unsigned qtype = 0;
-	bool ok = true;
-	while (off < (size_t)n && buf[off]) {
-		unsigned l = buf[off];
-		if (l > 63 || off + 1 + l >= (size_t)n || nl + l + 1 >= sizeof(name)) {
-			ok = false;
-			break;
-		}
-		if (nl)
-			name[nl++] = '.';
-		for (unsigned i = 0; i < l; i++) {
-			unsigned char c = buf[off + 1 + i];
-			name[nl++] = (c > 0x20 && c < 0x7f) ? (char)c : '?';
-		}
-		off += 1 + l;
-	}
-	name[nl] = '\0';
-	if (!ok || off + 5 > (size_t)n)
-		return;
-	qtype = (unsigned)buf[off + 1] << 8 | buf[off + 2];
-	off += 5;
-	/* answer: copy the header and question, set QR/RA, one A record for A queries */
-	memcpy(ans, buf, off);
-	ans[2] = 0x84 | (buf[2] & 0x01); /* QR, AA, RD copied */
-	ans[3] = 0x80;
-	ans[6] = 0;
-	ans[7] = qtype == 1 ? 1 : 0;
-	ans[8] = ans[9] = ans[10] = ans[11] = 0;
-	size_t al = off;
-	if (qtype == 1) {
-		struct in_addr ia;
-		inet_pton(AF_INET, DET_SINK_ADDR, &ia);
-		const unsigned char rr[] = {0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4};
-		memcpy(ans + al, rr, sizeof(rr));
-		al += sizeof(rr);
-		memcpy(ans + al, &ia, 4);
-		al += 4;
-	}
-	/* the answer must come from the address the query went to */
+	/* the answer comes from the address the query went to; this thread
+	 * lives in the sandbox's network namespace, so does the socket */
 	int one = 1, mark = DET_MARK_SINKHOLE;
 	int r = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (r >= 0) {
@@ -565,23 +613,16 @@ static void dgram(det_sinkhole *s, int fd, bool dns)
 			sendto(r, ans, al, MSG_DONTWAIT, (struct sockaddr *)&peer, sizeof(peer));
 		close(r);
 	}
-	pthread_mutex_lock(&s->lock);
-	if (json_array_size(s->dns) < 2000)
-		json_array_append_new(s->dns, json_pack("{s:s, s:s, s:s, s:i, s:s, s:i, s:s, s:s?, s:f}", "time", ts, "name",
-							name, "src", src, "sport", sport, "server", dst, "qtype", qtype,
-							"type", qtype == 1 ? "A" : qtype == 28 ? "AAAA" : "other", "answer",
-							qtype == 1 ? DET_SINK_ADDR : NULL, "t", rel(s)));
-	pthread_mutex_unlock(&s->lock);
-	if (s->dnslog) {
-		fprintf(s->dnslog, "%+9.3f %s:%u -> %s:%u  query %s type %u  answer %s\n", rel(s), src, sport, dst, dport,
-			name, qtype, qtype == 1 ? DET_SINK_ADDR : "(none)");
-		fflush(s->dnslog);
-	}
+	if (text[0])
+		dns_log(s, &q, "udp", src, sport, dst, dport, text);
 }
 
 static void *loop(void *arg)
 {
 	det_sinkhole *s = arg;
+	/* every socket this thread makes (DNS answers) belongs in the sandbox */
+	if (setns(s->nsfd, CLONE_NEWNET) != 0)
+		return NULL;
 	struct pollfd pf[MAX_SESS + 4];
 	int map[MAX_SESS + 4];
 	for (;;) {
@@ -635,9 +676,11 @@ static void *loop(void *arg)
 	return NULL;
 }
 
-kcsi_code det_sinkhole_start(det_sinkhole *s, kcsi_error *err)
+kcsi_code det_sinkhole_start(det_sinkhole *s, int netns_fd, kcsi_error *err)
 {
-	int e = pthread_create(&s->thr, NULL, loop, s);
+	int e;
+	s->nsfd = netns_fd;
+	e = pthread_create(&s->thr, NULL, loop, s);
 	if (e)
 		return kcsi_error_set(err, KCSI_ERR_GENERIC, "sinkhole thread: %s", strerror(e));
 	s->started = true;
@@ -659,8 +702,9 @@ json_t *det_sinkhole_record(det_sinkhole *s)
 {
 	json_t *r;
 	pthread_mutex_lock(&s->lock);
-	r = json_pack("{s:O, s:O, s:O, s:{s:i, s:i, s:i}}", "sessions", s->sessions, "dns", s->dns, "udp", s->udp,
-		      "ports", "tcp", s->ptcp, "udp", s->pudp, "dns", s->pdns);
+	r = json_pack("{s:O, s:O, s:o, s:I, s:O, s:{s:i, s:i, s:i}}", "sessions", s->sessions, "dns", s->dns, "dns_zones",
+		      kcsi_dns_zones_json(s->zones), "dns_not_recorded", (json_int_t)s->dns_dropped, "udp", s->udp, "ports",
+		      "tcp", s->ptcp, "udp", s->pudp, "dns", s->pdns);
 	pthread_mutex_unlock(&s->lock);
 	return r;
 }
@@ -685,6 +729,7 @@ void det_sinkhole_free(det_sinkhole *s)
 	json_decref(s->sessions);
 	json_decref(s->dns);
 	json_decref(s->udp);
+	kcsi_dns_zones_free(s->zones);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
 }

@@ -34,6 +34,20 @@ const char *kcsi_buf_str(kcsi_buf *b);
  * crit prints. */
 int kcsi_base64(kcsi_buf *out, const unsigned char *p, size_t n, bool lines);
 
+/* A map from byte strings to ints (open addressing; keys are copied).
+ * Zero-initialise, then put/get; kcsi_strmap_free() frees the keys. */
+typedef struct kcsi_strmap {
+	char **keys;
+	size_t *lens;
+	int *vals;
+	size_t n, cap;
+} kcsi_strmap;
+/* 0, or -1 when memory is short.  An existing key gets the new value. */
+int kcsi_strmap_put(kcsi_strmap *m, const char *key, size_t len, int val);
+/* The value, or `missing` when the key is absent. */
+int kcsi_strmap_get(const kcsi_strmap *m, const char *key, size_t len, int missing);
+void kcsi_strmap_free(kcsi_strmap *m);
+
 /* Read a little-endian u32 from p. */
 static inline uint32_t kcsi_le32(const unsigned char *p)
 {

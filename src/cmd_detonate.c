@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "kcsi/detonate.h"
@@ -39,6 +40,14 @@ static bool parse_size(const char *s, uint64_t *out)
 		return false;
 	*out = (uint64_t)v << sh;
 	return true;
+}
+
+static void progress(void *ctx, double seconds, const char *msg)
+{
+	(void)ctx;
+	fprintf(stderr, "kcsi detonate: [%6.2fs] ", seconds);
+	print_escaped_str(stderr, msg);
+	fputc('\n', stderr);
 }
 
 static int run(struct args *a)
@@ -81,10 +90,21 @@ static int run(struct args *a)
 		cmds[i] = given[i];
 	o.irc_commands = n ? cmds : NULL;
 	o.no_bpf = opt_set(a, "no-bpf");
-	o.verbose = opt_set(a, "verbose");
+	if (opt_set(a, "verbose"))
+		o.progress = progress;
 	if (kcsi_detonate(&o, &res, &err) != KCSI_OK) {
 		kcsi_error_prefix(&err, "%s", o.archive);
+		if (res.report_written) {
+			/* one line: the failure is in DIR/report.json too */
+			size_t l = strlen(err.msg);
+			snprintf(err.msg + l, sizeof(err.msg) - l, " (report: %s/report.json)", o.outdir);
+		}
 		return fail(&err);
+	}
+	if (res.nwarnings) {
+		fprintf(stderr, "kcsi: warning: ");
+		print_escaped_str(stderr, res.warning);
+		fprintf(stderr, "%s\n", res.nwarnings > 1 ? " (and more: see report.json)" : "");
 	}
 	struct out out;
 	char num[32];

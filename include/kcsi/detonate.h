@@ -35,7 +35,9 @@ typedef struct kcsi_detonate_opts {
 	uint64_t memory_bytes;        /* memory cap (default 512 MiB) */
 	unsigned pids_max;            /* pids cap (default 256) */
 	bool no_bpf;                  /* do not load the eBPF activity tracer */
-	bool verbose;                 /* progress on stderr */
+	/* progress: called with the seconds since the start and what is going on */
+	void (*progress)(void *ctx, double seconds, const char *msg);
+	void *progress_ctx;
 } kcsi_detonate_opts;
 
 typedef struct kcsi_detonate_result {
@@ -46,6 +48,9 @@ typedef struct kcsi_detonate_result {
 	unsigned nfindings;
 	bool bpf;                     /* the activity log was recorded */
 	char bpf_error[256];          /* why not, when it was not */
+	bool report_written;          /* DIR/report.json holds the run, also a failed one */
+	unsigned nwarnings;           /* things that went wrong without stopping the run */
+	char warning[256];            /* the last of them */
 } kcsi_detonate_result;
 
 kcsi_code kcsi_detonate(const kcsi_detonate_opts *o, kcsi_detonate_result *res, kcsi_error *err);
