@@ -22,7 +22,6 @@ die() { echo "deploy-tools: ERROR: $*" >&2; exit 1; }
 command -v apt-get >/dev/null || { echo "deploy-tools: cannot run here: no apt-get" >&2; exit 77; }
 
 PREFIX=${KCSI_TOOLS_PREFIX:-/opt/kcsi-tools}
-MIRROR=${KCSI_TOOLS_MIRROR:-http://deb.debian.org/debian}
 export DEBIAN_FRONTEND=noninteractive
 
 # ---------------------------------------------------------------- yamllint (Debian 12)
@@ -41,33 +40,8 @@ if [ -x "$PREFIX/usr/bin/kustomize" ] && "$PREFIX/usr/bin/kustomize" version >/d
     say "kustomize present: $PREFIX/usr/bin/kustomize ($("$PREFIX/usr/bin/kustomize" version 2>&1 | head -1))"
     exit 0
 fi
-if [ -r /var/lib/kcsi-lab/apt-sid/sources.list ]; then
-    aptdir=/var/lib/kcsi-lab/apt-sid
-else
-    aptdir=/var/lib/kcsi-tools/apt-sid
-    mkdir -p "$aptdir"
-    echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $MIRROR sid main" >"$aptdir/sources.list"
-fi
-A=(-o "Dir::Etc::SourceList=$aptdir/sources.list" -o Dir::Etc::SourceParts=/dev/null
-   -o "Dir::State::Lists=$aptdir/lists" -o "Dir::Cache=$aptdir/cache" -o Debug::NoLocking=1)
-mkdir -p "$aptdir/lists/partial" "$aptdir/cache/archives/partial"
-# The index is fetched when we have none, or when the one we have no longer holds kustomize.
-if ! apt-cache "${A[@]}" show kustomize >/dev/null 2>&1; then
-    say "fetching the Debian unstable package index (private apt config in $aptdir)"
-    apt-get "${A[@]}" update -q >/dev/null 2>"$aptdir/update.err" \
-        || die "apt-get update of Debian unstable failed (see $aptdir/update.err)"
-fi
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-( cd "$work" && apt-get "${A[@]}" download -q kustomize >/dev/null 2>&1 ) \
-    || die "apt-get download kustomize (Debian unstable) failed"
-stage=$PREFIX.new.$$
-rm -rf "$stage"; mkdir -p "$stage"
-dpkg -x "$work"/kustomize_*.deb "$stage" || die "dpkg -x of the kustomize package failed"
-[ -x "$stage/usr/bin/kustomize" ] || die "no usr/bin/kustomize in the kustomize package"
-"$stage/usr/bin/kustomize" version >/dev/null 2>&1 || die "the unpacked kustomize does not run here"
-dpkg-deb -f "$work"/kustomize_*.deb Version >"$stage/kcsi-tools-versions.txt"
-rm -rf "$PREFIX"
-mkdir -p "$(dirname "$PREFIX")"
-mv "$stage" "$PREFIX"
-say "kustomize $(cat "$PREFIX/kcsi-tools-versions.txt") in $PREFIX/usr/bin/kustomize"
+# shellcheck source=deploy/tools/debian-sid.sh
+source "$(dirname "$0")/debian-sid.sh"
+sid_install kustomize "" "$PREFIX" /var/lib/kcsi-tools/apt-sid kustomize || die "kustomize from Debian unstable"
+"$PREFIX/usr/bin/kustomize" version >/dev/null 2>&1 || die "the unpacked kustomize does not run here"
+say "kustomize $(awk '{print $2}' "$PREFIX/kcsi-versions.txt") in $PREFIX/usr/bin/kustomize"
