@@ -5,9 +5,15 @@
 # POST /checkpoint/NS/POD/CTR: a private containerd (its own root, state, sockets, runc root
 # and CNI configuration, all in one temporary directory; no system service) runs a pod
 # (namespace kcsi-lab, pod webapp, container app, image localhost/debian-perl:12) through
-# the CRI calls the kubelet makes (RunPodSandbox, CreateContainer, StartContainer), and
-# CheckpointContainer writes OUTDIR/checkpoint-webapp_kcsi-lab-app-<RFC3339>.tar, the
+# the CRI calls the kubelet makes (PullImage, RunPodSandbox, CreateContainer, StartContainer),
+# and CheckpointContainer writes OUTDIR/checkpoint-webapp_kcsi-lab-app-<RFC3339>.tar, the
 # kubelet's name. The container runs a shell loop and lab/containerd/specimen.pl.
+#
+# The app image is pulled, as on a node, from a registry: lab/containerd/registry.py serves
+# localhost/debian-perl:12 on a loopback port (localhost:PORT/kcsi-lab/debian-perl:12). A
+# pulled image has a repository digest, which containerd records as config.dump's
+# rootfsImageRef and pulls again to restore; an imported one leaves its bare ID there, and a
+# restore then fails ("failed to pull checkpoint base image sha256:...").
 #
 # containerd never asks CRIU for tcp-established; the specimen holds a TCP connection, so the
 # container carries the annotation org.criu.config naming a CRIU configuration file that
@@ -18,7 +24,8 @@
 # (OUTDIR/checkpoint-image.tar, an oci-archive), which is imported into the same containerd,
 # and a container is created from it in a new pod, as the kubelet does for a pod whose image
 # is a checkpoint image; the outcome goes to OUTDIR/restore.json ({"ok": bool, "state": ...,
-# "error": ...}) and containerd's log lines about it to OUTDIR/restore-containerd.log.
+# "error": ..., "processes": [command lines]}) and containerd's log lines about it to
+# OUTDIR/restore-containerd.log.
 #
 # Prints the archive's path. Everything is stopped, unmounted and removed at the end
 # (KEEP=1 keeps it and says how to stop it). Needs lab/setup.sh and lab/containerd/setup.sh.
@@ -53,6 +60,7 @@ pods=()
 stop_all() {
     set +e
     for sid in "${pods[@]}"; do cri pod-down "$sid" >/dev/null 2>&1; done
+    [ -s "$W/registry.pid" ] && kill "$(cat "$W/registry.pid")" 2>/dev/null
     if [ -s "$W/containerd.pid" ]; then
         local pid; pid=$(cat "$W/containerd.pid")
         kill "$pid" 2>/dev/null
@@ -133,8 +141,14 @@ echo $! >"$W/containerd.pid"
 for _ in $(seq 200); do [ -S "$sock" ] && break; sleep 0.1; done
 [ -S "$sock" ] || { tail -5 "$W/containerd.log" >&2; die "containerd did not start"; }
 cri version >"$W/version.txt" || die "CRI Version failed"
-ctr images import "$W/app.tar" >/dev/null || die "importing $LAB_IMAGE into containerd failed"
 ctr images import "$W/pause.tar" >/dev/null || die "importing $PAUSE into containerd failed"
+mkdir -p "$W/app-layout" && tar -C "$W/app-layout" -xf "$W/app.tar" || die "unpacking $W/app.tar failed"
+/usr/bin/python3 "$here/registry.py" "$W/app-layout" "$W/registry.port" --lifetime 900 &
+echo $! >"$W/registry.pid"
+for _ in $(seq 100); do [ -s "$W/registry.port" ] && break; sleep 0.1; done
+[ -s "$W/registry.port" ] || die "the lab registry did not start"
+APP_REF=localhost:$(cat "$W/registry.port")/kcsi-lab/debian-perl:12
+cri pull "$APP_REF" >/dev/null || die "CRI PullImage $APP_REF failed"
 
 # 5. the pod and its container
 printf 'tcp-established\n' >"$W/criu-runc.conf"
@@ -142,7 +156,7 @@ uid=$(cat /proc/sys/kernel/random/uuid)
 sid=$(cri pod-up "$NS" "$POD" "$uid" "$W/pods/$POD") || die "RunPodSandbox failed"
 pods+=("$sid")
 app='perl -e "$SPECIMEN" & while true; do date > /var/log/app.log; sleep 5; done'
-cid=$(cri ctr-run "$sid" "$NS" "$POD" "$uid" "$W/pods/$POD" "$CTR" "$LAB_IMAGE" \
+cid=$(cri ctr-run "$sid" "$NS" "$POD" "$uid" "$W/pods/$POD" "$CTR" "$APP_REF" \
     -a "org.criu.config=$W/criu-runc.conf" -e "SPECIMEN=$(cat "$here/specimen.pl")" -e "DB_PASSWORD=s3cr3t-db-pass" \
     -- sh -c "$app") || die "CreateContainer/StartContainer failed"
 for _ in $(seq 100); do   # the specimen is up once its connection is established
@@ -163,8 +177,21 @@ if [ -n "$kcsi" ]; then
     restore_tar=$out/checkpoint-image.tar restore_name=localhost/kcsi-lab-checkpoint:1
     rm -f "$restore_tar"
     "$kcsi" build --output "$restore_tar" --name "$restore_name" "$archive" >/dev/null || die "kcsi build failed"
-    result() { printf '{"ok": %s, "state": "%s", "error": %s}\n' "$1" "$2" \
-        "$(printf '%s' "$3" | /usr/bin/python3 -c 'import json,sys; print(json.dumps(sys.stdin.read()))')" >"$out/restore.json"; }
+    # restore.json: ok, the container's CRI state, the error, and the command lines of the
+    # processes in the restored container (read from /proc on the host)
+    result() {
+        local cmdlines=() p
+        if [ -n "${cid2:-}" ]; then
+            for p in $(ctr tasks ps "$cid2" 2>/dev/null | awk 'NR > 1 {print $1}'); do
+                cmdlines+=("$(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null)")
+            done
+        fi
+        printf '%s\0' "$3" "${cmdlines[@]}" | /usr/bin/python3 -c '
+import json, sys
+parts = sys.stdin.buffer.read().decode(errors="replace").split("\0")[:-1]
+print(json.dumps({"ok": sys.argv[1] == "true", "state": sys.argv[2], "error": parts[0],
+                  "processes": [c.strip() for c in parts[1:]]}))' "$1" "$2" >"$out/restore.json"
+    }
     if ! err=$(ctr images import "$restore_tar" 2>&1 >/dev/null); then
         result false "" "ctr images import: $err"
     else
@@ -173,8 +200,11 @@ if [ -n "$kcsi" ]; then
             result false "" "RunPodSandbox: $(cat "$W/restore.err")"
         else
             pods+=("$sid2")
+            # what the kubelet sends for a pod whose image is the checkpoint image: the pod
+            # spec's command (containerd 2.1 takes none from the checkpoint: without one,
+            # "failed to generate spec: no command specified") and its annotations
             if cid2=$(cri ctr-run "$sid2" "$NS" "$POD-restored" "$uid2" "$W/pods/$POD-restored" "$CTR" \
-                    "$restore_name" 2>"$W/restore.err"); then
+                    "$restore_name" -a "org.criu.config=$W/criu-runc.conf" -- sh -c "$app" 2>"$W/restore.err"); then
                 sleep 2
                 st=$(cri ctr-state "$cid2" 2>&1 || true)
                 [ "$st" = RUNNING ] && result true "$st" "" || result false "$st" "$(tail -5 "$W/containerd.log")"

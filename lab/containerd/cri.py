@@ -6,6 +6,7 @@ are encoded from a field table (the numbers are those of k8s.io/cri-api runtime/
 tests/pbedit.py's wire-format helpers, so no generated code and no protoc are needed.
 
   cri.py SOCK version
+  cri.py SOCK pull IMAGE                                        (ImageService PullImage) -> prints the image ref
   cri.py SOCK pod-up NS POD UID LOGDIR                          -> prints the sandbox id
   cri.py SOCK ctr-run SID NS POD UID LOGDIR NAME IMAGE [-a K=V | -e K=V]... [-- CMD...]
                   (-a: a container annotation, -e: an environment variable)
@@ -24,7 +25,8 @@ import grpc
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'tests'))
 import pbedit  # noqa: E402
 
-SERVICE = '/runtime.v1.RuntimeService/'
+RUNTIME = '/runtime.v1.RuntimeService/'
+IMAGES = '/runtime.v1.ImageService/'
 
 # message -> {field: (number, kind)}; kind: 'str', 'int', 'bool', 'map', 'strs', a message
 # name, or ['Message'] for a repeated message
@@ -51,6 +53,7 @@ SCHEMA = {
     'CheckpointContainerRequest': {'container_id': (1, 'str'), 'location': (2, 'str'), 'timeout': (3, 'int')},
     'ContainerStatusRequest': {'container_id': (1, 'str'), 'verbose': (2, 'bool')},
     'PodSandboxIdRequest': {'pod_sandbox_id': (1, 'str')},
+    'PullImageRequest': {'image': (1, 'ImageSpec')},
 }
 STATES = ['CREATED', 'RUNNING', 'EXITED', 'UNKNOWN']
 NS_POD, NS_CONTAINER = 0, 1   # runtime.v1 NamespaceMode
@@ -91,9 +94,9 @@ def fields(buf):
     return out
 
 
-def call(sock, method, msg, value, timeout=180):
+def call(sock, method, msg, value, timeout=180, service=RUNTIME):
     channel = grpc.insecure_channel('unix://' + sock)
-    stub = channel.unary_unary(SERVICE + method, request_serializer=lambda b: b, response_deserializer=lambda b: b)
+    stub = channel.unary_unary(service + method, request_serializer=lambda b: b, response_deserializer=lambda b: b)
     try:
         return fields(stub(encode(msg, value), timeout=timeout))
     except grpc.RpcError as e:
@@ -118,6 +121,9 @@ def main(argv):
     if verb == 'version':
         r = call(sock, 'Version', 'VersionRequest', {'version': 'v1'})
         print(' '.join(r[n][0].decode() for n in (2, 3, 4)))
+    elif verb == 'pull':
+        r = call(sock, 'PullImage', 'PullImageRequest', {'image': {'image': args[0]}}, service=IMAGES)
+        print(r[1][0].decode())
     elif verb == 'pod-up':
         ns, pod, uid, logdir = args
         r = call(sock, 'RunPodSandbox', 'RunPodSandboxRequest', {'config': sandbox(ns, pod, uid, logdir)})
