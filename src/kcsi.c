@@ -14,14 +14,14 @@
 extern const struct cmd cmd_show, cmd_ps, cmd_files, cmd_net, cmd_maps, cmd_mounts, cmd_meta,
 	cmd_list, cmd_decode, cmd_diff,
 	cmd_checkpoint, cmd_respond,
-	cmd_vault, cmd_collect,
+	cmd_vault, cmd_collect, cmd_build,
 	cmd_memgrep, cmd_strings, cmd_recover, cmd_rootfs, cmd_dump, cmd_analyze, cmd_detonate;
 
 const struct cmd *const commands[] = {
 	&cmd_show, &cmd_ps, &cmd_files, &cmd_net, &cmd_maps, &cmd_mounts, &cmd_meta,
 	&cmd_list, &cmd_decode, &cmd_diff, &cmd_memgrep, &cmd_strings, &cmd_recover, &cmd_rootfs, &cmd_dump, &cmd_analyze,
 	&cmd_checkpoint, &cmd_respond,
-	&cmd_vault, &cmd_collect, &cmd_detonate, NULL,
+	&cmd_vault, &cmd_collect, &cmd_detonate, &cmd_build, NULL,
 };
 
 /* the escape rule of kcsi/text.h, as the help and kcsi(1) tell it */
