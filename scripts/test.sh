@@ -6,7 +6,9 @@ cd "$(dirname "$0")/.."
 # and lab tests need podman, runc, CRIU and the lab image
 if [ "$(id -u)" = 0 ] && [ -z "${KCSI_NO_LAB_SETUP:-}" ]; then
   bash lab/setup.sh >/tmp/kcsi-lab-setup.log 2>&1 || { tail -5 /tmp/kcsi-lab-setup.log; exit 1; }
+  bash lab/containerd/setup.sh >/tmp/kcsi-containerd-setup.log 2>&1 || { tail -5 /tmp/kcsi-containerd-setup.log; exit 1; }
 fi
+bash deploy/tools/install.sh >/tmp/kcsi-deploy-tools.log 2>&1 || { tail -5 /tmp/kcsi-deploy-tools.log; exit 1; }
 [ -d build ] || meson setup build
 ninja -C build >/dev/null
 exec python3 tests/run.py "$@"
