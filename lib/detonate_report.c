@@ -566,7 +566,7 @@ kcsi_code det_write_report(const char *dir, const det_facts *f, unsigned *nfindi
 		}
 		char title[400];
 		snprintf(title, sizeof(title), "DNS tunnelling or exfiltration through %s", jstr(z, "zone"));
-		json_t *f_tun = finding(fs, "KCSI-DYN-DNSTUN-001", 3, title,
+		json_t *f_tun = finding(fs, "KCSI-DYN-DNSTUN-001", 4, title,
 					"The program sent data in the names of its DNS queries: many unique, long or "
 					"encoded labels under one zone. Each query carries a piece of a file or a command "
 					"channel to whoever answers for the zone.",

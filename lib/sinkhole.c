@@ -554,7 +554,11 @@ static void sess_close(det_sinkhole *s, int slot, const char *why)
 	json_object_set_new(x->j, "closed_by", json_string(why));
 	json_object_set_new(x->j, "bytes_in", json_integer((json_int_t)x->bytes_in));
 	json_object_set_new(x->j, "bytes_out", json_integer((json_int_t)x->bytes_out));
-	json_object_set_new(x->j, "first_bytes", json_stringn(x->first, x->nfirst));
+	/* the bytes as text a reader and every JSON parser take (NUL, control
+	 * bytes and invalid UTF-8 escaped) */
+	char *fb = kcsi_escape_text(x->first, x->nfirst, 0);
+	json_object_set_new(x->j, "first_bytes", json_string(fb ? fb : ""));
+	free(fb);
 	if (x->svc == SVC_UNKNOWN)
 		json_object_set_new(x->j, "service", json_string("silent"));
 	pthread_mutex_unlock(&s->lock);
@@ -593,10 +597,13 @@ static void dgram(det_sinkhole *s, int fd, bool dns)
 	if (!dns || !al || text[0] == '\0') {
 		pthread_mutex_lock(&s->lock);
 		if (json_array_size(s->udp) < 2000)
-			json_array_append_new(s->udp, json_pack("{s:s, s:s, s:i, s:s, s:i, s:i, s:s%, s:f}", "time", ts,
+		{
+			char *fb = kcsi_escape_text(buf, (size_t)(n < 48 ? n : 48), 0);
+			json_array_append_new(s->udp, json_pack("{s:s, s:s, s:i, s:s, s:i, s:i, s:s, s:f}", "time", ts,
 								"src", src, "sport", sport, "dst", dst, "dport", dport,
-								"bytes", (int)n, "first_bytes", (char *)buf,
-								(size_t)(n < 48 ? n : 48), "t", rel(s)));
+								"bytes", (int)n, "first_bytes", fb ? fb : "", "t", rel(s)));
+			free(fb);
+		}
 		pthread_mutex_unlock(&s->lock);
 	}
 	if (!al)
