@@ -532,6 +532,31 @@ static json_t *container_procs(pid_t init)
 	return a;
 }
 
+/* The mounts the restored init process sees: [{mountpoint, type, options}]
+ * (/proc/PID/mountinfo), the proof of what the confinement made. */
+static json_t *mounts_seen(pid_t pid)
+{
+	char p[64], line[4096];
+	json_t *a = json_array();
+	FILE *f;
+	snprintf(p, sizeof(p), "/proc/%d/mountinfo", (int)pid);
+	if (!(f = fopen(p, "r")))
+		return a;
+	while (fgets(line, sizeof(line), f) && json_array_size(a) < 500) {
+		char mp[1024], opts[512], type[64];
+		char *dash = strstr(line, " - ");
+		if (!dash || sscanf(line, "%*s %*s %*s %*s %1023s %511s", mp, opts) != 2 ||
+		    sscanf(dash + 3, "%63s", type) != 1)
+			continue;
+		char *t = kcsi_escape_text(mp, strlen(mp), 0);
+		json_array_append_new(a, json_pack("{s:s, s:s, s:s}", "mountpoint", t ? t : "", "type", type, "options",
+						   opts));
+		free(t);
+	}
+	fclose(f);
+	return a;
+}
+
 /* Kill every process (other than us) whose network namespace is the sandbox's. */
 static unsigned kill_ns_procs(struct det *d)
 {
@@ -1032,6 +1057,7 @@ static kcsi_code stage_run(struct det *d, kcsi_error *err)
 	if ((rc = apply_limits(d, err)))
 		return rc;
 	f->restored_processes = container_procs(d->init_pid);
+	f->mounts_seen = mounts_seen(d->init_pid);
 	double start = det_now(), last_cpu = cpu_seconds(d), last_t = start;
 	f->cpu_samples = json_array();
 	f->end_reason = "duration";

@@ -71,7 +71,14 @@ struct det_bind {
 	bool is_file;
 };
 
+struct det_mask {
+	MntEntry *e;
+	char *root, *mountpoint;
+};
+
 struct det_confine {
+	struct det_mask *masks; /* mounts added over /proc/sys and the like */
+	size_t nmasks;
 	json_t *report;      /* {mounts, capabilities, devices, rootfs, members, namespaces} */
 	json_t *config, *spec;
 	struct det_repl *repl;
@@ -292,6 +299,61 @@ static bool masked(MntEntry **all, size_t n, const char *parent, const char *nam
 	return false;
 }
 
+/* A read-only bind of proc's NAME over PROC/NAME, as runc's read-only paths
+ * make it: the same super block (root_dev), root "/NAME", a fresh mount id. */
+static kcsi_code add_proc_mask(det_confine *cf, MntEntry ***all, size_t *n, const MntEntry *proc, const char *name,
+			       kcsi_error *err)
+{
+	uint32_t id = 0;
+	MntEntry **grown = realloc(*all, (*n + 1) * sizeof(*grown));
+	MntEntry *e = calloc(1, sizeof(*e));
+	char *root = malloc(strlen(name) + 2), *mp = malloc(strlen(proc->mountpoint) + strlen(name) + 2);
+	if (!grown || !e || !root || !mp) {
+		free(e);
+		free(root);
+		free(mp);
+		if (grown)
+			*all = grown;
+		return nomem(err);
+	}
+	*all = grown;
+	for (size_t i = 0; i < *n; i++)
+		if (grown[i]->mnt_id > id)
+			id = grown[i]->mnt_id;
+	mnt_entry__init(e);
+	sprintf(root, "/%s", name);
+	sprintf(mp, "%s%s%s", proc->mountpoint, strcmp(proc->mountpoint, "/") ? "/" : "", name);
+	e->fstype = FS_PROC;
+	e->mnt_id = id + 1 + (uint32_t)cf->nmasks;
+	e->root_dev = proc->root_dev;
+	e->parent_mnt_id = proc->mnt_id;
+	e->flags = proc->flags | MS_RDONLY_FLAG | MS_NOSUID | MS_NODEV | MS_NOEXEC;
+	e->root = root;
+	e->mountpoint = mp;
+	e->source = proc->source;
+	e->options = proc->options;
+	e->has_shared_id = proc->has_shared_id;
+	e->shared_id = proc->shared_id;
+	e->has_master_id = proc->has_master_id;
+	e->master_id = proc->master_id;
+	e->has_sb_flags = proc->has_sb_flags;
+	e->sb_flags = proc->sb_flags;
+	grown[(*n)++] = e;
+	/* kept until the plan is freed: the messages are packed later */
+	struct det_mask *mk = realloc(cf->masks, (cf->nmasks + 1) * sizeof(*mk));
+	if (!mk) {
+		(*n)--;
+		free(e);
+		free(root);
+		free(mp);
+		return nomem(err);
+	}
+	cf->masks = mk;
+	cf->masks[cf->nmasks++] = (struct det_mask){e, root, mp};
+	note(cf, "masks_added", json_pack("{s:s, s:s}", "mountpoint", mp, "how", "read-only bind of proc"));
+	return KCSI_OK;
+}
+
 static kcsi_code check_mount_image(kcsi_ckpt *c, det_confine *cf, const kcsi_member *m, kcsi_error *err)
 {
 	ProtobufCMessage **msgs;
@@ -337,20 +399,22 @@ static kcsi_code check_mount_image(kcsi_ckpt *c, det_confine *cf, const kcsi_mem
 			note(cf, "mounts_forced_read_only", json_pack("{s:s, s:s}", "mountpoint", e->mountpoint, "type", fs));
 		}
 	}
-	/* every proc mount of its own must hide /proc/sys (and the SysRq trigger) */
-	for (size_t i = 0; i < n && !rc; i++) {
+	/* every proc mount of its own gets /proc/sys (and the SysRq trigger)
+	 * read-only: the runtime that made the checkpoint may not have masked
+	 * them, and a restore does not apply the spec's read-only paths */
+	size_t nall = n;
+	for (size_t i = 0; i < nall && !rc; i++) {
 		MntEntry *e = all[i];
+		static const char *const hide[] = {"sys", "sysrq-trigger"};
 		if (e->fstype != FS_PROC || strcmp(e->root, "/"))
 			continue;
-		const char *miss = !masked(all, n, e->mountpoint, "sys")                        ? "sys"
-				   : sysrq && !masked(all, n, e->mountpoint, "sysrq-trigger") ? "sysrq-trigger"
-											: NULL;
-		if (miss)
-			rc = kcsi_error_set(err, KCSI_ERR_UNSAFE,
-					    "%s: %s: the proc mount at %s leaves %s%s%s writable (no read-only mount over "
-					    "it): refusing to restore",
-					    kcsi_archive_path(c->ar), m->name, e->mountpoint, e->mountpoint,
-					    strcmp(e->mountpoint, "/") ? "/" : "", miss);
+		for (size_t h = 0; h < 2 && !rc; h++) {
+			if (masked(all, n, e->mountpoint, hide[h]) || (h == 1 && !sysrq))
+				continue;
+			rc = add_proc_mask(cf, &all, &n, e, hide[h], err);
+			msgs = (ProtobufCMessage **)all;
+			changed = true;
+		}
 	}
 	if (!rc && changed) {
 		unsigned char *b;
@@ -963,6 +1027,48 @@ static kcsi_code make_bind_sources(kcsi_ckpt *c, det_confine *cf, kcsi_error *er
 	return rc;
 }
 
+/* The root directory: CRIU checks its mode at restore, and the image kcsi
+ * restores on may differ from the one the checkpoint ran on (a registry's
+ * layer has 0755 where podman import made 0555).  The files image is told
+ * the mode of the image's root. */
+static kcsi_code adjust_root_mode(kcsi_ckpt *c, det_confine *cf, int image_root, kcsi_error *err)
+{
+	char member[600];
+	struct stat st;
+	ProtobufCMessage **msgs;
+	size_t n;
+	kcsi_image img;
+	bool changed = false;
+	uint32_t was = 0;
+	kcsi_code rc;
+	snprintf(member, sizeof(member), "%sfiles.img", kcsi_ckpt_image_dir(c));
+	if (image_root < 0 || fstat(image_root, &st) != 0 || !kcsi_archive_find(c->ar, member))
+		return KCSI_OK;
+	if ((rc = read_image(c, member, "FILES", &img, &msgs, &n, err)))
+		return rc;
+	for (size_t i = 0; i < n; i++) {
+		FileEntry *f = (FileEntry *)msgs[i];
+		RegFileEntry *r = f->reg;
+		if (!r || !r->name || strcmp(r->name, "/") || !r->has_mode || (r->mode & S_IFMT) != S_IFDIR ||
+		    (r->mode & 07777) == (st.st_mode & 07777))
+			continue;
+		was = r->mode;
+		r->mode = S_IFDIR | (st.st_mode & 07777);
+		changed = true;
+	}
+	if (changed) {
+		unsigned char *b;
+		size_t len;
+		json_object_set_new(cf->report, "root_mode_adjusted",
+				    json_sprintf("the root directory was mode %04o in the checkpoint, %04o in the image", was & 07777,
+						 (unsigned)(st.st_mode & 07777)));
+		if (!(rc = repack(&img, msgs, n, &b, &len, err)))
+			rc = add_repl(cf, member, b, len, NULL, err);
+	}
+	free(msgs);
+	return rc;
+}
+
 /* ---- the plan ---- */
 
 kcsi_code det_confine_plan(kcsi_ckpt *c, const det_confine_opts *o, det_confine **out, kcsi_error *err)
@@ -999,6 +1105,8 @@ kcsi_code det_confine_plan(kcsi_ckpt *c, const det_confine_opts *o, det_confine 
 		}
 		if (!rc)
 			rc = sanitise_deleted(c, cf, image_root, err);
+		if (!rc)
+			rc = adjust_root_mode(c, cf, image_root, err);
 	}
 	if (image_root >= 0)
 		close(image_root);
@@ -1187,5 +1295,11 @@ void det_confine_free(det_confine *cf)
 		free(cf->binds[i].source);
 	}
 	free(cf->binds);
+	for (size_t i = 0; i < cf->nmasks; i++) {
+		free(cf->masks[i].e);
+		free(cf->masks[i].root);
+		free(cf->masks[i].mountpoint);
+	}
+	free(cf->masks);
 	free(cf);
 }

@@ -126,6 +126,7 @@ typedef struct det_facts {
 	json_t *confinement;        /* det_confine_report() */
 	json_t *restore;            /* {strategy, changes, attempts [{strategy, result, reason}]} */
 	json_t *failure;            /* {stage, reason} when the run failed */
+	json_t *mounts_seen;        /* [{mountpoint, type, options}] of the restored init process */
 	/* borrowed */
 	json_t *checkpointed_processes; /* [{pid, ppid, comm, exe}] of the checkpoint */
 	json_t *addresses_added;    /* addresses of the checkpoint put on sink0 */

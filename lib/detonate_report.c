@@ -676,6 +676,7 @@ kcsi_code det_write_report(const char *dir, const det_facts *f, unsigned *nfindi
 		json_object_set_new(r, "failure", json_incref(f->failure));
 	json_object_set_new(r, "warnings", or_empty(f->warnings));
 	json_object_set_new(json_object_get(r, "sandbox"), "addresses_added", or_empty(f->addresses_added));
+	json_object_set_new(json_object_get(r, "sandbox"), "mounts_seen", or_empty(f->mounts_seen));
 	json_object_set_new(r, "network",
 			    json_pack("{s:o, s:o, s:o, s:I, s:o, s:o, s:I, s:I}", "sessions", or_empty(sessions), "dns",
 				      or_empty(dns), "dns_zones", or_empty(zones), "dns_not_recorded",
@@ -726,5 +727,6 @@ void det_facts_free(det_facts *f)
 	json_decref(f->confinement);
 	json_decref(f->restore);
 	json_decref(f->failure);
+	json_decref(f->mounts_seen);
 	memset(f, 0, sizeof(*f));
 }
