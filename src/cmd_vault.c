@@ -233,11 +233,17 @@ static int print_verify(const json_t *res, struct out *o, const char *what)
 		jw_json(&o->w, res);
 		kcsi_jw_end(&o->w);
 	} else {
+		/* names and messages come from the store or the bundle: escaped */
 		json_array_foreach(probs, i, p) {
-			const char *id = json_string_value(json_object_get(p, "id"));
-			fprintf(o->f, "%sFAIL%s %s: %s%s%s\n", c_red(o), c_off(o),
-				json_string_value(json_object_get(p, "where")), id ? id : "", id ? ": " : "",
-				json_string_value(json_object_get(p, "problem")));
+			static const char *const keys[] = {"where", "id", "problem"};
+			fprintf(o->f, "%sFAIL%s ", c_red(o), c_off(o));
+			for (size_t k = 0; k < 3; k++) {
+				json_t *t = json_object_get(p, keys[k]);
+				if (!json_is_string(t))
+					continue;
+				print_escaped(o->f, json_string_value(t), json_string_length(t));
+				fputs(k < 2 ? ": " : "\n", o->f);
+			}
 		}
 		if (ok)
 			fprintf(o->f, "%sok%s %s\n", c_bold(o), c_off(o), what);
