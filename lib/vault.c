@@ -154,10 +154,17 @@ static kcsi_code read_key_file(const char *path, unsigned char *out, size_t n, k
 {
 	unsigned char buf[256];
 	ssize_t r;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	/* a regular file (a FIFO or a device named by a changed vault.json must
+	 * not block or be read) */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
 	if (fd < 0)
 		return kcsi_error_set(err, errno == ENOENT ? KCSI_ERR_NOTFOUND : KCSI_ERR_IO, "key file %s: %s", path,
 				      strerror(errno));
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return kcsi_error_set(err, KCSI_ERR_FORMAT, "key file %s: not a regular file", path);
+	}
 	r = read(fd, buf, sizeof(buf));
 	close(fd);
 	if (r == (ssize_t)n) {
@@ -223,9 +230,15 @@ kcsi_code kv_need_key(kcsi_vault *v, kcsi_error *err)
 	if (v->have_key)
 		return KCSI_OK;
 	if (src && !strcmp(src, "env")) {
-		rc = env_key(json_string_value(json_object_get(k, "name")), v->key, err);
+		const char *name = json_string_value(json_object_get(k, "name"));
+		if (!name || !*name)
+			return kcsi_error_set(err, KCSI_ERR_FORMAT, "%s: vault.json names no key variable", v->store);
+		rc = env_key(name, v->key, err);
 	} else if (src && !strcmp(src, "file")) {
-		rc = read_key_file(json_string_value(json_object_get(k, "path")), v->key, KV_KEY_LEN, err);
+		const char *path_ = json_string_value(json_object_get(k, "path"));
+		if (!path_ || !*path_)
+			return kcsi_error_set(err, KCSI_ERR_FORMAT, "%s: vault.json names no key file", v->store);
+		rc = read_key_file(path_, v->key, KV_KEY_LEN, err);
 	} else {
 		if (!v->keys_dir)
 			return kcsi_error_set(err, KCSI_ERR_NOTFOUND,
@@ -415,7 +428,11 @@ kcsi_code kcsi_vault_open(const char *store, const char *keys_dir, kcsi_vault **
 	kcsi_buf_free(&b);
 	if (rc != KCSI_OK)
 		goto fail;
-	v->s->retain_days = (unsigned)json_integer_value(json_object_get(v->conf, "retain_days"));
+	{
+		/* out of range is reported by kv_config_check; never used as such */
+		json_int_t days = json_integer_value(json_object_get(v->conf, "retain_days"));
+		v->s->retain_days = days > 0 && days <= 36500 ? (unsigned)days : 0;
+	}
 	/* a local public key, when there is one, must be the store's */
 	if (v->keys_dir) {
 		char path[4096];
@@ -465,7 +482,7 @@ static kcsi_code ledger_snapshot(kcsi_vault *v, json_t *probs, kcsi_error *err)
 	return rc;
 }
 
-static kcsi_code ensure_loaded(kcsi_vault *v, kcsi_error *err)
+kcsi_code kv_ensure_loaded(kcsi_vault *v, kcsi_error *err)
 {
 	if (v->loaded)
 		return KCSI_OK;
@@ -499,7 +516,7 @@ kcsi_code kcsi_vault_resolve(kcsi_vault *v, const char *prefix, char id[KCSI_VAU
 {
 	size_t n = strlen(prefix), i;
 	json_t *e;
-	kcsi_code rc = ensure_loaded(v, err);
+	kcsi_code rc = kv_ensure_loaded(v, err);
 	const char *found = NULL;
 	if (rc != KCSI_OK)
 		return rc;
@@ -626,10 +643,11 @@ kcsi_code kcsi_vault_put(kcsi_vault *v, const char *path, const char *case_id, c
 	memset(&enc, 0, sizeof(enc));
 	if ((rc = text_ok("--case", case_id, err)) || (rc = text_ok("--note", note, err)))
 		return rc;
-	if ((rc = kv_need_key(v, err)) != KCSI_OK || (rc = kv_need_secret(v, err)) != KCSI_OK)
+	/* the ledger (and vault.json, which says where the key is) must be sound
+	 * before anything is added */
+	if ((rc = kv_ensure_loaded(v, err)) != KCSI_OK)
 		return rc;
-	/* the ledger must be sound before anything is added to it */
-	if ((rc = ensure_loaded(v, err)) != KCSI_OK)
+	if ((rc = kv_need_key(v, err)) != KCSI_OK || (rc = kv_need_secret(v, err)) != KCSI_OK)
 		return rc;
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOATIME);
 	if (fd < 0 && errno == EPERM)
@@ -849,7 +867,7 @@ kcsi_code kcsi_vault_get(kcsi_vault *v, const char *id, const char *out_path, co
 	uint64_t size = 0;
 
 	if ((rc = text_ok("--reason", reason, err)) != KCSI_OK || (rc = kv_need_secret(v, err)) != KCSI_OK ||
-	    (rc = ensure_loaded(v, err)) != KCSI_OK || (rc = held(v, id, &ing, err)) != KCSI_OK)
+	    (rc = kv_ensure_loaded(v, err)) != KCSI_OK || (rc = held(v, id, &ing, err)) != KCSI_OK)
 		return rc;
 	if (access(out_path, F_OK) == 0)
 		return kcsi_error_set(err, KCSI_ERR_USAGE, "%s exists; kcsi does not overwrite", out_path);
@@ -976,8 +994,8 @@ kcsi_code kcsi_vault_report(kcsi_vault *v, const char *id, const void *data, siz
 	kcsi_code rc;
 	const unsigned char *p = data;
 
-	if ((rc = text_ok("--note", note, err)) || (rc = kv_need_key(v, err)) || (rc = kv_need_secret(v, err)) ||
-	    (rc = ensure_loaded(v, err)) || (rc = held(v, id, NULL, err)))
+	if ((rc = text_ok("--note", note, err)) || (rc = kv_ensure_loaded(v, err)) || (rc = kv_need_key(v, err)) ||
+	    (rc = kv_need_secret(v, err)) || (rc = held(v, id, NULL, err)))
 		return rc;
 	out = malloc(KV_CHUNK_MAX_OUT);
 	if (!out || kv_enc_start(&enc, v->key, hdr) != 0) {
@@ -1027,7 +1045,7 @@ out:
 kcsi_code kcsi_vault_list(kcsi_vault *v, const char *case_id, json_t **out, kcsi_error *err)
 {
 	json_t *by = json_object(), *order = json_array(), *e;
-	kcsi_code rc = ensure_loaded(v, err);
+	kcsi_code rc = kv_ensure_loaded(v, err);
 	size_t i;
 
 	if (rc != KCSI_OK) {
@@ -1084,7 +1102,7 @@ kcsi_code kcsi_vault_list(kcsi_vault *v, const char *case_id, json_t **out, kcsi
 
 kcsi_code kcsi_vault_log(kcsi_vault *v, const char *id, json_t **out, kcsi_error *err)
 {
-	kcsi_code rc = ensure_loaded(v, err);
+	kcsi_code rc = kv_ensure_loaded(v, err);
 	size_t i;
 	json_t *e;
 	if (rc != KCSI_OK)

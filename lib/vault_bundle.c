@@ -113,13 +113,14 @@ kcsi_code kcsi_vault_export(kcsi_vault *v, const char *id, const char *bundle, c
 	kcsi_code rc;
 	size_t i;
 	uint64_t size;
+	int tmpfd = -1;
 
 	kcsi_buf_init(&led, BUNDLE_LEDGER_MAX);
 	if (access(bundle, F_OK) == 0) {
 		json_decref(files);
 		return kcsi_error_set(err, KCSI_ERR_USAGE, "%s exists; kcsi does not overwrite", bundle);
 	}
-	if ((rc = kv_need_key(v, err)) || (rc = kv_need_secret(v, err)))
+	if ((rc = kv_ensure_loaded(v, err)) || (rc = kv_need_key(v, err)) || (rc = kv_need_secret(v, err)))
 		goto out;
 	if ((rc = v->s->ops->lock(v->s, KV_LOCK_EXCLUSIVE, err)) != KCSI_OK)
 		goto out;
@@ -146,10 +147,17 @@ kcsi_code kcsi_vault_export(kcsi_vault *v, const char *id, const char *bundle, c
 		rc = kcsi_error_set(err, KCSI_ERR_NOMEM, "out of memory");
 		goto out;
 	}
-	sprintf(tmp, "%s.kcsi-partial", bundle);
+	/* a new file of this process (never one already there, nor a link's target) */
+	sprintf(tmp, "%s.kcsi-XXXXXX", bundle);
+	if ((tmpfd = mkstemp(tmp)) < 0) {
+		rc = kcsi_error_set(err, KCSI_ERR_IO, "creating %s: %s", tmp, strerror(errno));
+		free(tmp);
+		tmp = NULL;
+		goto out;
+	}
 	a = archive_write_new();
 	archive_write_set_format_pax_restricted(a);
-	if (archive_write_open_filename(a, tmp) != ARCHIVE_OK) {
+	if (archive_write_open_fd(a, tmpfd) != ARCHIVE_OK) {
 		rc = tar_err(a, tmp, err);
 		goto out;
 	}
@@ -234,6 +242,8 @@ kcsi_code kcsi_vault_export(kcsi_vault *v, const char *id, const char *bundle, c
 out:
 	if (a)
 		archive_write_free(a);
+	if (tmpfd >= 0)
+		close(tmpfd);
 	if (tmp) {
 		unlink(tmp);
 		free(tmp);

@@ -220,6 +220,8 @@ bool kv_is_id(const char *s);
 char *kv_safe_text(const char *s);
 void kv_obj_key(const char *id, char *buf, size_t cap);
 kcsi_code kv_need_secret(kcsi_vault *v, kcsi_error *err);
+/* the ledger loaded (under the shared lock) and checked, unless it is already */
+kcsi_code kv_ensure_loaded(kcsi_vault *v, kcsi_error *err);
 kcsi_code kv_need_key(kcsi_vault *v, kcsi_error *err);
 /* the state of an id after replaying the ledger: 0 unknown, 1 held, 2 purged */
 int kv_state(kcsi_vault *v, const char *id, json_t **ingest);

@@ -287,14 +287,18 @@ def test_verify_flags_an_object_with_no_entry():
     tv.verify_fails(d, 'reports/%s/%s' % (id_, 'ab' * 32), 'objects/%s/notes.txt' % id_[:2], 'not a vault object')
 
 
+def edit_vault_json(d, change):
+    p = os.path.join(d, 'vault.json')
+    conf = json.load(open(p))
+    change(conf)
+    os.chmod(p, 0o600)
+    open(p, 'w').write(json.dumps(conf, indent=2))
+
+
 def test_verify_flags_an_edited_vault_json():
     d = tv.newvault('conf-chunk')
     tv.put(d, fixture('counter'))
-    p = os.path.join(d, 'vault.json')
-    conf = json.load(open(p))
-    conf['chunk'] = 4096
-    os.chmod(p, 0o600)
-    open(p, 'w').write(json.dumps(conf, indent=2))
+    edit_vault_json(d, lambda c: c.update(chunk=4096))
     probs = tv.verify_fails(d, 'vault.json', 'chunk\\" is 4096', 'says 1048576')
     eq(len(probs), 1, 'one problem: %s' % probs)
     rc, _, err = tv.v(d, 'put', fixture('memfd'), check=False)
@@ -307,20 +311,53 @@ def test_vault_json_cannot_redirect_the_key():
     # encrypted with a key they chose
     d = tv.newvault('conf-key')
     tv.put(d, fixture('counter'))
-    p = os.path.join(d, 'vault.json')
-    conf = json.load(open(p))
     mine = '44' * 32
-    conf['key'] = {'source': 'env', 'name': 'ATTACKER_KEY',
-                   'check': hashlib.blake2b(b'kcsi-vault-key-check', digest_size=32,
-                                            key=bytes.fromhex(mine)).hexdigest(),
-                   'cipher': conf['key']['cipher']}
-    os.chmod(p, 0o600)
-    open(p, 'w').write(json.dumps(conf, indent=2))
+    edit_vault_json(d, lambda c: c.update(key={
+        'source': 'env', 'name': 'ATTACKER_KEY', 'cipher': c['key']['cipher'],
+        'check': hashlib.blake2b(b'kcsi-vault-key-check', digest_size=32, key=bytes.fromhex(mine)).hexdigest()}))
     rc, _, err = tv.v(d, 'put', fixture('memfd'), check=False, env={'ATTACKER_KEY': mine})
     eq(rc, 4, 'put refused (%s)' % err)
     assert 'key' in err, err
     eq(sum(1 for _, _, fs in os.walk(os.path.join(d, 'objects')) for _ in fs), 1, 'nothing stored')
     tv.verify_fails(d, 'vault.json', 'key.source', 'key.check')
+
+
+def test_vault_json_key_that_is_missing_or_a_fifo():
+    d = tv.newvault('conf-key-shape')
+    tv.put(d, fixture('counter'))
+    # "env" without a variable name
+    edit_vault_json(d, lambda c: c['key'].update(source='env'))
+    rc, _, err = tv.v(d, 'put', fixture('memfd'), check=False)
+    eq(rc, 4, 'put with a key source of no name (%s)' % err)
+    assert len(err.strip().splitlines()) == 1 and 'vault.json' in err, err
+    tv.verify_fails(d, 'vault.json', 'key.source', 'cannot be checked')
+    # a key "file" that is a FIFO nobody writes: opening it must not block
+    fifo = os.path.join(kt.tmpdir(), 'key-fifo-%d' % os.getpid())
+    if os.path.exists(fifo):
+        os.unlink(fifo)
+    os.mkfifo(fifo)
+    edit_vault_json(d, lambda c: c['key'].update(source='file', path=fifo))
+    for args in (('put', fixture('memfd')), ('verify', '--no-record')):
+        rc, _, err = run('vault', args[0], '--store', d, *args[1:], check=False, timeout=30)
+        eq(rc, 4, '%s with a key file that is a FIFO (%s)' % (args[0], err))
+    os.unlink(fifo)
+
+
+def test_export_does_not_follow_a_planted_link():
+    d = tv.newvault('export-link')
+    id_ = tv.put(d, fixture('counter'))
+    out = os.path.join(kt.tmpdir(), 'export-link-out')
+    shutil.rmtree(out, ignore_errors=True)
+    os.makedirs(out)
+    victim = os.path.join(kt.tmpdir(), 'export-victim-%d' % os.getpid())
+    open(victim, 'w').write('not a bundle\n')
+    b = os.path.join(out, 'case.tar')
+    os.symlink(victim, b + '.kcsi-partial')  # where the bundle used to be written first
+    tv.v(d, 'export', id_, '--out', b, '--reason', 'links')
+    eq(open(victim, 'rb').read(), b'not a bundle\n', 'the link target is untouched')
+    assert not os.path.islink(b), 'the bundle is a file'
+    run('vault', 'verify-bundle', b)
+    os.unlink(victim)
 
 
 def signer(d):
