@@ -188,12 +188,11 @@ static kcsi_code claim_tmp(dir_store *d, const char *prefix, int *fdp, char **pa
 			break;
 		}
 		sprintf(path, "%s/%s-XXXXXX", dir, prefix);
-		fd = mkstemp(path);
+		fd = mkostemp(path, O_CLOEXEC);
 		if (fd < 0) {
 			rc = io_err(err, "creating", path);
 			break;
 		}
-		fcntl(fd, F_SETFD, FD_CLOEXEC);
 		if (flock(fd, LOCK_EX) == 0 && fstat(fd, &a) == 0 && a.st_nlink > 0 && stat(path, &b) == 0 &&
 		    a.st_dev == b.st_dev && a.st_ino == b.st_ino) {
 			*fdp = fd;

@@ -110,6 +110,29 @@ def test_parallel_puts_beside_ls_and_verify():
         eq(os.listdir(os.path.join(d, 'tmp')), [], 'no temporary file left')
 
 
+def test_parallel_purges_beside_verify():
+    # content purged after verify read the ledger is not "missing"
+    archives = distinct_archives('purge')
+    for rnd in range(3):
+        d = tv.newvault('parallel-purge')
+        ids = [tv.put(d, a) for a in archives]
+        purges = [kcsi_popen('vault', 'purge', '--store', d, i, '--reason', 'retention') for i in ids]
+        bad = []
+        while any(p.poll() is None for p in purges):
+            r = subprocess.run([kt.KCSI, 'vault', 'verify', '--store', d, '--json', '--no-record'],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=120)
+            if r.returncode != 0:
+                bad.append('verify exited %d: %s %s' % (r.returncode, r.stderr.decode(errors='replace'),
+                                                       r.stdout.decode(errors='replace')[:2000]))
+        for p in purges:
+            _, err = p.communicate(timeout=120)
+            if p.returncode != 0:
+                bad.append('purge exited %d: %s' % (p.returncode, err.decode(errors='replace')))
+        assert not bad, 'round %d:\n%s' % (rnd, '\n'.join(bad))
+        assert all(e['state'] == 'purged' for e in tv.vj(d, 'ls')), 'all purged'
+        assert tv.vj(d, 'verify')['ok']
+
+
 def s3_vault(srv, prefix):
     """A new vault under PREFIX of the test server: (store, keys, env)."""
     env = srv.env()
