@@ -428,6 +428,20 @@ def test_signed_entry_with_a_path_for_an_id():
     os.unlink(victim)
 
 
+def test_signed_text_is_printed_escaped():
+    # whoever holds the signing key can write any text into an entry; ls and
+    # log must not hand it to the terminal as it is
+    d = tv.newvault('signed-text')
+    tv.put(d, fixture('counter'))
+    other = hashlib.sha256(b'other').hexdigest()
+    append_signed(d, {'action': 'ingested', 'id': other, 'sha256': other, 'size': 5,
+                      'name': '\x1b]0;name\x07', 'case': '\x1b[2Jcase', 'actor': '\x1b[2Jactor'})
+    for cmd in ('ls', 'log'):
+        _, out, _ = tv.v(d, cmd)
+        assert b'\x1b' not in out and b'\x07' not in out, (cmd, out)
+        assert b'\\x1b' in out, (cmd, out)
+
+
 def test_overlong_ledger_line():
     d = tv.newvault('long-line')
     tv.put(d, fixture('counter'))
