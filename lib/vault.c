@@ -844,17 +844,12 @@ static kcsi_code held(kcsi_vault *v, const char *id, json_t **ing, kcsi_error *e
 	return KCSI_OK;
 }
 
-/* an entry about evidence that must still be held */
-struct held_rec {
-	kv_entry_in in;
-};
-
-static kcsi_code decide_held(kcsi_vault *v, void *ctx, kv_entry_in *in, kcsi_error *err)
+kcsi_code kv_decide_held(kcsi_vault *v, void *ctx, kv_entry_in *in, kcsi_error *err)
 {
-	struct held_rec *h = ctx;
-	kcsi_code rc = held(v, h->in.id, NULL, err);
+	const kv_entry_in *want = ctx;
+	kcsi_code rc = held(v, want->id, NULL, err);
 	if (rc == KCSI_OK)
-		*in = h->in;
+		*in = *want;
 	return rc;
 }
 
@@ -893,9 +888,9 @@ kcsi_code kcsi_vault_get(kcsi_vault *v, const char *id, const char *out_path, co
 	if ((rc = v->s->ops->lock(v->s, KV_LOCK_EXCLUSIVE, err)) != KCSI_OK)
 		goto fail;
 	{
-		struct held_rec h = {{.action = "accessed", .id = id, .sha256 = id, .size = size, .has_size = true,
-				      .reason = reason}};
-		rc = kv_ledger_record(v, decide_held, &h, NULL, err);
+		kv_entry_in in = {.action = "accessed", .id = id, .sha256 = id, .size = size, .has_size = true,
+				  .reason = reason};
+		rc = kv_ledger_record(v, kv_decide_held, &in, NULL, err);
 	}
 	v->s->ops->unlock(v->s);
 	if (rc != KCSI_OK)

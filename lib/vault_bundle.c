@@ -89,21 +89,6 @@ static int to_mem(void *ctx, const unsigned char *p, size_t n, kcsi_error *err)
 	return 0;
 }
 
-struct export_rec {
-	kv_entry_in in;
-};
-
-static kcsi_code decide_export(kcsi_vault *v, void *ctx, kv_entry_in *in, kcsi_error *err)
-{
-	struct export_rec *x = ctx;
-	int st = kv_state(v, x->in.id, NULL);
-	if (st != 1)
-		return kcsi_error_set(err, KCSI_ERR_NOTFOUND, "evidence %s is %s", x->in.id,
-				      st == 2 ? "purged" : "not in the vault");
-	*in = x->in;
-	return KCSI_OK;
-}
-
 kcsi_code kcsi_vault_export(kcsi_vault *v, const char *id, const char *bundle, const char *reason, kcsi_error *err)
 {
 	struct archive *a = NULL;
@@ -125,8 +110,8 @@ kcsi_code kcsi_vault_export(kcsi_vault *v, const char *id, const char *bundle, c
 	if ((rc = v->s->ops->lock(v->s, KV_LOCK_EXCLUSIVE, err)) != KCSI_OK)
 		goto out;
 	{
-		struct export_rec x = {{.action = "exported", .id = id, .sha256 = id, .reason = reason, .detail = bundle}};
-		rc = kv_ledger_record(v, decide_export, &x, NULL, err);
+		kv_entry_in in = {.action = "exported", .id = id, .sha256 = id, .reason = reason, .detail = bundle};
+		rc = kv_ledger_record(v, kv_decide_held, &in, NULL, err);
 	}
 	/* this evidence's lines, as stored (the lines loaded and appended under the lock) */
 	json_array_foreach(rc == KCSI_OK ? v->lines : NULL, i, l) {

@@ -150,7 +150,7 @@ struct kv_store {
 	char *url;
 	unsigned retain_days;
 	bool has_lock;     /* the store has a lock at all (a directory) */
-	int lock_held;     /* 0 none, else 1 + enum kv_lock_mode */
+	int lock_held;     /* 0 none, else 1 + enum kv_lock_mode (marked on S3 too) */
 	unsigned lock_gen; /* counts lock acquisitions */
 };
 
@@ -188,6 +188,9 @@ void kv_problem(json_t *probs, const char *where, const char *id, const char *fm
 typedef kcsi_code (*kv_decide_fn)(kcsi_vault *v, void *ctx, kv_entry_in *in, kcsi_error *err);
 /* With the writers' lock held: load and check the ledger, decide, append. */
 kcsi_code kv_ledger_record(kcsi_vault *v, kv_decide_fn decide, void *ctx, uint64_t *seq, kcsi_error *err);
+/* a kv_decide_fn: ctx is the kv_entry_in to record about evidence that
+ * must still be held (NOTFOUND when it is unknown or purged) */
+kcsi_code kv_decide_held(kcsi_vault *v, void *ctx, kv_entry_in *in, kcsi_error *err);
 /* Compare vault.json with the copy signed in the "created" entry (or, for a
  * vault made before that copy was kept, with what this version writes). */
 void kv_config_check(kcsi_vault *v, json_t *probs);

@@ -540,11 +540,9 @@ kcsi_code kv_ledger_record(kcsi_vault *v, kv_decide_fn decide, void *ctx, uint64
 		kv_entry_in in;
 		bool lost = false;
 		kcsi_code rc = KCSI_OK;
-		/* under a store's exclusive lock nobody else appends: what this writer
-		 * loaded under it is current */
-		bool fresh = v->loaded && (v->s->has_lock ? v->s->lock_held == 1 + KV_LOCK_EXCLUSIVE &&
-							    v->load_gen == v->s->lock_gen
-							  : attempt == 0);
+		/* loaded since this writer took the lock: under a directory store's
+		 * lock nobody else appends; on S3 a stale load loses the race */
+		bool fresh = v->loaded && v->s->lock_held == 1 + KV_LOCK_EXCLUSIVE && v->load_gen == v->s->lock_gen;
 		if (!fresh)
 			rc = kv_ledger_load(v, NULL, err);
 		memset(&in, 0, sizeof(in));

@@ -404,15 +404,16 @@ static kcsi_code s_list(kv_store *st, const char *folder, kv_name_fn fn, void *c
 	return s3_list(&((s3_store *)st)->c, folder, fn, ctx, err);
 }
 
+/* no lock to take: only marks the section (writers then load afresh) */
 static kcsi_code s_lock(kv_store *st, enum kv_lock_mode mode, kcsi_error *err)
 {
-	(void)st;
-	(void)mode;
 	(void)err;
+	st->lock_held = 1 + (int)mode;
+	st->lock_gen++;
 	return KCSI_OK;
 }
 
-static void s_unlock(kv_store *st) { (void)st; }
+static void s_unlock(kv_store *st) { st->lock_held = 0; }
 
 static void s_close(kv_store *st)
 {
