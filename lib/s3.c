@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "s3.h"
 
@@ -67,14 +68,14 @@ void s3_free(s3_conn *c)
 /* the object key under the prefix, URL-encoded (slashes kept) */
 static char *object_url(s3_conn *c, const char *name, const char *query)
 {
-	size_t n = strlen(c->endpoint) + strlen(c->bucket) + 3 * (strlen(c->prefix) + strlen(name)) + 16 +
+	size_t n = strlen(c->endpoint) + strlen(c->bucket) + 3 * (strlen(c->prefix) + (name ? strlen(name) : 0)) + 16 +
 		   (query ? strlen(query) : 0);
 	char *u = malloc(n), *o;
 	const char *parts[2] = {c->prefix, name};
 	if (!u)
 		return NULL;
 	o = u + sprintf(u, "%s/%s", c->endpoint, c->bucket);
-	for (int k = 0; k < 2; k++) {
+	for (int k = 0; k < 2 && name; k++) { /* no name: the bucket itself */
 		if (k == 0 && !*c->prefix)
 			continue;
 		*o++ = '/';
@@ -213,8 +214,25 @@ kcsi_code s3_request(s3_conn *c, s3_req *r)
 	for (int i = 0; i < 4 && r->headers[i]; i++)
 		hdrs = curl_slist_append(hdrs, r->headers[i]);
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
-	cc = curl_easy_perform(h);
-	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &rv.status);
+	/* a stalled connection is an error, not a hang */
+	curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
+	curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, 120L);
+	for (int attempt = 0;; attempt++) {
+		rv.status = 0; /* on_data asks for it again */
+		cc = curl_easy_perform(h);
+		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &rv.status);
+		/* S3 asks to retry on 500 and 503; a read has had nothing delivered
+		 * to its sink yet (only 2xx bodies go there), so it can be */
+		if (cc != CURLE_OK || rv.sink_failed || attempt >= 4 || (rv.status != 500 && rv.status != 503) ||
+		    (strcmp(r->method, "GET") != 0 && strcmp(r->method, "HEAD") != 0))
+			break;
+		body.len = 0;
+		r->etag[0] = '\0';
+		{
+			struct timespec ts = {0, (long)(50 << attempt) * 1000000L};
+			nanosleep(&ts, NULL);
+		}
+	}
 	r->status = rv.status;
 	if (rv.sink_failed) {
 		rc = r->err ? r->err->code : KCSI_ERR_IO;
@@ -223,13 +241,13 @@ kcsi_code s3_request(s3_conn *c, s3_req *r)
 				    r->name, r->method, curl_easy_strerror(cc));
 	} else if (rv.status == 404) {
 		rc = kcsi_error_set(r->err, KCSI_ERR_NOTFOUND, "s3://%s/%s%s%s: not found", c->bucket, c->prefix,
-				    *c->prefix ? "/" : "", r->name);
+				    *c->prefix ? "/" : "", r->name ? r->name : "");
 	} else if (rv.status < 200 || rv.status >= 300) {
 		char *code = s3_xml_text(body.data ? body.data : "", body.len, "Code");
 		char *msg = s3_xml_text(body.data ? body.data : "", body.len, "Message");
 		rc = kcsi_error_set(r->err, rv.status == 403 ? KCSI_ERR_GENERIC : KCSI_ERR_IO,
 				    "s3://%s/%s%s%s: %s: HTTP %ld %s%s%s", c->bucket, c->prefix, *c->prefix ? "/" : "",
-				    r->name, r->method, rv.status, code ? code : "", msg ? ": " : "", msg ? msg : "");
+				    r->name ? r->name : "", r->method, rv.status, code ? code : "", msg ? ": " : "", msg ? msg : "");
 		free(code);
 		free(msg);
 	}
@@ -239,5 +257,146 @@ kcsi_code s3_request(s3_conn *c, s3_req *r)
 	curl_slist_free_all(hdrs);
 	kcsi_buf_free(&body);
 	free(url);
+	return rc;
+}
+
+/* a query value as SigV4 wants it: unreserved characters kept, others %XX */
+static void query_value(kcsi_buf *q, const char *v)
+{
+	for (const unsigned char *p = (const unsigned char *)v; *p; p++) {
+		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+		    strchr("-_.~", *p))
+			kcsi_buf_addc(q, (char)*p);
+		else
+			kcsi_buf_printf(q, "%%%02X", *p);
+	}
+}
+
+/* the XML text of a key, its entities decoded; NULL when malformed */
+static char *xml_unescape(const char *s, size_t n)
+{
+	static const struct {
+		const char *ent;
+		char c;
+	} ents[] = {{"&amp;", '&'}, {"&lt;", '<'}, {"&gt;", '>'}, {"&quot;", '"'}, {"&apos;", '\''}};
+	char *out = malloc(n + 1), *o = out;
+	if (!out)
+		return NULL;
+	for (size_t i = 0; i < n;) {
+		size_t k;
+		if (s[i] != '&') {
+			*o++ = s[i++];
+			continue;
+		}
+		for (k = 0; k < sizeof(ents) / sizeof(ents[0]); k++)
+			if (n - i >= strlen(ents[k].ent) && !memcmp(s + i, ents[k].ent, strlen(ents[k].ent)))
+				break;
+		if (k == sizeof(ents) / sizeof(ents[0])) {
+			/* &#NN; and &#xNN; for bytes; anything else is refused */
+			char *end = NULL;
+			unsigned long v = 0;
+			if (n - i > 3 && s[i + 1] == '#')
+				v = s[i + 2] == 'x' ? strtoul(s + i + 3, &end, 16) : strtoul(s + i + 2, &end, 10);
+			if (!v || v > 255 || (size_t)(end - s) >= n || *end != ';') {
+				free(out);
+				return NULL;
+			}
+			*o++ = (char)v;
+			i = (size_t)(end - s) + 1;
+			continue;
+		}
+		*o++ = ents[k].c;
+		i += strlen(ents[k].ent);
+	}
+	*o = '\0';
+	return out;
+}
+
+/* "2026-11-27T01:49:58.000Z" -> seconds since the epoch, -1 when not that */
+static int64_t iso_time(const char *s)
+{
+	struct tm tm;
+	memset(&tm, 0, sizeof(tm));
+	if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour, &tm.tm_min,
+		   &tm.tm_sec) != 6)
+		return -1;
+	tm.tm_year -= 1900;
+	tm.tm_mon -= 1;
+	return (int64_t)timegm(&tm);
+}
+
+kcsi_code s3_list(s3_conn *c, const char *folder, kv_name_fn fn, void *ctx, kcsi_error *err)
+{
+	char *token = NULL, *full;
+	size_t plen = *c->prefix ? strlen(c->prefix) + 1 : 0;
+	kcsi_code rc = KCSI_OK;
+
+	full = malloc(plen + strlen(folder) + 1);
+	if (!full)
+		return kcsi_error_set(err, KCSI_ERR_NOMEM, "out of memory");
+	sprintf(full, "%s%s%s", c->prefix, *c->prefix ? "/" : "", folder);
+	for (int page = 0; rc == KCSI_OK; page++) {
+		kcsi_buf q, resp;
+		s3_req r = {.method = "GET", .name = NULL, .response = &resp, .err = err};
+		char *more;
+		bool truncated = false;
+		kcsi_buf_init(&q, 1 << 12);
+		kcsi_buf_init(&resp, 16 << 20);
+		/* the query's keys in SigV4's order */
+		if (token) {
+			kcsi_buf_add(&q, "continuation-token=", 19);
+			query_value(&q, token);
+			kcsi_buf_addc(&q, '&');
+		}
+		kcsi_buf_add(&q, "list-type=2&prefix=", 19);
+		query_value(&q, full);
+		r.query = kcsi_buf_str(&q);
+		rc = s3_request(c, &r);
+		free(token);
+		token = NULL;
+		if (rc == KCSI_OK) {
+			const char *p = resp.data ? resp.data : "", *end = p + resp.len;
+			for (;;) {
+				const char *a = memmem(p, (size_t)(end - p), "<Contents>", 10), *b;
+				char *k, *key, *lm;
+				if (!a)
+					break;
+				b = memmem(a, (size_t)(end - a), "</Contents>", 11);
+				if (!b)
+					break;
+				k = s3_xml_text(a, (size_t)(b - a), "Key");
+				lm = s3_xml_text(a, (size_t)(b - a), "LastModified");
+				key = k ? xml_unescape(k, strlen(k)) : NULL;
+				if (!key) {
+					rc = kcsi_error_set(err, KCSI_ERR_IO, "s3://%s/%s: a listed key is not well-formed XML text",
+							    c->bucket, full);
+				} else if (strlen(key) >= plen && !strncmp(key, full, strlen(full)) &&
+					   fn(ctx, key + plen, lm ? iso_time(lm) : -1) != 0) {
+					rc = kcsi_error_set(err, KCSI_ERR_NOMEM, "out of memory");
+				}
+				free(k);
+				free(lm);
+				free(key);
+				p = b + 11;
+				if (rc != KCSI_OK)
+					break;
+			}
+			more = s3_xml_text(resp.data ? resp.data : "", resp.len, "IsTruncated");
+			truncated = more && !strcmp(more, "true");
+			free(more);
+			if (rc == KCSI_OK && truncated) {
+				token = s3_xml_text(resp.data ? resp.data : "", resp.len, "NextContinuationToken");
+				if (!token || page > 1000000)
+					rc = kcsi_error_set(err, KCSI_ERR_IO, "s3://%s/%s: a truncated listing without a way on",
+							    c->bucket, full);
+			}
+		}
+		kcsi_buf_free(&q);
+		kcsi_buf_free(&resp);
+		if (!truncated || rc != KCSI_OK)
+			break;
+	}
+	free(token);
+	free(full);
 	return rc;
 }

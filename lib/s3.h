@@ -16,7 +16,7 @@ typedef struct s3_conn {
 
 typedef struct s3_req {
 	const char *method;      /* GET, HEAD, PUT, POST, DELETE */
-	const char *name;        /* object name below the prefix */
+	const char *name;        /* object name below the prefix; NULL: the bucket */
 	const char *query;       /* e.g. "uploads", or NULL */
 	const void *body;        /* request body (PUT, POST) */
 	size_t body_len;
@@ -39,5 +39,8 @@ kcsi_code s3_request(s3_conn *c, s3_req *r);
 /* "/BUCKET/PREFIX/NAME" for x-amz-copy-source */
 char *s3_key_path(s3_conn *c, const char *name);
 char *s3_xml_text(const char *xml, size_t len, const char *tag);
+/* every key under PREFIX/folder (ListObjectsV2, page by page), given to fn
+ * without the store's prefix */
+kcsi_code s3_list(s3_conn *c, const char *folder, kv_name_fn fn, void *ctx, kcsi_error *err);
 
 #endif

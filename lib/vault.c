@@ -1,5 +1,10 @@
 /* kcsi vault — stores, keys and the evidence operations (put, get, purge,
- * report, list, log, verify).  See include/kcsi/vault.h and docs/vault.md. */
+ * report, list, log, verify).  See include/kcsi/vault.h and docs/vault.md.
+ *
+ * Writers take the store's exclusive lock and record through
+ * kv_ledger_record (load, check, decide, append, all under the lock); an
+ * object is linked under objects/ inside that critical section, so a reader
+ * holding the shared lock sees objects and ledger entries that agree. */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -8,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "kcsi/jsonw.h"
@@ -18,6 +24,16 @@
 static kcsi_code nomem(kcsi_error *err)
 {
 	return kcsi_error_set(err, KCSI_ERR_NOMEM, "out of memory");
+}
+
+bool kv_is_id(const char *s)
+{
+	if (!s || strlen(s) != KCSI_VAULT_ID_LEN)
+		return false;
+	for (; *s; s++)
+		if (!((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'f')))
+			return false;
+	return true;
 }
 
 void kv_obj_key(const char *id, char *buf, size_t cap)
@@ -42,6 +58,8 @@ static kcsi_code text_ok(const char *what, const char *s, kcsi_error *err)
 {
 	const unsigned char *p = (const unsigned char *)s;
 	size_t n = s ? strlen(s) : 0;
+	if (n > KV_TEXT_MAX)
+		return kcsi_error_set(err, KCSI_ERR_USAGE, "%s: at most %d bytes are recorded", what, KV_TEXT_MAX);
 	for (size_t i = 0; i < n;) {
 		size_t l = kcsi_utf8_seq(p + i, n - i);
 		if (l == 0 || (l == 1 && (p[i] < 0x20 || p[i] == 0x7f)))
@@ -52,12 +70,11 @@ static kcsi_code text_ok(const char *what, const char *s, kcsi_error *err)
 	return KCSI_OK;
 }
 
-/* a file name as recorded: bytes that are not UTF-8 text are written \xNN */
-static char *safe_name(const char *path)
+/* bytes that are not UTF-8 text written \xNN (and a backslash as \x5c) */
+char *kv_safe_text(const char *s)
 {
-	const char *b = strrchr(path, '/');
-	const unsigned char *p = (const unsigned char *)(b ? b + 1 : path);
-	size_t n = strlen((const char *)p);
+	const unsigned char *p = (const unsigned char *)s;
+	size_t n = strlen(s);
 	char *out = malloc(4 * n + 1), *o = out;
 	if (!out)
 		return NULL;
@@ -74,6 +91,13 @@ static char *safe_name(const char *path)
 	}
 	*o = '\0';
 	return out;
+}
+
+/* a file name as recorded: its last component, as safe_text */
+static char *safe_name(const char *path)
+{
+	const char *b = strrchr(path, '/');
+	return kv_safe_text(b ? b + 1 : path);
 }
 
 static char *default_actor(void)
@@ -130,10 +154,17 @@ static kcsi_code read_key_file(const char *path, unsigned char *out, size_t n, k
 {
 	unsigned char buf[256];
 	ssize_t r;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	/* a regular file (a FIFO or a device named by a changed vault.json must
+	 * not block or be read) */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
 	if (fd < 0)
 		return kcsi_error_set(err, errno == ENOENT ? KCSI_ERR_NOTFOUND : KCSI_ERR_IO, "key file %s: %s", path,
 				      strerror(errno));
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return kcsi_error_set(err, KCSI_ERR_FORMAT, "key file %s: not a regular file", path);
+	}
 	r = read(fd, buf, sizeof(buf));
 	close(fd);
 	if (r == (ssize_t)n) {
@@ -199,9 +230,15 @@ kcsi_code kv_need_key(kcsi_vault *v, kcsi_error *err)
 	if (v->have_key)
 		return KCSI_OK;
 	if (src && !strcmp(src, "env")) {
-		rc = env_key(json_string_value(json_object_get(k, "name")), v->key, err);
+		const char *name = json_string_value(json_object_get(k, "name"));
+		if (!name || !*name)
+			return kcsi_error_set(err, KCSI_ERR_FORMAT, "%s: vault.json names no key variable", v->store);
+		rc = env_key(name, v->key, err);
 	} else if (src && !strcmp(src, "file")) {
-		rc = read_key_file(json_string_value(json_object_get(k, "path")), v->key, KV_KEY_LEN, err);
+		const char *path_ = json_string_value(json_object_get(k, "path"));
+		if (!path_ || !*path_)
+			return kcsi_error_set(err, KCSI_ERR_FORMAT, "%s: vault.json names no key file", v->store);
+		rc = read_key_file(path_, v->key, KV_KEY_LEN, err);
 	} else {
 		if (!v->keys_dir)
 			return kcsi_error_set(err, KCSI_ERR_NOTFOUND,
@@ -342,9 +379,11 @@ kcsi_code kcsi_vault_init(const char *store, const kcsi_vault_init_opts *o, kcsi
 	memset(v->last_hash, '0', 64);
 	v->entries = json_array();
 	{
-		json_t *extra = json_pack("{s:s, s:s}", "public_key", v->pk_hex, "vault_id", sid);
+		/* vault.json as written, signed, so that a change to it is seen */
+		json_t *extra = json_pack("{s:s, s:s, s:s}", "public_key", v->pk_hex, "vault_id", sid, "config", conf);
 		kv_entry_in in = {.action = "created", .extra = extra};
-		rc = kv_ledger_append(v, &in, NULL, err);
+		bool lost;
+		rc = extra ? kv_ledger_append(v, &in, NULL, &lost, err) : nomem(err);
 		json_decref(extra);
 	}
 out:
@@ -376,9 +415,10 @@ kcsi_code kcsi_vault_open(const char *store, const char *keys_dir, kcsi_vault **
 	kcsi_buf_init(&b, 1 << 20);
 	rc = v->s->ops->read_file(v->s, "vault.json", &b, err);
 	if (rc == KCSI_OK) {
-		v->conf = json_loadb(b.data, b.len, 0, NULL);
+		v->conf = json_loadb(b.data, b.len, JSON_REJECT_DUPLICATES, NULL);
+		v->conf_text = strndup(b.data ? b.data : "", b.len);
 		pk = json_string_value(json_object_get(v->conf, "public_key"));
-		if (!v->conf || !pk || kv_unhex(pk, v->pk, sizeof(v->pk)) != 0)
+		if (!v->conf || !json_is_object(v->conf) || !pk || kv_unhex(pk, v->pk, sizeof(v->pk)) != 0)
 			rc = kcsi_error_set(err, KCSI_ERR_FORMAT, "%s: vault.json is damaged", store);
 		else
 			kv_hex(v->pk, sizeof(v->pk), v->pk_hex);
@@ -388,7 +428,11 @@ kcsi_code kcsi_vault_open(const char *store, const char *keys_dir, kcsi_vault **
 	kcsi_buf_free(&b);
 	if (rc != KCSI_OK)
 		goto fail;
-	v->s->retain_days = (unsigned)json_integer_value(json_object_get(v->conf, "retain_days"));
+	{
+		/* out of range is reported by kv_config_check; never used as such */
+		json_int_t days = json_integer_value(json_object_get(v->conf, "retain_days"));
+		v->s->retain_days = days > 0 && days <= 36500 ? (unsigned)days : 0;
+	}
 	/* a local public key, when there is one, must be the store's */
 	if (v->keys_dir) {
 		char path[4096];
@@ -418,17 +462,31 @@ void kcsi_vault_close(kcsi_vault *v)
 	sodium_memzero(v->key, sizeof(v->key));
 	json_decref(v->conf);
 	json_decref(v->entries);
+	json_decref(v->lines);
+	free(v->conf_text);
 	free(v->store);
 	free(v->actor);
 	free(v->keys_dir);
 	free(v);
 }
 
-static kcsi_code ensure_loaded(kcsi_vault *v, kcsi_error *err)
+/* the ledger as a reader sees it: loaded under the store's shared lock, so
+ * that no append is half seen */
+static kcsi_code ledger_snapshot(kcsi_vault *v, json_t *probs, kcsi_error *err)
+{
+	kcsi_code rc = v->s->ops->lock(v->s, KV_LOCK_SHARED, err);
+	if (rc != KCSI_OK)
+		return rc;
+	rc = kv_ledger_load(v, probs, err);
+	v->s->ops->unlock(v->s);
+	return rc;
+}
+
+kcsi_code kv_ensure_loaded(kcsi_vault *v, kcsi_error *err)
 {
 	if (v->loaded)
 		return KCSI_OK;
-	return kv_ledger_load(v, NULL, err);
+	return ledger_snapshot(v, NULL, err);
 }
 
 int kv_state(kcsi_vault *v, const char *id, json_t **ingest)
@@ -458,7 +516,7 @@ kcsi_code kcsi_vault_resolve(kcsi_vault *v, const char *prefix, char id[KCSI_VAU
 {
 	size_t n = strlen(prefix), i;
 	json_t *e;
-	kcsi_code rc = ensure_loaded(v, err);
+	kcsi_code rc = kv_ensure_loaded(v, err);
 	const char *found = NULL;
 	if (rc != KCSI_OK)
 		return rc;
@@ -541,6 +599,31 @@ static void *reader(void *arg)
 	}
 }
 
+/* under the writers' lock: link the object in (once), then say what to record */
+struct put_rec {
+	kv_upload *u;
+	const char *key;
+	bool committed, existed, duplicate;
+	kv_entry_in in;
+};
+
+static kcsi_code decide_put(kcsi_vault *v, void *ctx, kv_entry_in *in, kcsi_error *err)
+{
+	struct put_rec *p = ctx;
+	if (!p->committed) {
+		kcsi_code rc = v->s->ops->obj_commit(p->u, p->key, &p->existed, err);
+		p->u = NULL;
+		p->committed = true;
+		if (rc != KCSI_OK)
+			return rc;
+	}
+	*in = p->in;
+	p->duplicate = p->existed && kv_state(v, p->in.id, NULL) == 1;
+	if (p->duplicate)
+		in->detail = "content already held";
+	return KCSI_OK;
+}
+
 kcsi_code kcsi_vault_put(kcsi_vault *v, const char *path, const char *case_id, const char *note,
 			 kcsi_vault_put_info *info, kcsi_error *err)
 {
@@ -550,10 +633,9 @@ kcsi_code kcsi_vault_put(kcsi_vault *v, const char *path, const char *case_id, c
 	kv_enc enc;
 	kv_upload *u = NULL;
 	unsigned char *out = NULL, sha[32], hdr[KV_HDR_LEN];
-	char id[65], key[160], *name = NULL, sz[32];
+	char id[65], key[160], *name = NULL;
 	kcsi_code rc;
 	struct stat st;
-	bool existed = false;
 	int fd;
 
 	memset(info, 0, sizeof(*info));
@@ -561,10 +643,11 @@ kcsi_code kcsi_vault_put(kcsi_vault *v, const char *path, const char *case_id, c
 	memset(&enc, 0, sizeof(enc));
 	if ((rc = text_ok("--case", case_id, err)) || (rc = text_ok("--note", note, err)))
 		return rc;
-	if ((rc = kv_need_key(v, err)) != KCSI_OK || (rc = kv_need_secret(v, err)) != KCSI_OK)
+	/* the ledger (and vault.json, which says where the key is) must be sound
+	 * before anything is added */
+	if ((rc = kv_ensure_loaded(v, err)) != KCSI_OK)
 		return rc;
-	/* the ledger must be sound before anything is added to it */
-	if ((rc = ensure_loaded(v, err)) != KCSI_OK)
+	if ((rc = kv_need_key(v, err)) != KCSI_OK || (rc = kv_need_secret(v, err)) != KCSI_OK)
 		return rc;
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOATIME);
 	if (fd < 0 && errno == EPERM)
@@ -646,30 +729,26 @@ kcsi_code kcsi_vault_put(kcsi_vault *v, const char *path, const char *case_id, c
 	}
 	kv_hex(sha, 32, id);
 	kv_obj_key(id, key, sizeof(key));
-	rc = v->s->ops->obj_commit(u, key, &existed, err);
-	u = NULL;
-	if (rc != KCSI_OK)
+	/* link it in and record it, both under the writers' lock */
+	if (!(name = safe_name(path))) {
+		rc = nomem(err);
 		goto out;
-	/* record it */
-	name = safe_name(path);
-	if ((rc = v->s->ops->lock(v->s, err)) != KCSI_OK)
+	}
+	if ((rc = v->s->ops->lock(v->s, KV_LOCK_EXCLUSIVE, err)) != KCSI_OK)
 		goto out;
-	rc = kv_ledger_load(v, NULL, err);
-	if (rc == KCSI_OK) {
-		int state = kv_state(v, id, NULL);
-		kv_entry_in in = {.action = "ingested", .id = id, .sha256 = id, .size = r.total, .has_size = true,
-				  .name = name, .case_id = case_id, .note = note};
-		if (existed && state == 1)
-			in.detail = "content already held";
-		info->duplicate = existed && state == 1;
-		rc = kv_ledger_append(v, &in, &info->seq, err);
+	{
+		struct put_rec pr = {.u = u, .key = key};
+		pr.in = (kv_entry_in){.action = "ingested", .id = id, .sha256 = id, .size = r.total, .has_size = true,
+				      .name = name, .case_id = case_id, .note = note};
+		rc = kv_ledger_record(v, decide_put, &pr, &info->seq, err);
+		u = pr.u; /* still ours when the ledger did not load */
+		info->duplicate = pr.duplicate;
 	}
 	v->s->ops->unlock(v->s);
 	if (rc == KCSI_OK) {
 		memcpy(info->id, id, sizeof(id));
 		info->size = r.total;
 	}
-	(void)sz;
 out:
 	if (started) {
 		pthread_mutex_lock(&r.mu);
@@ -765,6 +844,15 @@ static kcsi_code held(kcsi_vault *v, const char *id, json_t **ing, kcsi_error *e
 	return KCSI_OK;
 }
 
+kcsi_code kv_decide_held(kcsi_vault *v, void *ctx, kv_entry_in *in, kcsi_error *err)
+{
+	const kv_entry_in *want = ctx;
+	kcsi_code rc = held(v, want->id, NULL, err);
+	if (rc == KCSI_OK)
+		*in = *want;
+	return rc;
+}
+
 kcsi_code kcsi_vault_get(kcsi_vault *v, const char *id, const char *out_path, const char *reason, kcsi_error *err)
 {
 	char key[160], *tmp = NULL;
@@ -774,7 +862,7 @@ kcsi_code kcsi_vault_get(kcsi_vault *v, const char *id, const char *out_path, co
 	uint64_t size = 0;
 
 	if ((rc = text_ok("--reason", reason, err)) != KCSI_OK || (rc = kv_need_secret(v, err)) != KCSI_OK ||
-	    (rc = ensure_loaded(v, err)) != KCSI_OK || (rc = held(v, id, &ing, err)) != KCSI_OK)
+	    (rc = kv_ensure_loaded(v, err)) != KCSI_OK || (rc = held(v, id, &ing, err)) != KCSI_OK)
 		return rc;
 	if (access(out_path, F_OK) == 0)
 		return kcsi_error_set(err, KCSI_ERR_USAGE, "%s exists; kcsi does not overwrite", out_path);
@@ -797,12 +885,12 @@ kcsi_code kcsi_vault_get(kcsi_vault *v, const char *id, const char *out_path, co
 		kcsi_error_prefix(err, "evidence %.16s", id);
 		goto fail;
 	}
-	if ((rc = v->s->ops->lock(v->s, err)) != KCSI_OK)
+	if ((rc = v->s->ops->lock(v->s, KV_LOCK_EXCLUSIVE, err)) != KCSI_OK)
 		goto fail;
-	if ((rc = kv_ledger_load(v, NULL, err)) == KCSI_OK) {
+	{
 		kv_entry_in in = {.action = "accessed", .id = id, .sha256 = id, .size = size, .has_size = true,
 				  .reason = reason};
-		rc = kv_ledger_append(v, &in, NULL, err);
+		rc = kv_ledger_record(v, kv_decide_held, &in, NULL, err);
 	}
 	v->s->ops->unlock(v->s);
 	if (rc != KCSI_OK)
@@ -823,42 +911,71 @@ fail:
 	return rc;
 }
 
+struct purge_rec {
+	const char *id, *reason, *key;
+};
+
+static kcsi_code decide_purge(kcsi_vault *v, void *ctx, kv_entry_in *in, kcsi_error *err)
+{
+	struct purge_rec *p = ctx;
+	uint64_t size;
+	int st = kv_state(v, p->id, NULL);
+	if (st == 0)
+		return kcsi_error_set(err, KCSI_ERR_NOTFOUND, "evidence %s is not in the vault", p->id);
+	if (st == 2 && v->s->ops->obj_stat(v->s, p->key, &size, NULL) != KCSI_OK)
+		return kcsi_error_set(err, KCSI_ERR_NOTFOUND, "evidence %s was already purged", p->id);
+	/* the tombstone first: an interrupted purge leaves intent, not a hole;
+	 * a purge interrupted after it only deletes (in->action stays NULL) */
+	if (st == 1)
+		*in = (kv_entry_in){.action = "purged", .id = p->id, .sha256 = p->id, .reason = p->reason};
+	return KCSI_OK;
+}
+
 kcsi_code kcsi_vault_purge(kcsi_vault *v, const char *id, const char *reason, kcsi_error *err)
 {
 	char key[160];
 	kcsi_code rc;
-	uint64_t size;
-	int st;
+	struct purge_rec p = {id, reason, key};
 
 	if (!reason || !*reason)
 		return kcsi_error_set(err, KCSI_ERR_USAGE, "a purge needs a reason (--reason)");
 	if ((rc = text_ok("--reason", reason, err)) != KCSI_OK || (rc = kv_need_secret(v, err)) != KCSI_OK)
 		return rc;
-	if ((rc = v->s->ops->lock(v->s, err)) != KCSI_OK)
-		return rc;
-	if ((rc = kv_ledger_load(v, NULL, err)) != KCSI_OK)
-		goto out;
+	if (!kv_is_id(id))
+		return kcsi_error_set(err, KCSI_ERR_USAGE, "'%s' is not an evidence id", id);
 	kv_obj_key(id, key, sizeof(key));
-	st = kv_state(v, id, NULL);
-	if (st == 0) {
-		rc = kcsi_error_set(err, KCSI_ERR_NOTFOUND, "evidence %s is not in the vault", id);
-		goto out;
+	if ((rc = v->s->ops->lock(v->s, KV_LOCK_EXCLUSIVE, err)) != KCSI_OK)
+		return rc;
+	rc = kv_ledger_record(v, decide_purge, &p, NULL, err);
+	if (rc == KCSI_OK) {
+		rc = v->s->ops->obj_delete(v->s, key, err);
+		if (rc == KCSI_ERR_NOTFOUND)
+			rc = KCSI_OK;
 	}
-	if (st == 2 && v->s->ops->obj_stat(v->s, key, &size, NULL) != KCSI_OK) {
-		rc = kcsi_error_set(err, KCSI_ERR_NOTFOUND, "evidence %s was already purged", id);
-		goto out;
-	}
-	if (st == 1) {
-		/* the tombstone first: an interrupted purge leaves intent, not a hole */
-		kv_entry_in in = {.action = "purged", .id = id, .sha256 = id, .reason = reason};
-		if ((rc = kv_ledger_append(v, &in, NULL, err)) != KCSI_OK)
-			goto out;
-	}
-	rc = v->s->ops->obj_delete(v->s, key, err);
-	if (rc == KCSI_ERR_NOTFOUND)
-		rc = KCSI_OK;
-out:
 	v->s->ops->unlock(v->s);
+	return rc;
+}
+
+struct report_rec {
+	kv_upload *u;
+	const char *key;
+	bool committed;
+	kv_entry_in in;
+};
+
+/* the evidence must still be held; then the report is linked in (once) */
+static kcsi_code decide_report(kcsi_vault *v, void *ctx, kv_entry_in *in, kcsi_error *err)
+{
+	struct report_rec *r = ctx;
+	kcsi_code rc = held(v, r->in.id, NULL, err);
+	bool existed;
+	if (rc == KCSI_OK && !r->committed) {
+		rc = v->s->ops->obj_commit(r->u, r->key, &existed, err);
+		r->u = NULL;
+		r->committed = true;
+	}
+	if (rc == KCSI_OK)
+		*in = r->in;
 	return rc;
 }
 
@@ -870,11 +987,10 @@ kcsi_code kcsi_vault_report(kcsi_vault *v, const char *id, const void *data, siz
 	unsigned char hdr[KV_HDR_LEN], sha[32], *out = NULL;
 	char hex[65], key[256];
 	kcsi_code rc;
-	bool existed;
 	const unsigned char *p = data;
 
-	if ((rc = text_ok("--note", note, err)) || (rc = kv_need_key(v, err)) || (rc = kv_need_secret(v, err)) ||
-	    (rc = ensure_loaded(v, err)) || (rc = held(v, id, NULL, err)))
+	if ((rc = text_ok("--note", note, err)) || (rc = kv_ensure_loaded(v, err)) || (rc = kv_need_key(v, err)) ||
+	    (rc = kv_need_secret(v, err)) || (rc = held(v, id, NULL, err)))
 		return rc;
 	out = malloc(KV_CHUNK_MAX_OUT);
 	if (!out || kv_enc_start(&enc, v->key, hdr) != 0) {
@@ -899,16 +1015,15 @@ kcsi_code kcsi_vault_report(kcsi_vault *v, const char *id, const void *data, siz
 	}
 	kv_hex(sha, 32, hex);
 	snprintf(key, sizeof(key), "reports/%s/%s", id, hex);
-	rc = v->s->ops->obj_commit(u, key, &existed, err);
-	u = NULL;
-	if (rc != KCSI_OK)
+	/* link it in and record it, both under the writers' lock */
+	if ((rc = v->s->ops->lock(v->s, KV_LOCK_EXCLUSIVE, err)) != KCSI_OK)
 		goto out;
-	if ((rc = v->s->ops->lock(v->s, err)) != KCSI_OK)
-		goto out;
-	if ((rc = kv_ledger_load(v, NULL, err)) == KCSI_OK) {
+	{
 		json_t *extra = json_pack("{s:s, s:I}", "report_sha256", hex, "report_size", (json_int_t)len);
-		kv_entry_in in = {.action = "analysed", .id = id, .sha256 = id, .note = note, .extra = extra};
-		rc = kv_ledger_append(v, &in, NULL, err);
+		struct report_rec r = {u, key, false, {.action = "analysed", .id = id, .sha256 = id, .note = note,
+						       .extra = extra}};
+		rc = extra ? kv_ledger_record(v, decide_report, &r, NULL, err) : nomem(err);
+		u = r.u;
 		json_decref(extra);
 	}
 	v->s->ops->unlock(v->s);
@@ -925,7 +1040,7 @@ out:
 kcsi_code kcsi_vault_list(kcsi_vault *v, const char *case_id, json_t **out, kcsi_error *err)
 {
 	json_t *by = json_object(), *order = json_array(), *e;
-	kcsi_code rc = ensure_loaded(v, err);
+	kcsi_code rc = kv_ensure_loaded(v, err);
 	size_t i;
 
 	if (rc != KCSI_OK) {
@@ -982,7 +1097,7 @@ kcsi_code kcsi_vault_list(kcsi_vault *v, const char *case_id, json_t **out, kcsi
 
 kcsi_code kcsi_vault_log(kcsi_vault *v, const char *id, json_t **out, kcsi_error *err)
 {
-	kcsi_code rc = ensure_loaded(v, err);
+	kcsi_code rc = kv_ensure_loaded(v, err);
 	size_t i;
 	json_t *e;
 	if (rc != KCSI_OK)
@@ -998,24 +1113,125 @@ kcsi_code kcsi_vault_log(kcsi_vault *v, const char *id, json_t **out, kcsi_error
 
 /* ---- verify ---- */
 
+static int collect_name(void *ctx, const char *name, int64_t mtime)
+{
+	return json_object_set_new_nocheck(ctx, name, json_integer(mtime));
+}
+
+/* Without a lock (S3) a put stores its object before it wins the race for
+ * its ledger entry: an object younger than this with no entry is taken to
+ * be one being recorded */
+#define UNRECORDED_GRACE 600
+
+/* What is stored must be what the ledger recorded: an object under
+ * objects/XX/ID for evidence ingested, a report under reports/ID/SHA for an
+ * analysed entry.  names: {name: mtime}.  Problems go to probs. */
+static void check_unrecorded(kcsi_vault *v, json_t *names, json_t *probs)
+{
+	json_t *ids = json_object(), *reports = json_object(), *e, *mt;
+	const char *name;
+	int64_t now = (int64_t)time(NULL);
+	size_t i;
+	json_array_foreach(v->entries, i, e) {
+		const char *id = json_string_value(json_object_get(e, "id"));
+		const char *rs = json_string_value(json_object_get(e, "report_sha256"));
+		const char *a = json_string_value(json_object_get(e, "action"));
+		char k[160];
+		if (!id)
+			continue;
+		if (!strcmp(a, "ingested"))
+			json_object_set_new(ids, id, json_true());
+		if (rs && !strcmp(a, "analysed")) {
+			snprintf(k, sizeof(k), "%s/%s", id, rs);
+			json_object_set_new(reports, k, json_true());
+		}
+	}
+	json_object_foreach(names, name, mt) {
+		const char *why = NULL;
+		char id[KCSI_VAULT_ID_LEN + 1] = "", rs[KCSI_VAULT_ID_LEN + 1] = "";
+		int used = 0;
+		json_int_t when = json_integer_value(mt);
+		if (sscanf(name, "objects/%*2[0-9a-f]/%64[0-9a-f]%n", id, &used) == 1 && name[used] == '\0' &&
+		    kv_is_id(id) && !strncmp(name + 8, id, 2)) {
+			if (!json_object_get(ids, id))
+				why = "no ledger entry records this object (it was added to the store, or a put died "
+				      "before recording it)";
+		} else if (sscanf(name, "reports/%64[0-9a-f]/%64[0-9a-f]%n", id, rs, &used) == 2 && name[used] == '\0' &&
+			   kv_is_id(id) && kv_is_id(rs)) {
+			char k[160];
+			snprintf(k, sizeof(k), "%s/%s", id, rs);
+			if (!json_object_get(reports, k))
+				why = "no analysed entry in the ledger records this report (it was added to the store)";
+		} else {
+			why = "not a vault object (it was added to the store)";
+		}
+		if (why && !v->s->has_lock && when >= 0 && now - when < UNRECORDED_GRACE)
+			why = NULL;
+		if (why)
+			kv_problem(probs, name, NULL, "%s", why);
+	}
+	json_decref(ids);
+	json_decref(reports);
+}
+
+struct verified_rec {
+	const char *id;
+	char detail[700];
+};
+
+static kcsi_code decide_verified(kcsi_vault *v, void *ctx, kv_entry_in *in, kcsi_error *err)
+{
+	struct verified_rec *r = ctx;
+	(void)err;
+	if (kv_state(v, r->id, NULL) == 1) /* not purged meanwhile */
+		*in = (kv_entry_in){.action = "verified", .id = r->id, .sha256 = r->id, .detail = r->detail};
+	return KCSI_OK;
+}
+
 kcsi_code kcsi_vault_verify(kcsi_vault *v, const char *id, unsigned flags, json_t **out, kcsi_error *err)
 {
-	json_t *probs = json_array(), *ids = json_array(), *res, *e;
+	json_t *probs = json_array(), *ids = json_array(), *names = json_object(), *res = NULL, *e;
 	kcsi_code rc;
 	size_t i, ledger_probs, checked = 0;
 	bool record = !(flags & KCSI_VAULT_VERIFY_NORECORD);
 
+	if (!probs || !ids || !names) {
+		rc = nomem(err);
+		goto fail;
+	}
 	if (record && (rc = kv_need_secret(v, err)) != KCSI_OK)
 		goto fail;
-	if (!(flags & KCSI_VAULT_VERIFY_LEDGER_ONLY) && (rc = kv_need_key(v, err)) != KCSI_OK)
+	/* what is stored, then the ledger, as one snapshot: objects are linked
+	 * and recorded under the writers' lock */
+	if ((rc = v->s->ops->lock(v->s, KV_LOCK_SHARED, err)) != KCSI_OK)
 		goto fail;
-	if ((rc = v->s->ops->lock(v->s, err)) != KCSI_OK)
+	if (!id && ((rc = v->s->ops->list(v->s, "objects/", collect_name, names, err)) != KCSI_OK ||
+		    (rc = v->s->ops->list(v->s, "reports/", collect_name, names, err)) != KCSI_OK)) {
+		v->s->ops->unlock(v->s);
 		goto fail;
+	}
 	rc = kv_ledger_load(v, probs, err);
 	v->s->ops->unlock(v->s);
 	if (rc != KCSI_OK)
 		goto fail;
 	ledger_probs = json_array_size(probs);
+	if (!id)
+		check_unrecorded(v, names, probs);
+	if (!(flags & KCSI_VAULT_VERIFY_LEDGER_ONLY)) {
+		kcsi_error e2;
+		kcsi_error_clear(&e2);
+		/* a vault.json that was changed may name a key that is not there:
+		 * report that beside what was found, and check what can be */
+		if ((rc = kv_need_key(v, &e2)) != KCSI_OK && ledger_probs == 0) {
+			if (err)
+				*err = e2;
+			goto fail;
+		}
+		if (rc != KCSI_OK) {
+			kv_problem(probs, "vault.json", NULL, "the content cannot be checked: %s", e2.msg);
+			flags |= KCSI_VAULT_VERIFY_LEDGER_ONLY;
+		}
+	}
 	/* the evidence to check */
 	json_array_foreach(v->entries, i, e) {
 		const char *eid = json_string_value(json_object_get(e, "id"));
@@ -1041,20 +1257,24 @@ kcsi_code kcsi_vault_verify(kcsi_vault *v, const char *id, unsigned flags, json_
 		snprintf(where, sizeof(where), "%s", key);
 		if (st == 2) {
 			if (v->s->ops->obj_stat(v->s, key, &size, NULL) == KCSI_OK)
-				json_array_append_new(probs, json_pack("{s:s, s:s, s:s}", "where", where, "id", eid, "problem",
-								       "purged in the ledger, but the content is still stored"));
+				kv_problem(probs, where, eid, "purged in the ledger, but the content is still stored");
 			continue;
 		}
 		kv_state(v, eid, &ing);
 		checked++;
 		if (flags & KCSI_VAULT_VERIFY_LEDGER_ONLY) {
 			if (v->s->ops->obj_stat(v->s, key, &size, &e2) != KCSI_OK)
-				json_array_append_new(probs, json_pack("{s:s, s:s, s:s}", "where", where, "id", eid, "problem", e2.msg));
+				kv_problem(probs, where, eid, "%s", e2.msg);
 			continue;
 		}
 		if (kv_decrypt_obj(v, key, eid, NULL, NULL, &size, &e2) != KCSI_OK) {
-			json_array_append_new(probs, json_pack("{s:s, s:s, s:s}", "where", where, "id", eid, "problem",
-							       e2.code == KCSI_ERR_NOTFOUND ? "content missing" : e2.msg));
+			/* purged since the ledger was read (a purge overwrites, then
+			 * deletes, under the writers' lock, after its tombstone)? */
+			if (ledger_snapshot(v, NULL, NULL) == KCSI_OK && kv_state(v, eid, NULL) == 2) {
+				checked--;
+				continue;
+			}
+			kv_problem(probs, where, eid, "%s", e2.code == KCSI_ERR_NOTFOUND ? "content missing" : e2.msg);
 			if (e2.code == KCSI_ERR_GENERIC && !v->have_key) {
 				rc = e2.code;
 				if (err)
@@ -1062,8 +1282,7 @@ kcsi_code kcsi_vault_verify(kcsi_vault *v, const char *id, unsigned flags, json_
 				goto fail;
 			}
 		} else if (ing && json_integer_value(json_object_get(ing, "size")) != (json_int_t)size) {
-			json_array_append_new(probs, json_pack("{s:s, s:s, s:s}", "where", where, "id", eid, "problem",
-							       "size differs from the ingested entry's"));
+			kv_problem(probs, where, eid, "size differs from the ingested entry's");
 		}
 	}
 	res = json_pack("{s:b, s:I, s:I, s:{s:I, s:s}, s:s, s:O}", "ok", json_array_size(probs) == 0, "entries",
@@ -1071,41 +1290,37 @@ kcsi_code kcsi_vault_verify(kcsi_vault *v, const char *id, unsigned flags, json_
 			(json_int_t)v->last_seq, "hash", v->last_hash, "public_key", v->pk_hex, "problems", probs);
 	/* record the check on a sound ledger */
 	if (record && ledger_probs == 0) {
-		if ((rc = v->s->ops->lock(v->s, err)) != KCSI_OK) {
-			json_decref(res);
+		if ((rc = v->s->ops->lock(v->s, KV_LOCK_EXCLUSIVE, err)) != KCSI_OK)
 			goto fail;
-		}
-		rc = kv_ledger_load(v, NULL, err);
 		json_array_foreach(ids, i, e) {
-			const char *eid = json_string_value(e);
-			char detail[700] = "ok";
+			struct verified_rec r = {json_string_value(e), "ok"};
 			size_t k;
 			json_t *p;
-			if (rc != KCSI_OK || kv_state(v, eid, NULL) != 1)
-				continue;
 			json_array_foreach(probs, k, p) {
 				const char *pid = json_string_value(json_object_get(p, "id"));
-				if (pid && !strcmp(pid, eid))
-					snprintf(detail, sizeof(detail), "FAILED: %s", json_string_value(json_object_get(p, "problem")));
+				if (pid && !strcmp(pid, r.id))
+					snprintf(r.detail, sizeof(r.detail), "FAILED: %s",
+						 json_string_value(json_object_get(p, "problem")));
 			}
-			kv_entry_in in = {.action = "verified", .id = eid, .sha256 = eid, .detail = detail};
-			rc = kv_ledger_append(v, &in, NULL, err);
+			if ((rc = kv_ledger_record(v, decide_verified, &r, NULL, err)) != KCSI_OK)
+				break;
 		}
 		v->s->ops->unlock(v->s);
-		if (rc != KCSI_OK) {
-			json_decref(res);
+		if (rc != KCSI_OK)
 			goto fail;
-		}
 		json_object_set_new(json_object_get(res, "head"), "seq", json_integer((json_int_t)v->last_seq));
 		json_object_set_new(json_object_get(res, "head"), "hash", json_string(v->last_hash));
 	}
 	json_decref(probs);
 	json_decref(ids);
+	json_decref(names);
 	*out = res;
 	return KCSI_OK;
 fail:
+	json_decref(res);
 	json_decref(probs);
 	json_decref(ids);
+	json_decref(names);
 	return rc;
 }
 

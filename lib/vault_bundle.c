@@ -13,16 +13,22 @@
 #include <archive_entry.h>
 #include <errno.h>
 #include <stdarg.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "vault_int.h"
 
 #define BUNDLE_CTX "kcsi-bundle-v1\n"
+/* what verify-bundle reads into memory, and the largest member it hashes
+ * besides the evidence (whose size the manifest gives) */
+#define BUNDLE_LEDGER_MAX ((size_t)64 << 20)
+#define BUNDLE_MANIFEST_MAX ((size_t)16 << 20)
+#define BUNDLE_SIG_MAX ((size_t)4096)
+#define BUNDLE_REPORT_MAX ((uint64_t)1 << 30)
 
 struct tw {
 	struct archive *a;
@@ -86,58 +92,57 @@ static int to_mem(void *ctx, const unsigned char *p, size_t n, kcsi_error *err)
 kcsi_code kcsi_vault_export(kcsi_vault *v, const char *id, const char *bundle, const char *reason, kcsi_error *err)
 {
 	struct archive *a = NULL;
-	json_t *ing = NULL, *lines = NULL, *files = json_object(), *man = NULL, *l;
+	json_t *ing = NULL, *files = json_object(), *man = NULL, *l;
 	kcsi_buf led, mb;
 	char key[160], *tmp = NULL, *mtext = NULL, now[40];
 	kcsi_code rc;
 	size_t i;
 	uint64_t size;
-	int st;
+	int tmpfd = -1;
 
-	kcsi_buf_init(&led, (size_t)1 << 30);
+	kcsi_buf_init(&led, BUNDLE_LEDGER_MAX);
 	if (access(bundle, F_OK) == 0) {
 		json_decref(files);
 		return kcsi_error_set(err, KCSI_ERR_USAGE, "%s exists; kcsi does not overwrite", bundle);
 	}
-	if ((rc = kv_need_key(v, err)) || (rc = kv_need_secret(v, err)))
+	if ((rc = kv_ensure_loaded(v, err)) || (rc = kv_need_key(v, err)) || (rc = kv_need_secret(v, err)))
 		goto out;
-	if ((rc = v->s->ops->lock(v->s, err)) != KCSI_OK)
+	if ((rc = v->s->ops->lock(v->s, KV_LOCK_EXCLUSIVE, err)) != KCSI_OK)
 		goto out;
-	rc = kv_ledger_load(v, NULL, err);
-	if (rc == KCSI_OK) {
-		st = kv_state(v, id, &ing);
-		if (st != 1)
-			rc = kcsi_error_set(err, KCSI_ERR_NOTFOUND, "evidence %s is %s", id, st == 2 ? "purged" : "not in the vault");
-	}
-	if (rc == KCSI_OK) {
+	{
 		kv_entry_in in = {.action = "exported", .id = id, .sha256 = id, .reason = reason, .detail = bundle};
-		rc = kv_ledger_append(v, &in, NULL, err);
+		rc = kv_ledger_record(v, kv_decide_held, &in, NULL, err);
 	}
-	if (rc == KCSI_OK)
-		rc = v->s->ops->ledger_read(v->s, &lines, err);
+	/* this evidence's lines, as stored (the lines loaded and appended under the lock) */
+	json_array_foreach(rc == KCSI_OK ? v->lines : NULL, i, l) {
+		const char *why;
+		json_t *e = json_is_string(l) ? kv_line_check(json_string_value(l), json_string_length(l), v->pk, &why) : NULL;
+		const char *eid = e ? json_string_value(json_object_get(e, "id")) : NULL;
+		if (eid && !strcmp(eid, id) &&
+		    (kcsi_buf_add(&led, json_string_value(l), json_string_length(l)) != 0 || kcsi_buf_addc(&led, '\n') != 0))
+			rc = kcsi_error_set(err, KCSI_ERR_LIMIT, "evidence %s: its ledger lines are too many for a bundle", id);
+		json_decref(e);
+	}
 	v->s->ops->unlock(v->s);
 	if (rc != KCSI_OK)
 		goto out;
-	/* this evidence's lines, as stored */
-	json_array_foreach(lines, i, l) {
-		const char *why;
-		json_t *e = kv_line_check(json_string_value(l), json_string_length(l), v->pk, &why);
-		const char *eid = e ? json_string_value(json_object_get(e, "id")) : NULL;
-		if (eid && !strcmp(eid, id)) {
-			kcsi_buf_add(&led, json_string_value(l), json_string_length(l));
-			kcsi_buf_addc(&led, '\n');
-		}
-		json_decref(e);
-	}
+	kv_state(v, id, &ing);
 	tmp = malloc(strlen(bundle) + 16);
 	if (!tmp) {
 		rc = kcsi_error_set(err, KCSI_ERR_NOMEM, "out of memory");
 		goto out;
 	}
-	sprintf(tmp, "%s.kcsi-partial", bundle);
+	/* a new file of this process (never one already there, nor a link's target) */
+	sprintf(tmp, "%s.kcsi-XXXXXX", bundle);
+	if ((tmpfd = mkstemp(tmp)) < 0) {
+		rc = kcsi_error_set(err, KCSI_ERR_IO, "creating %s: %s", tmp, strerror(errno));
+		free(tmp);
+		tmp = NULL;
+		goto out;
+	}
 	a = archive_write_new();
 	archive_write_set_format_pax_restricted(a);
-	if (archive_write_open_filename(a, tmp) != ARCHIVE_OK) {
+	if (archive_write_open_fd(a, tmpfd) != ARCHIVE_OK) {
 		rc = tar_err(a, tmp, err);
 		goto out;
 	}
@@ -222,6 +227,8 @@ kcsi_code kcsi_vault_export(kcsi_vault *v, const char *id, const char *bundle, c
 out:
 	if (a)
 		archive_write_free(a);
+	if (tmpfd >= 0)
+		close(tmpfd);
 	if (tmp) {
 		unlink(tmp);
 		free(tmp);
@@ -229,31 +236,78 @@ out:
 	free(mtext);
 	json_decref(man);
 	json_decref(files);
-	json_decref(lines);
 	kcsi_buf_free(&led);
 	return rc;
 }
 
-static void bprob(json_t *probs, const char *where, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static void bprob(json_t *probs, const char *where, const char *fmt, ...)
+/* the bound on a member's size before anything is hashed or kept */
+static uint64_t member_max(const char *name)
 {
-	char msg[600];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	json_array_append_new(probs, json_pack("{s:s, s:s}", "where", where, "problem", msg));
+	if (!strcmp(name, "MANIFEST.json"))
+		return BUNDLE_MANIFEST_MAX;
+	if (!strcmp(name, "MANIFEST.sig") || !strcmp(name, "public_key.txt"))
+		return BUNDLE_SIG_MAX;
+	if (!strcmp(name, "ledger.jsonl"))
+		return BUNDLE_LEDGER_MAX;
+	if (!strcmp(name, "evidence.tar"))
+		return UINT64_MAX; /* the manifest says (checked before it is hashed) */
+	return BUNDLE_REPORT_MAX;
 }
 
-kcsi_code kcsi_vault_verify_bundle(const char *bundle, const char *pubkey_hex, json_t **out, kcsi_error *err)
+static struct archive *bundle_open(const char *bundle, kcsi_error *err)
 {
 	struct archive *a = archive_read_new();
+	if (!a) {
+		kcsi_error_set(err, KCSI_ERR_NOMEM, "out of memory");
+		return NULL;
+	}
+	archive_read_support_format_tar(a);
+	if (archive_read_open_filename(a, bundle, 1 << 16) != ARCHIVE_OK) {
+		kcsi_error_set(err, KCSI_ERR_IO, "%s: %s", bundle, archive_error_string(a));
+		archive_read_free(a);
+		return NULL;
+	}
+	return a;
+}
+
+/* hash (and keep, when keep is not NULL) a member's data; -1 on a read error */
+static int hash_member(struct archive *a, kcsi_buf *keep, char hex[65])
+{
+	unsigned char buf[1 << 16], h[32];
+	unsigned int hl = 32;
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	la_ssize_t n;
+	if (!md || !EVP_DigestInit_ex(md, EVP_sha256(), NULL)) {
+		EVP_MD_CTX_free(md);
+		return -1;
+	}
+	while ((n = archive_read_data(a, buf, sizeof(buf))) > 0) {
+		EVP_DigestUpdate(md, buf, (size_t)n);
+		if (keep && kcsi_buf_add(keep, buf, (size_t)n) != 0)
+			n = -1; /* cannot happen: the size was checked */
+	}
+	EVP_DigestFinal_ex(md, h, &hl);
+	EVP_MD_CTX_free(md);
+	kv_hex(h, 32, hex);
+	return n < 0 ? -1 : 0;
+}
+
+/* Two passes over the bundle.  The first reads only the headers (and the
+ * small members: manifest, signature, ledger), refusing a member that is
+ * not a regular file, is sparse, or claims more bytes than its bound or than
+ * the bundle holds.  The second hashes the members that passed, the
+ * evidence only when its size is the one the manifest gives: the time spent
+ * is bounded by the bundle's size on disk. */
+kcsi_code kcsi_vault_verify_bundle(const char *bundle, const char *pubkey_hex, json_t **out, kcsi_error *err)
+{
+	struct archive *a;
 	struct archive_entry *ae;
-	json_t *probs = json_array(), *hashes = json_object(), *man = NULL, *files, *res;
+	json_t *probs = json_array(), *hashes = json_object(), *members = json_object(), *man = NULL, *files, *res;
 	kcsi_buf mtext, msig, led;
-	unsigned char pk[32], buf[1 << 16];
+	unsigned char pk[32];
 	const char *id = NULL;
+	struct stat st;
+	kcsi_code rc = KCSI_OK;
 	int r;
 	size_t nent = 0;
 	uint64_t evsize = 0;
@@ -261,67 +315,81 @@ kcsi_code kcsi_vault_verify_bundle(const char *bundle, const char *pubkey_hex, j
 
 	if (sodium_init() < 0)
 		return kcsi_error_set(err, KCSI_ERR_GENERIC, "libsodium could not be initialised");
-	kcsi_buf_init(&mtext, 1 << 24);
-	kcsi_buf_init(&msig, 1 << 12);
-	kcsi_buf_init(&led, (size_t)1 << 30);
-	archive_read_support_format_tar(a);
-	if (archive_read_open_filename(a, bundle, 1 << 16) != ARCHIVE_OK) {
-		kcsi_code rc = kcsi_error_set(err, KCSI_ERR_IO, "%s: %s", bundle, archive_error_string(a));
-		archive_read_free(a);
-		json_decref(probs);
-		json_decref(hashes);
-		return rc;
+	kcsi_buf_init(&mtext, BUNDLE_MANIFEST_MAX);
+	kcsi_buf_init(&msig, BUNDLE_SIG_MAX);
+	kcsi_buf_init(&led, BUNDLE_LEDGER_MAX);
+	if (stat(bundle, &st) != 0) {
+		rc = kcsi_error_set(err, errno == ENOENT ? KCSI_ERR_NOTFOUND : KCSI_ERR_IO, "%s: %s", bundle, strerror(errno));
+		goto out;
 	}
+	if (!S_ISREG(st.st_mode)) {
+		rc = kcsi_error_set(err, KCSI_ERR_USAGE, "%s: not a regular file", bundle);
+		goto out;
+	}
+	if (!(a = bundle_open(bundle, err))) {
+		rc = err ? err->code : KCSI_ERR_IO;
+		goto out;
+	}
+	/* pass 1: headers and the small members */
 	while ((r = archive_read_next_header(a, &ae)) == ARCHIVE_OK) {
-		const char *name = archive_entry_pathname(ae);
-		EVP_MD_CTX *md = EVP_MD_CTX_new();
-		kcsi_buf *keep = !strcmp(name, "MANIFEST.json") ? &mtext : !strcmp(name, "MANIFEST.sig") ? &msig
-								 : !strcmp(name, "ledger.jsonl") ? &led : NULL;
-		unsigned char h[32];
-		unsigned int hl = 32;
+		char *name = kv_safe_text(archive_entry_pathname(ae) ? archive_entry_pathname(ae) : "");
+		int64_t size = archive_entry_size(ae), pos = archive_read_header_position(a);
+		kcsi_buf *keep = NULL;
+		bool refused = true;
 		char hex[65];
-		la_ssize_t n;
-		uint64_t total = 0;
-		EVP_DigestInit_ex(md, EVP_sha256(), NULL);
-		while ((n = archive_read_data(a, buf, sizeof(buf))) > 0) {
-			EVP_DigestUpdate(md, buf, (size_t)n);
-			total += (uint64_t)n;
-			if (keep && kcsi_buf_add(keep, buf, (size_t)n) != 0)
-				bprob(probs, name, "too large");
-		}
-		EVP_DigestFinal_ex(md, h, &hl);
-		EVP_MD_CTX_free(md);
-		if (n < 0) {
-			bprob(probs, name, "unreadable: %s", archive_error_string(a));
+		if (!name)
 			break;
+		if (json_object_get(members, name))
+			kv_problem(probs, name, NULL, "appears twice in the bundle");
+		else if (archive_entry_filetype(ae) != AE_IFREG || archive_entry_hardlink(ae))
+			kv_problem(probs, name, NULL, "not a regular file: refused");
+		else if (archive_entry_sparse_count(ae) > 0)
+			kv_problem(probs, name, NULL, "a sparse member (it claims %lld bytes, few of them stored): refused",
+			      (long long)size);
+		else if (!archive_entry_size_is_set(ae) || size < 0 || (uint64_t)size > member_max(name))
+			kv_problem(probs, name, NULL, "%lld bytes, more than such a member may hold: refused", (long long)size);
+		else if (pos < 0 || !kcsi_fits((uint64_t)pos, (uint64_t)size, (uint64_t)st.st_size))
+			kv_problem(probs, name, NULL, "claims %lld bytes, more than the bundle holds: refused", (long long)size);
+		else
+			refused = false;
+		if (!refused) {
+			keep = !strcmp(name, "MANIFEST.json") ? &mtext : !strcmp(name, "MANIFEST.sig") ? &msig
+						  : !strcmp(name, "ledger.jsonl") ? &led : NULL;
+			if (keep && hash_member(a, keep, hex) != 0) {
+				kv_problem(probs, name, NULL, "unreadable: %s", archive_error_string(a));
+				free(name);
+				break;
+			}
+			if (keep)
+				json_object_set_new(hashes, name, json_string(hex));
 		}
-		kv_hex(h, 32, hex);
-		if (json_object_get(hashes, name))
-			bprob(probs, name, "appears twice in the bundle");
-		json_object_set_new(hashes, name, json_string(hex));
-		if (!strcmp(name, "evidence.tar")) {
-			evsize = total;
+		if (!strcmp(name, "evidence.tar") && !json_object_get(members, name)) {
+			evsize = size > 0 ? (uint64_t)size : 0;
 			have_ev = true;
 		}
+		if (!json_object_get(members, name))
+			json_object_set_new(members, name,
+					    json_pack("{s:I, s:b}", "size", (json_int_t)(size > 0 ? size : 0), "refused", refused));
+		free(name);
 	}
 	if (r != ARCHIVE_EOF && r != ARCHIVE_OK)
-		bprob(probs, bundle, "not a complete tar: %s", archive_error_string(a));
+		kv_problem(probs, bundle, NULL, "not a complete tar: %s", archive_error_string(a));
 	archive_read_free(a);
 
 	man = mtext.len ? json_loadb(mtext.data, mtext.len, JSON_REJECT_DUPLICATES, NULL) : NULL;
-	if (!man) {
-		bprob(probs, "MANIFEST.json", "%s", mtext.len ? "not JSON" : "missing");
+	if (!man || !json_is_object(man)) {
+		kv_problem(probs, "MANIFEST.json", NULL, "%s", mtext.len ? "not a JSON object" : "missing");
 		goto done;
 	}
 	id = json_string_value(json_object_get(man, "id"));
 	{
 		const char *mpk = json_string_value(json_object_get(man, "public_key"));
 		if (!mpk || kv_unhex(mpk, pk, 32) != 0) {
-			bprob(probs, "MANIFEST.json", "no public key");
+			kv_problem(probs, "MANIFEST.json", NULL, "no public key");
 			goto done;
 		}
 		if (pubkey_hex && strcasecmp(pubkey_hex, mpk) != 0) {
-			bprob(probs, "MANIFEST.json", "signed by %s, not the expected key %s", mpk, pubkey_hex);
+			kv_problem(probs, "MANIFEST.json", NULL, "signed by %s, not the expected key %.64s", mpk, pubkey_hex);
 			goto done;
 		}
 	}
@@ -335,40 +403,73 @@ kcsi_code kcsi_vault_verify_bundle(const char *bundle, const char *pubkey_hex, j
 		if (!m || !msig.len ||
 		    sodium_base642bin(sig, sizeof(sig), msig.data, msig.len, NULL, &sl, NULL, sodium_base64_VARIANT_ORIGINAL) != 0 ||
 		    sl != sizeof(sig)) {
-			bprob(probs, "MANIFEST.sig", "missing or malformed");
+			kv_problem(probs, "MANIFEST.sig", NULL, "missing or malformed");
 		} else {
 			memcpy(m, BUNDLE_CTX, cl);
 			memcpy(m + cl, mtext.data, mtext.len);
 			if (crypto_sign_verify_detached(sig, m, cl + mtext.len, pk) != 0)
-				bprob(probs, "MANIFEST.sig", "bad signature: MANIFEST.json was changed or signed by another key");
+				kv_problem(probs, "MANIFEST.sig", NULL, "bad signature: MANIFEST.json was changed or signed by another key");
 		}
 		free(m);
 	}
+	/* the evidence's size must be the manifest's before it is hashed */
+	{
+		json_t *ev = json_object_get(members, "evidence.tar");
+		json_t *msize = json_object_get(man, "size");
+		if (ev && !json_is_true(json_object_get(ev, "refused")) &&
+		    (!json_is_integer(msize) || json_integer_value(msize) != json_integer_value(json_object_get(ev, "size")))) {
+			kv_problem(probs, "evidence.tar", NULL, "%lld bytes, the manifest says %lld: refused",
+			      (long long)json_integer_value(json_object_get(ev, "size")), (long long)json_integer_value(msize));
+			json_object_set_new(ev, "refused", json_true());
+		}
+	}
+	/* pass 2: hash the other members that passed */
+	if (!(a = bundle_open(bundle, err))) {
+		rc = err ? err->code : KCSI_ERR_IO;
+		goto out;
+	}
+	while ((r = archive_read_next_header(a, &ae)) == ARCHIVE_OK) {
+		char *name = kv_safe_text(archive_entry_pathname(ae) ? archive_entry_pathname(ae) : "");
+		json_t *m = name ? json_object_get(members, name) : NULL;
+		char hex[65];
+		if (!name)
+			break;
+		if (m && !json_is_true(json_object_get(m, "refused")) && !json_object_get(hashes, name)) {
+			if (hash_member(a, NULL, hex) != 0) {
+				kv_problem(probs, name, NULL, "unreadable: %s", archive_error_string(a));
+				free(name);
+				break;
+			}
+			json_object_set_new(hashes, name, json_string(hex));
+		}
+		free(name);
+	}
+	archive_read_free(a);
 	/* every member against the manifest */
 	files = json_object_get(man, "files");
 	{
 		const char *k;
 		json_t *val;
 		json_object_foreach(files, k, val) {
-			json_t *got = json_object_get(hashes, k);
-			if (!got)
-				bprob(probs, k, "listed in the manifest but missing from the bundle");
-			else if (!json_equal(got, val))
-				bprob(probs, k, "SHA-256 %s, the manifest says %s (changed)", json_string_value(got),
-				      json_string_value(val));
+			json_t *got = json_object_get(hashes, k), *m = json_object_get(members, k);
+			if (!m)
+				kv_problem(probs, k, NULL, "listed in the manifest but missing from the bundle");
+			else if (json_is_true(json_object_get(m, "refused")))
+				; /* said already */
+			else if (!got || !json_equal(got, val))
+				kv_problem(probs, k, NULL, "SHA-256 %s, the manifest says %s (changed)", got ? json_string_value(got) : "-",
+				      json_is_string(val) ? json_string_value(val) : "-");
 		}
-		json_object_foreach(hashes, k, val)
+		json_object_foreach(members, k, val)
 			if (strcmp(k, "MANIFEST.json") && strcmp(k, "MANIFEST.sig") && !json_object_get(files, k))
-				bprob(probs, k, "in the bundle but not in the manifest (added)");
+				kv_problem(probs, k, NULL, "in the bundle but not in the manifest (added)");
 	}
 	if (!have_ev)
-		bprob(probs, "evidence.tar", "missing");
-	else if ((json_int_t)evsize != json_integer_value(json_object_get(man, "size")))
-		bprob(probs, "evidence.tar", "%llu bytes, the manifest says %lld", (unsigned long long)evsize,
-		      (long long)json_integer_value(json_object_get(man, "size")));
-	if (id && (!json_object_get(hashes, "evidence.tar") ||
-		   strcmp(id, json_string_value(json_object_get(hashes, "evidence.tar"))) != 0))
-		bprob(probs, "evidence.tar", "its SHA-256 is not the evidence id %s", id);
+		kv_problem(probs, "evidence.tar", NULL, "missing");
+	if (id && have_ev && !json_is_true(json_object_get(json_object_get(members, "evidence.tar"), "refused")) &&
+	    (!json_object_get(hashes, "evidence.tar") ||
+	     strcmp(id, json_string_value(json_object_get(hashes, "evidence.tar"))) != 0))
+		kv_problem(probs, "evidence.tar", NULL, "its SHA-256 is not the evidence id %s", id);
 	/* the ledger lines: each signed, this id, in order, from ingest to export */
 	{
 		uint64_t prev = 0;
@@ -378,24 +479,26 @@ kcsi_code kcsi_vault_verify_bundle(const char *bundle, const char *pubkey_hex, j
 			size_t e = nl ? (size_t)(nl - led.data) : led.len;
 			char where[64];
 			const char *why;
-			json_t *j = kv_line_check(led.data + i, e - i, pk, &why);
+			json_t *j = e - i <= KV_LINE_MAX ? kv_line_check(led.data + i, e - i, pk, &why) : NULL;
 			snprintf(where, sizeof(where), "ledger.jsonl line %zu", ln);
-			if (!j) {
-				bprob(probs, where, "%s", why);
+			if (e - i > KV_LINE_MAX) {
+				kv_problem(probs, where, NULL, "a line of %zu bytes, longer than any entry: not read", e - i);
+			} else if (!j) {
+				kv_problem(probs, where, NULL, "%s", why);
 			} else {
 				uint64_t seq = (uint64_t)json_integer_value(json_object_get(j, "seq"));
 				const char *act = json_string_value(json_object_get(j, "action"));
 				const char *eid = json_string_value(json_object_get(j, "id"));
 				if (!eid || !id || strcmp(eid, id) != 0)
-					bprob(probs, where, "entry %llu is about other evidence", (unsigned long long)seq);
+					kv_problem(probs, where, NULL, "entry %llu is about other evidence", (unsigned long long)seq);
 				if (seq <= prev)
-					bprob(probs, where, "entry %llu comes after entry %llu (reordered)", (unsigned long long)seq,
+					kv_problem(probs, where, NULL, "entry %llu comes after entry %llu (reordered)", (unsigned long long)seq,
 					      (unsigned long long)prev);
 				prev = seq;
 				if (!strcmp(act, "ingested")) {
 					ingested = true;
 					if (json_integer_value(json_object_get(j, "size")) != (json_int_t)evsize)
-						bprob(probs, where, "the ingested size is not the evidence's");
+						kv_problem(probs, where, NULL, "the ingested size is not the evidence's");
 				}
 				if (!strcmp(act, "exported"))
 					exported = true;
@@ -405,21 +508,23 @@ kcsi_code kcsi_vault_verify_bundle(const char *bundle, const char *pubkey_hex, j
 			i = e + 1;
 		}
 		if (!ingested)
-			bprob(probs, "ledger.jsonl", "no ingested entry for the evidence");
+			kv_problem(probs, "ledger.jsonl", NULL, "no ingested entry for the evidence");
 		if (!exported)
-			bprob(probs, "ledger.jsonl", "no exported entry for the evidence");
+			kv_problem(probs, "ledger.jsonl", NULL, "no exported entry for the evidence");
 	}
 done:
 	res = json_pack("{s:b, s:s?, s:s?, s:I, s:s?, s:I, s:O}", "ok", json_array_size(probs) == 0, "id", id, "sha256",
 			json_string_value(json_object_get(hashes, "evidence.tar")), "size", (json_int_t)evsize, "public_key",
 			man ? json_string_value(json_object_get(man, "public_key")) : NULL, "entries", (json_int_t)nent,
 			"problems", probs);
+	*out = res;
+out:
 	json_decref(man);
 	json_decref(probs);
 	json_decref(hashes);
+	json_decref(members);
 	kcsi_buf_free(&mtext);
 	kcsi_buf_free(&msig);
 	kcsi_buf_free(&led);
-	*out = res;
-	return KCSI_OK;
+	return rc;
 }

@@ -1,8 +1,15 @@
 /* kcsi vault — the directory store.
  *
  * STORE/vault.json, ledger.jsonl, ledger.head, lock, objects/XX/KEY (0400 in
- * 0700 directories), tmp/ (objects being written; a file there whose flock
- * can be taken belongs to a dead writer and is removed). */
+ * 0700 directories), tmp/ (files being written; a file there whose flock
+ * can be taken belongs to a dead writer and is removed).
+ *
+ * Concurrency: writers hold `lock` exclusively (flock) while they load,
+ * check and append to the ledger and link objects; readers hold it shared
+ * while they read the ledger (and list objects), so they see whole entries
+ * and a head that matches them.  A file in tmp/ is flock'd by its writer
+ * before it has a name there (O_TMPFILE, then linkat), so no other
+ * process's clean-up can take it while it is in use. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -14,6 +21,10 @@
 #include <unistd.h>
 
 #include "vault_int.h"
+
+#ifndef O_TMPFILE
+#define O_TMPFILE (020000000 | O_DIRECTORY)
+#endif
 
 typedef struct dir_store {
 	kv_store base;
@@ -126,38 +137,106 @@ static kcsi_code d_read_file(kv_store *s, const char *name, kcsi_buf *out, kcsi_
 	return rc;
 }
 
+/* Create a file in tmp/ named PREFIX-RANDOM that is flock'd by this process
+ * before any other can see it: an O_TMPFILE is locked, then linked in.
+ * Where O_TMPFILE is not supported, mkstemp's file is locked and then
+ * checked to be still the one under that name (a clean-up may have taken it
+ * in between; then another is made). */
+static kcsi_code claim_tmp(dir_store *d, const char *prefix, int *fdp, char **pathp, kcsi_error *err)
+{
+	char *dir = path_of(d, "tmp"), *path = NULL;
+	kcsi_code rc = KCSI_OK;
+	int fd = -1;
+
+	if (!dir)
+		return kcsi_error_set(err, KCSI_ERR_NOMEM, "out of memory");
+	for (int tries = 0; tries < 100 && rc == KCSI_OK; tries++) {
+		unsigned char rnd[12];
+		char hex[25], proc[64];
+		struct stat a, b;
+		free(path);
+		randombytes_buf(rnd, sizeof(rnd));
+		kv_hex(rnd, sizeof(rnd), hex);
+		if (!(path = malloc(strlen(dir) + strlen(prefix) + 32))) {
+			rc = kcsi_error_set(err, KCSI_ERR_NOMEM, "out of memory");
+			break;
+		}
+		sprintf(path, "%s/%s-%s", dir, prefix, hex);
+		fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+		if (fd >= 0) {
+			snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+			if (flock(fd, LOCK_EX) == 0 &&
+			    (linkat(fd, "", AT_FDCWD, path, AT_EMPTY_PATH) == 0 ||
+			     linkat(AT_FDCWD, proc, AT_FDCWD, path, AT_SYMLINK_FOLLOW) == 0)) {
+				*fdp = fd;
+				*pathp = path;
+				free(dir);
+				return KCSI_OK;
+			}
+			int e = errno;
+			close(fd);
+			if (e == EEXIST)
+				continue;
+			if (e == ENOSPC || e == EDQUOT || e == EROFS || e == EACCES) {
+				errno = e;
+				rc = io_err(err, "creating", path);
+				break;
+			}
+			/* no way to link it (no /proc): a named file then */
+		} else if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL) {
+			rc = io_err(err, "creating a file in", dir);
+			break;
+		}
+		sprintf(path, "%s/%s-XXXXXX", dir, prefix);
+		fd = mkostemp(path, O_CLOEXEC);
+		if (fd < 0) {
+			rc = io_err(err, "creating", path);
+			break;
+		}
+		if (flock(fd, LOCK_EX) == 0 && fstat(fd, &a) == 0 && a.st_nlink > 0 && stat(path, &b) == 0 &&
+		    a.st_dev == b.st_dev && a.st_ino == b.st_ino) {
+			*fdp = fd;
+			*pathp = path;
+			free(dir);
+			return KCSI_OK;
+		}
+		close(fd);
+	}
+	if (rc == KCSI_OK)
+		rc = kcsi_error_set(err, KCSI_ERR_IO, "%s: no temporary file could be claimed", dir);
+	free(path);
+	free(dir);
+	return rc;
+}
+
 static kcsi_code d_write_file(kv_store *s, const char *name, const void *data, size_t n, bool excl,
 			      kcsi_error *err)
 {
 	dir_store *d = (dir_store *)s;
-	char *p = path_of(d, name), *tmp = path_of(d, "tmp/file-XXXXXX");
+	char *p = path_of(d, name), *tmp = NULL;
 	kcsi_code rc = KCSI_OK;
 	int fd;
 
-	if (!p || !tmp) {
-		free(p);
-		free(tmp);
+	if (!p)
 		return kcsi_error_set(err, KCSI_ERR_NOMEM, "out of memory");
-	}
-	fd = mkstemp(tmp);
-	if (fd < 0) {
-		rc = io_err(err, "creating", tmp);
+	if ((rc = claim_tmp(d, "file", &fd, &tmp, err)) != KCSI_OK)
 		goto out;
-	}
 	if (write_all(fd, data, n) != 0 || fsync(fd) != 0 || fchmod(fd, 0400) != 0) {
 		rc = io_err(err, "writing", tmp);
 		close(fd);
 		unlink(tmp);
 		goto out;
 	}
-	close(fd);
 	if (excl ? link(tmp, p) : rename(tmp, p)) {
 		if (errno == EEXIST)
 			rc = kcsi_error_set(err, KCSI_ERR_GENERIC, "%s already exists", p);
 		else
 			rc = io_err(err, "writing", p);
+		unlink(tmp);
+	} else if (excl) {
+		unlink(tmp);
 	}
-	unlink(tmp);
+	close(fd);
 	sync_dir(p);
 out:
 	free(p);
@@ -176,13 +255,17 @@ static void clean_tmp(dir_store *d)
 		return;
 	}
 	while ((e = readdir(dh))) {
+		struct stat a, b;
 		int fd;
-		if (strncmp(e->d_name, "put-", 4) != 0)
+		if (strncmp(e->d_name, "put-", 4) != 0 && strncmp(e->d_name, "file-", 5) != 0)
 			continue;
-		fd = openat(dirfd(dh), e->d_name, O_RDONLY | O_CLOEXEC);
+		fd = openat(dirfd(dh), e->d_name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 		if (fd < 0)
 			continue;
-		if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+		/* still the file locked, under that name */
+		if (flock(fd, LOCK_EX | LOCK_NB) == 0 && fstat(fd, &a) == 0 &&
+		    fstatat(dirfd(dh), e->d_name, &b, AT_SYMLINK_NOFOLLOW) == 0 && a.st_dev == b.st_dev &&
+		    a.st_ino == b.st_ino)
 			unlinkat(dirfd(dh), e->d_name, 0);
 		close(fd);
 	}
@@ -194,23 +277,15 @@ static kcsi_code d_obj_begin(kv_store *s, kv_upload **out, kcsi_error *err)
 {
 	dir_store *d = (dir_store *)s;
 	kv_upload *u = calloc(1, sizeof(*u));
+	kcsi_code rc;
 	if (!u)
 		return kcsi_error_set(err, KCSI_ERR_NOMEM, "out of memory");
 	clean_tmp(d);
 	u->d = d;
-	u->tmp = path_of(d, "tmp/put-XXXXXX");
-	if (!u->tmp) {
-		free(u);
-		return kcsi_error_set(err, KCSI_ERR_NOMEM, "out of memory");
-	}
-	u->fd = mkstemp(u->tmp);
-	if (u->fd < 0) {
-		kcsi_code rc = io_err(err, "creating", u->tmp);
-		free(u->tmp);
+	if ((rc = claim_tmp(d, "put", &u->fd, &u->tmp, err)) != KCSI_OK) {
 		free(u);
 		return rc;
 	}
-	flock(u->fd, LOCK_EX);
 	*out = u;
 	return KCSI_OK;
 }
@@ -346,28 +421,79 @@ static kcsi_code d_obj_delete(kv_store *s, const char *key, kcsi_error *err)
 	return rc;
 }
 
-static kcsi_code d_ledger_read(kv_store *s, json_t **lines, kcsi_error *err)
+/* ledger.head first, then the lines (see kv_ledger_raw) */
+static kcsi_code d_ledger_read(kv_store *s, kv_ledger_raw *out, kcsi_error *err)
 {
-	kcsi_buf b;
-	kcsi_code rc;
-	kcsi_buf_init(&b, (size_t)1 << 32);
-	rc = d_read_file(s, "ledger.jsonl", &b, err);
-	if (rc != KCSI_OK) {
-		kcsi_buf_free(&b);
-		return rc;
+	dir_store *d = (dir_store *)s;
+	kcsi_error herr;
+	char *p = path_of(d, "ledger.jsonl");
+	unsigned char *buf = malloc(1 << 16);
+	kcsi_code rc = KCSI_OK;
+	struct stat st;
+	uint64_t total = 0;
+	kv_line line;
+	ssize_t n;
+	int fd = -1;
+
+	kv_line_init(&line);
+	out->lines = json_array();
+	if (!p || !buf || !out->lines) {
+		rc = kcsi_error_set(err, KCSI_ERR_NOMEM, "out of memory");
+		goto out;
 	}
-	*lines = json_array();
-	for (size_t i = 0; i < b.len;) {
-		char *nl = memchr(b.data + i, '\n', b.len - i);
-		size_t e = nl ? (size_t)(nl - b.data) : b.len;
-		json_array_append_new(*lines, json_stringn_nocheck(b.data + i, e - i));
-		i = e + 1;
+	kcsi_error_clear(&herr);
+	out->head_rc = d_read_file(s, "ledger.head", &out->head, &herr);
+	snprintf(out->head_why, sizeof(out->head_why), "%s", herr.msg);
+	fd = open(p, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) != 0) {
+		rc = io_err(err, "opening", p);
+		goto out;
 	}
-	kcsi_buf_free(&b);
-	return KCSI_OK;
+	if ((uint64_t)st.st_size > KV_LEDGER_MAX) {
+		rc = kcsi_error_set(err, KCSI_ERR_LIMIT, "%s: %llu bytes, more than a ledger may hold (%llu)", p,
+				    (unsigned long long)st.st_size, (unsigned long long)KV_LEDGER_MAX);
+		goto out;
+	}
+	while ((n = read(fd, buf, 1 << 16)) != 0) {
+		size_t i = 0;
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			rc = io_err(err, "reading", p);
+			goto out;
+		}
+		total += (uint64_t)n;
+		if (total > KV_LEDGER_MAX) {
+			rc = kcsi_error_set(err, KCSI_ERR_LIMIT, "%s: more than a ledger may hold (%llu bytes)", p,
+					    (unsigned long long)KV_LEDGER_MAX);
+			goto out;
+		}
+		while (i < (size_t)n) {
+			unsigned char *nl = memchr(buf + i, '\n', (size_t)n - i);
+			size_t e = nl ? (size_t)(nl - buf) : (size_t)n;
+			if (kv_line_add(&line, buf + i, e - i) != 0 || (nl && kv_line_take(&line, out->lines) != 0)) {
+				rc = kcsi_error_set(err, KCSI_ERR_NOMEM, "%s: out of memory", p);
+				goto out;
+			}
+			i = e + (nl ? 1 : 0);
+		}
+	}
+	if (line.len) {
+		out->torn = true;
+		if (kv_line_take(&line, out->lines) != 0)
+			rc = kcsi_error_set(err, KCSI_ERR_NOMEM, "%s: out of memory", p);
+	}
+out:
+	if (fd >= 0)
+		close(fd);
+	kv_line_free(&line);
+	free(buf);
+	free(p);
+	return rc;
 }
 
-static kcsi_code d_ledger_append(kv_store *s, uint64_t seq, const char *line, size_t n, kcsi_error *err)
+static kcsi_code d_ledger_append(kv_store *s, uint64_t seq, const char *line, size_t n, bool *lost,
+				 kcsi_error *err)
 {
 	dir_store *d = (dir_store *)s;
 	char *p = path_of(d, "ledger.jsonl"), *buf = malloc(n + 1);
@@ -375,6 +501,7 @@ static kcsi_code d_ledger_append(kv_store *s, uint64_t seq, const char *line, si
 	struct stat st;
 	int fd;
 
+	*lost = false; /* appends are serialised by the lock */
 	if (!p || !buf) {
 		free(p);
 		free(buf);
@@ -399,29 +526,99 @@ static kcsi_code d_ledger_append(kv_store *s, uint64_t seq, const char *line, si
 	return rc;
 }
 
-static kcsi_code d_lock(kv_store *s, kcsi_error *err)
+/* Writers lock exclusively; readers shared.  A reader that cannot open the
+ * lock file (a read-only copy of the store) reads without it. */
+static kcsi_code d_lock(kv_store *s, enum kv_lock_mode mode, kcsi_error *err)
 {
 	dir_store *d = (dir_store *)s;
 	if (d->lockfd < 0) {
 		char *p = path_of(d, "lock");
-		d->lockfd = p ? open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0600) : -1;
+		if (!p)
+			return kcsi_error_set(err, KCSI_ERR_NOMEM, "out of memory");
+		d->lockfd = open(p, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+		if (d->lockfd < 0 && mode == KV_LOCK_SHARED)
+			d->lockfd = open(p, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 		if (d->lockfd < 0) {
-			kcsi_code rc = io_err(err, "opening", p ? p : "lock");
+			kcsi_code rc = mode == KV_LOCK_SHARED && (errno == EACCES || errno == EROFS || errno == ENOENT)
+					       ? KCSI_OK
+					       : io_err(err, "opening", p);
 			free(p);
 			return rc;
 		}
 		free(p);
 	}
-	if (flock(d->lockfd, LOCK_EX) != 0)
-		return kcsi_error_set(err, KCSI_ERR_IO, "%s/lock: %s", d->root, strerror(errno));
+	while (flock(d->lockfd, mode == KV_LOCK_EXCLUSIVE ? LOCK_EX : LOCK_SH) != 0)
+		if (errno != EINTR)
+			return kcsi_error_set(err, KCSI_ERR_IO, "%s/lock: %s", d->root, strerror(errno));
+	s->lock_held = 1 + (int)mode;
+	s->lock_gen++;
 	return KCSI_OK;
 }
 
 static void d_unlock(kv_store *s)
 {
 	dir_store *d = (dir_store *)s;
-	if (d->lockfd >= 0)
+	if (d->lockfd >= 0 && s->lock_held)
 		flock(d->lockfd, LOCK_UN);
+	s->lock_held = 0;
+}
+
+/* every name below folder that is not a directory (depth-bounded; symbolic
+ * links are names, never followed) */
+static int walk(int dfd, const char *rel, int depth, kv_name_fn fn, void *ctx)
+{
+	DIR *dh = fdopendir(dfd);
+	struct dirent *e;
+	int r = 0;
+	if (!dh) {
+		close(dfd);
+		return fn(ctx, rel, -1);
+	}
+	while (r == 0 && (e = readdir(dh))) {
+		char *name;
+		int sub;
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		if (!(name = malloc(strlen(rel) + strlen(e->d_name) + 2)))
+			return closedir(dh), -1;
+		sprintf(name, "%s/%s", rel, e->d_name);
+		sub = depth < 4 ? openat(dirfd(dh), e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) : -1;
+		if (sub >= 0) {
+			r = walk(sub, name, depth + 1, fn, ctx);
+		} else {
+			struct stat st;
+			r = fn(ctx, name, fstatat(dirfd(dh), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 ? (int64_t)st.st_mtime : -1);
+		}
+		free(name);
+	}
+	closedir(dh);
+	return r;
+}
+
+static kcsi_code d_list(kv_store *s, const char *folder, kv_name_fn fn, void *ctx, kcsi_error *err)
+{
+	dir_store *d = (dir_store *)s;
+	char *p = path_of(d, folder), *rel = strdup(folder);
+	kcsi_code rc = KCSI_OK;
+	int fd;
+	if (!p || !rel) {
+		rc = kcsi_error_set(err, KCSI_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	if (rel[0] && rel[strlen(rel) - 1] == '/')
+		rel[strlen(rel) - 1] = '\0';
+	fd = open(p, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
+		if (errno != ENOENT)
+			rc = io_err(err, "listing", p);
+		goto out;
+	}
+	if (walk(fd, rel, 1, fn, ctx) != 0)
+		rc = kcsi_error_set(err, KCSI_ERR_NOMEM, "listing %s: out of memory", p);
+out:
+	free(p);
+	free(rel);
+	return rc;
 }
 
 static void d_close(kv_store *s)
@@ -440,8 +637,22 @@ static void d_where(kv_store *s, uint64_t index, char *buf, size_t cap)
 }
 
 static const struct kv_store_ops dir_ops = {
-	d_read_file, d_write_file, d_obj_begin, d_obj_write, d_obj_commit, d_obj_abort, d_obj_read,
-	d_obj_stat, d_obj_delete, d_ledger_read, d_ledger_append, d_lock, d_unlock, d_close, d_where,
+	.read_file = d_read_file,
+	.write_file = d_write_file,
+	.obj_begin = d_obj_begin,
+	.obj_write = d_obj_write,
+	.obj_commit = d_obj_commit,
+	.obj_abort = d_obj_abort,
+	.obj_read = d_obj_read,
+	.obj_stat = d_obj_stat,
+	.obj_delete = d_obj_delete,
+	.list = d_list,
+	.ledger_read = d_ledger_read,
+	.ledger_append = d_ledger_append,
+	.lock = d_lock,
+	.unlock = d_unlock,
+	.close = d_close,
+	.ledger_where = d_where,
 };
 
 kcsi_code kv_dir_open(const char *path, bool create, kv_store **out, kcsi_error *err)
@@ -452,6 +663,7 @@ kcsi_code kv_dir_open(const char *path, bool create, kv_store **out, kcsi_error 
 	if (!d)
 		return kcsi_error_set(err, KCSI_ERR_NOMEM, "out of memory");
 	d->base.ops = &dir_ops;
+	d->base.has_lock = true;
 	d->lockfd = -1;
 	d->root = strdup(path);
 	d->base.url = strdup(path);

@@ -6,7 +6,12 @@
  * a multipart upload to PREFIX/tmp/ followed by a server-side copy to its
  * final key, so that a crashed upload is never visible under objects/.  With
  * retain_days, objects and ledger entries are sent with object-lock
- * (COMPLIANCE) retention headers. */
+ * (COMPLIANCE) retention headers.
+ *
+ * There is no lock: a ledger entry is written with If-None-Match: *, so of
+ * two writers that want the same seq one gets 412 (or 409) and reloads (see
+ * kv_ledger_record).  The ledger is read from a listing of ledger/, after
+ * ledger.head. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,8 +47,10 @@ static void retention(s3_store *s, char *mode, char *until, size_t cap)
 	strftime(until, cap, "x-amz-object-lock-retain-until-date: %Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-static kcsi_code put(s3_store *s, const char *name, const void *p, size_t n, const char *extra, kcsi_error *err)
+static kcsi_code put(s3_store *s, const char *name, const void *p, size_t n, const char *extra, long *status,
+		     kcsi_error *err)
 {
+	kcsi_code rc;
 	char mode[96], until[128];
 	s3_req r = {.method = "PUT", .name = name, .body = p, .body_len = n, .err = err};
 	int h = 0;
@@ -55,7 +62,10 @@ static kcsi_code put(s3_store *s, const char *name, const void *p, size_t n, con
 	}
 	if (extra)
 		r.headers[h++] = extra;
-	return s3_request(&s->c, &r);
+	rc = s3_request(&s->c, &r);
+	if (status)
+		*status = r.status;
+	return rc;
 }
 
 static kcsi_code s_stat(kv_store *st, const char *key, uint64_t *size, kcsi_error *err)
@@ -86,7 +96,7 @@ static kcsi_code s_write_file(kv_store *st, const char *name, const void *p, siz
 			return kcsi_error_set(err, KCSI_ERR_GENERIC, "%s/%s already exists", st->url, name);
 	}
 	/* If-None-Match: * makes the put conditional where the server supports it */
-	return put(s, name, p, n, excl ? "If-None-Match: *" : NULL, err);
+	return put(s, name, p, n, excl ? "If-None-Match: *" : NULL, NULL, err);
 }
 
 static size_t part_size(void)
@@ -207,7 +217,7 @@ static kcsi_code s_obj_commit(kv_upload *u, const char *key, bool *existed, kcsi
 
 	*existed = s_stat(&s->base, key, &sz, NULL) == KCSI_OK;
 	if (!u->upload_id) {
-		rc = *existed ? KCSI_OK : put(s, key, u->buf, u->len, NULL, err);
+		rc = *existed ? KCSI_OK : put(s, key, u->buf, u->len, NULL, NULL, err);
 		s_obj_abort(u);
 		return rc;
 	}
@@ -277,66 +287,133 @@ static void entry_name(uint64_t seq, char *buf, size_t cap)
 	snprintf(buf, cap, "ledger/%012llu.json", (unsigned long long)seq);
 }
 
-static kcsi_code s_ledger_read(kv_store *st, json_t **lines, kcsi_error *err)
+static int line_sink(void *ctx, const unsigned char *p, size_t n, kcsi_error *err)
+{
+	if (kv_line_add(ctx, p, n) != 0)
+		return kcsi_error_set(err, KCSI_ERR_NOMEM, "out of memory");
+	return 0;
+}
+
+struct ledger_names {
+	uint64_t *seqs;
+	size_t n, cap;
+	json_t *stray;
+};
+
+static int ledger_name(void *ctx, const char *name, int64_t mtime)
+{
+	struct ledger_names *ln = ctx;
+	const char *d = name + strlen("ledger/");
+	uint64_t seq = 0;
+	size_t i;
+	(void)mtime;
+	for (i = 0; i < 12 && d[i] >= '0' && d[i] <= '9'; i++)
+		seq = seq * 10 + (uint64_t)(d[i] - '0');
+	if (i != 12 || strcmp(d + 12, ".json") != 0 || seq == 0)
+		return json_array_append_new(ln->stray, json_string(name)) == 0 ? 0 : -1;
+	if (ln->n == ln->cap) {
+		size_t nc = ln->cap ? 2 * ln->cap : 256;
+		uint64_t *p = realloc(ln->seqs, nc * sizeof(*p));
+		if (!p)
+			return -1;
+		ln->seqs = p;
+		ln->cap = nc;
+	}
+	ln->seqs[ln->n++] = seq;
+	return 0;
+}
+
+static int by_seq(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* ledger.head, then the entries listed under ledger/, in seq order (a gap is
+ * left for the check to report) */
+static kcsi_code s_ledger_read(kv_store *st, kv_ledger_raw *out, kcsi_error *err)
 {
 	s3_store *s = (s3_store *)st;
-	uint64_t head = 0;
-	kcsi_buf hb;
+	struct ledger_names ln = {NULL, 0, 0, json_array()};
+	kcsi_error herr;
+	uint64_t total = 0;
 	kcsi_code rc;
 
-	kcsi_buf_init(&hb, 1 << 16);
-	if (s_read_file(st, "ledger.head", &hb, NULL) == KCSI_OK) {
-		json_t *j = json_loadb(hb.data, hb.len, 0, NULL);
-		json_int_t v = json_integer_value(json_object_get(j, "seq"));
-		head = v > 0 ? (uint64_t)v : 0;
-		json_decref(j);
-	}
-	kcsi_buf_free(&hb);
-	*lines = json_array();
+	kcsi_error_clear(&herr);
+	out->head_rc = s_read_file(st, "ledger.head", &out->head, &herr);
+	snprintf(out->head_why, sizeof(out->head_why), "%s", herr.msg);
+	out->lines = json_array();
+	out->stray = ln.stray;
 	free(s->seqs);
 	s->seqs = NULL;
 	s->nseqs = 0;
-	/* entries 1..head must all be there; then any written after the head */
-	for (uint64_t seq = 1;; seq++) {
-		char name[64];
-		kcsi_buf b;
-		uint64_t *ns;
-		entry_name(seq, name, sizeof(name));
-		kcsi_buf_init(&b, 1 << 20);
-		rc = s_read_file(st, name, &b, err);
-		if (rc == KCSI_ERR_NOTFOUND) {
-			kcsi_buf_free(&b);
-			if (seq <= head)
-				continue; /* a hole: the check reports the missing entry */
-			rc = KCSI_OK;
-			break;
-		}
-		if (rc != KCSI_OK) {
-			kcsi_buf_free(&b);
-			json_decref(*lines);
-			return rc;
-		}
-		json_array_append_new(*lines, json_stringn_nocheck(b.data ? b.data : "", b.len));
-		kcsi_buf_free(&b);
-		ns = realloc(s->seqs, (s->nseqs + 1) * sizeof(*ns));
-		if (ns) {
-			s->seqs = ns;
-			s->seqs[s->nseqs++] = seq;
-		}
+	if (!out->lines || !ln.stray)
+		return kcsi_error_set(err, KCSI_ERR_NOMEM, "out of memory");
+	rc = s3_list(&s->c, "ledger/", ledger_name, &ln, err);
+	if (rc != KCSI_OK) {
+		free(ln.seqs);
+		return rc;
 	}
-	return KCSI_OK;
+	qsort(ln.seqs, ln.n, sizeof(*ln.seqs), by_seq);
+	s->seqs = malloc((ln.n ? ln.n : 1) * sizeof(*s->seqs));
+	if (!s->seqs) {
+		free(ln.seqs);
+		return kcsi_error_set(err, KCSI_ERR_NOMEM, "out of memory");
+	}
+	for (size_t i = 0; i < ln.n && rc == KCSI_OK; i++) {
+		char name[64];
+		kv_line line;
+		s3_req r = {.method = "GET", .name = name, .sink = line_sink, .ctx = &line, .err = err};
+		entry_name(ln.seqs[i], name, sizeof(name));
+		kv_line_init(&line);
+		rc = s3_request(&s->c, &r);
+		if (rc == KCSI_ERR_NOTFOUND) {
+			rc = KCSI_OK; /* removed since the listing */
+		} else if (rc == KCSI_OK) {
+			total += line.len;
+			if (total > KV_LEDGER_MAX)
+				rc = kcsi_error_set(err, KCSI_ERR_LIMIT, "%s: the ledger holds more than %llu bytes", st->url,
+						    (unsigned long long)KV_LEDGER_MAX);
+			else if (kv_line_take(&line, out->lines) != 0)
+				rc = kcsi_error_set(err, KCSI_ERR_NOMEM, "out of memory");
+			else
+				s->seqs[s->nseqs++] = ln.seqs[i];
+		}
+		kv_line_free(&line);
+	}
+	free(ln.seqs);
+	return rc;
 }
 
-static kcsi_code s_ledger_append(kv_store *st, uint64_t seq, const char *line, size_t n, kcsi_error *err)
+static kcsi_code s_ledger_append(kv_store *st, uint64_t seq, const char *line, size_t n, bool *lost,
+				 kcsi_error *err)
 {
 	s3_store *s = (s3_store *)st;
 	char name[64];
+	long status = 0;
+	kcsi_code rc;
 	entry_name(seq, name, sizeof(name));
-	return put(s, name, line, n, "If-None-Match: *", err);
+	/* 412: the entry exists; 409: another conditional write of it is under way */
+	rc = put(s, name, line, n, "If-None-Match: *", &status, err);
+	*lost = rc != KCSI_OK && (status == 412 || status == 409);
+	return rc;
 }
 
-static kcsi_code s_lock(kv_store *st, kcsi_error *err) { return KCSI_OK; }
-static void s_unlock(kv_store *st) {}
+static kcsi_code s_list(kv_store *st, const char *folder, kv_name_fn fn, void *ctx, kcsi_error *err)
+{
+	return s3_list(&((s3_store *)st)->c, folder, fn, ctx, err);
+}
+
+/* no lock to take: only marks the section (writers then load afresh) */
+static kcsi_code s_lock(kv_store *st, enum kv_lock_mode mode, kcsi_error *err)
+{
+	(void)err;
+	st->lock_held = 1 + (int)mode;
+	st->lock_gen++;
+	return KCSI_OK;
+}
+
+static void s_unlock(kv_store *st) { st->lock_held = 0; }
 
 static void s_close(kv_store *st)
 {
@@ -357,8 +434,22 @@ static void s_where(kv_store *st, uint64_t index, char *buf, size_t cap)
 }
 
 static const struct kv_store_ops s3_ops = {
-	s_read_file, s_write_file, s_obj_begin, s_obj_write, s_obj_commit, s_obj_abort, s_obj_read,
-	s_stat, s_obj_delete, s_ledger_read, s_ledger_append, s_lock, s_unlock, s_close, s_where,
+	.read_file = s_read_file,
+	.write_file = s_write_file,
+	.obj_begin = s_obj_begin,
+	.obj_write = s_obj_write,
+	.obj_commit = s_obj_commit,
+	.obj_abort = s_obj_abort,
+	.obj_read = s_obj_read,
+	.obj_stat = s_stat,
+	.obj_delete = s_obj_delete,
+	.list = s_list,
+	.ledger_read = s_ledger_read,
+	.ledger_append = s_ledger_append,
+	.lock = s_lock,
+	.unlock = s_unlock,
+	.close = s_close,
+	.ledger_where = s_where,
 };
 
 kcsi_code kv_s3_open(const char *url, bool create, kv_store **out, kcsi_error *err)

@@ -46,6 +46,13 @@ static int resolve(kcsi_vault *v, const char *prefix, char id[KCSI_VAULT_ID_LEN 
 	return 0;
 }
 
+/* a member of a ledger entry as printed: escaped (the store's text), or NULL */
+static char *field(json_t *e, const char *key)
+{
+	json_t *s = json_object_get(e, key);
+	return json_is_string(s) ? escaped(json_string_value(s), json_string_length(s)) : NULL;
+}
+
 static const char *short_id(const char *id, char *buf)
 {
 	snprintf(buf, 17, "%s", id ? id : "-");
@@ -170,10 +177,13 @@ static int run_ls(kcsi_vault *v, struct args *a, struct out *o)
 		char sid[17], size[32], acc[16];
 		human_size((uint64_t)json_integer_value(json_object_get(e, "size")), size, sizeof(size));
 		snprintf(acc, sizeof(acc), "%lld", (long long)json_integer_value(json_object_get(e, "accesses")));
-		table_add(&t, short_id(json_string_value(json_object_get(e, "id")), sid),
-			  json_string_value(json_object_get(e, "state")), size, json_string_value(json_object_get(e, "case")),
-			  json_string_value(json_object_get(e, "ingested")), acc,
-			  json_string_value(json_object_get(e, "name")));
+		char *state = field(e, "state"), *cas = field(e, "case"), *when = field(e, "ingested"),
+		     *name = field(e, "name");
+		table_add(&t, short_id(json_string_value(json_object_get(e, "id")), sid), state, size, cas, when, acc, name);
+		free(state);
+		free(cas);
+		free(when);
+		free(name);
 	}
 	table_print(&t, o);
 	table_free(&t);
@@ -203,7 +213,7 @@ static int run_log(kcsi_vault *v, struct args *a, struct out *o)
 	table_init(&t, 6);
 	table_add(&t, "SEQ", "TIME", "ACTOR", "ACTION", "ID", "DETAIL");
 	json_array_foreach(l, i, e) {
-		char seq[24], sid[17], detail[1024] = "";
+		char seq[24], sid[17], detail[1024] = "", *d, *when, *actor, *action;
 		static const char *const keys[] = {"name", "case", "reason", "note", "detail", "report_sha256"};
 		for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
 			const char *s = json_string_value(json_object_get(e, keys[k]));
@@ -212,10 +222,16 @@ static int run_log(kcsi_vault *v, struct args *a, struct out *o)
 				snprintf(detail + dl, sizeof(detail) - dl, "%s%s=%s", dl ? " " : "", keys[k], s);
 		}
 		snprintf(seq, sizeof(seq), "%lld", (long long)json_integer_value(json_object_get(e, "seq")));
-		table_add(&t, seq, json_string_value(json_object_get(e, "time")),
-			  json_string_value(json_object_get(e, "actor")), json_string_value(json_object_get(e, "action")),
-			  json_object_get(e, "id") ? short_id(json_string_value(json_object_get(e, "id")), sid) : NULL,
-			  detail[0] ? detail : NULL);
+		d = detail[0] ? escaped(detail, strlen(detail)) : NULL;
+		when = field(e, "time");
+		actor = field(e, "actor");
+		action = field(e, "action");
+		table_add(&t, seq, when, actor, action,
+			  json_object_get(e, "id") ? short_id(json_string_value(json_object_get(e, "id")), sid) : NULL, d);
+		free(d);
+		free(when);
+		free(actor);
+		free(action);
 	}
 	table_print(&t, o);
 	table_free(&t);
@@ -233,11 +249,17 @@ static int print_verify(const json_t *res, struct out *o, const char *what)
 		jw_json(&o->w, res);
 		kcsi_jw_end(&o->w);
 	} else {
+		/* names and messages come from the store or the bundle: escaped */
 		json_array_foreach(probs, i, p) {
-			const char *id = json_string_value(json_object_get(p, "id"));
-			fprintf(o->f, "%sFAIL%s %s: %s%s%s\n", c_red(o), c_off(o),
-				json_string_value(json_object_get(p, "where")), id ? id : "", id ? ": " : "",
-				json_string_value(json_object_get(p, "problem")));
+			static const char *const keys[] = {"where", "id", "problem"};
+			fprintf(o->f, "%sFAIL%s ", c_red(o), c_off(o));
+			for (size_t k = 0; k < 3; k++) {
+				json_t *t = json_object_get(p, keys[k]);
+				if (!json_is_string(t))
+					continue;
+				print_escaped(o->f, json_string_value(t), json_string_length(t));
+				fputs(k < 2 ? ": " : "\n", o->f);
+			}
 		}
 		if (ok)
 			fprintf(o->f, "%sok%s %s\n", c_bold(o), c_off(o), what);

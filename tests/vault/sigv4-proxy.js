@@ -7,7 +7,12 @@
 // matching S3 error) and the request never reaches s3rver.  Good requests are
 // forwarded unchanged.  One line per request goes to the log file.
 //
-// usage: node sigv4-proxy.js LISTEN_PORT BACKEND_PORT LOGFILE ACCESS_KEY:SECRET...
+// S3 replaces an object atomically and honours `If-None-Match: *` on PUT (a
+// conditional write: 412 PreconditionFailed when the key exists); s3rver
+// writes objects in place (a GET beside a PUT of the same key can fail) and
+// ignores If-None-Match.  So the proxy takes the requests on one key one at
+// a time, and answers a conditional PUT of an existing key with 412 itself.
+//
 'use strict';
 const http = require('http');
 const crypto = require('crypto');
@@ -93,11 +98,41 @@ http.createServer((req, res) => {
     const lock = req.headers['x-amz-object-lock-mode'] ? ' x-amz-object-lock-mode=' + req.headers['x-amz-object-lock-mode'] : '';
     log.write(`${req.method} ${req.url} ${body.length}${lock} ${bad ? bad[0] : 'ok'}\n`);
     if (bad) return deny(res, bad[0] === 'InvalidRequest' ? 400 : 403, bad[0], bad[1]);
-    const up = http.request({ host: '127.0.0.1', port: +backendPort, method: req.method, path: req.url, headers: req.headers }, r => {
-      res.writeHead(r.statusCode, r.headers);
-      r.pipe(res);
+    const forward = done => {
+      const up = http.request({ host: '127.0.0.1', port: +backendPort, method: req.method, path: req.url, headers: req.headers }, r => {
+        res.writeHead(r.statusCode, r.headers);
+        r.pipe(res);
+        r.on('end', done);
+        r.on('error', done);
+        res.on('close', done);
+      });
+      up.on('error', e => { deny(res, 502, 'BadGateway', String(e)); done(); });
+      up.end(body);
+    };
+    const key = req.url.split('?')[0];
+    if (key.split('/').filter(Boolean).length < 2) return forward(() => {}); // the bucket: listings
+    one_at_a_time(key, done => {
+      if (req.method !== 'PUT' || req.headers['if-none-match'] !== '*' || req.url.includes('?')) return forward(done);
+      const head = http.request({ host: '127.0.0.1', port: +backendPort, method: 'HEAD', path: key, headers: { host: req.headers.host } }, r => {
+        r.resume();
+        if (r.statusCode === 200) {
+          log.write(`PUT ${req.url} If-None-Match PreconditionFailed\n`);
+          deny(res, 412, 'PreconditionFailed', 'At least one of the pre-conditions you specified did not hold');
+          return done();
+        }
+        forward(done);
+      });
+      head.on('error', e => { deny(res, 502, 'BadGateway', String(e)); done(); });
+      head.end();
     });
-    up.on('error', e => deny(res, 502, 'BadGateway', String(e)));
-    up.end(body);
   });
 }).listen(+listenPort, '127.0.0.1');
+
+// the requests on one key, one at a time
+const queues = new Map();
+function one_at_a_time(key, task) {
+  const prev = queues.get(key) || Promise.resolve();
+  const next = prev.then(() => new Promise(resolve => task(resolve)));
+  queues.set(key, next);
+  next.then(() => { if (queues.get(key) === next) queues.delete(key); });
+}
