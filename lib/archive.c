@@ -588,6 +588,11 @@ const kcsi_member *kcsi_archive_find(const kcsi_archive *ar, const char *name)
 	return NULL;
 }
 
+size_t kcsi_archive_index(const kcsi_archive *ar, const kcsi_member *m)
+{
+	return (size_t)((const struct member *)m - ar->m); /* pub is the first field */
+}
+
 kcsi_code kcsi_member_data(kcsi_archive *ar, const kcsi_member *pm, const unsigned char **data,
 			   kcsi_error *err)
 {

@@ -261,7 +261,8 @@ kcsi_code ck_mem_pieces(kcsi_ckpt *c, struct proc_priv *p, struct ck_piece **out
 				goto fail;
 		}
 	}
-	qsort(v, n, sizeof(*v), cmp_piece);
+	if (n > 1)
+		qsort(v, n, sizeof(*v), cmp_piece);
 	*out = v;
 	*nout = n;
 	return KCSI_OK;

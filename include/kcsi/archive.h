@@ -67,6 +67,8 @@ size_t kcsi_archive_count(const kcsi_archive *ar);
 const kcsi_member *kcsi_archive_at(const kcsi_archive *ar, size_t i);
 /* Member by normalised name, or NULL. */
 const kcsi_member *kcsi_archive_find(const kcsi_archive *ar, const char *name);
+/* Position of a member of this archive in kcsi_archive_at() order. */
+size_t kcsi_archive_index(const kcsi_archive *ar, const kcsi_member *m);
 
 /* Read-only content of a member; valid until kcsi_archive_close(). */
 kcsi_code kcsi_member_data(kcsi_archive *ar, const kcsi_member *m,

@@ -1,0 +1,273 @@
+"""Hostile checkpoints against the reader and the memory views: archives built
+here from the fixtures (CRIU images written by hand, re-tarred) that made
+kcsi use unbounded memory or time, overflow its stack, block, or die of a
+signal.  Each test bounds time with a subprocess timeout and memory by the
+child's peak resident size (ru_maxrss), never by a wall clock."""
+import io
+import json
+import os
+import resource
+import shutil
+import signal
+import stat
+import subprocess
+import tarfile
+import threading
+import time
+
+import kt
+from kt import eq, fixture
+
+PROTO = os.path.join(kt.ROOT, 'proto')
+
+IMG_COMMON = 0x54564319
+IMG_SERVICE = 0x55105940
+MiB = 1 << 20
+
+
+# ---- CRIU images by hand: protobuf fields and image framing ----
+
+def varint(v):
+    out = bytearray()
+    while v > 0x7f:
+        out.append(v & 0x7f | 0x80)
+        v >>= 7
+    out.append(v)
+    return bytes(out)
+
+
+def f_uint(field, v):
+    """A varint field (uint32/uint64/int32/bool/enum)."""
+    return varint(field << 3) + varint(v)
+
+
+def f_sint(field, v):
+    """A zigzag varint field (sint32/sint64)."""
+    return varint(field << 3) + varint((v << 1) ^ (v >> 63))
+
+
+def f_bytes(field, b):
+    """A length-delimited field (string, bytes, sub-message)."""
+    if isinstance(b, str):
+        b = b.encode()
+    return varint(field << 3 | 2) + varint(len(b)) + b
+
+
+def _magics():
+    m = {}
+    for line in open(os.path.join(PROTO, 'magic.tsv')):
+        if line.startswith('#') or not line.strip():
+            continue
+        name, magic, prefix = line.split('\t')[:3]
+        m.setdefault(name, (int(magic), prefix))
+    return m
+
+
+MAGICS = _magics()
+
+
+def image(kind, payloads):
+    """A CRIU image of the given kind (name in proto/magic.tsv) holding these
+    entries (protobuf payloads)."""
+    magic, prefix = MAGICS[kind]
+    head = {'common': IMG_COMMON, 'service': IMG_SERVICE}.get(prefix)
+    out = bytearray()
+    if head is not None:
+        out += head.to_bytes(4, 'little')
+    out += magic.to_bytes(4, 'little')
+    for p in payloads:
+        out += len(p).to_bytes(4, 'little') + p
+    return bytes(out)
+
+
+def entries(data):
+    """The entry payloads of a protobuf image."""
+    pos = 8 if int.from_bytes(data[:4], 'little') in (IMG_COMMON, IMG_SERVICE) else 4
+    out = []
+    while pos < len(data):
+        size = int.from_bytes(data[pos:pos + 4], 'little')
+        out.append(data[pos + 4:pos + 4 + size])
+        pos += 4 + size
+    return out
+
+
+# ---- archives: a fixture's members, edited, written back as a tar ----
+
+def members(name):
+    """A fixture as an ordered dict member name -> (TarInfo, bytes or None)."""
+    out = {}
+    with tarfile.open(fixture(name)) as t:
+        for ti in t.getmembers():
+            out[ti.name] = (ti, t.extractfile(ti).read() if ti.isfile() else None)
+    return out
+
+
+def put(ms, name, data):
+    """Add or replace a regular member."""
+    if name in ms:
+        ti = ms[name][0]
+    else:
+        ti = tarfile.TarInfo(name)
+        ti.mode = 0o644
+        ti.mtime = 1700000000
+    ms[name] = (ti, data)
+
+
+def write_tar(ms, path, zstd=False, big=None):
+    """Write members as a plain tar (or .tar.zst through the zstd command).
+    big: (name, size, fill) adds a member of size bytes written by
+    fill(file, size) without holding it in memory."""
+    raw = path[:-4] if zstd else path
+    with tarfile.open(raw, 'w', format=tarfile.GNU_FORMAT) as t:
+        for name, (ti, data) in ms.items():
+            ti = tarfile.TarInfo(ti.name) if ti is None else ti
+            if data is None:
+                t.addfile(ti)
+                continue
+            ti.size = len(data)
+            t.addfile(ti, io.BytesIO(data))
+    if zstd:
+        if not shutil.which('zstd'):
+            raise kt.Skip('zstd not installed')
+        subprocess.run(['zstd', '-q', '-f', '--rm', '-o', path, raw], check=True)
+    return path
+
+
+def tmp(name):
+    d = os.path.join(kt.tmpdir(), 'hostile-reader')
+    os.makedirs(d, exist_ok=True)
+    return os.path.join(d, name)
+
+
+# ---- running kcsi with bounds ----
+
+def _rss(pid):
+    try:
+        with open('/proc/%d/status' % pid) as f:
+            for line in f:
+                if line.startswith('VmRSS:'):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+def run_bounded(args, timeout=120, stdin=None, stdout_sink=False, max_rss=None):
+    """Run kcsi; returns (exit code or -signal, stdout, stderr, peak RSS in
+    bytes).  stdout_sink: stdout is read and thrown away (only its size is
+    kept), so huge outputs cost the test nothing.  max_rss: the child is
+    killed as soon as its resident size passes it (the test fails), so that
+    a regression cannot take the machine's memory."""
+    p = subprocess.Popen([kt.KCSI] + list(args), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         stdin=stdin if stdin is not None else subprocess.DEVNULL)
+    out = bytearray()
+    size = [0]
+
+    def drain():
+        while True:
+            b = p.stdout.read(1 << 16)
+            if not b:
+                return
+            size[0] += len(b)
+            if not stdout_sink:
+                out.extend(b)
+    t = threading.Thread(target=drain)
+    t.start()
+    err = []
+    te = threading.Thread(target=lambda: err.append(p.stderr.read()))
+    te.start()
+    deadline = time.monotonic() + timeout
+    status = ru = None
+    while True:
+        pid, status, ru = os.wait4(p.pid, os.WNOHANG)
+        if pid:
+            break
+        why = None
+        if time.monotonic() > deadline:
+            why = 'still running after %d s' % timeout
+        elif max_rss and _rss(p.pid) > max_rss:
+            why = 'resident size passed %d MiB' % (max_rss // MiB)
+        if why:
+            p.kill()
+            os.wait4(p.pid, 0)
+            p.returncode = -9
+            t.join()
+            te.join()
+            raise AssertionError('kcsi %s: %s' % (' '.join(args), why))
+        time.sleep(0.05)
+    p.returncode = 0  # reaped above: keep Popen from waiting again
+    t.join()
+    te.join()
+    rc = os.waitstatus_to_exitcode(status)
+    stdout = bytes(out) if not stdout_sink else size[0]
+    return rc, stdout, err[0].decode(errors='replace'), ru.ru_maxrss * 1024
+
+
+# ---- 1. memfd inodes by the thousand ----
+
+VMA_AREA_REGULAR, VMA_FILE_SHARED, VMA_AREA_MEMFD = 1, 1 << 7, 1 << 14
+FD_MEMFD = 18
+
+
+def fown():
+    return b''.join(f_uint(i, 0) for i in range(1, 6))
+
+
+def memfd_flood(ninodes=20000, nmaps=2000):
+    """The memfd fixture plus ninodes memfd inodes (memfd.img), nmaps memfd
+    files (files.img) each mapped by one area of pid 14 (mm-14.img), as a
+    .tar.zst."""
+    path = tmp('memfd-flood-%d-%d.tar.zst' % (ninodes, nmaps))
+    if os.path.exists(path):
+        return path
+    ms = members('memfd')
+    inodes = entries(ms['checkpoint/memfd.img'][1])
+    for i in range(ninodes):
+        inodes.append(f_bytes(1, 'flood%d' % i) + f_uint(2, 0) + f_uint(3, 0) + f_uint(4, 4096) +
+                      f_uint(5, 50000 + i) + f_uint(6, 0) + f_uint(7, 100 + i))
+    put(ms, 'checkpoint/memfd.img', image('MEMFD_INODE', inodes))
+    files = entries(ms['checkpoint/files.img'][1])
+    vmas = []
+    base = 0x10000000
+    for k in range(nmaps):
+        fid = 900000 + k
+        memfd = f_uint(1, fid) + f_uint(2, 2) + f_uint(3, 0) + f_bytes(4, fown()) + f_uint(5, 100 + k * (ninodes // nmaps))
+        files.append(f_uint(1, FD_MEMFD) + f_uint(2, fid) + f_bytes(20, memfd))
+        start = base + k * 0x2000
+        vmas.append(f_bytes(14, f_uint(1, start) + f_uint(2, start + 0x1000) + f_uint(3, 0) + f_uint(4, fid) +
+                            f_uint(5, 1) + f_uint(6, 1) +
+                            f_uint(7, VMA_AREA_REGULAR | VMA_FILE_SHARED | VMA_AREA_MEMFD) + f_sint(8, -1)))
+    put(ms, 'checkpoint/files.img', image('FILES', files))
+    # the new areas lie below the others and come first: the list stays sorted
+    mm = b''.join(vmas) + entries(ms['checkpoint/mm-14.img'][1])[0]
+    put(ms, 'checkpoint/mm-14.img', image('MM', [mm]))
+    return write_tar(ms, path, zstd=True)
+
+
+def _bounded_ok(args, max_rss=512 * MiB, timeout=120, **kw):
+    rc, out, err, rss = run_bounded(args, timeout=timeout, max_rss=max_rss, **kw)
+    assert rc in (0, 1), 'kcsi %s: exit %d: %s' % (' '.join(args), rc, err.strip())
+    assert rss < max_rss, 'kcsi %s: peak RSS %d MiB' % (' '.join(args), rss // MiB)
+    return rc, out, err
+
+
+def test_memfd_inode_flood_decoded_once():
+    """20,000 memfd inodes and 2,000 memfd-mapped areas in an 80 KB .tar.zst:
+    memfd.img was decoded again on every lookup and every decode was kept
+    (4 GiB in 20 s, exit 7).  Now each image is decoded once per open
+    checkpoint and looked up by id."""
+    arch = memfd_flood()
+    for img in ('memfd.img', 'files.img', 'mm-14.img'):
+        kt.run('decode', arch, img)  # well-formed images
+    _, out, _ = _bounded_ok(['maps', '--json', '--pid', '14', arch])
+    areas = json.loads(out)
+    memfd = [a for a in areas if a['kind'] == 'memfd']
+    assert len(memfd) >= 2000, len(memfd)
+    # the name comes from the inode each file points at
+    eq(sorted({a['path'] for a in memfd if a['path'].startswith('/memfd:flood')})[:2],
+       ['/memfd:flood0', '/memfd:flood10'], 'memfd area names')
+    _, out, _ = _bounded_ok(['memgrep', '--json', '--pid', '14', '--hex', arch, '7f454c46'])
+    assert any(h.get('shmid') == 1075 for h in json.loads(out)), 'the real memfd is still scanned'
+    _bounded_ok(['strings', '--pid', '14', arch], stdout_sink=True)
+    _bounded_ok(['files', '--json', arch], stdout_sink=True)
+    _bounded_ok(['analyze', '--json', arch], stdout_sink=True)
