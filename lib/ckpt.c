@@ -756,6 +756,12 @@ const kcsi_proc *kcsi_ckpt_proc_by_pid(const kcsi_ckpt *c, uint32_t pid)
 	return p ? &p->pub : NULL;
 }
 
+size_t kcsi_ckpt_proc_index(const kcsi_ckpt *c, uint32_t pid)
+{
+	struct proc_priv *p = ck_proc(c, pid);
+	return p ? (size_t)(p - c->procs) : c->nprocs;
+}
+
 static const char *const cap_names[] = {
 	"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID",
 	"CAP_KILL", "CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE",

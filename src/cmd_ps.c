@@ -107,15 +107,12 @@ static char *cmdline_text(const kcsi_proc *p)
 	return buf;
 }
 
-/* tree order: children under their parent, by pid */
-static void walk(const kcsi_ckpt *c, const kcsi_proc *p, int depth, bool children, struct table *t, bool *done)
+/* One row of the tree. */
+static void tree_row(const kcsi_proc *p, size_t depth, struct table *t)
 {
-	size_t n = kcsi_ckpt_nprocs(c);
 	char pid[16], ppid[16], uid[16], thr[16], name[512];
 	char *cmd = cmdline_text(p);
-	for (size_t i = 0; i < n; i++)
-		if (kcsi_ckpt_proc(c, i) == p)
-			done[i] = true;
+	int indent = depth < 256 ? (int)depth * 2 : 512; /* past the column width anyway */
 	snprintf(pid, sizeof(pid), "%u", p->pid);
 	snprintf(ppid, sizeof(ppid), "%u", p->ppid);
 	snprintf(thr, sizeof(thr), "%u", p->nthreads);
@@ -123,15 +120,63 @@ static void walk(const kcsi_ckpt *c, const kcsi_proc *p, int depth, bool childre
 		snprintf(uid, sizeof(uid), "%u", p->uid);
 	else
 		snprintf(uid, sizeof(uid), "-");
-	snprintf(name, sizeof(name), "%*s%s%s%s", depth * 2, "", depth ? "\\_ " : "", cmd ? cmd : "",
+	snprintf(name, sizeof(name), "%*s%s%s%s", indent, "", depth ? "\\_ " : "", cmd ? cmd : "",
 		 p->argv_rewritten ? "  [argv rewritten]" : "");
 	table_add(t, pid, ppid, uid, p->state_name, thr, p->comm, p->exe ? p->exe : "-", name);
 	free(cmd);
-	for (size_t i = 0; children && i < n; i++) {
-		const kcsi_proc *q = kcsi_ckpt_proc(c, i);
-		if (q->ppid == p->pid && q->pid != p->pid && !done[i])
-			walk(c, q, depth + 1, true, t, done);
+}
+
+/* The process tree as table rows, children under their parent by pid;
+ * processes in a parent cycle start trees of their own.  Iterative (an
+ * explicit stack): a parent chain as deep as the checkpoint holds pids
+ * cannot overflow the call stack.  false when out of memory. */
+static bool tree_rows(const kcsi_ckpt *c, struct table *t)
+{
+	size_t n = kcsi_ckpt_nprocs(c);
+	size_t *first = malloc((n + 1) * sizeof(size_t)), *next = malloc((n + 1) * sizeof(size_t));
+	struct item { size_t i, depth; } *stack = malloc((n + 1) * sizeof(*stack));
+	bool *done = calloc(n + 1, 1), ok = first && next && stack && done;
+
+	for (size_t i = 0; ok && i < n; i++)
+		first[i] = next[i] = n; /* n: none */
+	for (size_t i = n; ok && i-- > 0;) { /* children lists in pid order */
+		const kcsi_proc *p = kcsi_ckpt_proc(c, i);
+		size_t parent = kcsi_ckpt_proc_index(c, p->ppid);
+		if (parent < n && parent != i) {
+			next[i] = first[parent];
+			first[parent] = i;
+		}
 	}
+	/* roots first (the parent is not in the checkpoint), then what is
+	 * left: processes whose parents form a cycle */
+	for (int pass = 0; ok && pass < 2; pass++)
+		for (size_t r = 0; r < n; r++) {
+			size_t top = 0;
+			if (done[r] || (pass == 0 && kcsi_ckpt_proc_by_pid(c, kcsi_ckpt_proc(c, r)->ppid)))
+				continue;
+			stack[top++] = (struct item){r, 0};
+			while (top > 0) {
+				struct item it = stack[--top];
+				size_t k, j = 0;
+				if (done[it.i])
+					continue;
+				done[it.i] = true;
+				tree_row(kcsi_ckpt_proc(c, it.i), it.depth, t);
+				/* the children go on the stack in reverse, so that the
+				 * lowest pid comes off first */
+				for (k = first[it.i]; k < n; k = next[k])
+					j++;
+				top += j;
+				j = 0;
+				for (k = first[it.i]; k < n; k = next[k], j++)
+					stack[top - 1 - j] = (struct item){k, it.depth + 1};
+			}
+		}
+	free(first);
+	free(next);
+	free(stack);
+	free(done);
+	return ok;
 }
 
 static int run(struct args *a)
@@ -164,22 +209,14 @@ static int run(struct args *a)
 		kcsi_jw_end(&o.w);
 	} else {
 		struct table t;
-		bool *done = calloc(n ? n : 1, 1);
 		table_init(&t, 8);
 		table_add(&t, "PID", "PPID", "UID", "STATE", "THR", "COMM", "EXE", "COMMAND");
-		for (size_t i = 0; i < n && done; i++) {
-			const kcsi_proc *p = kcsi_ckpt_proc(c, i);
-			if (one && p->pid != pid)
-				continue;
-			if (!one && (done[i] || kcsi_ckpt_proc_by_pid(c, p->ppid)))
-				continue; /* printed under its parent */
-			walk(c, p, 0, !one, &t, done);
-			if (one)
-				break;
+		if (one) {
+			tree_row(kcsi_ckpt_proc_by_pid(c, (uint32_t)pid), 0, &t);
+		} else if (!tree_rows(c, &t)) {
+			fprintf(stderr, "kcsi: out of memory\n");
+			rc = KCSI_ERR_NOMEM;
 		}
-		for (size_t i = 0; i < n && done && !one; i++)
-			if (!done[i])
-				walk(c, kcsi_ckpt_proc(c, i), 0, true, &t, done); /* cycles */
 		table_print(&t, &o);
 		table_free(&t);
 		if (env)
@@ -197,10 +234,9 @@ static int run(struct args *a)
 					fputc('\n', o.f);
 				}
 			}
-		free(done);
 	}
 	kcsi_ckpt_close(c);
-	return out_close(&o, 0);
+	return out_close(&o, rc);
 }
 
 const struct cmd cmd_ps = {

@@ -6,7 +6,6 @@ child's peak resident size (ru_maxrss), never by a wall clock."""
 import io
 import json
 import os
-import resource
 import shutil
 import signal
 import stat
@@ -141,11 +140,16 @@ def tmp(name):
 
 # ---- running kcsi with bounds ----
 
-def _rss(pid):
+def _peak_rss(pid):
+    """The peak resident size of a running process (VmHWM), 0 once gone.
+    Not ru_maxrss: that also counts the test's own memory the child had
+    between fork and exec."""
     try:
+        if os.readlink('/proc/%d/exe' % pid) != os.path.realpath(kt.KCSI):
+            return 0  # not exec'd yet: the memory is the test's
         with open('/proc/%d/status' % pid) as f:
             for line in f:
-                if line.startswith('VmRSS:'):
+                if line.startswith('VmHWM:'):
                     return int(line.split()[1]) * 1024
     except OSError:
         pass
@@ -154,12 +158,16 @@ def _rss(pid):
 
 def run_bounded(args, timeout=120, stdin=None, stdout_sink=False, max_rss=None):
     """Run kcsi; returns (exit code or -signal, stdout, stderr, peak RSS in
-    bytes).  stdout_sink: stdout is read and thrown away (only its size is
+    bytes, sampled every 10 ms).  stdout_sink: stdout is read and thrown away (only its size is
     kept), so huge outputs cost the test nothing.  max_rss: the child is
     killed as soon as its resident size passes it (the test fails), so that
     a regression cannot take the machine's memory."""
+    env = dict(os.environ)
+    # under AddressSanitizer, freed memory waits in a quarantine (256 MiB by
+    # default): keep it small so that resident sizes mean the same
+    env['ASAN_OPTIONS'] = env.get('ASAN_OPTIONS', '') + ':quarantine_size_mb=8'
     p = subprocess.Popen([kt.KCSI] + list(args), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                         stdin=stdin if stdin is not None else subprocess.DEVNULL)
+                         stdin=stdin if stdin is not None else subprocess.DEVNULL, env=env)
     out = bytearray()
     size = [0]
 
@@ -177,15 +185,17 @@ def run_bounded(args, timeout=120, stdin=None, stdout_sink=False, max_rss=None):
     te = threading.Thread(target=lambda: err.append(p.stderr.read()))
     te.start()
     deadline = time.monotonic() + timeout
-    status = ru = None
+    status = None
+    peak = 0
     while True:
-        pid, status, ru = os.wait4(p.pid, os.WNOHANG)
+        peak = max(peak, _peak_rss(p.pid))
+        pid, status = os.waitpid(p.pid, os.WNOHANG)
         if pid:
             break
         why = None
         if time.monotonic() > deadline:
             why = 'still running after %d s' % timeout
-        elif max_rss and _rss(p.pid) > max_rss:
+        elif max_rss and peak > max_rss:
             why = 'resident size passed %d MiB' % (max_rss // MiB)
         if why:
             p.kill()
@@ -194,13 +204,13 @@ def run_bounded(args, timeout=120, stdin=None, stdout_sink=False, max_rss=None):
             t.join()
             te.join()
             raise AssertionError('kcsi %s: %s' % (' '.join(args), why))
-        time.sleep(0.05)
+        time.sleep(0.01)
     p.returncode = 0  # reaped above: keep Popen from waiting again
     t.join()
     te.join()
     rc = os.waitstatus_to_exitcode(status)
     stdout = bytes(out) if not stdout_sink else size[0]
-    return rc, stdout, err[0].decode(errors='replace'), ru.ru_maxrss * 1024
+    return rc, stdout, err[0].decode(errors='replace'), peak
 
 
 # ---- 1. memfd inodes by the thousand ----
@@ -271,3 +281,73 @@ def test_memfd_inode_flood_decoded_once():
     _bounded_ok(['strings', '--pid', '14', arch], stdout_sink=True)
     _bounded_ok(['files', '--json', arch], stdout_sink=True)
     _bounded_ok(['analyze', '--json', arch], stdout_sink=True)
+
+
+# ---- 2. memgrep streams its matches ----
+
+def test_memgrep_streams_matches_with_flat_memory():
+    """memgrep -E '.' buffered every match and printed nothing until the end
+    (24 GB on a 258 MiB checkpoint; 2.5 GB on perlbot).  The resident size
+    must not grow with the number of matches: 340,000 matches of [a-z] on
+    perlbot cost what 5 matches cost.  The output is unchanged: every match,
+    in (pid, address) order."""
+    arch = fixture('perlbot')
+    counts = json.loads(kt.run('memgrep', '--count', '--json', '-E', arch, '[a-z]')[1])
+    total = sum(c['count'] for c in counts)
+    assert total > 300000, total
+    _, _, _, few = run_bounded(['memgrep', '--json', arch, 'PRIVMSG #perlbot'])
+    for fmt in (['--json'], []):
+        rc, out, err, rss = run_bounded(['memgrep'] + fmt + ['-E', arch, '[a-z]'], timeout=600,
+                                        max_rss=few + 512 * MiB)
+        eq(rc, 0, 'exit status (%s)' % err.strip())
+        assert rss < few + 64 * MiB, 'peak RSS %d MiB for %d matches, %d MiB for 5' % (
+            rss // MiB, total, few // MiB)
+        if fmt:
+            hits = json.loads(out)
+            keys = [(h['pid'], int(h['address'], 16)) for h in hits]
+            eq(hits[0]['match'], hits[0]['match'].lower(), 'a match')
+            eq(set(hits[0]), {'pid', 'comm', 'address', 'area', 'match', 'context', 'context_address'}
+               | ({'shmid'} if 'shmid' in hits[0] else set()), 'fields')
+        else:
+            rows = out.decode(errors='replace').splitlines()
+            assert rows[0].split()[:6] == ['PID', 'COMM', 'ADDRESS', 'AREA', 'MATCH', 'CONTEXT'], rows[0]
+            keys = [(int(r.split()[0]), int(r.split()[2], 16)) for r in rows[1:]]
+        eq(len(keys), total, 'every match')
+        assert keys == sorted(keys), 'matches in (pid, address) order'
+
+
+# ---- 3. a parent chain 20,000 processes deep ----
+
+def deep_chain(depth=20000):
+    """The counter fixture with a pstree where pid N+1 is the child of pid N,
+    depth processes in all, each with a copy of pid 1's core image
+    (.tar.zst, ~200 KB)."""
+    path = tmp('deep-chain-%d.tar.zst' % depth)
+    if os.path.exists(path):
+        return path
+    ms = members('counter')
+    core = ms['checkpoint/core-1.img'][1]
+    tree = []
+    for pid in range(1, depth + 1):
+        tree.append(f_uint(1, pid) + f_uint(2, pid - 1) + f_uint(3, 1) + f_uint(4, 1) + f_uint(5, pid))
+        if pid > 1:
+            put(ms, 'checkpoint/core-%d.img' % pid, core)
+    put(ms, 'checkpoint/pstree.img', image('PSTREE', tree))
+    return write_tar(ms, path, zstd=True)
+
+
+def test_ps_deep_parent_chain_iterative():
+    """ps on a 20,000-deep parent chain died of a stack overflow in the
+    recursive tree walk (SIGSEGV).  The walk is iterative now: every process
+    once, each under its parent, one level deeper."""
+    arch = deep_chain()
+    kt.run('decode', arch, 'pstree.img')
+    rc, out, err, _ = run_bounded(['ps', arch], timeout=300, max_rss=1024 * MiB)
+    eq(rc, 0, 'exit status (%s)' % err.strip())
+    rows = out.decode().splitlines()[1:]
+    eq([int(r.split()[0]) for r in rows], list(range(1, 20001)), 'pids in tree order')
+    command = rows[0].index('sh -c')  # where the COMMAND column starts
+    eq(rows[1][command:command + 5], '  \\_ ', 'the child of pid 1, one level down')
+    eq(rows[2][command:command + 7], '    \\_ ', 'its child, two levels down')
+    _bounded_ok(['ps', '--json', arch], timeout=300, stdout_sink=True)
+    _bounded_ok(['analyze', '--format', 'html', arch], timeout=300, stdout_sink=True)

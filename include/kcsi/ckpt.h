@@ -92,6 +92,8 @@ typedef struct kcsi_proc {
 size_t kcsi_ckpt_nprocs(const kcsi_ckpt *c);
 const kcsi_proc *kcsi_ckpt_proc(const kcsi_ckpt *c, size_t i);
 const kcsi_proc *kcsi_ckpt_proc_by_pid(const kcsi_ckpt *c, uint32_t pid);
+/* Index (for kcsi_ckpt_proc) of the process with that pid, or nprocs. */
+size_t kcsi_ckpt_proc_index(const kcsi_ckpt *c, uint32_t pid);
 
 /* ---- open files ---- */
 
