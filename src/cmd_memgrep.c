@@ -245,6 +245,8 @@ const struct cmd cmd_memgrep = {
 		"entries inside contiguous memory are found; a regex match is at most 64 KiB.\n"
 		"Each match: pid, comm, virtual address, the area holding it (file path, heap,\n"
 		"stack, anon, shmem, /memfd:NAME) and the bytes around it.  Order: pid, address.\n"
+		"Matches are printed as they are found (text in fixed-width columns), so memory\n"
+		"use does not grow with their number.\n"
 		"Exit status 1 when nothing matched, as grep.",
 	.json_doc =
 		"An array of {pid, comm, address (hex string), area, match (the matched bytes as a\n"
@@ -255,8 +257,8 @@ const struct cmd cmd_memgrep = {
 		"is left open (the error is on stderr and the exit status is not 0).",
 	.example =
 		"$ kcsi memgrep checkpoint-perlbot.tar PBKEY-\n"
-		"PID  COMM             ADDRESS         AREA  MATCH   CONTEXT\n"
-		"15   [kworker/u8:2-e  0x556a62e5f2c1  heap  PBKEY-  USER kw 0 * :PBKEY-5d41402abc4b2a76...",
+		"PID    COMM             ADDRESS         AREA      MATCH         CONTEXT\n"
+		"15     [kworker/u8:2-e  0x556a62e6e84a  heap      PBKEY-        USER px15 0 * :PBKEY-5d41402abc4b2a76...",
 	.opts = opts,
 	.min_pos = 2,
 	.max_pos = 2,
