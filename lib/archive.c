@@ -160,6 +160,25 @@ static int open_evidence(const char *path, int flags)
 	return fd;
 }
 
+/* Is the opened input a regular file?  (It was opened O_NONBLOCK so that a
+ * fifo could not block the open; reads block as usual again from here.) */
+static kcsi_code check_regular(int fd, const char *path, kcsi_error *err)
+{
+	struct stat st;
+	int fl;
+
+	if (fstat(fd, &st) != 0)
+		return kcsi_error_set(err, KCSI_ERR_IO, "%s: %s", path, strerror(errno));
+	if (!S_ISREG(st.st_mode))
+		return kcsi_error_set(err, KCSI_ERR_UNSUPPORTED,
+				      "%s: not a regular file or a directory (%s): refused", path,
+				      S_ISFIFO(st.st_mode) ? "a fifo" : S_ISSOCK(st.st_mode) ? "a socket"
+				      : S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) ? "a device" : "not a file");
+	if ((fl = fcntl(fd, F_GETFL)) < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) != 0)
+		return kcsi_error_set(err, KCSI_ERR_IO, "%s: %s", path, strerror(errno));
+	return KCSI_OK;
+}
+
 static kcsi_code spill_open(kcsi_archive *ar, kcsi_error *err)
 {
 	const char *dir = getenv("TMPDIR");
@@ -518,11 +537,14 @@ kcsi_code kcsi_archive_open(const char *path, unsigned flags, const kcsi_archive
 		ar->in_place = true;
 		rc = walk_dir(ar, path, "", &lim, 0, err);
 	} else {
-		int fd = open_evidence(path, 0);
+		/* O_NONBLOCK: opening a fifo must not wait for a writer */
+		int fd = open_evidence(path, O_NONBLOCK);
 		if (fd < 0) {
 			rc = kcsi_error_set(err, KCSI_ERR_IO, "%s: %s", path, strerror(errno));
-		} else {
+		} else if ((rc = check_regular(fd, path, err)) == KCSI_OK) {
 			rc = open_tar(ar, fd, flags, &lim, err);
+			close(fd);
+		} else {
 			close(fd);
 		}
 	}
@@ -623,11 +645,16 @@ kcsi_code kcsi_member_data(kcsi_archive *ar, const kcsi_member *pm, const unsign
 		return KCSI_OK;
 	case ST_FILE:
 		if (!m->mem) {
-			int fd = open_evidence(m->file, O_NOFOLLOW);
+			int fd = open_evidence(m->file, O_NOFOLLOW | O_NONBLOCK);
 			struct stat st;
+			kcsi_code rc;
 			void *p;
 			if (fd < 0)
 				return kcsi_error_set(err, KCSI_ERR_IO, "%s: %s", m->file, strerror(errno));
+			if ((rc = check_regular(fd, m->file, err)) != KCSI_OK) {
+				close(fd);
+				return rc;
+			}
 			if (fstat(fd, &st) != 0 || (uint64_t)st.st_size != m->pub.size) {
 				close(fd);
 				return kcsi_error_set(err, KCSI_ERR_IO, "%s: changed size while being read", m->file);

@@ -431,3 +431,22 @@ def test_all_pages_in_parent_and_no_findings():
     report = json.loads(_no_sanitizer_report(['analyze', '--format', 'json', arch]))
     eq(report['findings'], [], 'findings')
     _no_sanitizer_report(['dump', '--pid', '1', '--out', tmp('dump-in-parent'), '--force', arch])
+
+
+# ---- 8. a fifo given as the archive ----
+
+def test_fifo_archive_refused_not_waited_for():
+    """A fifo given as the archive blocked show and ps in open() for ever
+    (no writer).  It is opened without blocking and refused: it is neither
+    a regular file nor a directory."""
+    fifo = tmp('checkpoint.fifo')
+    if not os.path.exists(fifo):
+        os.mkfifo(fifo)
+    for cmd in (['show'], ['ps'], ['memgrep', '--count'], ['files']):
+        args = cmd + [fifo] + (['x'] if cmd[0] == 'memgrep' else [])
+        rc, out, err, _ = run_bounded(args, timeout=30)
+        eq(rc, 5, 'kcsi %s: exit status (%s)' % (' '.join(args), err.strip()))
+        eq(out, b'', 'no output')
+        lines = err.strip().splitlines()
+        eq(len(lines), 1, 'one-line error')
+        assert fifo in lines[0] and 'fifo' in lines[0].replace(fifo, ''), lines
