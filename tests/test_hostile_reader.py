@@ -450,3 +450,31 @@ def test_fifo_archive_refused_not_waited_for():
         lines = err.strip().splitlines()
         eq(len(lines), 1, 'one-line error')
         assert fifo in lines[0] and 'fifo' in lines[0].replace(fifo, ''), lines
+
+
+# ---- 9. diff whose second archive fails ----
+
+def broken_tcp_stream():
+    """perlbot with the queued bytes of its TCP connection cut short: it
+    opens, but its sockets cannot be read."""
+    path = tmp('broken-tcp-stream.tar')
+    if os.path.exists(path):
+        return path
+    ms = members('perlbot')
+    name = [n for n in ms if os.path.basename(n).startswith('tcp-stream-')][0]
+    put(ms, name, ms[name][1][:-4])
+    return write_tar(ms, path)
+
+
+def test_diff_names_the_archive_that_failed():
+    """diff whose second archive failed leaked the first one's descriptors
+    (ASan) and printed an error line without the archive's name."""
+    bad = broken_tcp_stream()
+    for args, named in ((['diff', fixture('perlbot'), bad], bad), (['diff', bad, fixture('perlbot')], bad)):
+        rc, out, err, _ = run_bounded(args, timeout=120)
+        eq(rc, 4, 'exit status (%s)' % err.strip())
+        eq(out, b'', 'no output')
+        lines = err.strip().splitlines()
+        eq(len(lines), 1, 'one-line error: %s' % err)
+        assert lines[0].startswith('kcsi: %s: ' % named), lines[0]
+        assert 'tcp-stream-' in lines[0], lines[0]
