@@ -220,6 +220,8 @@ static kcsi_code ck_decoded_get(kcsi_ckpt *c, const char *name, const char *kind
 		rc = kcsi_member_data(c->ar, m, &data, &e);
 		if (rc == KCSI_OK)
 			rc = decode_entries(c, full, data, (size_t)m->size, d, &e);
+		if (kcsi_archive_check(c->ar, &e) != KCSI_OK) /* read while the file shrank */
+			rc = e.code;
 		if (rc != KCSI_OK) { /* the messages read stay owned by the checkpoint */
 			free(d->msgs);
 			d->msgs = NULL;
@@ -681,16 +683,15 @@ kcsi_code kcsi_ckpt_open(const char *path, unsigned flags, kcsi_ckpt **out, kcsi
 				    path);
 		goto fail;
 	}
-	if ((rc = ck_load_meta(c, err)) != KCSI_OK)
+	if ((rc = ck_load_meta(c, err)) != KCSI_OK ||
+	    (!(flags & KCSI_CKPT_META_ONLY) && (rc = load_images(c, err)) != KCSI_OK) ||
+	    (rc = kcsi_archive_check(c->ar, err)) != KCSI_OK)
 		goto fail;
-	if (!(flags & KCSI_CKPT_META_ONLY) && (rc = load_images(c, err)) != KCSI_OK) {
-		if (strncmp(err->msg, path, strlen(path)) != 0)
-			kcsi_error_prefix(err, "%s", path);
-		goto fail;
-	}
 	*out = c;
 	return KCSI_OK;
 fail:
+	if (err && strncmp(err->msg, path, strlen(path)) != 0)
+		kcsi_error_prefix(err, "%s", path);
 	kcsi_ckpt_close(c);
 	return rc;
 }

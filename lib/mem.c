@@ -308,5 +308,7 @@ size_t kcsi_ckpt_read(kcsi_ckpt *c, uint32_t pid, uint64_t addr, void *buf, size
 		memcpy((char *)buf + done, r->data + (at - r->vaddr), (size_t)k);
 		done += (size_t)k;
 	}
+	if (kcsi_archive_check(c->ar, NULL) != KCSI_OK)
+		return 0; /* read while the archive shrank: not its bytes */
 	return done;
 }

@@ -478,3 +478,105 @@ def test_diff_names_the_archive_that_failed():
         eq(len(lines), 1, 'one-line error: %s' % err)
         assert lines[0].startswith('kcsi: %s: ' % named), lines[0]
         assert 'tcp-stream-' in lines[0], lines[0]
+
+
+# ---- 7. the archive truncated while it is read ----
+
+PE_PRESENT = 4
+ZERO_PAGES = 64
+
+
+def zero_memory_archive(kind, npages=ZERO_PAGES):
+    """The counter fixture where pid 1's memory is npages pages of zeros,
+    its pages image last in the archive: a plain tar ('tar') or the same
+    extracted ('dir').  Returns (path, file to truncate, offset of the pages
+    in it)."""
+    base = tmp('zero-memory-%d' % npages)
+    ms = members('counter')
+    pages_id = kt.jrun('decode', fixture('counter'), 'pagemap-1.img')['entries'][0]['pages_id']
+    put(ms, 'checkpoint/pagemap-1.img', image('PAGEMAP', [
+        f_uint(1, pages_id),
+        f_uint(1, 0x7f0000000000) + f_uint(2, 0) + f_uint(4, PE_PRESENT) + f_uint(5, npages)]))
+    pages = 'checkpoint/pages-%d.img' % pages_id
+    ti = ms.pop(pages)[0]
+    ms[pages] = (ti, bytes(npages * 4096))
+    write_tar(ms, base + '.tar')
+    if kind == 'tar':
+        with tarfile.open(base + '.tar') as t:
+            return base + '.tar', base + '.tar', t.getmember(pages).offset_data
+    d = base + '.dir'
+    shutil.rmtree(d, ignore_errors=True)
+    os.makedirs(d)
+    with tarfile.open(base + '.tar') as t:
+        t.extractall(d)
+    return d, os.path.join(d, pages), 0
+
+
+def test_archive_truncated_while_read_is_an_io_error():
+    """A plain tar (or a checkpoint directory's pages file) truncated while
+    kcsi reads it from its mapping: SIGBUS, exit 135, no message.  Now an
+    I/O error naming the archive.  memgrep prints a match per zero byte into
+    a pipe nobody reads yet: it blocks on the first page; the file is cut
+    two pages further on; then the pipe is drained and the scan goes on
+    into the cut."""
+    for kind in ('tar', 'dir'):
+        arch, victim, at = zero_memory_archive(kind)
+        p = subprocess.Popen([kt.KCSI, 'memgrep', '--pid', '1', '--context', '0', '-E', arch, '\\x00'],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            first = p.stdout.readline()  # the scan has begun: it is on page 0
+            assert first.startswith(b'PID'), first
+            os.truncate(victim, at + 2 * 4096)
+            rest = p.stdout.read()
+            err = p.stderr.read().decode(errors='replace')
+            rc = p.wait(timeout=120)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        assert rc != -signal.SIGBUS, '%s: killed by SIGBUS' % kind
+        eq(rc, 3, '%s: exit status (%s)' % (kind, err.strip()))
+        lines = err.strip().splitlines()
+        eq(len(lines), 1, 'one-line error')
+        assert arch in lines[0] and 'I/O error' in lines[0], lines[0]
+        # what was printed came from the pages the file still holds (and the
+        # rest of the page where it now ends: the kernel reads that as zeros)
+        held = -(-(at + 2 * 4096) // 4096) * 4096 - at
+        assert len(rest.splitlines()) + 1 <= held + 1, '%s: %d matches, %d bytes left' % (
+            kind, len(rest.splitlines()) + 1, held)
+
+
+def test_archive_truncated_during_a_long_scan():
+    """The same without a pipe to hold the scan: a count of every zero byte
+    in 64 MiB of memory takes seconds; the file is cut as soon as kcsi has
+    mapped it.  The old code died of SIGBUS here."""
+    for kind in ('tar', 'dir'):
+        arch, victim, at = zero_memory_archive(kind, 16384)
+        p = subprocess.Popen([kt.KCSI, 'memgrep', '--count', '--pid', '1', '-E', arch, '\\x00'],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            deadline = time.monotonic() + 60
+            while victim not in open('/proc/%d/maps' % p.pid).read():  # mapped: the scan starts
+                assert p.poll() is None and time.monotonic() < deadline, 'kcsi never mapped %s' % victim
+                time.sleep(0.002)
+            os.truncate(victim, at + 2 * 4096)
+            out, err = p.communicate(timeout=300)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        err = err.decode(errors='replace')
+        assert p.returncode != -signal.SIGBUS, '%s: killed by SIGBUS' % kind
+        eq(p.returncode, 3, '%s: exit status (%s)' % (kind, err.strip()))
+        assert err.startswith('kcsi: %s: I/O error' % arch) and len(err.splitlines()) == 1, err
+
+
+def test_archive_cut_short_before_reading_is_refused():
+    """The static variant: a plain tar whose pages image runs past the end
+    of the file is refused when it is opened, naming the archive."""
+    arch, victim, at = zero_memory_archive('tar')
+    os.truncate(victim, at + 2 * 4096)
+    for args in (['memgrep', arch, 'x'], ['strings', arch], ['ps', arch]):
+        rc, out, err, _ = run_bounded(args, timeout=60)
+        eq(rc, 4, 'exit status (%s)' % err.strip())
+        assert err.startswith('kcsi: %s: ' % arch) and 'truncated' in err, err
