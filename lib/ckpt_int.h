@@ -154,6 +154,38 @@ struct ck_piece {
 	uint64_t shmid;
 };
 kcsi_code ck_mem_pieces(kcsi_ckpt *c, struct proc_priv *p, struct ck_piece **out, size_t *n, kcsi_error *err);
+
+/* mem.c: a file of memory written out (dump's areas and core, recover's
+ * memfds): the bytes the checkpoint holds at their offsets, holes between
+ * them left sparse (never written), the size set at the end.  Two hashes:
+ *   sha256          SHA-256 of the whole file, as sha256sum prints it; the
+ *                   holes are hashed as zeros only while the job's budget of
+ *                   hole bytes lasts (*budget, shared by the files of one
+ *                   job), else it is "" (not computed);
+ *   extents_sha256  SHA-256 over each run of bytes held, in file order, each
+ *                   followed by its offset and length (little-endian 64-bit),
+ *                   then the file size: the holes enter as their extent
+ *                   list, so it costs what is held, however large the file.
+ * Writes come in increasing offset order; bytes before the end of what was
+ * written already are skipped (overlapping sources). */
+#define CK_HOLE_HASH_BUDGET (256ull << 20)
+struct ck_sparse {
+	int fd;
+	const char *what;     /* the file's name, for errors */
+	uint64_t size;        /* final size */
+	uint64_t pos;         /* end of what was written so far */
+	uint64_t run_start;   /* the run of held bytes being written, when run_open */
+	bool run_open;
+	uint64_t held;        /* bytes written */
+	uint64_t *budget;     /* hole bytes the whole-file hash may still read */
+	void *full, *extents; /* EVP_MD_CTX; full NULL once it is given up */
+};
+kcsi_code ck_sparse_open(struct ck_sparse *s, int fd, const char *what, uint64_t size, uint64_t *budget,
+			 kcsi_error *err);
+kcsi_code ck_sparse_write(struct ck_sparse *s, uint64_t off, const void *p, uint64_t len, kcsi_error *err);
+/* Set the size; the hashes in hex ("" for a whole-file hash not computed).
+ * Frees what open took, also after an error. */
+kcsi_code ck_sparse_close(struct ck_sparse *s, char sha256[65], char extents_sha256[65], kcsi_error *err);
 /* files.c */
 const char *ck_fd_type_name(uint32_t type);
 const char *ck_file_path(kcsi_ckpt *c, FileEntry *f);

@@ -4,10 +4,14 @@
  * image holds the contents of every run that has its data in this
  * checkpoint (PE_PRESENT, not PE_PARENT), back to back in pagemap order.
  * Runs point into the archive's mapping: nothing is copied. */
+#include <errno.h>
+#include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "ckpt_int.h"
+#include "safeout.h"
 
 #define PAGE_SIZE_ 4096ull
 #define PE_PARENT_ (1u << 0)
@@ -311,4 +315,132 @@ size_t kcsi_ckpt_read(kcsi_ckpt *c, uint32_t pid, uint64_t addr, void *buf, size
 	if (kcsi_archive_check(c->ar, NULL) != KCSI_OK)
 		return 0; /* read while the archive shrank: not its bytes */
 	return done;
+}
+
+/* ---- writing memory out: sparse files and their hashes ---- */
+
+static void put_le64(EVP_MD_CTX *ctx, uint64_t v)
+{
+	unsigned char b[8];
+	for (int i = 0; i < 8; i++)
+		b[i] = (unsigned char)(v >> (8 * i));
+	EVP_DigestUpdate(ctx, b, sizeof(b));
+}
+
+static void digest_hex(EVP_MD_CTX *ctx, char hex[65])
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned len = 0;
+	EVP_DigestFinal_ex(ctx, md, &len);
+	for (unsigned i = 0; i < len && i < 32; i++)
+		snprintf(hex + 2 * i, 3, "%02x", md[i]);
+}
+
+/* Zeros from pos up to off into the whole-file hash, while the budget lasts. */
+static void hash_hole(struct ck_sparse *s, uint64_t off)
+{
+	static const unsigned char zeros[1 << 16];
+	uint64_t n = off - s->pos;
+	if (!s->full || n == 0)
+		return;
+	if (n > *s->budget) { /* too big to hash byte by byte: give the whole-file hash up */
+		EVP_MD_CTX_free(s->full);
+		s->full = NULL;
+		return;
+	}
+	*s->budget -= n;
+	while (n > 0) {
+		size_t k = n < sizeof(zeros) ? (size_t)n : sizeof(zeros);
+		EVP_DigestUpdate(s->full, zeros, k);
+		n -= k;
+	}
+}
+
+static void end_run(struct ck_sparse *s)
+{
+	if (s->run_open) {
+		put_le64(s->extents, s->run_start);
+		put_le64(s->extents, s->pos - s->run_start);
+		s->run_open = false;
+	}
+}
+
+kcsi_code ck_sparse_open(struct ck_sparse *s, int fd, const char *what, uint64_t size, uint64_t *budget,
+			 kcsi_error *err)
+{
+	memset(s, 0, sizeof(*s));
+	s->fd = fd;
+	s->what = what;
+	s->size = size;
+	s->budget = budget;
+	if (size > (uint64_t)INT64_MAX)
+		return kcsi_error_set(err, KCSI_ERR_LIMIT, "%s: %llu bytes: too large for a file", what,
+				      (unsigned long long)size);
+	s->full = EVP_MD_CTX_new();
+	s->extents = EVP_MD_CTX_new();
+	if (!s->full || !s->extents) {
+		EVP_MD_CTX_free(s->full);
+		EVP_MD_CTX_free(s->extents);
+		s->full = s->extents = NULL;
+		return kcsi_error_set(err, KCSI_ERR_NOMEM, "out of memory");
+	}
+	EVP_DigestInit_ex(s->full, EVP_sha256(), NULL);
+	EVP_DigestInit_ex(s->extents, EVP_sha256(), NULL);
+	return KCSI_OK;
+}
+
+kcsi_code ck_sparse_write(struct ck_sparse *s, uint64_t off, const void *p, uint64_t len, kcsi_error *err)
+{
+	kcsi_code rc;
+	if (off < s->pos) { /* already written from an overlapping source */
+		uint64_t skip = s->pos - off;
+		if (skip >= len)
+			return KCSI_OK;
+		off += skip;
+		p = (const unsigned char *)p + skip;
+		len -= skip;
+	}
+	if (len == 0)
+		return KCSI_OK;
+	if (off > s->size || len > s->size - off)
+		return kcsi_error_set(err, KCSI_ERR_GENERIC, "%s: %llu bytes at offset %llu run past its size %llu",
+				      s->what, (unsigned long long)len, (unsigned long long)off,
+				      (unsigned long long)s->size);
+	if (off > s->pos)
+		end_run(s);
+	hash_hole(s, off);
+	if ((rc = kcsi_write_at(s->fd, p, (size_t)len, off, s->what, err)) != KCSI_OK)
+		return rc;
+	if (s->full)
+		EVP_DigestUpdate(s->full, p, (size_t)len);
+	EVP_DigestUpdate(s->extents, p, (size_t)len);
+	if (!s->run_open) {
+		s->run_open = true;
+		s->run_start = off;
+	}
+	s->pos = off + len;
+	s->held += len;
+	return KCSI_OK;
+}
+
+kcsi_code ck_sparse_close(struct ck_sparse *s, char sha256[65], char extents_sha256[65], kcsi_error *err)
+{
+	kcsi_code rc = KCSI_OK;
+	sha256[0] = extents_sha256[0] = '\0';
+	if (!s->extents) /* open failed */
+		return KCSI_OK;
+	end_run(s);
+	hash_hole(s, s->size);
+	put_le64(s->extents, s->size);
+	if (ftruncate(s->fd, (off_t)s->size) != 0)
+		rc = kcsi_error_set(err, errno == EFBIG || errno == ENOSPC ? KCSI_ERR_LIMIT : KCSI_ERR_IO,
+				    "%s: setting its size to %llu bytes: %s", s->what, (unsigned long long)s->size,
+				    strerror(errno));
+	if (s->full)
+		digest_hex(s->full, sha256);
+	digest_hex(s->extents, extents_sha256);
+	EVP_MD_CTX_free(s->full);
+	EVP_MD_CTX_free(s->extents);
+	s->full = s->extents = NULL;
+	return rc;
 }

@@ -3,6 +3,7 @@ here from the fixtures (CRIU images written by hand, re-tarred) that made
 kcsi use unbounded memory or time, overflow its stack, block, or die of a
 signal.  Each test bounds time with a subprocess timeout and memory by the
 child's peak resident size (ru_maxrss), never by a wall clock."""
+import hashlib
 import io
 import json
 import os
@@ -215,12 +216,32 @@ def run_bounded(args, timeout=120, stdin=None, stdout_sink=False, max_rss=None):
 
 # ---- 1. memfd inodes by the thousand ----
 
-VMA_AREA_REGULAR, VMA_FILE_SHARED, VMA_AREA_MEMFD = 1, 1 << 7, 1 << 14
+VMA_AREA_REGULAR, VMA_FILE_SHARED, VMA_ANON_PRIVATE, VMA_AREA_MEMFD = 1, 1 << 7, 1 << 9, 1 << 14
 FD_MEMFD = 18
 
 
-def fown():
-    return b''.join(f_uint(i, 0) for i in range(1, 6))
+def memfd_inode(inode_id, name, size, shmid):
+    return (f_bytes(1, name) + f_uint(2, 0) + f_uint(3, 0) + f_uint(4, size) + f_uint(5, shmid) + f_uint(6, 0) +
+            f_uint(7, inode_id))
+
+
+def memfd_file(fid, inode_id):
+    """A files.img entry: a memfd file of that inode."""
+    fown = b''.join(f_uint(i, 0) for i in range(1, 6))
+    memfd = f_uint(1, fid) + f_uint(2, 2) + f_uint(3, 0) + f_bytes(4, fown) + f_uint(5, inode_id)
+    return f_uint(1, FD_MEMFD) + f_uint(2, fid) + f_bytes(20, memfd)
+
+
+def vma(start, end, shmid=0, prot=1, flags=1, status=VMA_AREA_REGULAR | VMA_FILE_SHARED | VMA_AREA_MEMFD):
+    """An mm_entry.vmas field (a shared memfd mapping by default)."""
+    return f_bytes(14, f_uint(1, start) + f_uint(2, end) + f_uint(3, 0) + f_uint(4, shmid) + f_uint(5, prot) +
+                   f_uint(6, flags) + f_uint(7, status) + f_sint(8, -1))
+
+
+def with_areas(ms, mm_name, vmas):
+    """Put areas in front of those of an mm image (they must lie below them,
+    so that the list stays sorted)."""
+    put(ms, mm_name, image('MM', [b''.join(vmas) + entries(ms[mm_name][1])[0]]))
 
 
 def memfd_flood(ninodes=20000, nmaps=2000):
@@ -232,25 +253,13 @@ def memfd_flood(ninodes=20000, nmaps=2000):
         return path
     ms = members('memfd')
     inodes = entries(ms['checkpoint/memfd.img'][1])
-    for i in range(ninodes):
-        inodes.append(f_bytes(1, 'flood%d' % i) + f_uint(2, 0) + f_uint(3, 0) + f_uint(4, 4096) +
-                      f_uint(5, 50000 + i) + f_uint(6, 0) + f_uint(7, 100 + i))
+    inodes += [memfd_inode(100 + i, 'flood%d' % i, 4096, 50000 + i) for i in range(ninodes)]
     put(ms, 'checkpoint/memfd.img', image('MEMFD_INODE', inodes))
     files = entries(ms['checkpoint/files.img'][1])
-    vmas = []
-    base = 0x10000000
-    for k in range(nmaps):
-        fid = 900000 + k
-        memfd = f_uint(1, fid) + f_uint(2, 2) + f_uint(3, 0) + f_bytes(4, fown()) + f_uint(5, 100 + k * (ninodes // nmaps))
-        files.append(f_uint(1, FD_MEMFD) + f_uint(2, fid) + f_bytes(20, memfd))
-        start = base + k * 0x2000
-        vmas.append(f_bytes(14, f_uint(1, start) + f_uint(2, start + 0x1000) + f_uint(3, 0) + f_uint(4, fid) +
-                            f_uint(5, 1) + f_uint(6, 1) +
-                            f_uint(7, VMA_AREA_REGULAR | VMA_FILE_SHARED | VMA_AREA_MEMFD) + f_sint(8, -1)))
+    files += [memfd_file(900000 + k, 100 + k * (ninodes // nmaps)) for k in range(nmaps)]
     put(ms, 'checkpoint/files.img', image('FILES', files))
-    # the new areas lie below the others and come first: the list stays sorted
-    mm = b''.join(vmas) + entries(ms['checkpoint/mm-14.img'][1])[0]
-    put(ms, 'checkpoint/mm-14.img', image('MM', [mm]))
+    with_areas(ms, 'checkpoint/mm-14.img',
+               [vma(0x10000000 + k * 0x2000, 0x10001000 + k * 0x2000, 900000 + k) for k in range(nmaps)])
     return write_tar(ms, path, zstd=True)
 
 
@@ -580,3 +589,62 @@ def test_archive_cut_short_before_reading_is_refused():
         rc, out, err, _ = run_bounded(args, timeout=60)
         eq(rc, 4, 'exit status (%s)' % err.strip())
         assert err.startswith('kcsi: %s: ' % arch) and 'truncated' in err, err
+
+
+# ---- 5. areas that are all holes ----
+
+GiB = 1 << 30
+
+
+def hollow_areas():
+    """The counter fixture where pid 1 also maps four memfds whose inodes
+    claim 4 GiB and hold no page, and reserves 64 GiB PROT_NONE (a JVM
+    heap), none of it in the checkpoint."""
+    path = tmp('hollow-areas.tar')
+    if os.path.exists(path):
+        return path
+    ms = members('counter')
+    put(ms, 'checkpoint/memfd.img', image('MEMFD_INODE', [memfd_inode(k + 1, 'big%d' % k, 4 * GiB, 7000 + k)
+                                                          for k in range(4)]))
+    files = entries(ms['checkpoint/files.img'][1]) + [memfd_file(800 + k, k + 1) for k in range(4)]
+    put(ms, 'checkpoint/files.img', image('FILES', files))
+    areas = [vma(0x10000000 + k * 4 * GiB, 0x10000000 + (k + 1) * 4 * GiB, 800 + k) for k in range(4)]
+    areas.append(vma(1 << 40, (1 << 40) + 64 * GiB, prot=0, flags=0x4022, status=VMA_AREA_REGULAR | VMA_ANON_PRIVATE))
+    with_areas(ms, 'checkpoint/mm-1.img', areas)
+    return write_tar(ms, path)
+
+
+def test_dump_work_follows_the_bytes_held():
+    """dump hashed every hole byte of its area files: ~7 s per 4 GiB memfd
+    area without a page, 61 s for a 64 GiB PROT_NONE reservation.  The
+    files are sparse (holes never written) and a hole too large to hash is
+    hashed as its extent list (extents_sha256); sha256 (the whole file) is
+    there when it is cheap, and then it is what sha256sum says."""
+    arch = hollow_areas()
+    for img in ('memfd.img', 'files.img', 'mm-1.img'):
+        kt.run('decode', arch, img)
+    out = tmp('dump-hollow')
+    shutil.rmtree(out, ignore_errors=True)
+    rc, res, err, _ = run_bounded(['dump', '--json', '--pid', '1', '--out', out, arch], timeout=60,
+                                  max_rss=512 * MiB)
+    eq(rc, 0, 'exit status (%s)' % err.strip())
+    files = json.loads(res)
+    big = [f for f in files if f['start'] and int(f['end'], 16) - int(f['start'], 16) >= 4 * GiB]
+    eq(len(big), 5, 'the four memfd areas and the reservation')
+    le64 = lambda v: v.to_bytes(8, 'little')  # noqa: E731
+    for f in big:
+        size = int(f['end'], 16) - int(f['start'], 16)
+        st = os.stat(os.path.join(out, f['file']))
+        eq(st.st_size, size, 'area file size')
+        assert st.st_blocks * 512 < MiB, '%s: %d bytes allocated: not sparse' % (f['file'], st.st_blocks * 512)
+        eq(f['bytes_held'], 0, 'bytes held')
+        eq(f['extents_sha256'], hashlib.sha256(le64(size)).hexdigest(), 'extents hash of a file of holes')
+    assert any(f['sha256'] is None for f in big), 'the holes of 80 GiB are not hashed byte by byte'
+    small = [f for f in files if f not in big]
+    for f in small:  # the usual areas and the core: small, hashed whole
+        data = open(os.path.join(out, f['file']), 'rb').read()
+        eq(f['sha256'], hashlib.sha256(data).hexdigest(), '%s: sha256 of the file' % f['file'])
+        if f['start'] and f['bytes_held'] == len(data):  # held whole: one extent
+            eq(f['extents_sha256'], hashlib.sha256(data + le64(0) + le64(len(data)) + le64(len(data))).hexdigest(),
+               '%s: extents hash' % f['file'])
+    assert any(f['start'] and f['bytes_held'] == int(f['end'], 16) - int(f['start'], 16) for f in small)
