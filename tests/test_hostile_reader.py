@@ -292,6 +292,34 @@ def test_memfd_inode_flood_decoded_once():
     _bounded_ok(['analyze', '--json', arch], stdout_sink=True)
 
 
+def many_areas(n=200000):
+    """The counter fixture where pid 1 has n more one-page areas, each with a
+    pagemap entry (maps reads no page: the pages image stays as it was)."""
+    path = tmp('many-areas-%d.tar.zst' % n)
+    if os.path.exists(path):
+        return path
+    ms = members('counter')
+    base = 0x10000000
+    head, *old = entries(ms['checkpoint/pagemap-1.img'][1])
+    new = [f_uint(1, base + k * 0x2000) + f_uint(2, 0) + f_uint(4, 4) + f_uint(5, 1) for k in range(n)]
+    put(ms, 'checkpoint/pagemap-1.img', image('PAGEMAP', [head] + new + old))
+    with_areas(ms, 'checkpoint/mm-1.img', [vma(base + k * 0x2000, base + k * 0x2000 + 0x1000, prot=3, flags=0x22,
+                                               status=VMA_AREA_REGULAR | VMA_ANON_PRIVATE) for k in range(n)])
+    return write_tar(ms, path, zstd=True)
+
+
+def test_maps_many_areas_and_pagemap_entries():
+    """maps counted the pages of each area by going through every pagemap
+    entry: 200,000 areas and entries made 4e10 steps.  A sorted union of
+    the held ranges answers each area by binary search."""
+    arch = many_areas()
+    _, out, _ = _bounded_ok(['maps', '--json', '--pid', '1', arch], timeout=60)
+    areas = json.loads(out)
+    added = [a for a in areas if int(a['start'], 16) < 0x100000000]
+    eq(len(added), 200000, 'areas')
+    eq({a['pages'] for a in added}, {1}, 'one page held in each')
+
+
 # ---- 2. memgrep streams its matches ----
 
 def test_memgrep_streams_matches_with_flat_memory():
