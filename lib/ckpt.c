@@ -763,6 +763,66 @@ size_t kcsi_ckpt_proc_index(const kcsi_ckpt *c, uint32_t pid)
 	return p ? (size_t)(p - c->procs) : c->nprocs;
 }
 
+kcsi_code kcsi_ckpt_tree(const kcsi_ckpt *c, size_t **order, size_t **depth, kcsi_error *err)
+{
+	size_t n = c->nprocs, out = 0;
+	size_t *first = malloc((n + 1) * sizeof(size_t)), *next = malloc((n + 1) * sizeof(size_t));
+	size_t *ord = malloc((n + 1) * sizeof(size_t)), *dep = malloc((n + 1) * sizeof(size_t));
+	struct item { size_t i, depth; } *stack = malloc((n + 1) * sizeof(*stack));
+	bool *done = calloc(n + 1, 1);
+
+	*order = *depth = NULL;
+	if (!first || !next || !ord || !dep || !stack || !done) {
+		free(ord);
+		free(dep);
+		ord = dep = NULL;
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++)
+		first[i] = next[i] = n; /* n: none */
+	for (size_t i = n; i-- > 0;) { /* children lists, in pid order */
+		size_t parent = kcsi_ckpt_proc_index(c, c->procs[i].pub.ppid);
+		if (parent < n && parent != i) {
+			next[i] = first[parent];
+			first[parent] = i;
+		}
+	}
+	/* roots first (no parent in the checkpoint), then what is left */
+	for (int pass = 0; pass < 2; pass++)
+		for (size_t r = 0; r < n; r++) {
+			size_t top = 0;
+			if (done[r] || (pass == 0 && ck_proc(c, c->procs[r].pub.ppid)))
+				continue;
+			stack[top++] = (struct item){r, 0};
+			while (top > 0) { /* at most one entry per process: each has one parent */
+				struct item it = stack[--top];
+				size_t k, j = 0;
+				if (done[it.i])
+					continue;
+				done[it.i] = true;
+				ord[out] = it.i;
+				dep[out++] = it.depth;
+				/* the children go on in reverse, so the lowest pid comes off first */
+				for (k = first[it.i]; k < n; k = next[k])
+					j++;
+				top += j;
+				j = 0;
+				for (k = first[it.i]; k < n; k = next[k], j++)
+					stack[top - 1 - j] = (struct item){k, it.depth + 1};
+			}
+		}
+out:
+	free(first);
+	free(next);
+	free(stack);
+	free(done);
+	if (!ord)
+		return kcsi_error_set(err, KCSI_ERR_NOMEM, "out of memory");
+	*order = ord;
+	*depth = dep;
+	return KCSI_OK;
+}
+
 static const char *const cap_names[] = {
 	"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID",
 	"CAP_KILL", "CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE",

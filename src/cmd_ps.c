@@ -126,59 +126,6 @@ static void tree_row(const kcsi_proc *p, size_t depth, struct table *t)
 	free(cmd);
 }
 
-/* The process tree as table rows, children under their parent by pid;
- * processes in a parent cycle start trees of their own.  Iterative (an
- * explicit stack): a parent chain as deep as the checkpoint holds pids
- * cannot overflow the call stack.  false when out of memory. */
-static bool tree_rows(const kcsi_ckpt *c, struct table *t)
-{
-	size_t n = kcsi_ckpt_nprocs(c);
-	size_t *first = malloc((n + 1) * sizeof(size_t)), *next = malloc((n + 1) * sizeof(size_t));
-	struct item { size_t i, depth; } *stack = malloc((n + 1) * sizeof(*stack));
-	bool *done = calloc(n + 1, 1), ok = first && next && stack && done;
-
-	for (size_t i = 0; ok && i < n; i++)
-		first[i] = next[i] = n; /* n: none */
-	for (size_t i = n; ok && i-- > 0;) { /* children lists in pid order */
-		const kcsi_proc *p = kcsi_ckpt_proc(c, i);
-		size_t parent = kcsi_ckpt_proc_index(c, p->ppid);
-		if (parent < n && parent != i) {
-			next[i] = first[parent];
-			first[parent] = i;
-		}
-	}
-	/* roots first (the parent is not in the checkpoint), then what is
-	 * left: processes whose parents form a cycle */
-	for (int pass = 0; ok && pass < 2; pass++)
-		for (size_t r = 0; r < n; r++) {
-			size_t top = 0;
-			if (done[r] || (pass == 0 && kcsi_ckpt_proc_by_pid(c, kcsi_ckpt_proc(c, r)->ppid)))
-				continue;
-			stack[top++] = (struct item){r, 0};
-			while (top > 0) {
-				struct item it = stack[--top];
-				size_t k, j = 0;
-				if (done[it.i])
-					continue;
-				done[it.i] = true;
-				tree_row(kcsi_ckpt_proc(c, it.i), it.depth, t);
-				/* the children go on the stack in reverse, so that the
-				 * lowest pid comes off first */
-				for (k = first[it.i]; k < n; k = next[k])
-					j++;
-				top += j;
-				j = 0;
-				for (k = first[it.i]; k < n; k = next[k], j++)
-					stack[top - 1 - j] = (struct item){k, it.depth + 1};
-			}
-		}
-	free(first);
-	free(next);
-	free(stack);
-	free(done);
-	return ok;
-}
-
 static int run(struct args *a)
 {
 	kcsi_ckpt *c;
@@ -213,9 +160,17 @@ static int run(struct args *a)
 		table_add(&t, "PID", "PPID", "UID", "STATE", "THR", "COMM", "EXE", "COMMAND");
 		if (one) {
 			tree_row(kcsi_ckpt_proc_by_pid(c, (uint32_t)pid), 0, &t);
-		} else if (!tree_rows(c, &t)) {
-			fprintf(stderr, "kcsi: out of memory\n");
-			rc = KCSI_ERR_NOMEM;
+		} else {
+			size_t *order, *depth;
+			kcsi_error err;
+			if (kcsi_ckpt_tree(c, &order, &depth, &err) != KCSI_OK) {
+				rc = fail(&err);
+			} else {
+				for (size_t k = 0; k < n; k++)
+					tree_row(kcsi_ckpt_proc(c, order[k]), depth[k], &t);
+				free(order);
+				free(depth);
+			}
 		}
 		table_print(&t, &o);
 		table_free(&t);

@@ -676,3 +676,21 @@ def test_dump_work_follows_the_bytes_held():
             eq(f['extents_sha256'], hashlib.sha256(data + le64(0) + le64(len(data)) + le64(len(data))).hexdigest(),
                '%s: extents hash' % f['file'])
     assert any(f['start'] and f['bytes_held'] == int(f['end'], 16) - int(f['start'], 16) for f in small)
+
+
+def test_ps_parent_cycles_each_process_once():
+    """Processes whose parents form a cycle (or are themselves) have no root
+    above them: each is printed once, as the root of what is left."""
+    path = tmp('parent-cycle.tar')
+    ms = members('counter')
+    core = ms['checkpoint/core-1.img'][1]
+    links = {1: 0, 2: 3, 3: 2, 4: 4, 5: 3}
+    put(ms, 'checkpoint/pstree.img', image('PSTREE', [f_uint(1, pid) + f_uint(2, ppid) + f_uint(3, 1) + f_uint(4, 1) +
+                                                       f_uint(5, pid) for pid, ppid in links.items()]))
+    for pid in links:
+        if pid > 1:
+            put(ms, 'checkpoint/core-%d.img' % pid, core)
+    write_tar(ms, path)
+    rows = kt.run('ps', path)[1].decode().splitlines()[1:]
+    eq([(int(r.split()[0]), int(r.split()[1])) for r in rows], [(1, 0), (2, 3), (3, 2), (5, 3), (4, 4)],
+       '(pid, ppid) in tree order')
