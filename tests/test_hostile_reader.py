@@ -551,11 +551,12 @@ def zero_memory_archive(kind, npages=ZERO_PAGES):
 
 def test_archive_truncated_while_read_is_an_io_error():
     """A plain tar (or a checkpoint directory's pages file) truncated while
-    kcsi reads it from its mapping: SIGBUS, exit 135, no message.  Now an
-    I/O error naming the archive.  memgrep prints a match per zero byte into
-    a pipe nobody reads yet: it blocks on the first page; the file is cut
-    two pages further on; then the pipe is drained and the scan goes on
-    into the cut."""
+    kcsi reads it from its mapping was SIGBUS, exit 135, no message; it is
+    an I/O error naming the archive, and what memgrep streams stops at the
+    cut.  memgrep prints a match per zero byte into a pipe nobody reads yet:
+    it blocks on the first page; the file is cut two pages further on; then
+    the pipe is drained and the scan goes on into the cut.  (The old memgrep
+    printed only at the end, after reading everything: it saw no cut.)"""
     for kind in ('tar', 'dir'):
         arch, victim, at = zero_memory_archive(kind)
         p = subprocess.Popen([kt.KCSI, 'memgrep', '--pid', '1', '--context', '0', '-E', arch, '\\x00'],
