@@ -1526,7 +1526,8 @@ kcsi_code kcsi_analyze(kcsi_ckpt *c, const kcsi_analyze_opts *o, kcsi_report **o
 	scan_rootfs(&a);
 	rules_aggregate(&a);
 	verdict(&a);
-	qsort(r->findings, r->nfindings, sizeof(kcsi_finding), cmp_finding);
+	if (r->nfindings > 1) /* no findings: findings may be NULL */
+		qsort(r->findings, r->nfindings, sizeof(kcsi_finding), cmp_finding);
 	kcsi_iocs_sort(&a.iocs);
 	event(&a, parse_time(mt->created), "Creation Time", xasprintf("container %s created", mt->container ? mt->container : "?"), NULL, -1);
 	event(&a, parse_time(mt->checkpointed), "Checkpoint Time",

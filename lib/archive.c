@@ -6,6 +6,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <fnmatch.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -27,6 +30,9 @@ struct member {
 
 struct kcsi_archive {
 	char *path;
+	int fd;                /* the plain tar read in place, for size checks */
+	unsigned long faults;  /* bus faults seen by the last check */
+	bool changed;          /* the file shrank while mapped: reads are void */
 	char kind[48];
 	uint64_t size;
 	bool in_place;
@@ -65,6 +71,112 @@ bool kcsi_member_is_bulk(const char *name)
 			return true;
 	return false;
 }
+
+/* ---- the archive shrinking under its mapping ----
+ *
+ * Member data is mapped from the archive (plain tar) or the member files
+ * (directory).  When another process truncates such a file while kcsi reads
+ * it, touching a page past the new end raises SIGBUS.  A handler installed
+ * once per process turns that into a recorded fault: it maps a page of
+ * zeros over the faulting page, so that the interrupted read completes, and
+ * counts the fault; kcsi_archive_check() then reports KCSI_ERR_IO for the
+ * archive whose mapping it was, and the readers of this library (image
+ * decoding, memory scans, reads) check it before they trust what they read.
+ * Faults outside the mappings registered here are left to the handler that
+ * was there before (by default, the process dies as it would have). */
+
+#define GUARD_SLOTS 64
+#define FAULT_RING 16
+
+static struct guard_slot {
+	_Atomic uintptr_t start, end;
+} guard_slots[GUARD_SLOTS];
+static atomic_bool guard_overflow;        /* more mappings than slots: guard all */
+static atomic_ulong guard_faults;         /* faults handled so far */
+static _Atomic uintptr_t fault_ring[FAULT_RING]; /* their addresses, newest last */
+static struct sigaction guard_prev;
+static uintptr_t guard_page;
+static pthread_once_t guard_once = PTHREAD_ONCE_INIT;
+
+static bool guarded(uintptr_t a)
+{
+	if (atomic_load(&guard_overflow))
+		return true;
+	for (size_t i = 0; i < GUARD_SLOTS; i++) {
+		uintptr_t s = atomic_load(&guard_slots[i].start), e = atomic_load(&guard_slots[i].end);
+		if (s && a >= s && a < e)
+			return true;
+	}
+	return false;
+}
+
+static void on_sigbus(int sig, siginfo_t *si, void *uc)
+{
+	uintptr_t a = (uintptr_t)si->si_addr, pg = guard_page;
+
+	if (si->si_code == BUS_ADRERR && guarded(a) &&
+	    mmap((void *)(a & ~(pg - 1)), pg, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) != MAP_FAILED) {
+		unsigned long n = atomic_load(&guard_faults);
+		atomic_store(&fault_ring[n % FAULT_RING], a);
+		atomic_fetch_add(&guard_faults, 1);
+		return; /* the read is retried and sees zeros */
+	}
+	if (guard_prev.sa_flags & SA_SIGINFO) {
+		guard_prev.sa_sigaction(sig, si, uc);
+		return;
+	}
+	if (guard_prev.sa_handler != SIG_DFL && guard_prev.sa_handler != SIG_IGN) {
+		guard_prev.sa_handler(sig);
+		return;
+	}
+	struct sigaction dfl;
+	memset(&dfl, 0, sizeof(dfl));
+	dfl.sa_handler = SIG_DFL;
+	sigaction(SIGBUS, &dfl, NULL); /* not ours: the fault repeats and ends the process */
+}
+
+static void guard_install(void)
+{
+	struct sigaction sa;
+	guard_page = (uintptr_t)sysconf(_SC_PAGESIZE);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = on_sigbus;
+	sa.sa_flags = SA_SIGINFO | SA_NODEFER;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGBUS, &sa, &guard_prev);
+}
+
+/* Watch [p, p+len) for bus faults. */
+static void guard_add(const void *p, uint64_t len)
+{
+	pthread_once(&guard_once, guard_install);
+	for (size_t i = 0; i < GUARD_SLOTS; i++) {
+		uintptr_t zero = 0;
+		if (atomic_compare_exchange_strong(&guard_slots[i].start, &zero, (uintptr_t)p)) {
+			atomic_store(&guard_slots[i].end, (uintptr_t)p + (uintptr_t)len);
+			return;
+		}
+	}
+	atomic_store(&guard_overflow, true);
+}
+
+static void guard_remove(const void *p)
+{
+	for (size_t i = 0; i < GUARD_SLOTS; i++)
+		if (atomic_load(&guard_slots[i].start) == (uintptr_t)p) {
+			atomic_store(&guard_slots[i].end, 0);
+			atomic_store(&guard_slots[i].start, 0);
+			return;
+		}
+}
+
+static bool in_range(uintptr_t a, const void *p, uint64_t len)
+{
+	return p && a >= (uintptr_t)p && a - (uintptr_t)p < len;
+}
+
+/* Did one of the faults since the last look hit this archive's mappings? */
+static bool archive_faulted(kcsi_archive *ar, unsigned long now);
 
 /* Normalise a member name.  Returns 0 and writes into out (cap bytes),
  * 1 for the root entry ("." or "./") to be ignored, -1 for an unsafe name,
@@ -158,6 +270,25 @@ static int open_evidence(const char *path, int flags)
 	if (fd < 0 && errno == EPERM)
 		fd = open(path, flags | O_RDONLY | O_CLOEXEC);
 	return fd;
+}
+
+/* Is the opened input a regular file?  (It was opened O_NONBLOCK so that a
+ * fifo could not block the open; reads block as usual again from here.) */
+static kcsi_code check_regular(int fd, const char *path, kcsi_error *err)
+{
+	struct stat st;
+	int fl;
+
+	if (fstat(fd, &st) != 0)
+		return kcsi_error_set(err, KCSI_ERR_IO, "%s: %s", path, strerror(errno));
+	if (!S_ISREG(st.st_mode))
+		return kcsi_error_set(err, KCSI_ERR_UNSUPPORTED,
+				      "%s: not a regular file or a directory (%s): refused", path,
+				      S_ISFIFO(st.st_mode) ? "a fifo" : S_ISSOCK(st.st_mode) ? "a socket"
+				      : S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) ? "a device" : "not a file");
+	if ((fl = fcntl(fd, F_GETFL)) < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) != 0)
+		return kcsi_error_set(err, KCSI_ERR_IO, "%s: %s", path, strerror(errno));
+	return KCSI_OK;
 }
 
 static kcsi_code spill_open(kcsi_archive *ar, kcsi_error *err)
@@ -311,6 +442,7 @@ static kcsi_code open_tar(kcsi_archive *ar, int fd, unsigned flags, const kcsi_a
 					ar->map = p;
 					ar->map_len = (uint64_t)st.st_size;
 					ar->in_place = true;
+					guard_add(p, ar->map_len);
 				}
 			}
 		}
@@ -513,16 +645,24 @@ kcsi_code kcsi_archive_open(const char *path, unsigned flags, const kcsi_archive
 		return kcsi_error_set(err, KCSI_ERR_NOMEM, "out of memory");
 	}
 	ar->spill_fd = -1;
+	ar->fd = -1;
+	ar->faults = atomic_load(&guard_faults);
 	if (S_ISDIR(st.st_mode)) {
 		snprintf(ar->kind, sizeof(ar->kind), "directory");
 		ar->in_place = true;
 		rc = walk_dir(ar, path, "", &lim, 0, err);
 	} else {
-		int fd = open_evidence(path, 0);
+		/* O_NONBLOCK: opening a fifo must not wait for a writer */
+		int fd = open_evidence(path, O_NONBLOCK);
 		if (fd < 0) {
 			rc = kcsi_error_set(err, KCSI_ERR_IO, "%s: %s", path, strerror(errno));
-		} else {
+		} else if ((rc = check_regular(fd, path, err)) == KCSI_OK) {
 			rc = open_tar(ar, fd, flags, &lim, err);
+			if (ar->in_place)
+				ar->fd = fd; /* kept to check the size before each use */
+			else
+				close(fd);
+		} else {
 			close(fd);
 		}
 	}
@@ -544,13 +684,19 @@ void kcsi_archive_close(kcsi_archive *ar)
 		struct member *m = &ar->m[i];
 		if (m->store == ST_MEM)
 			free(m->mem);
-		else if (m->store == ST_FILE && m->mem && m->pub.size)
+		else if (m->store == ST_FILE && m->mem && m->pub.size) {
+			guard_remove(m->mem);
 			munmap(m->mem, (size_t)m->pub.size);
+		}
 		free(m->file);
 		free((char *)m->pub.name);
 	}
-	if (ar->map)
+	if (ar->map) {
+		guard_remove(ar->map);
 		munmap((void *)ar->map, (size_t)ar->map_len);
+	}
+	if (ar->fd >= 0)
+		close(ar->fd);
 	if (ar->spill_map)
 		munmap((void *)ar->spill_map, (size_t)ar->spill_len);
 	if (ar->spill_fd >= 0)
@@ -588,6 +734,44 @@ const kcsi_member *kcsi_archive_find(const kcsi_archive *ar, const char *name)
 	return NULL;
 }
 
+static bool archive_faulted(kcsi_archive *ar, unsigned long now)
+{
+	unsigned long from = now - ar->faults > FAULT_RING ? now - FAULT_RING : ar->faults;
+	for (unsigned long k = from; k < now; k++) {
+		uintptr_t a = atomic_load(&fault_ring[k % FAULT_RING]);
+		if (in_range(a, ar->map, ar->map_len))
+			return true;
+		for (size_t i = 0; i < ar->n; i++)
+			if (ar->m[i].store == ST_FILE && in_range(a, ar->m[i].mem, ar->m[i].pub.size))
+				return true;
+	}
+	return false;
+}
+
+kcsi_code kcsi_archive_check(kcsi_archive *ar, kcsi_error *err)
+{
+	unsigned long now = atomic_load(&guard_faults);
+	struct stat st;
+	if (now != ar->faults) {
+		if (archive_faulted(ar, now))
+			ar->changed = true;
+		ar->faults = now;
+	}
+	/* a write from the mapping fails with EFAULT rather than a fault:
+	 * the size tells */
+	if (!ar->changed && err && ar->fd >= 0 && fstat(ar->fd, &st) == 0 && (uint64_t)st.st_size < ar->map_len)
+		ar->changed = true;
+	if (ar->changed) /* callers put the archive's path in front, as for other read errors */
+		return kcsi_error_set(err, KCSI_ERR_IO,
+				      "I/O error: the archive shrank while it was being read (truncated by another process?)");
+	return KCSI_OK;
+}
+
+size_t kcsi_archive_index(const kcsi_archive *ar, const kcsi_member *m)
+{
+	return (size_t)((const struct member *)m - ar->m); /* pub is the first field */
+}
+
 kcsi_code kcsi_member_data(kcsi_archive *ar, const kcsi_member *pm, const unsigned char **data,
 			   kcsi_error *err)
 {
@@ -607,9 +791,21 @@ kcsi_code kcsi_member_data(kcsi_archive *ar, const kcsi_member *pm, const unsign
 	case ST_MEM:
 		*data = m->mem;
 		return KCSI_OK;
-	case ST_ARCHIVE:
+	case ST_ARCHIVE: {
+		struct stat st;
+		kcsi_code rc = kcsi_archive_check(ar, err);
+		if (rc != KCSI_OK)
+			return rc;
+		if (ar->fd >= 0 && fstat(ar->fd, &st) == 0 && (uint64_t)st.st_size < m->off + m->pub.size) {
+			ar->changed = true;
+			return kcsi_error_set(err, KCSI_ERR_IO,
+					      "I/O error: member '%s' needs bytes up to %llu, the archive has %llu now (truncated while being read)",
+					      m->pub.name, (unsigned long long)(m->off + m->pub.size),
+					      (unsigned long long)st.st_size);
+		}
 		*data = ar->map + m->off;
 		return KCSI_OK;
+	}
 	case ST_SPILL:
 		if (!ar->spill_map || m->off + m->pub.size > ar->spill_len)
 			return kcsi_error_set(err, KCSI_ERR_IO, "%s: member '%s': temporary copy missing",
@@ -618,11 +814,16 @@ kcsi_code kcsi_member_data(kcsi_archive *ar, const kcsi_member *pm, const unsign
 		return KCSI_OK;
 	case ST_FILE:
 		if (!m->mem) {
-			int fd = open_evidence(m->file, O_NOFOLLOW);
+			int fd = open_evidence(m->file, O_NOFOLLOW | O_NONBLOCK);
 			struct stat st;
+			kcsi_code rc;
 			void *p;
 			if (fd < 0)
 				return kcsi_error_set(err, KCSI_ERR_IO, "%s: %s", m->file, strerror(errno));
+			if ((rc = check_regular(fd, m->file, err)) != KCSI_OK) {
+				close(fd);
+				return rc;
+			}
 			if (fstat(fd, &st) != 0 || (uint64_t)st.st_size != m->pub.size) {
 				close(fd);
 				return kcsi_error_set(err, KCSI_ERR_IO, "%s: changed size while being read", m->file);
@@ -632,6 +833,7 @@ kcsi_code kcsi_member_data(kcsi_archive *ar, const kcsi_member *pm, const unsign
 			if (p == MAP_FAILED)
 				return kcsi_error_set(err, KCSI_ERR_IO, "%s: mmap: %s", m->file, strerror(errno));
 			m->mem = p;
+			guard_add(p, m->pub.size);
 		}
 		*data = m->mem;
 		return KCSI_OK;

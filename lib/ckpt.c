@@ -87,69 +87,196 @@ kcsi_code ck_image_data(kcsi_ckpt *c, const char *name, const unsigned char **da
 	return KCSI_OK;
 }
 
-kcsi_code ck_read_entries(kcsi_ckpt *c, kcsi_image *img, const ProtobufCMessageDescriptor *d,
-			  ProtobufCMessage ***out, size_t *n, kcsi_error *err)
+kcsi_code ck_once_replay(const struct ck_once *o, kcsi_error *err)
 {
+	if (o->rc != KCSI_OK)
+		kcsi_error_set(err, o->rc, "%s", o->msg ? o->msg : kcsi_strerror(o->rc));
+	return o->rc;
+}
+
+kcsi_code ck_once_store(struct ck_once *o, kcsi_code rc, const kcsi_error *e, kcsi_error *err)
+{
+	o->done = true;
+	o->rc = rc;
+	free(o->msg);
+	o->msg = rc != KCSI_OK && e ? strdup(e->msg) : NULL;
+	return ck_once_replay(o, err);
+}
+
+void ck_once_free(struct ck_once *o)
+{
+	free(o->msg);
+	o->msg = NULL;
+}
+
+static int cmp_idref(const void *a, const void *b)
+{
+	const struct ck_idref *x = a, *y = b;
+	if (x->id != y->id)
+		return x->id < y->id ? -1 : 1;
+	return x->pos < y->pos ? -1 : x->pos > y->pos;
+}
+
+void ck_index_sort(struct ck_idref *v, size_t n)
+{
+	if (n > 1)
+		qsort(v, n, sizeof(*v), cmp_idref);
+}
+
+const struct ck_idref *ck_index_find(const struct ck_idref *v, size_t n, uint64_t id)
+{
+	size_t lo = 0, hi = n;
+	while (lo < hi) { /* the first entry with v[i].id >= id */
+		size_t mid = lo + (hi - lo) / 2;
+		if (v[mid].id < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < n && v[lo].id == id ? &v[lo] : NULL;
+}
+
+/* An image decoded (as one kind) once per open checkpoint. */
+struct ck_decoded {
+	struct ck_decoded *next;  /* the same member read as another kind */
+	const kcsi_image_desc *desc;
+	bool first_only;          /* only the first entry (a payload follows it) */
+	struct ck_once once;
+	ProtobufCMessage **msgs;  /* owned by the checkpoint, like the messages */
+	size_t n;
+	size_t end;               /* offset after the entries read */
+};
+
+static kcsi_code decode_entries(kcsi_ckpt *c, const char *full, const unsigned char *data, size_t size,
+				struct ck_decoded *d, kcsi_error *err)
+{
+	kcsi_image img;
 	size_t cap = 0;
 	kcsi_code rc;
 
-	*out = NULL;
-	*n = 0;
-	for (;;) {
+	if ((rc = kcsi_image_open(&img, full, data, size, d->desc, err)) != KCSI_OK)
+		return rc;
+	while (!(d->first_only && d->n == 1)) {
+		const ProtobufCMessageDescriptor *md = NULL;
 		ProtobufCMessage *m;
-		if ((rc = kcsi_image_next(img, d, &m, err)) != KCSI_OK)
-			goto fail;
+		if (d->desc->payload == KCSI_PL_PAGEMAP) /* a head, then the entries */
+			md = d->n == 0 ? &pagemap_head__descriptor : &pagemap_entry__descriptor;
+		if ((rc = kcsi_image_next(&img, md, &m, err)) != KCSI_OK)
+			return rc;
 		if (!m)
 			break;
 		if (ck_own(c, m) != 0) {
 			protobuf_c_message_free_unpacked(m, NULL);
-			rc = kcsi_error_set(err, KCSI_ERR_NOMEM, "out of memory");
-			goto fail;
+			return kcsi_error_set(err, KCSI_ERR_NOMEM, "out of memory");
 		}
-		if (*n == cap) {
+		if (d->n == cap) {
 			size_t ncap = cap ? cap * 2 : 16;
-			ProtobufCMessage **p = realloc(*out, ncap * sizeof(*p));
-			if (!p) {
-				rc = kcsi_error_set(err, KCSI_ERR_NOMEM, "out of memory");
-				goto fail;
-			}
-			*out = p;
+			ProtobufCMessage **p = realloc(d->msgs, ncap * sizeof(*p));
+			if (!p)
+				return kcsi_error_set(err, KCSI_ERR_NOMEM, "out of memory");
+			d->msgs = p;
 			cap = ncap;
 		}
-		(*out)[(*n)++] = m;
+		d->msgs[d->n++] = m;
 	}
+	d->end = img.pos;
 	return KCSI_OK;
-fail:
-	free(*out); /* the messages are owned by the checkpoint already */
+}
+
+/* The image NAME decoded as KIND: from the checkpoint's cache, or decoded
+ * now and kept there.  *out NULL when the image is absent. */
+static kcsi_code ck_decoded_get(kcsi_ckpt *c, const char *name, const char *kind, bool first_only,
+				struct ck_decoded **out, kcsi_error *err)
+{
+	char full[512];
+	const kcsi_member *m;
+	const kcsi_image_desc *desc = kcsi_image_desc_by_name(kind);
+	struct ck_decoded *d;
+
 	*out = NULL;
-	*n = 0;
-	return rc;
+	snprintf(full, sizeof(full), "%s%s", c->prefix, name);
+	m = kcsi_archive_find(c->ar, full);
+	if (!m || m->is_dir)
+		return KCSI_OK;
+	if (!desc)
+		return kcsi_error_set(err, KCSI_ERR_GENERIC, "%s: no image kind %s", full, kind);
+	size_t idx = kcsi_archive_index(c->ar, m);
+	for (d = c->decoded[idx]; d; d = d->next)
+		if (d->desc == desc && d->first_only == first_only)
+			break;
+	if (!d) {
+		if (!(d = calloc(1, sizeof(*d))))
+			return kcsi_error_set(err, KCSI_ERR_NOMEM, "out of memory");
+		d->desc = desc;
+		d->first_only = first_only;
+		d->next = c->decoded[idx];
+		c->decoded[idx] = d;
+	}
+	if (!d->once.done) {
+		const unsigned char *data;
+		kcsi_error e;
+		kcsi_code rc;
+		kcsi_error_clear(&e);
+		rc = kcsi_member_data(c->ar, m, &data, &e);
+		if (rc == KCSI_OK)
+			rc = decode_entries(c, full, data, (size_t)m->size, d, &e);
+		if (kcsi_archive_check(c->ar, &e) != KCSI_OK) /* read while the file shrank */
+			rc = e.code;
+		if (rc != KCSI_OK) { /* the messages read stay owned by the checkpoint */
+			free(d->msgs);
+			d->msgs = NULL;
+			d->n = 0;
+		}
+		ck_once_store(&d->once, rc, &e, NULL);
+	}
+	*out = d;
+	return ck_once_replay(&d->once, err);
+}
+
+static void ck_decoded_free(struct ck_decoded *d)
+{
+	while (d) {
+		struct ck_decoded *next = d->next;
+		ck_once_free(&d->once);
+		free(d->msgs);
+		free(d);
+		d = next;
+	}
 }
 
 kcsi_code ck_read_all(kcsi_ckpt *c, const char *name, const char *kind, ProtobufCMessage ***out,
 		      size_t *n, kcsi_error *err)
 {
-	const unsigned char *data;
-	size_t size;
-	bool present;
-	kcsi_image img;
-	kcsi_code rc;
-	char full[512];
+	struct ck_decoded *d;
+	kcsi_code rc = ck_decoded_get(c, name, kind, false, &d, err);
 
 	*out = NULL;
 	*n = 0;
-	if ((rc = ck_image_data(c, name, &data, &size, &present, err)) != KCSI_OK || !present)
+	if (rc != KCSI_OK || !d)
 		return rc;
-	snprintf(full, sizeof(full), "%s%s", c->prefix, name);
-	if ((rc = kcsi_image_open(&img, full, data, size, kcsi_image_desc_by_name(kind), err)) != KCSI_OK ||
-	    (rc = ck_read_entries(c, &img, NULL, out, n, err)) != KCSI_OK)
+	*out = d->msgs;
+	*n = d->n;
+	return KCSI_OK;
+}
+
+kcsi_code ck_read_first(kcsi_ckpt *c, const char *name, const char *kind, const char *img_name,
+			kcsi_image *img, ProtobufCMessage **out, bool *present, kcsi_error *err)
+{
+	struct ck_decoded *d;
+	const unsigned char *data;
+	size_t size;
+	kcsi_code rc = ck_decoded_get(c, name, kind, true, &d, err);
+
+	*out = NULL;
+	*present = d != NULL;
+	if (rc != KCSI_OK || !d)
 		return rc;
-	/* the array itself is freed at close */
-	if (*out && keep_str(c, (char *)*out) == NULL) {
-		*out = NULL; /* keep_str freed it */
-		*n = 0;
-		return kcsi_error_set(err, KCSI_ERR_NOMEM, "out of memory");
-	}
+	if ((rc = ck_image_data(c, name, &data, &size, present, err)) != KCSI_OK ||
+	    (rc = kcsi_image_open(img, img_name, data, size, d->desc, err)) != KCSI_OK)
+		return rc;
+	img->pos = d->end;
+	img->entry = (unsigned)d->n;
+	*out = d->n ? d->msgs[0] : NULL;
 	return KCSI_OK;
 }
 
@@ -444,6 +571,29 @@ static kcsi_code load_proc(kcsi_ckpt *c, struct proc_priv *p, kcsi_error *err)
 	return KCSI_OK;
 }
 
+/* Who holds each file: descriptors by file id, executables by file id. */
+static kcsi_code index_holders(kcsi_ckpt *c, kcsi_error *err)
+{
+	size_t nfd = 0, pos = 0;
+	for (size_t i = 0; i < c->nprocs; i++)
+		nfd += c->procs[i].nfdinfo;
+	c->holder_ix = malloc((nfd ? nfd : 1) * sizeof(*c->holder_ix));
+	c->exe_ix = malloc(c->nprocs * sizeof(*c->exe_ix));
+	if (!c->holder_ix || !c->exe_ix)
+		return kcsi_error_set(err, KCSI_ERR_NOMEM, "out of memory");
+	for (size_t i = 0; i < c->nprocs; i++) {
+		struct proc_priv *p = &c->procs[i];
+		for (size_t k = 0; k < p->nfdinfo; k++, pos++)
+			c->holder_ix[pos] = (struct ck_idref){((FdinfoEntry *)p->fdinfo[k])->id, pos, p, p->fdinfo[k]};
+		if (p->mm)
+			c->exe_ix[c->nexe_ix++] = (struct ck_idref){p->mm->exe_file_id, i, p, NULL};
+	}
+	c->nholder_ix = nfd;
+	ck_index_sort(c->holder_ix, c->nholder_ix);
+	ck_index_sort(c->exe_ix, c->nexe_ix);
+	return KCSI_OK;
+}
+
 static kcsi_code load_images(kcsi_ckpt *c, kcsi_error *err)
 {
 	ProtobufCMessage *m;
@@ -461,6 +611,13 @@ static kcsi_code load_images(kcsi_ckpt *c, kcsi_error *err)
 	if ((rc = ck_read_all(c, "remap-fpath.img", "REMAP_FPATH", (ProtobufCMessage ***)&c->remaps,
 			      &c->nremaps, err)) != KCSI_OK)
 		return rc;
+	if (c->nremaps) {
+		if (!(c->remap_ix = calloc(c->nremaps, sizeof(*c->remap_ix))))
+			return kcsi_error_set(err, KCSI_ERR_NOMEM, "out of memory");
+		for (size_t i = 0; i < c->nremaps; i++)
+			c->remap_ix[i] = (struct ck_idref){c->remaps[i]->orig_id, i, c->remaps[i], NULL};
+		ck_index_sort(c->remap_ix, c->nremaps);
+	}
 	if ((rc = ck_read_all(c, "pstree.img", "PSTREE", &c->pstree, &c->npstree, err)) != KCSI_OK)
 		return rc;
 	if (c->npstree == 0)
@@ -494,7 +651,7 @@ static kcsi_code load_images(kcsi_ckpt *c, kcsi_error *err)
 				return rc;
 		}
 	}
-	return KCSI_OK;
+	return index_holders(c, err);
 }
 
 kcsi_code kcsi_ckpt_open(const char *path, unsigned flags, kcsi_ckpt **out, kcsi_error *err)
@@ -512,6 +669,10 @@ kcsi_code kcsi_ckpt_open(const char *path, unsigned flags, kcsi_ckpt **out, kcsi
 		free(c);
 		return rc;
 	}
+	if (!(c->decoded = calloc(kcsi_archive_count(c->ar) + 1, sizeof(*c->decoded)))) {
+		rc = kcsi_error_set(err, KCSI_ERR_NOMEM, "out of memory");
+		goto fail;
+	}
 	if (kcsi_archive_find(c->ar, "checkpoint/inventory.img"))
 		c->prefix = "checkpoint/";
 	else if (kcsi_archive_find(c->ar, "inventory.img"))
@@ -522,16 +683,15 @@ kcsi_code kcsi_ckpt_open(const char *path, unsigned flags, kcsi_ckpt **out, kcsi
 				    path);
 		goto fail;
 	}
-	if ((rc = ck_load_meta(c, err)) != KCSI_OK)
+	if ((rc = ck_load_meta(c, err)) != KCSI_OK ||
+	    (!(flags & KCSI_CKPT_META_ONLY) && (rc = load_images(c, err)) != KCSI_OK) ||
+	    (rc = kcsi_archive_check(c->ar, err)) != KCSI_OK)
 		goto fail;
-	if (!(flags & KCSI_CKPT_META_ONLY) && (rc = load_images(c, err)) != KCSI_OK) {
-		if (strncmp(err->msg, path, strlen(path)) != 0)
-			kcsi_error_prefix(err, "%s", path);
-		goto fail;
-	}
 	*out = c;
 	return KCSI_OK;
 fail:
+	if (err && strncmp(err->msg, path, strlen(path)) != 0)
+		kcsi_error_prefix(err, "%s", path);
 	kcsi_ckpt_close(c);
 	return rc;
 }
@@ -542,14 +702,26 @@ void kcsi_ckpt_close(kcsi_ckpt *c)
 		return;
 	for (size_t i = 0; i < c->nprocs; i++) {
 		free(c->procs[i].runs);
-		free(c->procs[i].pagemap);
+		ck_once_free(&c->procs[i].runs_once);
+		ck_once_free(&c->procs[i].pagemap_once);
 		free(c->procs[i].pub.argv);
 		free(c->procs[i].pub.env);
 	}
 	free(c->procs);
-	for (size_t i = 0; i < c->nshmem; i++)
+	for (size_t i = 0; i < c->nshmem; i++) {
 		free(c->shmem[i].runs);
+		ck_once_free(&c->shmem[i].once);
+	}
 	free(c->shmem);
+	ck_once_free(&c->shmem_once);
+	free(c->memfd_ix);
+	ck_once_free(&c->memfd_once);
+	free(c->remap_ix);
+	free(c->holder_ix);
+	free(c->exe_ix);
+	for (size_t i = 0; c->decoded && i < kcsi_archive_count(c->ar); i++)
+		ck_decoded_free(c->decoded[i]);
+	free(c->decoded);
 	for (size_t i = 0; i < c->nowned; i++)
 		protobuf_c_message_free_unpacked(c->owned[i], NULL);
 	free(c->owned);
@@ -583,6 +755,72 @@ const kcsi_proc *kcsi_ckpt_proc_by_pid(const kcsi_ckpt *c, uint32_t pid)
 {
 	struct proc_priv *p = ck_proc(c, pid);
 	return p ? &p->pub : NULL;
+}
+
+size_t kcsi_ckpt_proc_index(const kcsi_ckpt *c, uint32_t pid)
+{
+	struct proc_priv *p = ck_proc(c, pid);
+	return p ? (size_t)(p - c->procs) : c->nprocs;
+}
+
+kcsi_code kcsi_ckpt_tree(const kcsi_ckpt *c, size_t **order, size_t **depth, kcsi_error *err)
+{
+	size_t n = c->nprocs, out = 0;
+	size_t *first = malloc((n + 1) * sizeof(size_t)), *next = malloc((n + 1) * sizeof(size_t));
+	size_t *ord = malloc((n + 1) * sizeof(size_t)), *dep = malloc((n + 1) * sizeof(size_t));
+	struct item { size_t i, depth; } *stack = malloc((n + 1) * sizeof(*stack));
+	bool *done = calloc(n + 1, 1);
+
+	*order = *depth = NULL;
+	if (!first || !next || !ord || !dep || !stack || !done) {
+		free(ord);
+		free(dep);
+		ord = dep = NULL;
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++)
+		first[i] = next[i] = n; /* n: none */
+	for (size_t i = n; i-- > 0;) { /* children lists, in pid order */
+		size_t parent = kcsi_ckpt_proc_index(c, c->procs[i].pub.ppid);
+		if (parent < n && parent != i) {
+			next[i] = first[parent];
+			first[parent] = i;
+		}
+	}
+	/* roots first (no parent in the checkpoint), then what is left */
+	for (int pass = 0; pass < 2; pass++)
+		for (size_t r = 0; r < n; r++) {
+			size_t top = 0;
+			if (done[r] || (pass == 0 && ck_proc(c, c->procs[r].pub.ppid)))
+				continue;
+			stack[top++] = (struct item){r, 0};
+			while (top > 0) { /* at most one entry per process: each has one parent */
+				struct item it = stack[--top];
+				size_t k, j = 0;
+				if (done[it.i])
+					continue;
+				done[it.i] = true;
+				ord[out] = it.i;
+				dep[out++] = it.depth;
+				/* the children go on in reverse, so the lowest pid comes off first */
+				for (k = first[it.i]; k < n; k = next[k])
+					j++;
+				top += j;
+				j = 0;
+				for (k = first[it.i]; k < n; k = next[k], j++)
+					stack[top - 1 - j] = (struct item){k, it.depth + 1};
+			}
+		}
+out:
+	free(first);
+	free(next);
+	free(stack);
+	free(done);
+	if (!ord)
+		return kcsi_error_set(err, KCSI_ERR_NOMEM, "out of memory");
+	*order = ord;
+	*depth = dep;
+	return KCSI_OK;
 }
 
 static const char *const cap_names[] = {

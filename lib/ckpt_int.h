@@ -11,6 +11,42 @@
 #include "kcsi/ckpt.h"
 #include "util.h"
 
+/* Something worked out once per open checkpoint: later calls replay the
+ * outcome, an error included, so hostile input costs its work only once. */
+struct ck_once {
+	bool done;
+	kcsi_code rc;
+	char *msg;   /* the error message when rc is not KCSI_OK */
+};
+/* The stored outcome into *err (when not OK); returns it. */
+kcsi_code ck_once_replay(const struct ck_once *o, kcsi_error *err);
+/* Keep the outcome rc (message in e) and hand it to *err; returns rc. */
+kcsi_code ck_once_store(struct ck_once *o, kcsi_code rc, const kcsi_error *e, kcsi_error *err);
+void ck_once_free(struct ck_once *o);
+
+/* A lookup table from ids to entries: sorted by (id, pos), so that of
+ * entries with equal ids the first in the image wins. */
+struct ck_idref {
+	uint64_t id;
+	size_t pos;      /* position in the image, for the order of equal ids */
+	void *p;
+	const void *q;
+};
+void ck_index_sort(struct ck_idref *v, size_t n);
+/* The first entry with that id, or NULL. */
+const struct ck_idref *ck_index_find(const struct ck_idref *v, size_t n, uint64_t id);
+
+/* The contents of a shared memory object (pagemap-shmem-ID.img). */
+struct ck_shmem {
+	uint64_t id;
+	const char *name;   /* image name under the prefix */
+	struct ck_once once;
+	kcsi_memrun *runs;
+	size_t n;
+};
+
+struct ck_decoded;
+
 struct proc_priv {
 	kcsi_proc pub;
 	PstreeEntry *pst;
@@ -22,11 +58,11 @@ struct proc_priv {
 	ProtobufCMessage **fdinfo;   /* FdinfoEntry */
 	size_t nfdinfo;
 	/* memory */
-	bool runs_loaded;
+	struct ck_once runs_once;
 	kcsi_memrun *runs;
 	size_t nruns;
-	bool pagemap_loaded;
-	ProtobufCMessage **pagemap;  /* PagemapEntry */
+	struct ck_once pagemap_once;
+	ProtobufCMessage **pagemap;  /* PagemapEntry, inside the decoded image */
 	size_t npagemap;
 	uint32_t pages_id;
 };
@@ -48,10 +84,20 @@ struct kcsi_ckpt {
 	size_t nowned, capowned;
 	RemapFilePathEntry **remaps;
 	size_t nremaps;
+	struct ck_idref *remap_ix;   /* remaps by orig_id */
+	struct ck_idref *holder_ix;  /* descriptors by file id: p proc, q FdinfoEntry */
+	size_t nholder_ix;
+	struct ck_idref *exe_ix;     /* processes by executable file id */
+	size_t nexe_ix;
+	struct ck_once memfd_once;   /* memfd inodes by inode id */
+	struct ck_idref *memfd_ix;
+	size_t nmemfd_ix;
 	MntEntry **mnts;
 	size_t nmnts;
-	struct shmem_runs { uint64_t id; kcsi_memrun *runs; size_t n; } *shmem;
+	struct ck_once shmem_once;   /* shared memory objects, by id */
+	struct ck_shmem *shmem;
 	size_t nshmem;
+	struct ck_decoded **decoded; /* images decoded so far, by archive member */
 	char **strs;                 /* strings to free at close */
 	size_t nstrs, capstrs;
 };
@@ -67,13 +113,18 @@ char *ck_printf(kcsi_ckpt *c, const char *fmt, ...) __attribute__((format(printf
 kcsi_code ck_image_data(kcsi_ckpt *c, const char *name, const unsigned char **data, size_t *size,
 			bool *present, kcsi_error *err);
 /* Read every entry of an image of the given kind into an array of messages
- * owned by the checkpoint.  Absent image: *n = 0, KCSI_OK. */
+ * owned by the checkpoint (the array too: do not free it).  Each image is
+ * decoded once per open checkpoint; later calls return the same array, or
+ * the same error.  A pagemap image gives its PagemapHead first, then its
+ * PagemapEntry messages.  Absent image: *n = 0, KCSI_OK. */
 kcsi_code ck_read_all(kcsi_ckpt *c, const char *name, const char *kind, ProtobufCMessage ***out,
 		      size_t *n, kcsi_error *err);
-/* The remaining entries of an opened image as messages of type d (NULL: the
- * image's own), owned by the checkpoint; the array by the caller. */
-kcsi_code ck_read_entries(kcsi_ckpt *c, kcsi_image *img, const ProtobufCMessageDescriptor *d,
-			  ProtobufCMessage ***out, size_t *n, kcsi_error *err);
+/* The first entry of an image whose entry is followed by a payload (ghost
+ * files), decoded once, and the image positioned after it; img_name (kept
+ * by the caller while img is used) names it in errors.  Absent: *present
+ * false. */
+kcsi_code ck_read_first(kcsi_ckpt *c, const char *name, const char *kind, const char *img_name,
+			kcsi_image *img, ProtobufCMessage **out, bool *present, kcsi_error *err);
 /* The single entry of an image (core, mm, fs, ids...). Absent: *out NULL. */
 kcsi_code ck_read_one(kcsi_ckpt *c, const char *name, const char *kind, ProtobufCMessage **out,
 		      kcsi_error *err);
@@ -103,6 +154,38 @@ struct ck_piece {
 	uint64_t shmid;
 };
 kcsi_code ck_mem_pieces(kcsi_ckpt *c, struct proc_priv *p, struct ck_piece **out, size_t *n, kcsi_error *err);
+
+/* mem.c: a file of memory written out (dump's areas and core, recover's
+ * memfds): the bytes the checkpoint holds at their offsets, holes between
+ * them left sparse (never written), the size set at the end.  Two hashes:
+ *   sha256          SHA-256 of the whole file, as sha256sum prints it; the
+ *                   holes are hashed as zeros only while the job's budget of
+ *                   hole bytes lasts (*budget, shared by the files of one
+ *                   job), else it is "" (not computed);
+ *   extents_sha256  SHA-256 over each run of bytes held, in file order, each
+ *                   followed by its offset and length (little-endian 64-bit),
+ *                   then the file size: the holes enter as their extent
+ *                   list, so it costs what is held, however large the file.
+ * Writes come in increasing offset order; bytes before the end of what was
+ * written already are skipped (overlapping sources). */
+#define CK_HOLE_HASH_BUDGET (256ull << 20)
+struct ck_sparse {
+	int fd;
+	const char *what;     /* the file's name, for errors */
+	uint64_t size;        /* final size */
+	uint64_t pos;         /* end of what was written so far */
+	uint64_t run_start;   /* the run of held bytes being written, when run_open */
+	bool run_open;
+	uint64_t held;        /* bytes written */
+	uint64_t *budget;     /* hole bytes the whole-file hash may still read */
+	void *full, *extents; /* EVP_MD_CTX; full NULL once it is given up */
+};
+kcsi_code ck_sparse_open(struct ck_sparse *s, int fd, const char *what, uint64_t size, uint64_t *budget,
+			 kcsi_error *err);
+kcsi_code ck_sparse_write(struct ck_sparse *s, uint64_t off, const void *p, uint64_t len, kcsi_error *err);
+/* Set the size; the hashes in hex ("" for a whole-file hash not computed).
+ * Frees what open took, also after an error. */
+kcsi_code ck_sparse_close(struct ck_sparse *s, char sha256[65], char extents_sha256[65], kcsi_error *err);
 /* files.c */
 const char *ck_fd_type_name(uint32_t type);
 const char *ck_file_path(kcsi_ckpt *c, FileEntry *f);

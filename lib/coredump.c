@@ -14,36 +14,87 @@
 
 #define PG 4096ull
 
-/* Copy the held bytes of [start, end) to fd at base + (addr - start). */
-static kcsi_code write_range(int fd, const struct ck_piece *pc, size_t n, uint64_t start, uint64_t end,
-			     uint64_t base, const char *what, uint64_t *bytes, kcsi_error *err)
+/* The pieces of memory (sorted by address) with, for each, the largest end
+ * among it and those before it: the first piece that reaches past an
+ * address is found by binary search. */
+struct pieces {
+	const struct ck_piece *pc;
+	uint64_t *reach;
+	size_t n;
+};
+
+static kcsi_code pieces_index(struct pieces *x, const struct ck_piece *pc, size_t n, kcsi_error *err)
 {
+	x->pc = pc;
+	x->n = n;
+	x->reach = malloc((n ? n : 1) * sizeof(*x->reach));
+	if (!x->reach)
+		return kcsi_error_set(err, KCSI_ERR_NOMEM, "out of memory");
 	for (size_t i = 0; i < n; i++) {
-		uint64_t lo = pc[i].addr, hi = pc[i].addr + pc[i].len;
-		kcsi_code rc;
-		if (hi <= start || lo >= end)
-			continue;
-		if (lo < start) lo = start;
-		if (hi > end) hi = end;
-		rc = kcsi_write_at(fd, pc[i].p + (lo - pc[i].addr), (size_t)(hi - lo), base + (lo - start), what, err);
-		if (rc != KCSI_OK)
-			return rc;
-		*bytes += hi - lo;
+		uint64_t end = pc[i].addr + pc[i].len;
+		x->reach[i] = i && x->reach[i - 1] > end ? x->reach[i - 1] : end;
 	}
 	return KCSI_OK;
 }
 
-static kcsi_code add_file(kcsi_dump_file **v, size_t *n, const char *rel, uint64_t s, uint64_t e, uint64_t b,
-			  int fd, kcsi_error *err)
+/* Index of the first piece that ends after addr (n when none). */
+static size_t first_piece(const struct pieces *x, uint64_t addr)
 {
-	kcsi_dump_file *q = realloc(*v, (*n + 1) * sizeof(*q));
-	if (!q)
+	size_t lo = 0, hi = x->n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (x->reach[mid] <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* Does the checkpoint hold any byte of [start, end)? */
+static bool holds(const struct pieces *x, uint64_t start, uint64_t end)
+{
+	for (size_t i = first_piece(x, start); i < x->n && x->pc[i].addr < end; i++)
+		if (x->pc[i].addr + x->pc[i].len > start)
+			return true;
+	return false;
+}
+
+/* The held bytes of [start, end) into the file at base + (addr - start). */
+static kcsi_code write_range(struct ck_sparse *f, const struct pieces *x, uint64_t start, uint64_t end,
+			     uint64_t base, kcsi_error *err)
+{
+	for (size_t i = first_piece(x, start); i < x->n && x->pc[i].addr < end; i++) {
+		uint64_t lo = x->pc[i].addr, hi = x->pc[i].addr + x->pc[i].len;
+		kcsi_code rc;
+		if (hi <= start)
+			continue;
+		if (lo < start) lo = start;
+		if (hi > end) hi = end;
+		rc = ck_sparse_write(f, base + (lo - start), x->pc[i].p + (lo - x->pc[i].addr), hi - lo, err);
+		if (rc != KCSI_OK)
+			return rc;
+	}
+	return KCSI_OK;
+}
+
+/* Finish a written file and list it. */
+static kcsi_code add_file(kcsi_dump_file **v, size_t *n, const char *rel, uint64_t s, uint64_t e,
+			  struct ck_sparse *f, kcsi_code rc, kcsi_error *err)
+{
+	kcsi_dump_file d = {NULL, s, e, f->held, "", ""};
+	kcsi_code rc2 = ck_sparse_close(f, d.sha256, d.extents_sha256, rc == KCSI_OK ? err : NULL);
+	kcsi_dump_file *q;
+	if (rc != KCSI_OK || rc2 != KCSI_OK)
+		return rc != KCSI_OK ? rc : rc2;
+	if (!(q = realloc(*v, (*n + 1) * sizeof(*q))) || !(d.file = strdup(rel))) {
+		if (q)
+			*v = q;
 		return kcsi_error_set(err, KCSI_ERR_NOMEM, "out of memory");
+	}
 	*v = q;
-	q[*n] = (kcsi_dump_file){strdup(rel), s, e, b, ""};
-	kcsi_code rc = kcsi_sha256_fd(fd, q[*n].sha256, err);
-	(*n)++;
-	return rc;
+	q[(*n)++] = d;
+	return KCSI_OK;
 }
 
 /* ---- ELF notes ---- */
@@ -197,15 +248,16 @@ static kcsi_code build_notes(kcsi_ckpt *c, struct proc_priv *p, struct notes *nb
 	return KCSI_OK;
 }
 
-static kcsi_code write_core(kcsi_ckpt *c, struct proc_priv *p, const struct ck_piece *pc, size_t npc,
-			    kcsi_outdir *d, const char *rel, kcsi_dump_file **files, size_t *nfiles,
+static kcsi_code write_core(kcsi_ckpt *c, struct proc_priv *p, const struct pieces *x, kcsi_outdir *d,
+			    const char *rel, uint64_t *budget, kcsi_dump_file **files, size_t *nfiles,
 			    kcsi_error *err)
 {
 	struct notes nb = {0};
 	size_t nv = p->mm ? p->mm->n_vmas : 0;
 	Elf64_Ehdr eh;
 	Elf64_Phdr *ph;
-	uint64_t off, bytes = 0;
+	uint64_t off;
+	struct ck_sparse f;
 	kcsi_code rc;
 	int fd;
 
@@ -236,15 +288,18 @@ static kcsi_code write_core(kcsi_ckpt *c, struct proc_priv *p, const struct ck_p
 	off = (off + nb.len + PG - 1) & ~(PG - 1);
 	for (size_t i = 0; i < nv; i++) {
 		const VmaEntry *v = p->mm->vmas[i];
-		bool held = false;
-		for (size_t k = 0; k < npc; k++)
-			if (pc[k].addr < v->end && pc[k].addr + pc[k].len > v->start)
-				held = true;
+		bool held = v->end > v->start && holds(x, v->start, v->end);
 		ph[i + 1] = (Elf64_Phdr){
 			.p_type = PT_LOAD,
 			.p_flags = (v->prot & 1 ? PF_R : 0) | (v->prot & 2 ? PF_W : 0) | (v->prot & 4 ? PF_X : 0),
 			.p_offset = off, .p_vaddr = v->start, .p_memsz = v->end - v->start,
 			.p_filesz = held ? v->end - v->start : 0, .p_align = PG};
+		if (ph[i + 1].p_filesz > (uint64_t)INT64_MAX - off) {
+			free(ph);
+			free(nb.p);
+			return kcsi_error_set(err, KCSI_ERR_LIMIT, "%s: the memory areas add up to more than a file can hold",
+					      rel);
+		}
 		off += ph[i + 1].p_filesz;
 	}
 	fd = kcsi_outdir_create(d, rel, err);
@@ -253,18 +308,16 @@ static kcsi_code write_core(kcsi_ckpt *c, struct proc_priv *p, const struct ck_p
 		free(nb.p);
 		return err->code;
 	}
-	if ((rc = kcsi_write_at(fd, &eh, sizeof(eh), 0, rel, err)) == KCSI_OK &&
-	    (rc = kcsi_write_at(fd, ph, (nv + 1) * sizeof(*ph), sizeof(eh), rel, err)) == KCSI_OK &&
-	    (rc = kcsi_write_at(fd, nb.p, nb.len, ph[0].p_offset, rel, err)) == KCSI_OK) {
+	if ((rc = ck_sparse_open(&f, fd, rel, off, budget, err)) == KCSI_OK &&
+	    (rc = ck_sparse_write(&f, 0, &eh, sizeof(eh), err)) == KCSI_OK &&
+	    (rc = ck_sparse_write(&f, sizeof(eh), ph, (nv + 1) * sizeof(*ph), err)) == KCSI_OK &&
+	    (rc = ck_sparse_write(&f, ph[0].p_offset, nb.p, nb.len, err)) == KCSI_OK) {
 		for (size_t i = 0; i < nv && rc == KCSI_OK; i++)
 			if (ph[i + 1].p_filesz)
-				rc = write_range(fd, pc, npc, p->mm->vmas[i]->start, p->mm->vmas[i]->end,
-						 ph[i + 1].p_offset, rel, &bytes, err);
-		if (rc == KCSI_OK && ftruncate(fd, (off_t)off) != 0)
-			rc = kcsi_error_set(err, KCSI_ERR_IO, "%s: %s", rel, strerror(errno));
+				rc = write_range(&f, x, p->mm->vmas[i]->start, p->mm->vmas[i]->end, ph[i + 1].p_offset,
+						 err);
 	}
-	if (rc == KCSI_OK)
-		rc = add_file(files, nfiles, rel, 0, 0, bytes, fd, err);
+	rc = add_file(files, nfiles, rel, 0, 0, &f, rc, err);
 	close(fd);
 	free(ph);
 	free(nb.p);
@@ -275,12 +328,14 @@ kcsi_code kcsi_dump(kcsi_ckpt *c, const kcsi_dump_opts *o, kcsi_dump_file **file
 {
 	struct proc_priv *p = ck_proc(c, o->pid);
 	struct ck_piece *pc = NULL;
+	struct pieces x = {0};
 	size_t npc = 0;
 	kcsi_outdir d;
 	kcsi_code rc;
 	kcsi_vma *v = NULL;
 	size_t nv = 0;
 	bool any = false;
+	uint64_t budget = CK_HOLE_HASH_BUDGET; /* holes hashed byte by byte, for all files */
 
 	*files = NULL;
 	*n = 0;
@@ -289,18 +344,21 @@ kcsi_code kcsi_dump(kcsi_ckpt *c, const kcsi_dump_opts *o, kcsi_dump_file **file
 	if (!p->mm)
 		return kcsi_error_set(err, KCSI_ERR_NOTFOUND, "pid %u has no memory in the checkpoint", o->pid);
 	if ((rc = ck_mem_pieces(c, p, &pc, &npc, err)) != KCSI_OK ||
+	    (rc = pieces_index(&x, pc, npc, err)) != KCSI_OK ||
 	    (rc = kcsi_ckpt_vmas(c, o->pid, &v, &nv, err)) != KCSI_OK) {
+		free(x.reach);
 		free(pc);
 		return rc;
 	}
 	if ((rc = kcsi_outdir_open(&d, o->out_dir, o->force, err)) != KCSI_OK) {
+		free(x.reach);
 		free(pc);
 		free(v);
 		return rc;
 	}
 	for (size_t i = 0; i < nv && rc == KCSI_OK; i++) {
 		char rel[600], name[256] = "";
-		uint64_t bytes = 0;
+		struct ck_sparse f;
 		int fd;
 		if (o->area && (o->area < v[i].start || o->area >= v[i].end))
 			continue;
@@ -314,16 +372,18 @@ kcsi_code kcsi_dump(kcsi_ckpt *c, const kcsi_dump_opts *o, kcsi_dump_file **file
 		}
 		snprintf(rel, sizeof(rel), "pid-%u/areas/%012llx-%012llx_%s_%s%s.bin", o->pid,
 			 (unsigned long long)v[i].start, (unsigned long long)v[i].end, v[i].prot_text, v[i].kind, name);
+		if (v[i].end < v[i].start) {
+			rc = kcsi_error_set(err, KCSI_ERR_FORMAT, "%s: the area ends before it starts", rel);
+			break;
+		}
 		fd = kcsi_outdir_create(&d, rel, err);
 		if (fd < 0) {
 			rc = err->code;
 			break;
 		}
-		rc = write_range(fd, pc, npc, v[i].start, v[i].end, 0, rel, &bytes, err);
-		if (rc == KCSI_OK && ftruncate(fd, (off_t)(v[i].end - v[i].start)) != 0)
-			rc = kcsi_error_set(err, KCSI_ERR_IO, "%s: %s", rel, strerror(errno));
-		if (rc == KCSI_OK)
-			rc = add_file(files, n, rel, v[i].start, v[i].end, bytes, fd, err);
+		if ((rc = ck_sparse_open(&f, fd, rel, v[i].end - v[i].start, &budget, err)) == KCSI_OK)
+			rc = write_range(&f, &x, v[i].start, v[i].end, 0, err);
+		rc = add_file(files, n, rel, v[i].start, v[i].end, &f, rc, err);
 		close(fd);
 	}
 	if (rc == KCSI_OK && o->area && !any)
@@ -332,9 +392,13 @@ kcsi_code kcsi_dump(kcsi_ckpt *c, const kcsi_dump_opts *o, kcsi_dump_file **file
 	if (rc == KCSI_OK && o->core) {
 		char rel[64];
 		snprintf(rel, sizeof(rel), "pid-%u/core", o->pid);
-		rc = write_core(c, p, pc, npc, &d, rel, files, n, err);
+		rc = write_core(c, p, &x, &d, rel, &budget, files, n, err);
 	}
+	/* what was written came from the archive as it is now, or not at all */
+	if (kcsi_archive_check(kcsi_ckpt_archive(c), rc == KCSI_OK ? err : NULL) != KCSI_OK && rc == KCSI_OK)
+		rc = err ? err->code : KCSI_ERR_IO;
 	kcsi_outdir_close(&d);
+	free(x.reach);
 	free(pc);
 	free(v);
 	return rc;

@@ -152,20 +152,20 @@ static const struct det_repl *find_repl(const det_confine *cf, const char *name)
 	return NULL;
 }
 
-/* Re-encode an image: its header (magics) as found, then the messages. */
-static kcsi_code repack(const kcsi_image *img, ProtobufCMessage **msgs, size_t n, unsigned char **out, size_t *len,
+/* Re-encode an image: its header (magics) as found in data, then the messages. */
+static kcsi_code repack(const unsigned char *data, ProtobufCMessage **msgs, size_t n, unsigned char **out, size_t *len,
 			kcsi_error *err)
 {
 	size_t hdr, total;
 	unsigned char *b, *p;
 	/* the header is what precedes the first entry: 4 or 8 bytes */
-	hdr = (kcsi_le32(img->data) == KCSI_IMG_COMMON_MAGIC || kcsi_le32(img->data) == KCSI_IMG_SERVICE_MAGIC) ? 8 : 4;
+	hdr = (kcsi_le32(data) == KCSI_IMG_COMMON_MAGIC || kcsi_le32(data) == KCSI_IMG_SERVICE_MAGIC) ? 8 : 4;
 	total = hdr;
 	for (size_t i = 0; i < n; i++)
 		total += 4 + protobuf_c_message_get_packed_size(msgs[i]);
 	if (!(b = malloc(total)))
 		return nomem(err);
-	memcpy(b, img->data, hdr);
+	memcpy(b, data, hdr);
 	p = b + hdr;
 	for (size_t i = 0; i < n; i++) {
 		size_t sz = protobuf_c_message_get_packed_size(msgs[i]);
@@ -181,23 +181,31 @@ static kcsi_code repack(const kcsi_image *img, ProtobufCMessage **msgs, size_t n
 	return KCSI_OK;
 }
 
-/* Every entry of the image member NAME (full member name), decoded; the
- * messages are owned by the checkpoint. */
-static kcsi_code read_image(kcsi_ckpt *c, const char *member, const char *kind, kcsi_image *img,
+/* Every entry of the image member MEMBER (full member name), decoded by the
+ * checkpoint (which owns the messages: edits to them are edits for the
+ * restore copy only); *msgs is a copy of the list, the caller's to free;
+ * *data the image's bytes, for its header. */
+static kcsi_code read_image(kcsi_ckpt *c, const char *member, const char *kind, const unsigned char **data,
 			    ProtobufCMessage ***msgs, size_t *n, kcsi_error *err)
 {
-	const kcsi_member *m = kcsi_archive_find(c->ar, member);
-	const unsigned char *data;
+	const char *name = member + strlen(kcsi_ckpt_image_dir(c));
+	ProtobufCMessage **all;
+	size_t size;
+	bool present;
 	kcsi_code rc;
 	*msgs = NULL;
 	*n = 0;
-	if (!m)
-		return kcsi_error_set(err, KCSI_ERR_FORMAT, "%s: no member %s", kcsi_archive_path(c->ar), member);
-	if ((rc = kcsi_member_data(c->ar, m, &data, err)))
+	if ((rc = ck_image_data(c, name, data, &size, &present, err)))
 		return rc;
-	if ((rc = kcsi_image_open(img, member, data, (size_t)m->size, kcsi_image_desc_by_name(kind), err)))
+	if (!present || size < 4)
+		return kcsi_error_set(err, KCSI_ERR_FORMAT, "%s: %s: no image", kcsi_archive_path(c->ar), member);
+	if ((rc = ck_read_all(c, name, kind, &all, n, err)))
 		return rc;
-	return ck_read_entries(c, img, NULL, msgs, n, err);
+	if (*n && !(*msgs = malloc(*n * sizeof(**msgs))))
+		return nomem(err);
+	if (*n)
+		memcpy(*msgs, all, *n * sizeof(**msgs));
+	return KCSI_OK;
 }
 
 /* Members under the image prefix whose base name matches PATTERN. */
@@ -358,7 +366,7 @@ static kcsi_code check_mount_image(kcsi_ckpt *c, det_confine *cf, const kcsi_mem
 {
 	ProtobufCMessage **msgs;
 	size_t n;
-	kcsi_image img;
+	const unsigned char *img;
 	bool changed = false;
 	bool sysrq = access("/proc/sysrq-trigger", F_OK) == 0;
 	kcsi_code rc;
@@ -419,7 +427,7 @@ static kcsi_code check_mount_image(kcsi_ckpt *c, det_confine *cf, const kcsi_mem
 	if (!rc && changed) {
 		unsigned char *b;
 		size_t len;
-		if (!(rc = repack(&img, msgs, n, &b, &len, err)))
+		if (!(rc = repack(img, msgs, n, &b, &len, err)))
 			rc = add_repl(cf, m->name, b, len, NULL, err);
 	}
 	free(msgs);
@@ -447,7 +455,7 @@ static kcsi_code cap_core(kcsi_ckpt *c, det_confine *cf, const kcsi_member *m, k
 {
 	ProtobufCMessage **msgs;
 	size_t n;
-	kcsi_image img;
+	const unsigned char *img;
 	kcsi_code rc;
 	uint64_t dropped = 0;
 	bool changed = false;
@@ -476,7 +484,7 @@ static kcsi_code cap_core(kcsi_ckpt *c, det_confine *cf, const kcsi_member *m, k
 				json_array_append_new(caps, nm ? json_string(nm) : json_sprintf("CAP_%u", bit));
 			}
 		note(cf, "capabilities_dropped", json_pack("{s:i, s:o}", "tid", (int)tid, "capabilities", caps));
-		if (!(rc = repack(&img, msgs, n, &b, &len, err)))
+		if (!(rc = repack(img, msgs, n, &b, &len, err)))
 			rc = add_repl(cf, m->name, b, len, NULL, err);
 	}
 	free(msgs);
@@ -508,7 +516,7 @@ static kcsi_code check_cgroup_image(kcsi_ckpt *c, det_confine *cf, const kcsi_me
 {
 	ProtobufCMessage **msgs;
 	size_t n;
-	kcsi_image img;
+	const unsigned char *img;
 	struct dir_stack st = {0};
 	kcsi_code rc;
 	(void)cf;
@@ -1037,7 +1045,7 @@ static kcsi_code adjust_root_mode(kcsi_ckpt *c, det_confine *cf, int image_root,
 	struct stat st;
 	ProtobufCMessage **msgs;
 	size_t n;
-	kcsi_image img;
+	const unsigned char *img;
 	bool changed = false;
 	uint32_t was = 0;
 	kcsi_code rc;
@@ -1062,7 +1070,7 @@ static kcsi_code adjust_root_mode(kcsi_ckpt *c, det_confine *cf, int image_root,
 		json_object_set_new(cf->report, "root_mode_adjusted",
 				    json_sprintf("the root directory was mode %04o in the checkpoint, %04o in the image", was & 07777,
 						 (unsigned)(st.st_mode & 07777)));
-		if (!(rc = repack(&img, msgs, n, &b, &len, err)))
+		if (!(rc = repack(img, msgs, n, &b, &len, err)))
 			rc = add_repl(cf, member, b, len, NULL, err);
 	}
 	free(msgs);

@@ -32,23 +32,33 @@ const char *ck_fd_type_name(uint32_t type)
 
 RemapFilePathEntry *ck_remap(const kcsi_ckpt *c, uint32_t file_id)
 {
-	for (size_t i = 0; i < c->nremaps; i++)
-		if (c->remaps[i]->orig_id == file_id)
-			return c->remaps[i];
-	return NULL;
+	const struct ck_idref *r = ck_index_find(c->remap_ix, c->nremaps, file_id);
+	return r ? r->p : NULL;
 }
 
-/* memfd inodes (memfd.img, MEMFD_INODE) by inode id */
+/* memfd inodes (memfd.img, MEMFD_INODE) by inode id; the index is made on
+ * first use (a broken memfd.img leaves it empty) */
 MemfdInodeEntry *ck_memfd_inode(kcsi_ckpt *c, uint32_t inode_id)
 {
-	ProtobufCMessage **all;
-	size_t n;
-	if (ck_read_all(c, "memfd.img", "MEMFD_INODE", &all, &n, NULL) != KCSI_OK)
-		return NULL;
-	for (size_t i = 0; i < n; i++)
-		if (((MemfdInodeEntry *)all[i])->inode_id == inode_id)
-			return (MemfdInodeEntry *)all[i];
-	return NULL;
+	if (!c->memfd_once.done) {
+		ProtobufCMessage **all;
+		size_t n;
+		kcsi_error e;
+		kcsi_code rc;
+		kcsi_error_clear(&e);
+		rc = ck_read_all(c, "memfd.img", "MEMFD_INODE", &all, &n, &e);
+		if (rc == KCSI_OK && n && !(c->memfd_ix = malloc(n * sizeof(*c->memfd_ix))))
+			rc = kcsi_error_set(&e, KCSI_ERR_NOMEM, "out of memory");
+		if (rc == KCSI_OK) {
+			for (size_t i = 0; i < n; i++)
+				c->memfd_ix[i] = (struct ck_idref){((MemfdInodeEntry *)all[i])->inode_id, i, all[i], NULL};
+			c->nmemfd_ix = n;
+			ck_index_sort(c->memfd_ix, n);
+		}
+		ck_once_store(&c->memfd_once, rc, &e, NULL);
+	}
+	const struct ck_idref *r = ck_index_find(c->memfd_ix, c->nmemfd_ix, inode_id);
+	return r ? r->p : NULL;
 }
 
 const char *ck_file_path(kcsi_ckpt *c, FileEntry *f)
@@ -118,8 +128,6 @@ kcsi_code ck_ghost_open(kcsi_ckpt *c, uint32_t remap_id, char *name, size_t cap,
 			GhostFileEntry **g, kcsi_error *err)
 {
 	char member[64];
-	const unsigned char *data;
-	size_t size;
 	bool present;
 	ProtobufCMessage *m;
 	kcsi_code rc;
@@ -127,39 +135,26 @@ kcsi_code ck_ghost_open(kcsi_ckpt *c, uint32_t remap_id, char *name, size_t cap,
 	*g = NULL;
 	snprintf(member, sizeof(member), "ghost-file-%u.img", remap_id);
 	snprintf(name, cap, "%s%s", c->prefix, member);
-	if ((rc = ck_image_data(c, member, &data, &size, &present, err)) != KCSI_OK)
+	if ((rc = ck_read_first(c, member, "GHOST_FILE", name, img, &m, &present, err)) != KCSI_OK)
 		return rc;
 	if (!present)
 		return kcsi_error_set(err, KCSI_ERR_NOTFOUND, "%s: not in the checkpoint", name);
-	if ((rc = kcsi_image_open(img, name, data, size, kcsi_image_desc_by_name("GHOST_FILE"), err)) != KCSI_OK ||
-	    (rc = kcsi_image_next(img, &ghost_file_entry__descriptor, &m, err)) != KCSI_OK)
-		return rc;
 	if (!m)
 		return kcsi_error_set(err, KCSI_ERR_FORMAT, "%s: no entry", name);
-	if (ck_own(c, m) != 0) {
-		protobuf_c_message_free_unpacked(m, NULL);
-		return kcsi_error_set(err, KCSI_ERR_NOMEM, "out of memory");
-	}
 	*g = (GhostFileEntry *)m;
 	return KCSI_OK;
 }
 
 void ck_file_holder(const kcsi_ckpt *c, uint32_t file_id, int64_t *pid, int64_t *fd)
 {
-	for (size_t i = 0; i < c->nprocs; i++) {
-		const struct proc_priv *p = &c->procs[i];
-		for (size_t k = 0; k < p->nfdinfo; k++)
-			if (((FdinfoEntry *)p->fdinfo[k])->id == file_id) {
-				*pid = p->pub.pid;
-				*fd = ((FdinfoEntry *)p->fdinfo[k])->fd;
-				return;
-			}
+	const struct ck_idref *r = ck_index_find(c->holder_ix, c->nholder_ix, file_id);
+	if (r) {
+		*pid = ((const struct proc_priv *)r->p)->pub.pid;
+		*fd = ((const FdinfoEntry *)r->q)->fd;
+		return;
 	}
-	for (size_t i = 0; i < c->nprocs; i++)
-		if (c->procs[i].mm && c->procs[i].mm->exe_file_id == file_id) {
-			*pid = c->procs[i].pub.pid;
-			return;
-		}
+	if ((r = ck_index_find(c->exe_ix, c->nexe_ix, file_id)))
+		*pid = ((const struct proc_priv *)r->p)->pub.pid;
 }
 
 /* Fill d from file entry f. */
@@ -250,18 +245,88 @@ static void describe(kcsi_ckpt *c, FileEntry *f, kcsi_fd *d)
 		d->deleted = false; /* memfds never had a name on disk */
 }
 
-static int cmp_fd(const void *a, const void *b)
+/* The files p maps (VMA_FILE_PRIVATE / VMA_FILE_SHARED), each once, in
+ * the order of their first area, appended to v (room is there). */
+static kcsi_code mapped_files(kcsi_ckpt *c, struct proc_priv *p, kcsi_fd *v, size_t *cnt, kcsi_error *err)
 {
-	const kcsi_fd *x = a, *y = b;
+	struct ck_idref *ix = malloc((p->mm->n_vmas ? p->mm->n_vmas : 1) * sizeof(*ix));
+	size_t n = 0, keep = 0;
+
+	if (!ix)
+		return kcsi_error_set(err, KCSI_ERR_NOMEM, "out of memory");
+	for (size_t k = 0; k < p->mm->n_vmas; k++) {
+		VmaEntry *vma = p->mm->vmas[k];
+		FileEntry *f;
+		if (!(vma->status & ((1u << 6) | (1u << 7))))
+			continue;
+		if ((f = ck_file(c, (uint32_t)vma->shmid)))
+			ix[n++] = (struct ck_idref){f->id, k, f, NULL};
+	}
+	ck_index_sort(ix, n); /* by file id, then area: the first area of each file leads */
+	for (size_t i = 0; i < n; i++)
+		if (i == 0 || ix[i].id != ix[i - 1].id)
+			ix[keep++] = (struct ck_idref){ix[i].pos, 0, ix[i].p, NULL};
+	ck_index_sort(ix, keep); /* back into area order */
+	for (size_t i = 0; i < keep; i++) {
+		kcsi_fd *d = &v[(*cnt)++];
+		memset(d, 0, sizeof(*d));
+		d->pid = p->pub.pid;
+		d->fd = -1;
+		d->role = "mem";
+		describe(c, ix[i].p, d);
+	}
+	free(ix);
+	return KCSI_OK;
+}
+
+struct fd_order {
+	uint32_t pid;
+	int64_t fd;   /* maps (-1) sort after every descriptor */
+	size_t pos;   /* equal keys keep their order */
+};
+
+static int cmp_fd_order(const void *a, const void *b)
+{
+	const struct fd_order *x = a, *y = b;
 	if (x->pid != y->pid)
 		return x->pid < y->pid ? -1 : 1;
-	return x->fd < y->fd ? -1 : x->fd > y->fd;
+	if (x->fd != y->fd)
+		return x->fd < y->fd ? -1 : 1;
+	return x->pos < y->pos ? -1 : x->pos > y->pos;
+}
+
+/* Sort descriptors by (pid, fd) with maps last, keeping the order of equal
+ * keys; -1 when out of memory. */
+static int sort_fds(kcsi_fd *v, size_t n)
+{
+	struct fd_order *o;
+	kcsi_fd *tmp;
+
+	if (n < 2)
+		return 0;
+	o = malloc(n * sizeof(*o));
+	tmp = malloc(n * sizeof(*tmp));
+	if (!o || !tmp) {
+		free(o);
+		free(tmp);
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++)
+		o[i] = (struct fd_order){v[i].pid, v[i].fd == -1 ? INT64_MAX : v[i].fd, i};
+	qsort(o, n, sizeof(*o), cmp_fd_order);
+	for (size_t i = 0; i < n; i++)
+		tmp[i] = v[o[i].pos];
+	memcpy(v, tmp, n * sizeof(*v));
+	free(tmp);
+	free(o);
+	return 0;
 }
 
 kcsi_code kcsi_ckpt_fds(kcsi_ckpt *c, uint32_t pid, kcsi_fd **out, size_t *n, kcsi_error *err)
 {
 	kcsi_fd *v = NULL;
 	size_t cnt = 0, cap = 0;
+	kcsi_code rc;
 
 	*out = NULL;
 	*n = 0;
@@ -318,50 +383,18 @@ kcsi_code kcsi_ckpt_fds(kcsi_ckpt *c, uint32_t pid, kcsi_fd **out, size_t *n, kc
 				d->file_id = fi->id;
 			}
 		}
-		/* mapped files, each file once */
-		if (p->mm) {
-			size_t first = cnt;
-			for (size_t k = 0; k < p->mm->n_vmas; k++) {
-				VmaEntry *vma = p->mm->vmas[k];
-				FileEntry *f;
-				bool seen = false;
-				if (!(vma->status & ((1u << 6) | (1u << 7))))
-					continue; /* not VMA_FILE_PRIVATE / VMA_FILE_SHARED */
-				f = ck_file(c, (uint32_t)vma->shmid);
-				if (!f)
-					continue;
-				for (size_t j = first; j < cnt; j++)
-					if (v[j].file_id == f->id)
-						seen = true;
-				if (seen)
-					continue;
-				kcsi_fd *d = &v[cnt++];
-				memset(d, 0, sizeof(*d));
-				d->pid = p->pub.pid;
-				d->fd = -1;
-				d->role = "mem";
-				describe(c, f, d);
-			}
+		/* mapped files, each file once, in address order */
+		if (p->mm && (rc = mapped_files(c, p, v, &cnt, err)) != KCSI_OK) {
+			free(v);
+			return rc;
 		}
 	}
 	/* stable order: pid, then root/cwd/exe, fds ascending, maps last in
-	 * address order (kept by the stable merge below) */
-	for (size_t i = 0; i < cnt; i++)
-		if (v[i].fd == -1)
-			v[i].fd = 0x7fffffff; /* sort maps after fds */
-	/* insertion sort keeps equal keys (maps) in address order */
-	for (size_t i = 1; i < cnt; i++) {
-		kcsi_fd t = v[i];
-		size_t j = i;
-		while (j > 0 && cmp_fd(&v[j - 1], &t) > 0) {
-			v[j] = v[j - 1];
-			j--;
-		}
-		v[j] = t;
+	 * address order */
+	if (sort_fds(v, cnt) != 0) {
+		free(v);
+		return kcsi_error_set(err, KCSI_ERR_NOMEM, "out of memory");
 	}
-	for (size_t i = 0; i < cnt; i++)
-		if (v[i].fd == 0x7fffffff)
-			v[i].fd = -1;
 	*out = v;
 	*n = cnt;
 	return KCSI_OK;

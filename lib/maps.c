@@ -47,9 +47,103 @@ static const char *vma_kind(kcsi_ckpt *c, const MmEntry *mm, const VmaEntry *v, 
 	return "anon";
 }
 
+/* The address ranges the pagemap holds pages for, as a sorted union, with
+ * the bytes held below each: pages per area by binary search. */
+struct held {
+	uint64_t *start, *end, *below;
+	size_t n;
+};
+
+static int cmp_range(const void *a, const void *b)
+{
+	const uint64_t *x = a, *y = b;
+	return x[0] < y[0] ? -1 : x[0] > y[0];
+}
+
+static kcsi_code held_ranges(const struct proc_priv *p, struct held *h, kcsi_error *err)
+{
+	uint64_t (*r)[2] = malloc((p->npagemap ? p->npagemap : 1) * sizeof(*r));
+	size_t n = 0;
+
+	memset(h, 0, sizeof(*h));
+	if (!r)
+		return kcsi_error_set(err, KCSI_ERR_NOMEM, "out of memory");
+	for (size_t k = 0; k < p->npagemap; k++) {
+		const PagemapEntry *pe = (const PagemapEntry *)p->pagemap[k];
+		uint64_t np = pe->has_nr_pages ? pe->nr_pages : pe->compat_nr_pages;
+		bool data = pe->has_flags ? ((pe->flags & 4) && !(pe->flags & 1)) : !(pe->has_in_parent && pe->in_parent);
+		if (!data || np == 0 || np > (UINT64_MAX - pe->vaddr) / 4096)
+			continue;
+		r[n][0] = pe->vaddr;
+		r[n][1] = pe->vaddr + np * 4096;
+		n++;
+	}
+	if (n > 1)
+		qsort(r, n, sizeof(*r), cmp_range);
+	h->start = malloc((n + 1) * sizeof(uint64_t));
+	h->end = malloc((n + 1) * sizeof(uint64_t));
+	h->below = malloc((n + 1) * sizeof(uint64_t));
+	if (!h->start || !h->end || !h->below) {
+		free(r);
+		free(h->start);
+		free(h->end);
+		free(h->below);
+		return kcsi_error_set(err, KCSI_ERR_NOMEM, "out of memory");
+	}
+	h->below[0] = 0;
+	for (size_t k = 0; k < n; k++) {
+		if (h->n && r[k][0] <= h->end[h->n - 1]) { /* overlaps or touches the last: merge */
+			if (r[k][1] > h->end[h->n - 1]) {
+				h->below[h->n] += r[k][1] - h->end[h->n - 1];
+				h->end[h->n - 1] = r[k][1];
+			}
+			continue;
+		}
+		h->start[h->n] = r[k][0];
+		h->end[h->n] = r[k][1];
+		h->below[h->n + 1] = h->below[h->n] + (r[k][1] - r[k][0]);
+		h->n++;
+	}
+	free(r);
+	return KCSI_OK;
+}
+
+/* Bytes of [s, e) the ranges hold. */
+static uint64_t held_in(const struct held *h, uint64_t s, uint64_t e)
+{
+	size_t lo = 0, hi = h->n, a, b;
+	uint64_t sum;
+	while (lo < hi) { /* a: the first range that ends after s */
+		size_t mid = lo + (hi - lo) / 2;
+		if (h->end[mid] <= s)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	a = lo;
+	hi = h->n;
+	while (lo < hi) { /* b: the first range that starts at or after e */
+		size_t mid = lo + (hi - lo) / 2;
+		if (h->start[mid] < e)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	b = lo;
+	if (a >= b)
+		return 0;
+	sum = h->below[b] - h->below[a];
+	if (h->start[a] < s)
+		sum -= s - h->start[a];
+	if (h->end[b - 1] > e)
+		sum -= h->end[b - 1] - e;
+	return sum;
+}
+
 kcsi_code kcsi_ckpt_vmas(kcsi_ckpt *c, uint32_t pid, kcsi_vma **out, size_t *n, kcsi_error *err)
 {
 	struct proc_priv *p = ck_proc(c, pid);
+	struct held h;
 	kcsi_vma *v;
 	kcsi_code rc;
 
@@ -62,8 +156,10 @@ kcsi_code kcsi_ckpt_vmas(kcsi_ckpt *c, uint32_t pid, kcsi_vma **out, size_t *n, 
 	if ((rc = ck_load_pagemap(c, p, err)) != KCSI_OK)
 		return rc;
 	v = calloc(p->mm->n_vmas, sizeof(*v));
-	if (!v)
-		return kcsi_error_set(err, KCSI_ERR_NOMEM, "out of memory");
+	if (!v || (rc = held_ranges(p, &h, err)) != KCSI_OK) {
+		free(v);
+		return v ? rc : kcsi_error_set(err, KCSI_ERR_NOMEM, "out of memory");
+	}
 	for (size_t i = 0; i < p->mm->n_vmas; i++) {
 		const VmaEntry *e = p->mm->vmas[i];
 		kcsi_vma *d = &v[i];
@@ -80,21 +176,11 @@ kcsi_code kcsi_ckpt_vmas(kcsi_ckpt *c, uint32_t pid, kcsi_vma **out, size_t *n, 
 		d->prot_text[4] = '\0';
 		d->kind = vma_kind(c, p->mm, e, &d->path);
 		/* pages held: pagemap runs with data that overlap the area */
-		for (size_t k = 0; k < p->npagemap; k++) {
-			const PagemapEntry *pe = (const PagemapEntry *)p->pagemap[k];
-			uint64_t np = pe->has_nr_pages ? pe->nr_pages : pe->compat_nr_pages;
-			uint64_t s = pe->vaddr, end, lo, hi;
-			bool data = pe->has_flags ? ((pe->flags & 4) && !(pe->flags & 1))
-						  : !(pe->has_in_parent && pe->in_parent);
-			if (!data || np > (UINT64_MAX - s) / 4096)
-				continue;
-			end = s + np * 4096;
-			lo = s > e->start ? s : e->start;
-			hi = end < e->end ? end : e->end;
-			if (hi > lo)
-				d->pages += (hi - lo) / 4096;
-		}
+		d->pages = e->end > e->start ? held_in(&h, e->start, e->end) / 4096 : 0;
 	}
+	free(h.start);
+	free(h.end);
+	free(h.below);
 	*out = v;
 	*n = p->mm->n_vmas;
 	return KCSI_OK;

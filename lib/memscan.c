@@ -261,7 +261,8 @@ kcsi_code ck_mem_pieces(kcsi_ckpt *c, struct proc_priv *p, struct ck_piece **out
 				goto fail;
 		}
 	}
-	qsort(v, n, sizeof(*v), cmp_piece);
+	if (n > 1)
+		qsort(v, n, sizeof(*v), cmp_piece);
 	*out = v;
 	*nout = n;
 	return KCSI_OK;
@@ -288,10 +289,11 @@ static kcsi_code walk_proc(kcsi_ckpt *c, struct proc_priv *p, kcsi_window_cb cb,
 				wlen = (uint64_t)CHUNK + KCSI_SCAN_OVERLAP;
 			w = (kcsi_window){p->pub.pid, x->addr + s, x->p + s, (size_t)wlen, x->addr + s,
 					  x->addr + s + (s + CHUNK < x->len ? CHUNK : x->len - s), 0, x->shmid};
-			if (cb(ctx, &w)) {
+			int stop = cb(ctx, &w);
+			if ((rc = kcsi_archive_check(c->ar, err)) != KCSI_OK || stop) {
 				free(pc);
 				free(stitch);
-				return KCSI_OK;
+				return rc;
 			}
 			release(x->p + s, (size_t)(wlen < CHUNK ? wlen : CHUNK));
 		}
@@ -309,13 +311,14 @@ static kcsi_code walk_proc(kcsi_ckpt *c, struct proc_priv *p, kcsi_window_cb cb,
 			memcpy(stitch, x->p + x->len - a, a);
 			memcpy(stitch + a, y->p, b);
 			w = (kcsi_window){p->pub.pid, y->addr - a, stitch, a + b, y->addr - a, y->addr, y->addr, x->shmid};
-			if (cb(ctx, &w))
+			int stop = cb(ctx, &w);
+			if ((rc = kcsi_archive_check(c->ar, err)) != KCSI_OK || stop)
 				break;
 		}
 	}
 	free(stitch);
 	free(pc);
-	return KCSI_OK;
+	return rc;
 }
 
 kcsi_code kcsi_walk_memory(kcsi_ckpt *c, uint32_t pid, kcsi_window_cb cb, void *ctx, kcsi_error *err)
@@ -335,6 +338,7 @@ kcsi_code kcsi_walk_memory(kcsi_ckpt *c, uint32_t pid, kcsi_window_cb cb, void *
 /* ---- searching ---- */
 
 struct scan {
+	kcsi_ckpt *c;
 	const kcsi_pattern *pat;
 	kcsi_match_cb cb;
 	void *ctx;
@@ -349,6 +353,8 @@ static int report(struct scan *s, const kcsi_window *w, size_t off, size_t len)
 		return 0;
 	if (w->cross && at + len <= w->cross)
 		return 0;
+	if (kcsi_archive_check(s->c->ar, NULL) != KCSI_OK)
+		return 1; /* the bytes are not the archive's any more: the walk reports it */
 	m = (kcsi_match){w->pid, at, w->p + off, len, w->shmid};
 	s->stop = s->cb(s->ctx, &m);
 	return s->stop;
@@ -396,7 +402,7 @@ static int scan_window(void *ctx, const kcsi_window *w)
 kcsi_code kcsi_scan(kcsi_ckpt *c, uint32_t pid, const kcsi_pattern *pat, kcsi_match_cb cb, void *ctx,
 		    kcsi_error *err)
 {
-	struct scan s = {pat, cb, ctx, 0};
+	struct scan s = {c, pat, cb, ctx, 0};
 	return kcsi_walk_memory(c, pid, scan_window, &s, err);
 }
 

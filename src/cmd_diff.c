@@ -81,6 +81,73 @@ static void change(struct sink *s, const char *what, uint32_t pid, int fd, const
 	fprintf(o->f, "%s\n", c_off(o));
 }
 
+/* Where each descriptor or socket of a checkpoint is, by (pid, fd). */
+struct slot {
+	uint32_t pid;
+	int fd;
+	size_t i;   /* index in the checkpoint's array; equal keys in array order */
+};
+
+static int cmp_slot(const void *a, const void *b)
+{
+	const struct slot *x = a, *y = b;
+	if (x->pid != y->pid)
+		return x->pid < y->pid ? -1 : 1;
+	if (x->fd != y->fd)
+		return x->fd < y->fd ? -1 : 1;
+	return x->i < y->i ? -1 : x->i > y->i;
+}
+
+/* Sort n slots (filled by the caller); NULL when out of memory. */
+static struct slot *sorted_slots(struct slot *v, size_t n)
+{
+	if (v && n > 1)
+		qsort(v, n, sizeof(*v), cmp_slot);
+	return v;
+}
+
+/* Index of the last entry with (pid, fd), or SIZE_MAX. */
+static size_t find_slot(const struct slot *v, size_t n, uint32_t pid, int fd)
+{
+	size_t lo = 0, hi = n;
+	while (lo < hi) { /* first slot after every (pid, fd) */
+		size_t mid = lo + (hi - lo) / 2;
+		if (v[mid].pid < pid || (v[mid].pid == pid && v[mid].fd <= fd))
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo > 0 && v[lo - 1].pid == pid && v[lo - 1].fd == fd ? v[lo - 1].i : SIZE_MAX;
+}
+
+static struct slot *fd_slots(const kcsi_fd *v, size_t n)
+{
+	struct slot *s = malloc((n ? n : 1) * sizeof(*s));
+	for (size_t i = 0; s && i < n; i++)
+		s[i] = (struct slot){v[i].pid, v[i].fd, i};
+	return sorted_slots(s, n);
+}
+
+static struct slot *sock_slots(const kcsi_sock *v, size_t n)
+{
+	struct slot *s = malloc((n ? n : 1) * sizeof(*s));
+	for (size_t i = 0; s && i < n; i++)
+		s[i] = (struct slot){v[i].pid, v[i].fd, i};
+	return sorted_slots(s, n);
+}
+
+/* Descriptors and sockets of one checkpoint; the error names it. */
+static kcsi_code load_side(kcsi_ckpt *c, const char *path, kcsi_fd **f, size_t *nf, kcsi_sock **s, size_t *ns,
+			   kcsi_error *err)
+{
+	kcsi_code rc = kcsi_ckpt_fds(c, 0, f, nf, err);
+	if (rc == KCSI_OK)
+		rc = kcsi_ckpt_socks(c, s, ns, err);
+	if (rc != KCSI_OK)
+		kcsi_error_prefix(err, "%s", path);
+	return rc;
+}
+
 static void diff_str(struct sink *s, uint32_t pid, int fd, const char *field, const char *a, const char *b)
 {
 	if (!a) a = "";
@@ -94,9 +161,10 @@ static int run(struct args *a)
 	kcsi_ckpt *A, *B;
 	struct out o;
 	struct sink s;
-	kcsi_fd *fa, *fb;
-	kcsi_sock *sa, *sb;
-	size_t nfa, nfb, nsa, nsb;
+	kcsi_fd *fa = NULL, *fb = NULL;
+	kcsi_sock *sa = NULL, *sb = NULL;
+	size_t nfa = 0, nfb = 0, nsa = 0, nsb = 0;
+	struct slot *ia = NULL, *ib = NULL, *ja = NULL, *jb = NULL; /* fds, sockets by (pid, fd) */
 	kcsi_error err;
 	int rc;
 
@@ -107,12 +175,16 @@ static int run(struct args *a)
 		kcsi_ckpt_close(A);
 		return rc;
 	}
-	if (kcsi_ckpt_fds(A, 0, &fa, &nfa, &err) || kcsi_ckpt_fds(B, 0, &fb, &nfb, &err) ||
-	    kcsi_ckpt_socks(A, &sa, &nsa, &err) || kcsi_ckpt_socks(B, &sb, &nsb, &err)) {
+	if (load_side(A, a->pos[0], &fa, &nfa, &sa, &nsa, &err) != KCSI_OK ||
+	    load_side(B, a->pos[1], &fb, &nfb, &sb, &nsb, &err) != KCSI_OK) {
 		rc = fail(&err);
-		kcsi_ckpt_close(A);
-		kcsi_ckpt_close(B);
-		return rc;
+		goto out;
+	}
+	if (!(ia = fd_slots(fa, nfa)) || !(ib = fd_slots(fb, nfb)) || !(ja = sock_slots(sa, nsa)) ||
+	    !(jb = sock_slots(sb, nsb))) {
+		fprintf(stderr, "kcsi: out of memory\n");
+		rc = KCSI_ERR_NOMEM;
+		goto out;
 	}
 	out_open(&o, a);
 	s.o = &o;
@@ -154,11 +226,11 @@ static int run(struct args *a)
 	s.section = "fd";
 	for (size_t i = 0; i < nfa; i++) {
 		const kcsi_fd *x = &fa[i], *y = NULL;
+		size_t k;
 		if (x->fd < 0)
 			continue;
-		for (size_t k = 0; k < nfb; k++)
-			if (fb[k].pid == x->pid && fb[k].fd == x->fd)
-				y = &fb[k];
+		if ((k = find_slot(ib, nfb, x->pid, x->fd)) != SIZE_MAX)
+			y = &fb[k];
 		if (!y)
 			change(&s, "removed", x->pid, x->fd, NULL, x->path, NULL);
 		else {
@@ -168,13 +240,9 @@ static int run(struct args *a)
 		}
 	}
 	for (size_t k = 0; k < nfb; k++) {
-		bool found = false;
 		if (fb[k].fd < 0)
 			continue;
-		for (size_t i = 0; i < nfa; i++)
-			if (fa[i].pid == fb[k].pid && fa[i].fd == fb[k].fd)
-				found = true;
-		if (!found)
+		if (find_slot(ia, nfa, fb[k].pid, fb[k].fd) == SIZE_MAX)
 			change(&s, "added", fb[k].pid, fb[k].fd, NULL, NULL, fb[k].path);
 	}
 	/* sockets */
@@ -182,9 +250,9 @@ static int run(struct args *a)
 	for (size_t i = 0; i < nsa; i++) {
 		const kcsi_sock *x = &sa[i], *y = NULL;
 		char ea[200], eb[200];
-		for (size_t k = 0; k < nsb; k++)
-			if (sb[k].pid == x->pid && sb[k].fd == x->fd)
-				y = &sb[k];
+		size_t k = find_slot(jb, nsb, x->pid, x->fd);
+		if (k != SIZE_MAX)
+			y = &sb[k];
 		snprintf(ea, sizeof(ea), "%s %s %s:%u -> %s:%u", x->proto, x->state, x->src, x->sport, x->dst, x->dport);
 		if (!y) {
 			change(&s, "removed", x->pid, x->fd, NULL, ea, NULL);
@@ -194,12 +262,8 @@ static int run(struct args *a)
 		diff_str(&s, x->pid, x->fd, "endpoint", ea, eb);
 	}
 	for (size_t k = 0; k < nsb; k++) {
-		bool found = false;
 		char eb[200];
-		for (size_t i = 0; i < nsa; i++)
-			if (sa[i].pid == sb[k].pid && sa[i].fd == sb[k].fd)
-				found = true;
-		if (found)
+		if (find_slot(ja, nsa, sb[k].pid, sb[k].fd) != SIZE_MAX)
 			continue;
 		snprintf(eb, sizeof(eb), "%s %s %s:%u -> %s:%u", sb[k].proto, sb[k].state, sb[k].src, sb[k].sport,
 			 sb[k].dst, sb[k].dport);
@@ -209,13 +273,19 @@ static int run(struct args *a)
 		kcsi_jw_arr_end(&o.w);
 		kcsi_jw_end(&o.w);
 	}
+	rc = out_close(&o, 0);
+out:
+	free(ia);
+	free(ib);
+	free(ja);
+	free(jb);
 	free(fa);
 	free(fb);
 	free(sa);
 	free(sb);
 	kcsi_ckpt_close(A);
 	kcsi_ckpt_close(B);
-	return out_close(&o, 0);
+	return rc;
 }
 
 const struct cmd cmd_diff = {

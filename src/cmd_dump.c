@@ -60,11 +60,16 @@ static int run(struct args *a)
 			kcsi_jw_kstr(&o.w, "start", f[i].end ? s : NULL);
 			kcsi_jw_kstr(&o.w, "end", f[i].end ? e : NULL);
 			kcsi_jw_kuint(&o.w, "bytes_held", f[i].bytes);
-			kcsi_jw_kstr(&o.w, "sha256", f[i].sha256);
+			kcsi_jw_kstr(&o.w, "sha256", f[i].sha256[0] ? f[i].sha256 : NULL);
+			kcsi_jw_kstr(&o.w, "extents_sha256", f[i].extents_sha256);
 			kcsi_jw_obj_end(&o.w);
-		} else {
+		} else if (f[i].sha256[0]) {
 			print_escaped_str(o.f, f[i].file);
 			fprintf(o.f, "  %" PRIu64 " bytes held  sha256 %s\n", f[i].bytes, f[i].sha256);
+		} else {
+			print_escaped_str(o.f, f[i].file);
+			fprintf(o.f, "  %" PRIu64 " bytes held  extents-sha256 %s (holes too large to hash)\n", f[i].bytes,
+				f[i].extents_sha256);
 		}
 	}
 	if (o.json) {
@@ -82,12 +87,18 @@ const struct cmd cmd_dump = {
 	.summary = "write a process's memory areas as raw files, and an ELF core gdb opens",
 	.description =
 		"Writes DIR/pid-N/areas/START-END_PROT_KIND[_NAME].bin, one file per memory area\n"
-		"(the size of the area; the pages the checkpoint holds at their offsets, zeros\n"
-		"elsewhere), and DIR/pid-N/core, an x86-64 ELF core file with the registers CRIU\n"
+		"(the size of the area; the pages the checkpoint holds at their offsets, holes\n"
+		"elsewhere: sparse files, read as zeros), and DIR/pid-N/core, an x86-64 ELF core file with the registers CRIU\n"
 		"saved for every thread, so that `gdb -batch -ex 'info registers' EXE CORE` shows\n"
 		"them.  --area writes only the area that holds ADDR (and no core).  Nothing is\n"
 		"written outside DIR; existing files are kept unless --force.",
-	.json_doc = "An array of {file, start, end (hex; null for the core), bytes_held, sha256}.",
+	.json_doc =
+		"An array of {file, start, end (hex; null for the core), bytes_held, sha256, extents_sha256}.\n"
+		"sha256 is the SHA-256 of the file as sha256sum prints it, or null when its holes (the bytes\n"
+		"the checkpoint does not hold) were too large to hash byte by byte: a dump hashes at most\n"
+		"256 MiB of holes in all, so that its work follows the bytes held.  extents_sha256 is always\n"
+		"there: SHA-256 over each run of bytes held, in file order, each followed by its offset and\n"
+		"length (little-endian 64-bit), then the file size.",
 	.example =
 		"$ kcsi dump --pid 15 --out case-42 checkpoint-perlbot.tar\n"
 		"pid-15/areas/556a51f42000-556a51f89000_r--p_file_perl.bin  0 bytes held  sha256 ...\n"

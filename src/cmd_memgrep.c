@@ -1,4 +1,8 @@
-/* kcsi memgrep — search process memory for bytes, text or a regex. */
+/* kcsi memgrep — search process memory for bytes, text or a regex.
+ *
+ * Matches are printed as the scan finds them (text rows or the members of
+ * one JSON array), so memory stays flat whatever the number of matches. */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,12 +29,19 @@ struct ctx {
 	struct out *o;
 	uint64_t context, max, seen;
 	bool count;
+	bool header_done;  /* text: the header line is printed before the first match */
 	uint32_t vpid;
 	kcsi_vma *v;
 	size_t nv;
 	uint64_t *counts; /* per process index */
-	struct table *t;
 };
+
+/* A text row: fixed columns, the last two as long as they are. */
+static void text_row(struct ctx *x, const char *pid, const char *comm, const char *addr, const char *area,
+		     const char *match, const char *context)
+{
+	fprintf(x->o->f, "%-5s  %-15s  %-14s  %-8s  %-12s  %s\n", pid, comm, addr, area, match, context);
+}
 
 static const char *area(struct ctx *x, uint32_t pid, uint64_t addr)
 {
@@ -55,9 +66,7 @@ static int on_match(void *ctx, const kcsi_match *m)
 	char addr[32];
 
 	x->seen++;
-	for (size_t i = 0; i < kcsi_ckpt_nprocs(x->c); i++)
-		if (kcsi_ckpt_proc(x->c, i)->pid == m->pid)
-			x->counts[i]++;
+	x->counts[kcsi_ckpt_proc_index(x->c, m->pid)]++; /* the extra slot takes an unknown pid */
 	if (x->count)
 		return x->max && x->seen >= x->max;
 	/* context: what the checkpoint holds around the match */
@@ -107,8 +116,18 @@ static int on_match(void *ctx, const kcsi_match *m)
 		kcsi_jw_obj_end(w);
 	} else {
 		char pid[16], *ctxt = escaped((const char *)cbuf, got), *mt = escaped((const char *)m->data, m->len);
+		const char *comm = p ? p->comm : "?", *ar = area(x, m->pid, m->address);
+		char *ecomm = escaped(comm, strlen(comm)), *earea = escaped(ar, strlen(ar));
+		if (!x->header_done) {
+			fputs(c_bold(x->o), x->o->f);
+			text_row(x, "PID", "COMM", "ADDRESS", "AREA", "MATCH", "CONTEXT");
+			fputs(c_off(x->o), x->o->f);
+			x->header_done = true;
+		}
 		snprintf(pid, sizeof(pid), "%u", m->pid);
-		table_add(x->t, pid, p ? p->comm : "?", addr, area(x, m->pid, m->address), mt, ctxt);
+		text_row(x, pid, ecomm, addr, earea, mt, ctxt);
+		free(ecomm);
+		free(earea);
 		free(ctxt);
 		free(mt);
 	}
@@ -122,7 +141,6 @@ static int run(struct args *a)
 	kcsi_pattern *pat;
 	kcsi_error err;
 	struct out o;
-	struct table t;
 	struct ctx x;
 	uint64_t pid = 0;
 	enum kcsi_pattern_kind kind = KCSI_PAT_LITERAL;
@@ -159,20 +177,28 @@ static int run(struct args *a)
 	x.c = c;
 	x.count = opt_set(a, "count");
 	x.counts = calloc(kcsi_ckpt_nprocs(c) + 1, sizeof(uint64_t));
+	if (!x.counts) {
+		fprintf(stderr, "kcsi: out of memory\n");
+		kcsi_pattern_free(pat);
+		kcsi_ckpt_close(c);
+		return KCSI_ERR_NOMEM;
+	}
 	x.vpid = 0;
 	out_open(&o, a);
+	fclose(o.f); /* stream to stdout: the matches are not kept in memory */
+	free(o.buf);
+	o.f = o.w.f = stdout;
 	x.o = &o;
-	table_init(&t, 6);
-	t.shown = 3u << 4; /* MATCH and CONTEXT are memory bytes, made escaped */
-	table_add(&t, "PID", "COMM", "ADDRESS", "AREA", "MATCH", "CONTEXT");
-	x.t = &t;
 	if (o.json && !x.count)
 		kcsi_jw_arr(&o.w);
 	if (kcsi_scan(c, (uint32_t)pid, pat, on_match, &x, &err) != KCSI_OK) {
+		/* what was printed stays; a JSON array is left open, so that a
+		 * partial document never parses as a whole one */
+		fflush(stdout);
 		kcsi_error_prefix(&err, "%s", a->pos[0]);
 		rc = fail(&err);
 	}
-	if (x.count) {
+	if (x.count && rc == 0) {
 		if (o.json)
 			kcsi_jw_arr(&o.w);
 		for (size_t i = 0; i < kcsi_ckpt_nprocs(c); i++) {
@@ -192,18 +218,18 @@ static int run(struct args *a)
 			}
 		}
 	}
-	if (o.json) {
+	if (o.json && rc == 0) {
 		kcsi_jw_arr_end(&o.w);
 		kcsi_jw_end(&o.w);
-	} else if (!x.count && t.nrows > 1) {
-		table_print(&t, &o);
 	}
-	table_free(&t);
 	free(x.v);
 	free(x.counts);
 	kcsi_pattern_free(pat);
 	kcsi_ckpt_close(c);
-	rc = out_close(&o, rc);
+	if ((fflush(stdout) != 0 || ferror(stdout)) && rc == 0) {
+		fprintf(stderr, "kcsi: writing the output: %s\n", strerror(errno));
+		rc = KCSI_ERR_IO;
+	}
 	if (rc == 0 && x.seen == 0)
 		return 1; /* like grep: nothing found */
 	return rc;
@@ -221,16 +247,20 @@ const struct cmd cmd_memgrep = {
 		"entries inside contiguous memory are found; a regex match is at most 64 KiB.\n"
 		"Each match: pid, comm, virtual address, the area holding it (file path, heap,\n"
 		"stack, anon, shmem, /memfd:NAME) and the bytes around it.  Order: pid, address.\n"
+		"Matches are printed as they are found (text in fixed-width columns), so memory\n"
+		"use does not grow with their number.\n"
 		"Exit status 1 when nothing matched, as grep.",
 	.json_doc =
 		"An array of {pid, comm, address (hex string), area, match (the matched bytes as a\n"
 		"string; bytes that are not UTF-8 as \\udcXX), match_b64 (only when the match is not\n"
 		"valid UTF-8), context (base64 of the bytes around the match), context_address,\n"
-		"shmid (for matches in shared memory)}.  With --count: [{pid, comm, count}].",
+		"shmid (for matches in shared memory)}.  With --count: [{pid, comm, count}].\n"
+		"Matches are written as they are found; when the scan fails part way the array\n"
+		"is left open (the error is on stderr and the exit status is not 0).",
 	.example =
 		"$ kcsi memgrep checkpoint-perlbot.tar PBKEY-\n"
-		"PID  COMM             ADDRESS         AREA  MATCH   CONTEXT\n"
-		"15   [kworker/u8:2-e  0x556a62e5f2c1  heap  PBKEY-  USER kw 0 * :PBKEY-5d41402abc4b2a76...",
+		"PID    COMM             ADDRESS         AREA      MATCH         CONTEXT\n"
+		"15     [kworker/u8:2-e  0x556a62e6e84a  heap      PBKEY-        USER px15 0 * :PBKEY-5d41402abc4b2a76...",
 	.opts = opts,
 	.min_pos = 2,
 	.max_pos = 2,

@@ -112,15 +112,12 @@ static char *cmdline_text(const kcsi_proc *p)
 	return buf;
 }
 
-/* tree order: children under their parent, by pid */
-static void walk(const kcsi_ckpt *c, const kcsi_proc *p, int depth, bool children, struct table *t, bool *done)
+/* One row of the tree. */
+static void tree_row(const kcsi_proc *p, size_t depth, struct table *t)
 {
-	size_t n = kcsi_ckpt_nprocs(c);
 	char pid[16], ppid[16], uid[16], thr[16], name[512];
 	char *cmd = cmdline_text(p);
-	for (size_t i = 0; i < n; i++)
-		if (kcsi_ckpt_proc(c, i) == p)
-			done[i] = true;
+	int indent = depth < 256 ? (int)depth * 2 : 512; /* past the column width anyway */
 	snprintf(pid, sizeof(pid), "%u", p->pid);
 	snprintf(ppid, sizeof(ppid), "%u", p->ppid);
 	snprintf(thr, sizeof(thr), "%u", p->nthreads);
@@ -128,15 +125,10 @@ static void walk(const kcsi_ckpt *c, const kcsi_proc *p, int depth, bool childre
 		snprintf(uid, sizeof(uid), "%u", p->uid);
 	else
 		snprintf(uid, sizeof(uid), "-");
-	snprintf(name, sizeof(name), "%*s%s%s%s", depth * 2, "", depth ? "\\_ " : "", cmd ? cmd : "",
+	snprintf(name, sizeof(name), "%*s%s%s%s", indent, "", depth ? "\\_ " : "", cmd ? cmd : "",
 		 p->argv_rewritten ? "  [argv rewritten]" : "");
 	table_add(t, pid, ppid, uid, p->state_name, thr, p->comm, p->exe ? p->exe : "-", name);
 	free(cmd);
-	for (size_t i = 0; children && i < n; i++) {
-		const kcsi_proc *q = kcsi_ckpt_proc(c, i);
-		if (q->ppid == p->pid && q->pid != p->pid && !done[i])
-			walk(c, q, depth + 1, true, t, done);
-	}
 }
 
 static int run(struct args *a)
@@ -169,23 +161,23 @@ static int run(struct args *a)
 		kcsi_jw_end(&o.w);
 	} else {
 		struct table t;
-		bool *done = calloc(n ? n : 1, 1);
 		table_init(&t, 8);
 		t.shown = 1u << 7; /* COMMAND is made escaped, under its tree marks */
 		table_add(&t, "PID", "PPID", "UID", "STATE", "THR", "COMM", "EXE", "COMMAND");
-		for (size_t i = 0; i < n && done; i++) {
-			const kcsi_proc *p = kcsi_ckpt_proc(c, i);
-			if (one && p->pid != pid)
-				continue;
-			if (!one && (done[i] || kcsi_ckpt_proc_by_pid(c, p->ppid)))
-				continue; /* printed under its parent */
-			walk(c, p, 0, !one, &t, done);
-			if (one)
-				break;
+		if (one) {
+			tree_row(kcsi_ckpt_proc_by_pid(c, (uint32_t)pid), 0, &t);
+		} else {
+			size_t *order, *depth;
+			kcsi_error err;
+			if (kcsi_ckpt_tree(c, &order, &depth, &err) != KCSI_OK) {
+				rc = fail(&err);
+			} else {
+				for (size_t k = 0; k < n; k++)
+					tree_row(kcsi_ckpt_proc(c, order[k]), depth[k], &t);
+				free(order);
+				free(depth);
+			}
 		}
-		for (size_t i = 0; i < n && done && !one; i++)
-			if (!done[i])
-				walk(c, kcsi_ckpt_proc(c, i), 0, true, &t, done); /* cycles */
 		table_print(&t, &o);
 		table_free(&t);
 		if (env)
@@ -203,10 +195,9 @@ static int run(struct args *a)
 					fputc('\n', o.f);
 				}
 			}
-		free(done);
 	}
 	kcsi_ckpt_close(c);
-	return out_close(&o, 0);
+	return out_close(&o, rc);
 }
 
 const struct cmd cmd_ps = {

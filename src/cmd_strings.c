@@ -1,4 +1,7 @@
-/* kcsi strings — printable strings in process memory, with pid and address. */
+/* kcsi strings — printable strings in process memory, with pid and address.
+ * Strings are printed as they are found: memory stays flat whatever their
+ * number. */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -84,20 +87,29 @@ static int run(struct args *a)
 		return rc;
 	}
 	out_open(&o, a);
+	fclose(o.f); /* stream to stdout: the strings are not kept in memory */
+	free(o.buf);
+	o.f = o.w.f = stdout;
 	x.o = &o;
 	if (o.json)
 		kcsi_jw_arr(&o.w);
 	if (kcsi_scan(c, (uint32_t)pid, pat, on_string, &x, &err) != KCSI_OK) {
+		/* what was printed stays; a JSON array is left open */
+		fflush(stdout);
 		kcsi_error_prefix(&err, "%s", a->pos[0]);
 		rc = fail(&err);
 	}
-	if (o.json) {
+	if (o.json && rc == 0) {
 		kcsi_jw_arr_end(&o.w);
 		kcsi_jw_end(&o.w);
 	}
 	kcsi_pattern_free(pat);
 	kcsi_ckpt_close(c);
-	return out_close(&o, rc);
+	if ((fflush(stdout) != 0 || ferror(stdout)) && rc == 0) {
+		fprintf(stderr, "kcsi: writing the output: %s\n", strerror(errno));
+		rc = KCSI_ERR_IO;
+	}
+	return rc;
 }
 
 const struct cmd cmd_strings = {
@@ -110,7 +122,8 @@ const struct cmd cmd_strings = {
 		"UTF-16LE characters with --encoding utf16le), each with its pid and virtual\n"
 		"address.  Text output: PID<TAB>ADDRESS<TAB>STRING, with tabs and other\n"
 		"special bytes escaped.",
-	.json_doc = "An array of {pid, address (hex string), string}.",
+	.json_doc = "An array of {pid, address (hex string), string}, written as the strings are found;\n"
+		    "when the scan fails part way the array is left open (the error is on stderr).",
 	.example = "$ kcsi strings --pid 15 -n 12 checkpoint-perlbot.tar | grep PRIVMSG\n"
 		   "15\t0x556a62e6f1a0\tPRIVMSG #perlbot :uid=0(root) gid=0(root) groups=0(root)",
 	.opts = opts,

@@ -67,6 +67,17 @@ size_t kcsi_archive_count(const kcsi_archive *ar);
 const kcsi_member *kcsi_archive_at(const kcsi_archive *ar, size_t i);
 /* Member by normalised name, or NULL. */
 const kcsi_member *kcsi_archive_find(const kcsi_archive *ar, const char *name);
+/* Position of a member of this archive in kcsi_archive_at() order. */
+size_t kcsi_archive_index(const kcsi_archive *ar, const kcsi_member *m);
+
+/* KCSI_OK, or KCSI_ERR_IO once the archive file (or a
+ * member file of a directory) was found to shrink while it was mapped —
+ * truncated by another process: what was read from it since is not the
+ * evidence (reading past the new end gives zeros instead of SIGBUS).  With
+ * err NULL only the faults recorded are looked at (cheap: fit for every
+ * match of a scan); with err the size of a plain tar is checked as well.
+ * The readers of the library call it themselves. */
+kcsi_code kcsi_archive_check(kcsi_archive *ar, kcsi_error *err);
 
 /* Read-only content of a member; valid until kcsi_archive_close(). */
 kcsi_code kcsi_member_data(kcsi_archive *ar, const kcsi_member *m,

@@ -92,6 +92,15 @@ typedef struct kcsi_proc {
 size_t kcsi_ckpt_nprocs(const kcsi_ckpt *c);
 const kcsi_proc *kcsi_ckpt_proc(const kcsi_ckpt *c, size_t i);
 const kcsi_proc *kcsi_ckpt_proc_by_pid(const kcsi_ckpt *c, uint32_t pid);
+/* Index (for kcsi_ckpt_proc) of the process with that pid, or nprocs. */
+size_t kcsi_ckpt_proc_index(const kcsi_ckpt *c, uint32_t pid);
+/* The processes in tree order: each followed by its children, by pid; a
+ * process whose parent is not in the checkpoint starts a tree, and those a
+ * parent cycle leaves out start trees after them.  order[k] is an index for
+ * kcsi_ckpt_proc(), depth[k] its depth (0 for a root); nprocs entries each,
+ * freed by the caller.  Made without recursion: a parent chain as deep as
+ * the checkpoint has pids costs no stack. */
+kcsi_code kcsi_ckpt_tree(const kcsi_ckpt *c, size_t **order, size_t **depth, kcsi_error *err);
 
 /* ---- open files ---- */
 
