@@ -46,11 +46,12 @@ static int resolve(kcsi_vault *v, const char *prefix, char id[KCSI_VAULT_ID_LEN 
 	return 0;
 }
 
-/* a member of a ledger entry as printed: escaped (the store's text), or NULL */
+/* a member of a ledger entry for a table cell (the table escapes the
+ * store's text), or NULL */
 static char *field(json_t *e, const char *key)
 {
 	json_t *s = json_object_get(e, key);
-	return json_is_string(s) ? escaped(json_string_value(s), json_string_length(s)) : NULL;
+	return json_is_string(s) ? strndup(json_string_value(s), json_string_length(s)) : NULL;
 }
 
 static const char *short_id(const char *id, char *buf)
@@ -222,7 +223,7 @@ static int run_log(kcsi_vault *v, struct args *a, struct out *o)
 				snprintf(detail + dl, sizeof(detail) - dl, "%s%s=%s", dl ? " " : "", keys[k], s);
 		}
 		snprintf(seq, sizeof(seq), "%lld", (long long)json_integer_value(json_object_get(e, "seq")));
-		d = detail[0] ? escaped(detail, strlen(detail)) : NULL;
+		d = detail[0] ? strdup(detail) : NULL;
 		when = field(e, "time");
 		actor = field(e, "actor");
 		action = field(e, "action");
