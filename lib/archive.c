@@ -391,6 +391,31 @@ static kcsi_code read_entry_data(kcsi_archive *ar, struct archive *a, struct mem
 	return KCSI_OK;
 }
 
+/* The decompressors built into libarchive, and the tar formats. */
+static void kcsi_tar_formats(struct archive *a)
+{
+	if (archive_zlib_version())
+		archive_read_support_filter_gzip(a);
+	if (archive_bzlib_version())
+		archive_read_support_filter_bzip2(a);
+	if (archive_liblzma_version()) {
+		archive_read_support_filter_xz(a);
+		archive_read_support_filter_lzma(a);
+	}
+	if (archive_libzstd_version())
+		archive_read_support_filter_zstd(a);
+	archive_read_support_format_tar(a);
+	archive_read_support_format_gnutar(a);
+}
+
+struct archive *kcsi_tar_reader(void)
+{
+	struct archive *a = archive_read_new();
+	if (a)
+		kcsi_tar_formats(a);
+	return a;
+}
+
 static kcsi_code open_tar(kcsi_archive *ar, int fd, unsigned flags, const kcsi_archive_limits *lim,
 			  kcsi_error *err)
 {
@@ -404,9 +429,7 @@ static kcsi_code open_tar(kcsi_archive *ar, int fd, unsigned flags, const kcsi_a
 
 	if (!a)
 		return kcsi_error_set(err, KCSI_ERR_NOMEM, "out of memory");
-	archive_read_support_filter_all(a);
-	archive_read_support_format_tar(a);
-	archive_read_support_format_gnutar(a);
+	kcsi_tar_formats(a);
 	if (fstat(fd, &st) == 0)
 		ar->size = (uint64_t)st.st_size;
 	if (archive_read_open_fd(a, fd, 1 << 20) != ARCHIVE_OK) {
@@ -843,3 +866,4 @@ kcsi_code kcsi_member_data(kcsi_archive *ar, const kcsi_member *pm, const unsign
 	return kcsi_error_set(err, KCSI_ERR_UNSUPPORTED, "%s: member '%s' has no content", ar->path,
 			      m->pub.name);
 }
+

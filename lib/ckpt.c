@@ -316,11 +316,8 @@ kcsi_code ck_member_tar(kcsi_ckpt *c, const char *member, struct archive **out, 
 		return KCSI_OK;
 	if ((rc = kcsi_member_data(c->ar, m, &data, err)) != KCSI_OK)
 		return rc;
-	if (!(a = archive_read_new()))
+	if (!(a = kcsi_tar_reader()))
 		return kcsi_error_set(err, KCSI_ERR_NOMEM, "out of memory");
-	archive_read_support_filter_all(a);
-	archive_read_support_format_tar(a);
-	archive_read_support_format_gnutar(a);
 	if (archive_read_open_memory(a, data, (size_t)m->size) != ARCHIVE_OK) {
 		rc = kcsi_error_set(err, KCSI_ERR_FORMAT, "%s: %s: %s", kcsi_archive_path(c->ar), member,
 				    archive_error_string(a) ? archive_error_string(a) : "not a tar");

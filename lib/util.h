@@ -48,6 +48,12 @@ int kcsi_strmap_put(kcsi_strmap *m, const char *key, size_t len, int val);
 int kcsi_strmap_get(const kcsi_strmap *m, const char *key, size_t len, int missing);
 void kcsi_strmap_free(kcsi_strmap *m);
 
+/* A libarchive reader for tar (and GNU tar) with the decompressors built
+ * into libarchive (gzip, bzip2, xz/lzma, zstd) and no other: libarchive's
+ * "all" filters would run external programs (lrzip, lzop, grzip, lz4 ...)
+ * on what an archive says it is.  NULL when memory is short. */
+struct archive *kcsi_tar_reader(void);
+
 /* Read a little-endian u32 from p. */
 static inline uint32_t kcsi_le32(const unsigned char *p)
 {

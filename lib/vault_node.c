@@ -11,6 +11,7 @@
 #include <sys/vfs.h>
 #include <unistd.h>
 
+#include "util.h"
 #include "vault_int.h"
 
 static uint64_t tar_num(const unsigned char *p, size_t n, bool *ok)
@@ -96,11 +97,11 @@ kcsi_code kcsi_archive_complete(const char *path, kcsi_error *err)
 	close(fd);
 	/* compressed (or another tar flavour): read it through to the end */
 	{
-		struct archive *a = archive_read_new();
+		struct archive *a = kcsi_tar_reader();
 		struct archive_entry *e;
 		int r;
-		archive_read_support_filter_all(a);
-		archive_read_support_format_tar(a);
+		if (!a)
+			return kcsi_error_set(err, KCSI_ERR_NOMEM, "out of memory");
 		if (archive_read_open_filename(a, path, 1 << 16) != ARCHIVE_OK) {
 			rc = kcsi_error_set(err, KCSI_ERR_FORMAT, "%s: %s", path, archive_error_string(a));
 			archive_read_free(a);

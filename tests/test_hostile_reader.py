@@ -695,3 +695,25 @@ def test_ps_parent_cycles_each_process_once():
     rows = kt.run('ps', path)[1].decode().splitlines()[1:]
     eq([(int(r.split()[0]), int(r.split()[1])) for r in rows], [(1, 0), (2, 3), (3, 2), (5, 3), (4, 4)],
        '(pid, ppid) in tree order')
+
+
+def test_inner_tar_never_runs_an_external_decompressor():
+    """A rootfs diff compressed with lz4 (or lzop, lrzip, grzip ...): libarchive's
+    "all filters" would run the external program named by the bytes; kcsi reads
+    only what libarchive decompresses itself, and starts no program."""
+    if not shutil.which('strace') or not shutil.which('lz4'):
+        raise kt.Skip('strace and lz4 (scripts/install-deps.sh)')
+    ms = members('perlbot')
+    plain = ms['rootfs-diff.tar'][1]
+    lz4 = subprocess.run(['lz4', '-c'], input=plain, stdout=subprocess.PIPE, check=True).stdout
+    lrzip = b'LRZI\x00\x06' + bytes(4090)  # an lrzip header: libarchive can only run `lrzip -d`
+    for tag, inner in (('lz4', lz4), ('lrzip', lrzip)):
+        path = tmp('%s-diff.tar' % tag)
+        put(ms, 'rootfs-diff.tar', inner)
+        write_tar(ms, path)
+        for view in (['rootfs'], ['recover', '--out', tmp('%s-recover' % tag)], ['analyze']):
+            log = tmp('strace.log')
+            subprocess.run(['strace', '-f', '-qq', '-e', 'trace=execve', '-o', log, kt.KCSI] + view + [path],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=120)
+            execs = [l for l in open(log) if 'execve(' in l]
+            eq(len(execs), 1, '%s %s started programs: %s' % (tag, view[0], execs[1:]))
