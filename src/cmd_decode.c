@@ -3,11 +3,11 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
+#include "kcsi/archive.h"
 #include "kcsi/decode.h"
 
 static const struct opt opts[] = {
@@ -15,6 +15,51 @@ static const struct opt opts[] = {
 	{"json", 'j', NULL, "accepted for symmetry: the output is always JSON"},
 	{0},
 };
+
+#define KCSI_DECODE_MAX_FILE (256u << 20)
+
+/* Does the file start with a CRIU image magic (IMG_COMMON, IMG_SERVICE, or
+ * the inventory's own)?  Anything else given alone may be a checkpoint. */
+static bool looks_like_image(int fd)
+{
+	unsigned char m[4];
+	if (pread(fd, m, 4, 0) != 4)
+		return true; /* too short for anything: let the decoder say so */
+	uint32_t v = (uint32_t)m[0] | (uint32_t)m[1] << 8 | (uint32_t)m[2] << 16 | (uint32_t)m[3] << 24;
+	return v == 0x54564319u || v == 0x55105940u || v == 0x58313116u;
+}
+
+/* `kcsi decode ARCHIVE` without an image name: say which images it holds
+ * (exit 2); -1 when PATH is not a checkpoint. */
+static int list_images(struct args *a, const char *path)
+{
+	kcsi_archive *ar;
+	kcsi_error err;
+	size_t shown = 0;
+	kcsi_error_clear(&err);
+	if (kcsi_archive_open(path, 0, NULL, &ar, &err) != KCSI_OK)
+		return -1; /* not a checkpoint either: the decoder says what it is */
+	if (!kcsi_archive_find(ar, "checkpoint/inventory.img") && !kcsi_archive_find(ar, "inventory.img")) {
+		kcsi_archive_close(ar);
+		return -1; /* a tar, but no checkpoint (a tmpfs image) */
+	}
+	fputs("kcsi: ", stderr);
+	print_escaped_str(stderr, path);
+	fputs(" is a checkpoint: give the image to decode, e.g. `kcsi decode ARCHIVE pstree.img`; it holds:", stderr);
+	for (size_t i = 0; i < kcsi_archive_count(ar); i++) {
+		const kcsi_member *m = kcsi_archive_at(ar, i);
+		const char *base = strrchr(m->name, '/') ? strrchr(m->name, '/') + 1 : m->name;
+		size_t bl = strlen(base);
+		if (m->is_dir || bl < 5 || strcmp(base + bl - 4, ".img"))
+			continue;
+		fputs(shown++ % 6 ? " " : "\n  ", stderr);
+		print_escaped_str(stderr, base);
+	}
+	fputc('\n', stderr);
+	kcsi_archive_close(ar);
+	(void)a;
+	return KCSI_ERR_USAGE;
+}
 
 static int decode_bytes(const char *name, const unsigned char *data, size_t size, bool pretty)
 {
@@ -41,31 +86,46 @@ static int run(struct args *a)
 	int rc;
 
 	if (a->npos == 1) {
-		/* a bare image file */
-		int fd = open(path, O_RDONLY | O_CLOEXEC);
-		void *p = NULL;
+		/* a bare image file: read (not mapped: a file cut short while read
+		 * is an error, not a signal), a fifo or device refused */
+		int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+		unsigned char *p = NULL;
+		size_t n = 0;
 		if (fd < 0 || fstat(fd, &st) != 0) {
-			fprintf(stderr, "kcsi: %s: %s\n", path, strerror(errno));
+			int e = errno;
+			fputs("kcsi: ", stderr);
+			print_escaped_str(stderr, path);
+			fprintf(stderr, ": %s\n", strerror(e));
 			if (fd >= 0)
 				close(fd);
-			return errno == ENOENT ? KCSI_ERR_NOTFOUND : KCSI_ERR_IO;
+			return e == ENOENT ? KCSI_ERR_NOTFOUND : KCSI_ERR_IO;
 		}
-		if (S_ISDIR(st.st_mode)) {
-			close(fd);
-			return usage_error(a->cmd, "%s is a directory: give an image file, or the directory and an image name", path);
-		}
-		if (st.st_size > 0) {
-			p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-			if (p == MAP_FAILED) {
-				fprintf(stderr, "kcsi: %s: %s\n", path, strerror(errno));
+		if (S_ISDIR(st.st_mode) || (S_ISREG(st.st_mode) && !looks_like_image(fd))) {
+			int r = list_images(a, path);
+			if (r >= 0 || S_ISDIR(st.st_mode)) {
 				close(fd);
-				return KCSI_ERR_IO;
+				return r >= 0 ? r : usage_error(a->cmd, "%s is a directory but not a checkpoint", path);
 			}
 		}
+		if (!S_ISREG(st.st_mode)) {
+			close(fd);
+			return usage_error(a->cmd, "%s is not a regular file (a fifo, socket or device): give an image file", path);
+		}
+		if (st.st_size > (off_t)KCSI_DECODE_MAX_FILE) {
+			close(fd);
+			return usage_error(a->cmd, "%s: %lld bytes: larger than any image kcsi decodes (%u MiB)", path,
+					   (long long)st.st_size, KCSI_DECODE_MAX_FILE >> 20);
+		}
+		if (!(p = malloc((size_t)st.st_size + 1))) {
+			close(fd);
+			fputs("kcsi: out of memory\n", stderr);
+			return KCSI_ERR_NOMEM;
+		}
+		for (ssize_t r; n < (size_t)st.st_size && (r = read(fd, p + n, (size_t)st.st_size - n)) > 0;)
+			n += (size_t)r;
 		close(fd);
-		rc = decode_bytes(path, p ? p : (const unsigned char *)"", (size_t)st.st_size, pretty);
-		if (p)
-			munmap(p, (size_t)st.st_size);
+		rc = decode_bytes(path, p, n, pretty);
+		free(p);
 		return rc;
 	}
 	/* ARCHIVE IMAGE-NAME */
