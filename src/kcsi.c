@@ -17,11 +17,23 @@ extern const struct cmd cmd_show, cmd_ps, cmd_files, cmd_net, cmd_maps, cmd_moun
 	cmd_vault, cmd_collect, cmd_build,
 	cmd_memgrep, cmd_strings, cmd_recover, cmd_rootfs, cmd_dump, cmd_analyze, cmd_detonate;
 
+/* the commands of this build (capture, vault and sandbox are Meson options) */
 const struct cmd *const commands[] = {
 	&cmd_show, &cmd_ps, &cmd_files, &cmd_net, &cmd_maps, &cmd_mounts, &cmd_meta,
 	&cmd_list, &cmd_decode, &cmd_diff, &cmd_memgrep, &cmd_strings, &cmd_recover, &cmd_rootfs, &cmd_dump, &cmd_analyze,
+#ifdef KCSI_HAVE_CAPTURE
 	&cmd_checkpoint, &cmd_respond,
-	&cmd_vault, &cmd_collect, &cmd_detonate, &cmd_build, NULL,
+#endif
+#ifdef KCSI_HAVE_VAULT
+	&cmd_vault, &cmd_collect,
+#endif
+#ifdef KCSI_HAVE_SANDBOX
+	&cmd_detonate,
+#endif
+#ifdef KCSI_HAVE_CAPTURE
+	&cmd_build,
+#endif
+	NULL,
 };
 
 /* the escape rule of kcsi/text.h, as the help and kcsi(1) tell it */

@@ -1,0 +1,316 @@
+/* kcsi detonate — user-space side of the eBPF activity tracer: loads the
+ * CO-RE object (bpf/detonate.bpf.c, embedded as a libbpf skeleton), attaches
+ * its tracepoints, and writes every event as one JSON line with Falco-style
+ * field names (evt.type, proc.name, proc.cmdline, fd.name, ...).  Built only
+ * when clang and bpftool were found (KCSI_HAVE_BPF); otherwise opening says so. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "sandbox/sandbox_int.h"
+
+#ifdef KCSI_HAVE_BPF
+#include <arpa/inet.h>
+#include <bpf/libbpf.h>
+#include <sys/mount.h>
+#include <unistd.h>
+#include <linux/types.h>
+
+#include "detonate.skel.h"
+#include "detonate_event.h"
+
+struct det_trace {
+	struct detonate_bpf *skel;
+	struct ring_buffer *rb;
+	FILE *out;
+	pthread_t thr;
+	bool started;
+	volatile int stop;
+	double boot_to_wall; /* wall = boottime + this */
+	double running_wall;
+	uint64_t events, lost;
+	bool mounted_tracefs;
+};
+
+#define TRACEFS "/sys/kernel/tracing"
+
+/* libbpf finds tracepoint ids in tracefs; mount it for the run when nobody has. */
+static bool ensure_tracefs(bool *mounted)
+{
+	*mounted = false;
+	if (access(TRACEFS "/events", F_OK) == 0 || access("/sys/kernel/debug/tracing/events", F_OK) == 0)
+		return true;
+	if (mount("tracefs", TRACEFS, "tracefs", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) == 0) {
+		*mounted = true;
+		return true;
+	}
+	return false;
+}
+
+static const char *ev_name(unsigned t)
+{
+	static const char *n[] = {"?", "execve", "clone", "procexit", "connect", "accept", "bind", "listen", "open", "unlink",
+				  "rename", "chmod", "memfd_create", "ptrace", "setuid"};
+	return t < sizeof(n) / sizeof(n[0]) ? n[t] : "?";
+}
+
+static void kv(FILE *f, const char *k, const char *v, size_t n)
+{
+	fprintf(f, ",\"%s\":\"", k);
+	for (size_t i = 0; i < n && v[i]; i++) {
+		unsigned char c = (unsigned char)v[i];
+		if (c == '"' || c == '\\')
+			fprintf(f, "\\%c", c);
+		else if (c < 0x20 || c >= 0x7f)
+			fprintf(f, "\\u%04x", c);
+		else
+			fputc(c, f);
+	}
+	fputc('"', f);
+}
+
+static int on_event(void *ctx, void *data, size_t len)
+{
+	struct det_trace *t = ctx;
+	const struct det_event *e = data;
+	char ts[40], addr[INET6_ADDRSTRLEN] = "", cl[512];
+	double wall = (double)e->ts_ns / 1e9 + t->boot_to_wall;
+	FILE *f = t->out;
+	if (len < sizeof(*e))
+		return 0;
+	t->events++;
+	det_iso_time(wall, ts, sizeof(ts));
+	fprintf(f, "{\"evt.time\":\"%s\",\"evt.type\":\"%s\",\"evt.phase\":\"%s\",\"proc.pid\":%u,\"proc.tid\":%u,"
+		   "\"proc.vpid\":%u,\"proc.ppid\":%u,\"user.uid\":%u",
+		ts, ev_name(e->type), wall >= t->running_wall && t->running_wall > 0 ? "run" : "restore", e->tgid, e->tid,
+		e->vpid, e->ppid, e->uid);
+	kv(f, "proc.name", e->comm, sizeof(e->comm));
+	kv(f, "proc.pname", e->pcomm, sizeof(e->pcomm));
+	/* the command line: exec carries argv; for the rest, /proc at this moment */
+	size_t n = 0;
+	if (e->type == DET_EV_EXEC) {
+		n = e->a1 > 0 && (size_t)e->a1 < sizeof(e->path2) ? (size_t)e->a1 : 0;
+		memcpy(cl, e->path2, n);
+	} else {
+		char p[64];
+		snprintf(p, sizeof(p), "/proc/%u/cmdline", e->tgid);
+		FILE *c = fopen(p, "r");
+		if (c) {
+			n = fread(cl, 1, sizeof(cl) - 1, c);
+			fclose(c);
+		}
+	}
+	while (n && cl[n - 1] == '\0')
+		n--;
+	for (size_t i = 0; i < n; i++)
+		if (!cl[i])
+			cl[i] = ' ';
+	cl[n] = '\0';
+	kv(f, "proc.cmdline", n ? cl : e->comm, n ? n : sizeof(e->comm));
+	switch (e->type) {
+	case DET_EV_EXEC:
+		kv(f, "proc.exepath", e->path, sizeof(e->path));
+		break;
+	case DET_EV_FORK:
+		fprintf(f, ",\"evt.arg.child_pid\":%lld", (long long)e->a1);
+		break;
+	case DET_EV_EXIT:
+		fprintf(f, ",\"evt.arg.status\":%lld", (long long)e->a1);
+		break;
+	case DET_EV_CONNECT:
+	case DET_EV_BIND:
+		if (e->family == 2 || e->family == 10) {
+			char name[80];
+			inet_ntop(e->family == 2 ? AF_INET : AF_INET6, e->addr, addr, sizeof(addr));
+			snprintf(name, sizeof(name), e->family == 2 ? "%s:%u" : "[%s]:%u", addr, e->port);
+			kv(f, "fd.name", name, sizeof(name));
+			kv(f, e->type == DET_EV_CONNECT ? "fd.sip" : "fd.cip", addr, sizeof(addr));
+			fprintf(f, ",\"%s\":%u", e->type == DET_EV_CONNECT ? "fd.sport" : "fd.cport", e->port);
+			kv(f, "fd.l4proto", "ip", 3);
+		} else {
+			fprintf(f, ",\"fd.family\":%u", e->family);
+		}
+		fprintf(f, ",\"fd.num\":%d", e->fd);
+		break;
+	case DET_EV_ACCEPT:
+	case DET_EV_LISTEN:
+		fprintf(f, ",\"fd.num\":%d", e->fd);
+		if (e->type == DET_EV_LISTEN)
+			fprintf(f, ",\"evt.arg.backlog\":%lld", (long long)e->a1);
+		break;
+	case DET_EV_OPEN:
+		kv(f, "fd.name", e->path, sizeof(e->path));
+		fprintf(f, ",\"evt.arg.flags\":\"0%llo\",\"evt.arg.mode\":\"0%llo\"", (unsigned long long)e->a1,
+			(unsigned long long)e->a2);
+		break;
+	case DET_EV_UNLINK:
+		kv(f, "fd.name", e->path, sizeof(e->path));
+		break;
+	case DET_EV_RENAME:
+		kv(f, "fd.name", e->path, sizeof(e->path));
+		kv(f, "evt.arg.newpath", e->path2, sizeof(e->path2));
+		break;
+	case DET_EV_CHMOD:
+		if (e->path[0])
+			kv(f, "fd.name", e->path, sizeof(e->path));
+		else
+			fprintf(f, ",\"fd.num\":%d", e->fd);
+		fprintf(f, ",\"evt.arg.mode\":\"0%llo\"", (unsigned long long)e->a1);
+		break;
+	case DET_EV_MEMFD:
+		kv(f, "fd.name", e->path, sizeof(e->path));
+		fprintf(f, ",\"evt.arg.flags\":%lld", (long long)e->a1);
+		break;
+	case DET_EV_PTRACE:
+		fprintf(f, ",\"evt.arg.request\":%lld,\"evt.arg.pid\":%lld", (long long)e->a1, (long long)e->a2);
+		break;
+	case DET_EV_SETUID:
+		fprintf(f, ",\"evt.arg.uid\":%lld,\"evt.arg.ruid\":%lld", (long long)e->a1, (long long)e->a2);
+		break;
+	}
+	fputs("}\n", f);
+	return 0;
+}
+
+static void *loop(void *arg)
+{
+	struct det_trace *t = arg;
+	while (!t->stop) {
+		int r = ring_buffer__poll(t->rb, 100);
+		if (r < 0 && r != -EINTR)
+			break;
+	}
+	ring_buffer__consume(t->rb);
+	return NULL;
+}
+
+static int quiet(enum libbpf_print_level l, const char *fmt, va_list ap)
+{
+	(void)l;
+	(void)fmt;
+	(void)ap;
+	return 0;
+}
+
+kcsi_code det_trace_open(det_trace **out, const char *path, uint64_t netns_ino, double wall0, kcsi_error *err)
+{
+	struct det_trace *t = calloc(1, sizeof(*t));
+	struct timespec b, w;
+	int e;
+	(void)wall0;
+	if (!t)
+		return kcsi_error_set(err, KCSI_ERR_NOMEM, "out of memory");
+	libbpf_set_print(quiet);
+	clock_gettime(CLOCK_BOOTTIME, &b);
+	clock_gettime(CLOCK_REALTIME, &w);
+	t->boot_to_wall = ((double)w.tv_sec + w.tv_nsec / 1e9) - ((double)b.tv_sec + b.tv_nsec / 1e9);
+	if (!ensure_tracefs(&t->mounted_tracefs)) {
+		free(t);
+		return kcsi_error_set(err, KCSI_ERR_UNSUPPORTED, "eBPF: tracefs is not mounted and cannot be: %s",
+				      strerror(errno));
+	}
+	if (!(t->skel = detonate_bpf__open())) {
+		free(t);
+		return kcsi_error_set(err, KCSI_ERR_UNSUPPORTED, "eBPF: cannot open the object: %s", strerror(errno));
+	}
+	t->skel->rodata->target_netns = netns_ino;
+	if ((e = detonate_bpf__load(t->skel)) != 0) {
+		detonate_bpf__destroy(t->skel);
+		free(t);
+		return kcsi_error_set(err, KCSI_ERR_UNSUPPORTED, "eBPF: the kernel refused the program: %s", strerror(-e));
+	}
+	if ((e = detonate_bpf__attach(t->skel)) != 0) {
+		detonate_bpf__destroy(t->skel);
+		if (t->mounted_tracefs)
+			umount2(TRACEFS, MNT_DETACH);
+		free(t);
+		return kcsi_error_set(err, KCSI_ERR_UNSUPPORTED, "eBPF: cannot attach the tracepoints: %s", strerror(-e));
+	}
+	if (!(t->out = fopen(path, "w"))) {
+		detonate_bpf__destroy(t->skel);
+		free(t);
+		return kcsi_error_set(err, KCSI_ERR_IO, "%s: %s", path, strerror(errno));
+	}
+	if (!(t->rb = ring_buffer__new(bpf_map__fd(t->skel->maps.events), on_event, t, NULL)) ||
+	    pthread_create(&t->thr, NULL, loop, t) != 0) {
+		fclose(t->out);
+		detonate_bpf__destroy(t->skel);
+		free(t);
+		return kcsi_error_set(err, KCSI_ERR_UNSUPPORTED, "eBPF: ring buffer: %s", strerror(errno));
+	}
+	t->started = true;
+	*out = t;
+	return KCSI_OK;
+}
+
+void det_trace_mark_running(det_trace *t, double wall)
+{
+	if (t)
+		t->running_wall = wall;
+}
+
+void det_trace_stop(det_trace *t, uint64_t *events, uint64_t *lost)
+{
+	if (!t)
+		return;
+	if (t->started) {
+		t->stop = 1;
+		pthread_join(t->thr, NULL);
+		t->started = false;
+		fflush(t->out);
+	}
+	if (events)
+		*events = t->events;
+	if (lost)
+		*lost = t->lost;
+}
+
+void det_trace_free(det_trace *t)
+{
+	if (!t)
+		return;
+	det_trace_stop(t, NULL, NULL);
+	ring_buffer__free(t->rb);
+	detonate_bpf__destroy(t->skel);
+	fclose(t->out);
+	if (t->mounted_tracefs)
+		umount2(TRACEFS, MNT_DETACH);
+	free(t);
+}
+
+#else /* !KCSI_HAVE_BPF */
+
+kcsi_code det_trace_open(det_trace **out, const char *path, uint64_t netns_ino, double wall0, kcsi_error *err)
+{
+	(void)path;
+	(void)netns_ino;
+	(void)wall0;
+	*out = NULL;
+	return kcsi_error_set(err, KCSI_ERR_UNSUPPORTED,
+			      "eBPF: kcsi was built without the tracer (clang, bpftool or libbpf-dev missing at build time)");
+}
+
+void det_trace_mark_running(det_trace *t, double wall)
+{
+	(void)t;
+	(void)wall;
+}
+
+void det_trace_stop(det_trace *t, uint64_t *events, uint64_t *lost)
+{
+	(void)t;
+	if (events)
+		*events = 0;
+	if (lost)
+		*lost = 0;
+}
+
+void det_trace_free(det_trace *t)
+{
+	(void)t;
+}
+
+#endif
