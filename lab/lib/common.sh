@@ -87,7 +87,8 @@ lab_init() {
         lab_log "removing leftover container $old of an earlier, killed run"
         lab_podman rm -f -t 0 "$old" >/dev/null 2>&1
     done
-    rm -f "$OUT/$SCEN.tar" "$OUT/$SCEN.tar.gz" "$OUT/$SCEN.tar.zst" "$OUT/$SCEN.truth.json" "$OUT/$SCEN.dump.log"
+    rm -f "$OUT/$SCEN.tar" "$OUT/$SCEN.tar.gz" "$OUT/$SCEN.tar.zst" "$OUT/$SCEN.truth.json" "$OUT/$SCEN.dump.log" \
+        "$OUT/$SCEN.mounts.tar"
     trap lab_cleanup EXIT
     trap 'exit 130' INT TERM
     lab_log "container $CTR, work dir $WORK"
@@ -284,6 +285,11 @@ lab_finish() {
     podman inspect "$CTR" >"$WORK/inspect.json" || lab_die "podman inspect failed"
     lab_checkpoint
     lab_collect "$WORK/after.json" "${fargs[@]}"
+    # the content of the scene's bind-mount sources (lab_host_dir), for restore-check.sh: the
+    # directories themselves are removed with the work dir
+    if [ ${#HOST_DIRS[@]} -gt 0 ]; then
+        tar -C / -cf "$OUT/$SCEN.mounts.tar" "${HOST_DIRS[@]#/}" || lab_die "cannot save the bind-mount sources"
+    fi
 }
 
 # lab_template SRC DST [KEY=VALUE]... — copy a specimen template with @@KEY@@ replaced and its
