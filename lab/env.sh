@@ -15,6 +15,10 @@ export LAB_PY
 
 LAB_IMAGE=${LAB_IMAGE:-localhost/debian-perl:12}
 export LAB_IMAGE
+# The second image (the corpus scenes that need more than perl): minbase + these packages.
+LAB_TOOLS_IMAGE=${LAB_TOOLS_IMAGE:-localhost/kcsi-lab-tools:12}
+LAB_TOOLS_PACKAGES=perl,procps,curl,openssl,python3,netcat-openbsd,socat,xxd,bind9-dnsutils
+export LAB_TOOLS_IMAGE LAB_TOOLS_PACKAGES
 LAB_CRIU_PREFIX=${LAB_CRIU_PREFIX:-/opt/kcsi-lab/criu}
 export LAB_CRIU_PREFIX
 

@@ -3,7 +3,8 @@
 # first and skips what is already done. Run as root.
 #
 #   1. Debian packages: podman, runc, debootstrap, iproute2, python3, perl, gcc, libc6-dev,
-#      zstd (apt-get update is run once, only if something is missing).
+#      zstd, openssl, openssh-client (ssh-keygen), libio-socket-ssl-perl (the TLS peer)
+#      (apt-get update is run once, only if something is missing).
 #   2. A CRIU that works on this kernel: the system criu if `criu check` passes and it is
 #      >= 4.2; else CRIU 4.2.1 from Debian unstable, unpacked with dpkg -x into a private
 #      prefix ($LAB_CRIU_PREFIX, default /opt/kcsi-lab/criu) and started by the wrapper
@@ -11,8 +12,10 @@
 #      (3.17, which provides `crit`) is left installed.
 #   3. podman's default OCI runtime set to runc (/etc/containers/containers.conf.d/).
 #      LAB_CRIU_REINSTALL=1 unpacks it again; LAB_CRIU_PIN=VERSION tries another criu version.
-#   4. The image localhost/debian-perl:12 (debootstrap --variant=minbase bookworm), built
-#      only if it does not exist (LAB_REBUILD_IMAGE=1 forces a rebuild).
+#   4. The images localhost/debian-perl:12 (debootstrap --variant=minbase bookworm + perl,
+#      procps) and localhost/kcsi-lab-tools:12 (the same + curl, openssl, python3, netcat,
+#      socat, xxd, dig), each built only if it does not exist (LAB_REBUILD_IMAGE=1 forces
+#      a rebuild).
 #
 # Exit: 0 ok; 77 the lab cannot run here (not root, not Debian/x86_64); 1 a step failed.
 # On failure the last line printed says what failed.
@@ -34,7 +37,7 @@ LAB_CACHE=/var/cache/kcsi-lab
 export DEBIAN_FRONTEND=noninteractive
 
 # ---------------------------------------------------------------- 1. packages
-NEED_PKGS=(podman runc debootstrap iproute2 python3 perl gcc libc6-dev zstd gzip tar)
+NEED_PKGS=(podman runc debootstrap iproute2 python3 perl gcc libc6-dev zstd gzip tar openssl openssh-client libio-socket-ssl-perl)
 missing=()
 for p in "${NEED_PKGS[@]}"; do
     st=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
@@ -197,27 +200,35 @@ rt=$(podman info --format '{{.Host.OCIRuntime.Name}}' 2>/dev/null) || die "podma
 [ "$rt" = runc ] || die "podman's OCI runtime is '$rt', not runc"
 say "podman: $(podman --version | awk '{print $3}'), runtime $rt ($(runc --version | awk 'NR==1{print $3}'))"
 
-# ---------------------------------------------------------------- 4. image
-if [ "${LAB_REBUILD_IMAGE:-0}" != 1 ] && podman image exists "$LAB_IMAGE"; then
-    say "image: $LAB_IMAGE exists ($(podman image inspect --format '{{.Id}}' "$LAB_IMAGE" | cut -c1-12)); skipping build"
-else
+# ---------------------------------------------------------------- 4. images
+# build_image NAME PACKAGES DESC — debootstrap --variant=minbase bookworm with --include=PACKAGES,
+# imported as NAME; skipped when NAME exists (LAB_REBUILD_IMAGE=1 forces a rebuild).
+build_image() {
+    local name=$1 pkgs=$2 desc=$3 root log
+    if [ "${LAB_REBUILD_IMAGE:-0}" != 1 ] && podman image exists "$name"; then
+        say "image: $name exists ($(podman image inspect --format '{{.Id}}' "$name" | cut -c1-12)); skipping build"
+        return 0
+    fi
     root=$LAB_CACHE/rootfs.$$
+    log=$LAB_CACHE/debootstrap-${name//[^A-Za-z0-9]/_}.log
     rm -rf "$root"; mkdir -p "$root"
-    # perl: full perl (JSON::PP, IO::Select...) for the specimens and the collector;
-    # procps for ps/top inside the containers.
-    say "image: debootstrap --variant=minbase bookworm (perl, procps) from $LAB_MIRROR"
-    if ! debootstrap --variant=minbase --include=perl,procps bookworm "$root" "$LAB_MIRROR" \
-            >"$LAB_CACHE/debootstrap.log" 2>&1; then
-        tail -5 "$LAB_CACHE/debootstrap.log" >&2
+    say "image: debootstrap --variant=minbase bookworm ($desc) from $LAB_MIRROR"
+    if ! debootstrap --variant=minbase --include="$pkgs" bookworm "$root" "$LAB_MIRROR" >"$log" 2>&1; then
+        tail -5 "$log" >&2
         rm -rf "$root"
-        die "debootstrap failed (log: $LAB_CACHE/debootstrap.log)"
+        die "debootstrap failed for $name (log: $log)"
     fi
     rm -rf "$root/var/cache/apt/archives/"*.deb "$root/var/lib/apt/lists/"* 2>/dev/null || true
-    say "image: importing as $LAB_IMAGE"
-    tar -C "$root" -c . | podman import --quiet - "$LAB_IMAGE" >/dev/null \
-        || { rm -rf "$root"; die "podman import failed"; }
+    say "image: importing as $name"
+    tar -C "$root" -c . | podman import --quiet - "$name" >/dev/null \
+        || { rm -rf "$root"; die "podman import of $name failed"; }
     rm -rf "$root"
-    say "image: $LAB_IMAGE built ($(podman image inspect --format '{{.Id}}' "$LAB_IMAGE" | cut -c1-12))"
-fi
+    say "image: $name built ($(podman image inspect --format '{{.Id}}' "$name" | cut -c1-12))"
+}
+# perl: full perl (JSON::PP, IO::Select...) for the specimens and the collector; procps for
+# ps/top inside the containers. The shared fixtures restore against this image: keep it as is.
+build_image "$LAB_IMAGE" perl,procps "perl, procps"
+# The corpus scenes' image: the same plus the tools attackers and workloads use.
+build_image "$LAB_TOOLS_IMAGE" "$LAB_TOOLS_PACKAGES" "$LAB_TOOLS_PACKAGES"
 
 say "ready"

@@ -6,9 +6,11 @@ format in lab/README.md) — nothing here names a pid, address or path.
 Needs root, podman and a working CRIU (lab/setup.sh installs them).  Where the
 lab cannot run, the tests are skipped with the reason.  KCSI_LAB_OUT=DIR reuses
 the checkpoints already made in DIR."""
+import base64
 import json
 import os
 import subprocess
+import sys
 import time
 
 import kt
@@ -37,12 +39,17 @@ def _setup():
     _state['setup'] = ''
 
 
+def _outdir():
+    out = os.environ.get('KCSI_LAB_OUT') or os.path.join(kt.tmpdir(), 'lab')
+    os.makedirs(out, exist_ok=True)
+    return out
+
+
 def scenario(name, env=None):
     """Make (once) the checkpoint of a scenario; returns (archive, truth)."""
     if name in _state:
         return _state[name]
-    out = os.environ.get('KCSI_LAB_OUT') or os.path.join(kt.tmpdir(), 'lab')
-    os.makedirs(out, exist_ok=True)
+    out = _outdir()
     arch, truth = os.path.join(out, name + '.tar'), os.path.join(out, name + '.truth.json')
     if not (os.path.exists(arch) and os.path.exists(truth)):
         _setup()
@@ -65,9 +72,12 @@ def _target(t):
     return t[:-len(' (deleted)')] if t.endswith(' (deleted)') else t
 
 
-def check_against_truth(arch, truth):
+def check_against_truth(arch, truth, queues=False):
     """The generic part: processes, executables, command lines, environments,
-    regular files and TCP connections as seen live must be what kcsi reads."""
+    regular files, pipes and sockets (the same objects), TCP connections and
+    connected UDP sockets as seen live must be what kcsi reads. With queues, the
+    bytes waiting in each TCP connection's queues too (scenes whose peer stopped
+    reading, so that the queues were still when the truth was taken)."""
     assert truth['after_checkpoint'] is None or truth['after_checkpoint'].get('same_processes', True), \
         'the scene changed while it was checkpointed; truth is not reliable'
     procs = {p['pid']: p for p in jrun('ps', '--json', '--env', arch)}
@@ -91,21 +101,43 @@ def check_against_truth(arch, truth):
             mine = [f for f in fds if f['pid'] == pid and f['fd'] == fd['fd']]
             eq(len(mine), 1, 'pid %d fd %d present' % (pid, fd['fd']))
             f = mine[0]
-            if 'socket' in fd and fd['socket'] and fd['socket'].get('proto') == 'tcp':
+            ls = fd.get('socket') or {}
+            if ls.get('proto') in ('tcp', 'udp'):
                 s = [s for s in socks if s['pid'] == pid and s['fd'] == fd['fd']]
                 eq(len(s), 1, 'pid %d fd %d socket' % (pid, fd['fd']))
-                ls = fd['socket']
-                eq((s[0]['state'], s[0]['src'], s[0]['sport']),
-                   (ls['state'], ls['local_addr'], ls['local_port']), 'pid %d fd %d local' % (pid, fd['fd']))
-                if ls['state'] != 'LISTEN':
+                eq(s[0]['proto'], ls['proto'].upper(), 'pid %d fd %d protocol' % (pid, fd['fd']))
+                eq((s[0]['src'], s[0]['sport']), (ls['local_addr'], ls['local_port']), 'pid %d fd %d local' % (pid, fd['fd']))
+                if ls['proto'] == 'tcp':
+                    eq(s[0]['state'], ls['state'], 'pid %d fd %d state' % (pid, fd['fd']))
+                if ls['state'] not in ('LISTEN', 'UNCONN'):
                     eq((s[0]['dst'], s[0]['dport']), (ls['remote_addr'], ls['remote_port']),
                        'pid %d fd %d remote' % (pid, fd['fd']))
+                if queues and ls['proto'] == 'tcp' and ls['state'] == 'ESTABLISHED':
+                    eq((s[0]['outq_len'], s[0]['inq_len']), (ls['tx_queue'], ls['rx_queue']),
+                       'pid %d fd %d queues (send, receive)' % (pid, fd['fd']))
+            elif fd['target'].startswith(('socket:[', 'pipe:[')):
+                eq(f['path'], fd['target'], 'pid %d fd %d object' % (pid, fd['fd']))
             elif fd.get('target', '').startswith('/') and not fd.get('memfd'):
                 eq(f['path'], _target(fd['target']), 'pid %d fd %d path' % (pid, fd['fd']))
                 eq(f['deleted'], bool(fd.get('deleted')), 'pid %d fd %d deleted' % (pid, fd['fd']))
                 if fd.get('deleted') and 'size' in fd:
                     eq(f['ghost_size'], fd['size'], 'pid %d fd %d ghost size' % (pid, fd['fd']))
     return procs, fds, socks
+
+
+def queued(socks, pid, remote):
+    """the bytes kcsi read from the send queue of pid's connection to remote (addr:port)"""
+    addr, port = remote.rsplit(':', 1)
+    s = [s for s in socks if s['pid'] == pid and s['dst'] == addr and s['dport'] == int(port)]
+    assert s, (pid, remote, socks)
+    return base64.b64decode(s[0]['outq'] or '')
+
+
+def side_process(truth, key):
+    """the process the scene's facts name KEY, checked to be a later process, not the workload"""
+    pid = truth['facts'][key + '_pid']
+    assert pid and pid != 1, (key, pid)
+    return pid
 
 
 def test_lab_ircbot():
@@ -179,6 +211,21 @@ def test_lab_restore_runs_again():
     eq(p.returncode, 0, 'restore-check.sh: ' + p.stdout.decode()[-1500:])
 
 
+def test_lab_restore_corner_cases():
+    """restore-check on scenes that used to break it: fifoshell (the relay's connection is reset
+    after the restore, the collector met a socket no table lists and wrote null: restore-check
+    crashed), metrics (its bind-mount source is gone after the scene: put back from
+    metrics.mounts.tar), tarexfil (unsent data in a send queue whose peer is gone: a known
+    limitation, exit 3)."""
+    for name, want in (('fifoshell', 0), ('metrics', 0), ('tarexfil', 3)):
+        arch, _ = scenario(name)
+        p = subprocess.run(['bash', os.path.join(LAB, 'restore-check.sh'), arch], stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, timeout=300)
+        if p.returncode == 77:
+            raise kt.Skip(p.stdout.decode().strip().splitlines()[-1])
+        eq(p.returncode, want, 'restore-check %s: %s' % (name, p.stdout.decode()[-1500:]))
+
+
 def test_lab_bigmem():
     """A process holding BIGMEM_MIB of random bytes: the area that holds the
     buffer is in the checkpoint in full."""
@@ -234,3 +281,184 @@ def test_lab_verdicts():
         for s in truth.get('sockets', []):
             if s.get('state') == 'ESTABLISHED' and s.get('remote_addr'):
                 assert any(i['value'] == s['remote_addr'] for i in r['iocs']), (name, s['remote_addr'])
+
+
+
+# ---------------------------------------------------------------- the corpus scenes
+# Each new scene of lab/corpus.json is made fresh and compared with kcsi's views; no verdict
+# is asserted for them (the triage is being reworked): test_lab_corpus_score prints how
+# today's kcsi analyze does on them.
+
+def test_lab_dnsexfil_udp():
+    arch, truth = scenario('dnsexfil-udp')
+    _, _, socks = check_against_truth(arch, truth)
+    pid = side_process(truth, 'tunnel')
+    s = [s for s in socks if s['pid'] == pid and s['proto'] == 'UDP']
+    eq([(x['dst'], x['dport']) for x in s], [(truth['params']['resolver'].rsplit(':', 1)[0], 53)],
+       'the tunnel talks to its resolver over UDP')
+
+
+def test_lab_dnsexfil_tcp():
+    arch, truth = scenario('dnsexfil-tcp')
+    procs, fds, _ = check_against_truth(arch, truth)
+    pid = side_process(truth, 'tunnel')
+    eq(procs[pid]['exe'], '/usr/bin/dig', 'dig runs the tunnel')
+    assert truth['params']['queue_path'] in procs[pid]['cmdline'], procs[pid]['cmdline']
+
+
+def test_lab_tarexfil():
+    arch, truth = scenario('tarexfil')
+    _, _, socks = check_against_truth(arch, truth, queues=True)
+    pid = side_process(truth, 'exfil')
+    q = queued(socks, pid, truth['params']['drop'])
+    assert len(q) >= 200000, len(q)
+    assert b'etc/shadow\0' in q and b'ustar' in q, 'the tar archive waits in the send queue'
+
+
+def test_lab_httpexfil():
+    arch, truth = scenario('httpexfil')
+    procs, _, socks = check_against_truth(arch, truth, queues=True)
+    pid = side_process(truth, 'exfil')
+    eq(procs[pid]['exe'], '/usr/bin/curl', 'curl uploads')
+    q = queued(socks, pid, truth['params']['drop'])
+    assert len(q) >= 100000 and base64.b64decode(q[:4096], validate=True), 'base64 body in the queue'
+
+
+def test_lab_k8screds():
+    arch, truth = scenario('k8screds')
+    check_against_truth(arch, truth)
+    side_process(truth, 'thief')
+    paths = {f['path']: f for f in truth['files']}
+    assert paths['/var/run/secrets/kubernetes.io/serviceaccount/token']['text'] == truth['params']['secrets']['jwt']
+
+
+def test_lab_cloudcreds():
+    arch, truth = scenario('cloudcreds')
+    procs, _, _ = check_against_truth(arch, truth)
+    pid = side_process(truth, 'thief')
+    assert any(e.startswith('AWS_ACCESS_KEY_ID=') for e in procs[1]['env']), 'the workload holds the keys'
+    eq(procs[pid]['cmdline'], ['python3', truth['params']['thief_path']], 'the thief')
+
+
+def test_lab_secretsenv():
+    arch, truth = scenario('secretsenv')
+    _, _, socks = check_against_truth(arch, truth, queues=True)
+    pid = side_process(truth, 'harvester')
+    q = queued(socks, pid, truth['params']['drop'])
+    for k in ('stripe_key', 'github_token', 'slack_token', 'aws_access_key_id'):
+        assert truth['params']['secrets'][k].encode() in q, ('%s waits in the send queue' % k)
+
+
+def test_lab_secretsmem():
+    arch, truth = scenario('secretsmem')
+    procs, _, _ = check_against_truth(arch, truth)
+    side_process(truth, 'scraper')
+    eq(truth['facts']['workload_pid'], 1, 'the workload is pid 1')
+
+
+def test_lab_masq_nginx():
+    arch, truth = scenario('masq-nginx')
+    procs, fds, _ = check_against_truth(arch, truth)
+    implant, renamed = side_process(truth, 'implant'), side_process(truth, 'renamed')
+    eq(procs[implant]['cmdline'], [truth['params']['title']], 'title')
+    eq(procs[implant]['exe'], '/usr/bin/perl', 'an interpreter under the title')
+    eq(procs[renamed]['exe'], truth['params']['renamed_binary'], 'renamed copy')
+    f = {x['path']: x for x in truth['files']}
+    eq(f[truth['params']['renamed_binary']]['sha256'], f[truth['params']['renamed_from']]['sha256'], 'same binary')
+
+
+def test_lab_masq_sshd():
+    arch, truth = scenario('masq-sshd')
+    procs, _, _ = check_against_truth(arch, truth)
+    implant = side_process(truth, 'implant')
+    eq((procs[implant]['comm'], procs[implant]['cmdline'], procs[implant]['argv_rewritten']),
+       ('sshd', [truth['params']['title']], True), 'python3 titled like an sshd session')
+    renamed = side_process(truth, 'renamed')
+    eq(procs[renamed]['exe'], truth['params']['renamed_binary'], 'renamed socat')
+
+
+def test_lab_revshell_py():
+    arch, truth = scenario('revshell-py')
+    procs, _, socks = check_against_truth(arch, truth)
+    listener = truth['params']['listener']
+    shells = [p for p in procs.values() if p['cmdline'][:2] == ['/bin/bash', '-i']]
+    eq(len(shells), 1, 'one bash -i')
+    mine = {s['fd'] for s in socks if s['pid'] == shells[0]['pid'] and '%s:%d' % (s['dst'], s['dport']) == listener}
+    assert {0, 1, 2} <= mine, mine
+
+
+def test_lab_revshell_socat():
+    arch, truth = scenario('revshell-socat')
+    procs, fds, socks = check_against_truth(arch, truth)
+    relay, shell = side_process(truth, 'relay'), side_process(truth, 'shell')
+    eq(procs[shell]['ppid'], relay, 'bash -i is socat\'s child')
+    eq({f['fd']: f['type'] for f in fds if f['pid'] == shell and f['fd'] in (0, 1, 2)},
+       {0: 'UNIXSK', 1: 'UNIXSK', 2: 'UNIXSK'}, 'the shell\'s stdio is a socket pair')
+    assert not [s for s in socks if s['pid'] == shell and s['proto'] == 'TCP'], 'only socat holds the connection'
+    assert truth['facts']['running_pid'], 'the attacker\'s tail -f runs'
+
+
+def _maps_library(fds, pid, path):
+    return any(f['pid'] == pid and f['fd'] == 'mem' and f['path'] == path for f in fds)
+
+
+def test_lab_preload_cron():
+    arch, truth = scenario('preload-cron')
+    _, fds, _ = check_against_truth(arch, truth)
+    assert _maps_library(fds, truth['facts']['preloaded_pid'], truth['params']['library']), 'library mapped'
+    files = {f['path']: f for f in truth['files']}
+    eq(files['/etc/ld.so.preload']['text'].strip(), truth['params']['library'], 'ld.so.preload')
+
+
+def test_lab_preload_env():
+    arch, truth = scenario('preload-env')
+    procs, fds, _ = check_against_truth(arch, truth)
+    pid = truth['facts']['preloaded_pid']
+    assert truth['params']['ld_preload'] in procs[pid]['env'], procs[pid]['env']
+    assert _maps_library(fds, pid, truth['params']['library']), 'library mapped'
+
+
+def test_lab_shm_loader():
+    arch, truth = scenario('shm-loader')
+    procs, _, _ = check_against_truth(arch, truth)
+    pid = side_process(truth, 'agent')
+    eq((procs[pid]['exe'], procs[pid]['exe_deleted']), (truth['params']['agent_path'], False), 'runs from /dev/shm')
+
+
+def test_lab_deleted_exe():
+    arch, truth = scenario('deleted-exe')
+    procs, _, _ = check_against_truth(arch, truth)
+    pid = side_process(truth, 'agent')
+    eq((procs[pid]['exe'], procs[pid]['exe_deleted']), (truth['params']['agent_path'], True), 'runs a deleted file')
+
+
+def test_lab_benign_controls():
+    """The noisy benign controls: each as seen live."""
+    for name, key in (('maillog', 'mailer'), ('awsenv', 'uploader'), ('ircdocs', 'server'),
+                      ('tlsclient', 'client'), ('metrics', 'exporter')):
+        arch, truth = scenario(name)
+        check_against_truth(arch, truth)
+        eq(truth['facts']['malicious'], False, name)
+        assert truth['facts'][key + '_pid'], (name, key)
+
+
+def test_lab_corpus_score():
+    """Make every scene of lab/corpus.json (those the tests above have not made yet) and print
+    how today's kcsi analyze does on the corpus (lab/score.py). Always passes: no verdict is
+    asserted while the triage is reworked; the table is for the CI log."""
+    with open(os.path.join(LAB, 'corpus.json')) as f:
+        names = list(json.load(f)['scenes'])
+    failed = []
+    _setup()
+    for n in names:
+        env = {'bigmem': {'BIGMEM_MIB': os.environ.get('BIGMEM_MIB', '64')},
+               'manyproc': {'MANYPROC_N': os.environ.get('MANYPROC_N', '200')}}.get(n)
+        try:
+            scenario(n, env)
+        except (AssertionError, kt.Skip) as e:
+            failed.append('%s: %s' % (n, str(e).splitlines()[0] if str(e) else type(e).__name__))
+    p = subprocess.run([sys.executable, os.path.join(LAB, 'score.py'), '--reuse', _outdir(), '--kcsi', kt.KCSI],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=1800)
+    print(p.stdout.decode(errors='replace'))
+    for f in failed:
+        print('  not made: ' + f)

@@ -208,7 +208,8 @@ for my $p (@want_files) {
     push @files, \%e;
 }
 
-my @sockets = map { $sock{$_} } sort { $a <=> $b } keys %used_sock;
+# (a socket the tables do not list, e.g. one reset while we read, is described as its fds are)
+my @sockets = map { $sock{$_} // { inode => $_ + 0, proto => 'unknown' } } sort { $a <=> $b } keys %used_sock;
 print JSON::PP->new->canonical->pretty->encode({
     collected_at => strftime('%Y-%m-%dT%H:%M:%SZ', gmtime),
     self_pid => $$ + 0,

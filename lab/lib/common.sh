@@ -8,12 +8,17 @@
 #   lab_collect FILE [--file PATH]...     # ground truth observed live, from inside
 #   lab_checkpoint            # podman checkpoint --export (+gz/zst when COMPRESS_ALL=1)
 #   lab_truth [extra args for truth.py]   # write OUT/NAME.truth.json
+#   lab_use_tools_image       # this scene runs in $LAB_TOOLS_IMAGE instead of $LAB_IMAGE
+#   lab_hex N / lab_addr A / lab_port LO HI   # random hex, 127.A.x.y address, port
+#   lab_kv_json FILE K=V... K:=JSON...    # write a JSON object (params) safely
+#   lab_facts ARGS...         # generic facts from the live snapshot (lib/facts.py)
 set -uo pipefail
 source "$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/env.sh"
 
 LAB_T0=$(date +%s.%N)
 PEER_PIDS=()
 PEER_ARGS=()
+HOST_DIRS=()
 CTR=""
 
 lab_elapsed() { awk -v a="$(date +%s.%N)" -v b="${1:-$LAB_T0}" 'BEGIN{printf "%.1f", a-b}'; }
@@ -51,7 +56,18 @@ lab_init() {
     case $SCEN in
         ircbot) base=shop-frontend ;; revshell) base=billing-api ;; memfd) base=cache ;;
         miner) base=worker ;; webapp) base=bookshop-web ;; bigmem) base=analytics ;;
-        manyproc) base=batch-runner ;; *) base=app ;;
+        manyproc) base=batch-runner ;;
+        dnsexfil-udp) base=inventory-sync ;; dnsexfil-tcp) base=geo-lookup ;;
+        tarexfil) base=backup-agent ;; httpexfil) base=orders-api ;;
+        k8screds) base=payments-svc ;; cloudcreds) base=image-resizer ;;
+        secretsenv) base=checkout ;; secretsmem) base=notifier ;;
+        masq-nginx) base=web-edge ;; masq-sshd) base=jumpbox ;;
+        revshell-py) base=search-api ;; revshell-socat) base=pdf-render ;;
+        preload-cron) base=auth-svc ;; preload-env) base=ledger ;;
+        shm-loader) base=session-store ;; deleted-exe) base=thumbnailer ;;
+        maillog) base=newsletter ;; awsenv) base=s3-sync ;; ircdocs) base=docs-portal ;;
+        tlsclient) base=event-consumer ;; metrics) base=node-metrics ;;
+        *) base=app ;;
     esac
     CTR="$base-$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n')"
     LAB_TAG=$(printf 'kcsi-lab:%s' "$SCEN" | sha256sum | cut -c1-12)
@@ -71,7 +87,8 @@ lab_init() {
         lab_log "removing leftover container $old of an earlier, killed run"
         lab_podman rm -f -t 0 "$old" >/dev/null 2>&1
     done
-    rm -f "$OUT/$SCEN.tar" "$OUT/$SCEN.tar.gz" "$OUT/$SCEN.tar.zst" "$OUT/$SCEN.truth.json" "$OUT/$SCEN.dump.log"
+    rm -f "$OUT/$SCEN.tar" "$OUT/$SCEN.tar.gz" "$OUT/$SCEN.tar.zst" "$OUT/$SCEN.truth.json" "$OUT/$SCEN.dump.log" \
+        "$OUT/$SCEN.mounts.tar"
     trap lab_cleanup EXIT
     trap 'exit 130' INT TERM
     lab_log "container $CTR, work dir $WORK"
@@ -92,9 +109,9 @@ lab_cleanup() {
         wait "$p" 2>/dev/null
     done
     if [ "${LAB_KEEP_WORK:-0}" = 1 ] || [ $rc -ne 0 ]; then
-        [ -n "${WORK:-}" ] && echo "[$SCEN] work dir kept: $WORK" >&2
+        [ -n "${WORK:-}" ] && echo "[$SCEN] work dir kept: $WORK ${HOST_DIRS[*]}" >&2
     else
-        rm -rf "$WORK"
+        rm -rf "$WORK" "${HOST_DIRS[@]}"
     fi
     exit $rc
 }
@@ -157,7 +174,7 @@ lab_create() {
     while [ $# -gt 0 ] && [ "$1" != -- ]; do args+=("$1"); shift; done
     [ "${1:-}" = -- ] && shift
     lab_podman create --name "$CTR" --label "$LAB_LABEL=$LAB_TAG" --label "$LAB_LABEL.owner=$LAB_OWNER" "${PODMAN_RUN_FLAGS[@]}" \
-        "${args[@]}" "$LAB_IMAGE" "$@" >/dev/null || lab_die "podman create failed"
+        "${args[@]}" "${CTR_IMAGE:-$LAB_IMAGE}" "$@" >/dev/null || lab_die "podman create failed"
 }
 
 lab_start() {
@@ -268,6 +285,11 @@ lab_finish() {
     podman inspect "$CTR" >"$WORK/inspect.json" || lab_die "podman inspect failed"
     lab_checkpoint
     lab_collect "$WORK/after.json" "${fargs[@]}"
+    # the content of the scene's bind-mount sources (lab_host_dir), for restore-check.sh: the
+    # directories themselves are removed with the work dir
+    if [ ${#HOST_DIRS[@]} -gt 0 ]; then
+        tar -C / -cf "$OUT/$SCEN.mounts.tar" "${HOST_DIRS[@]#/}" || lab_die "cannot save the bind-mount sources"
+    fi
 }
 
 # lab_template SRC DST [KEY=VALUE]... — copy a specimen template with @@KEY@@ replaced and its
@@ -293,4 +315,157 @@ if left:
     sys.exit("unfilled placeholders: " + " ".join(sorted(set(left))))
 open(dst, "w").write(text)
 PYEOF
+}
+
+# lab_use_tools_image — the scene's container runs $LAB_TOOLS_IMAGE (curl, openssl, python3,
+# netcat, socat, xxd, dig); exit 77 when setup.sh has not built it
+lab_use_tools_image() {
+    podman image exists "$LAB_TOOLS_IMAGE" || lab_skip "image $LAB_TOOLS_IMAGE missing (run lab/setup.sh)"
+    CTR_IMAGE=$LAB_TOOLS_IMAGE
+}
+
+# lab_hex N — N random bytes as hex
+lab_hex() { od -An -N"$1" -tx1 /dev/urandom | tr -d ' \n'; }
+
+# lab_rand LO HI — a random integer in [LO, HI]
+lab_rand() { echo $(( $1 + $(od -An -N4 -tu4 /dev/urandom | tr -d ' ') % ($2 - $1 + 1) )); }
+
+# lab_addr A — a random 127.A.x.y address (x, y in 2..254): each scene owns its A, so scenes
+# never clash, and the addresses differ from run to run
+lab_addr() { echo "127.$1.$(lab_rand 2 254).$(lab_rand 2 254)"; }
+
+# lab_port LO HI — a random port in [LO, HI]
+lab_port() { lab_rand "$1" "$2"; }
+
+# lab_udp_bound ADDR PORT — true when a UDP socket is bound to ADDR:PORT (IPv4)
+lab_udp_bound() {
+    local hex
+    hex=$(printf '%02X%02X%02X%02X:%04X' $(echo "$1" | awk -F. '{print $4, $3, $2, $1}') "$2")
+    grep -q " $hex 00000000:0000 07 " /proc/net/udp
+}
+
+# lab_kv_json FILE KEY=VALUE... KEY:=JSON... — write a JSON object: KEY=VALUE is a string,
+# KEY:=JSON a JSON value (number, list, object, true/false), KEY@=FILE the JSON in FILE
+lab_kv_json() {
+    local f=$1; shift
+    "$LAB_PY" - "$@" >"$f" <<'PYEOF' || lab_die "lab_kv_json $f failed"
+import json, sys
+out = {}
+for a in sys.argv[1:]:
+    k, sep, v = a.partition("=")
+    if k.endswith(":"):
+        out[k[:-1]] = json.loads(v)
+    elif k.endswith("@"):
+        out[k[:-1]] = json.load(open(v))
+    else:
+        out[k] = v
+print(json.dumps(out, indent=2))
+PYEOF
+}
+
+# lab_facts [facts.py options] — facts from $WORK/live.json into $WORK/facts.json
+lab_facts() {
+    "$LAB_PY" "$LAB_DIR/lib/facts.py" "$WORK/live.json" "$@" >"$WORK/facts.json" || lab_die "facts.py failed"
+}
+
+# lab_pick WORD... — one of the words, at random
+lab_pick() { local a=("$@"); echo "${a[$(lab_rand 0 $(( $# - 1 )))]}"; }
+
+# lab_zone — a random, plausible DNS zone for a tunnel (never resolved: only the lab's own
+# 127.x resolver peer ever sees it)
+lab_zone() {
+    echo "$(lab_pick cdn metrics telemetry updates static img api-edge)-$(lab_hex 3).$(lab_pick net com io xyz top)"
+}
+
+# lab_json_list WORD... — the words as a JSON list of strings
+lab_json_list() { "$LAB_PY" -c 'import json,sys; print(json.dumps(sys.argv[1:]))' "$@"; }
+
+# lab_txq REMOTE_ADDR:PORT — the send queue (bytes) of the host's established TCP connection to
+# that address (the containers share the host's network), empty when there is none
+lab_txq() {
+    local hex
+    hex=$(printf '%02X%02X%02X%02X:%04X' $(echo "${1%:*}" | awk -F. '{print $4, $3, $2, $1}') "${1#*:}")
+    local q
+    q=$(awk -v r="$hex" '$3 == r && $4 == "01" { split($5, q, ":"); print q[1]; exit }' /proc/net/tcp)
+    [ -z "$q" ] || printf '%d\n' "0x$q"
+}
+
+# lab_wait_txq REMOTE MIN TIMEOUT — wait until the send queue towards REMOTE holds at least MIN
+# bytes and has not changed for a second (the sender is blocked: the peer stopped reading)
+lab_wait_txq() {
+    local remote=$1 min=$2 to=$3 prev="" cur end
+    end=$(( $(date +%s) + to ))
+    while :; do
+        cur=$(lab_txq "$remote")
+        if [ -n "$cur" ] && [ "$cur" -ge "$min" ] && [ "$cur" = "$prev" ]; then
+            lab_log "ok: $cur bytes wait in the send queue to $remote"; return 0
+        fi
+        [ "$(date +%s)" -lt "$end" ] || lab_die "timed out: send queue to $remote is '${cur}' (want >= $min, stable)"
+        prev=$cur
+        sleep 1
+    done
+}
+
+# lab_no_proc NAME — true when no process named NAME runs in the container
+lab_no_proc() { ! lab_cexec pgrep -x "$1" >/dev/null 2>&1; }
+
+# lab_user_agent — a common browser user agent, at random
+lab_user_agent() {
+    lab_pick "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36" \
+        "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_4_1) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4.1 Safari/605.1.15" \
+        "Mozilla/5.0 (X11; Linux x86_64; rv:125.0) Gecko/20100101 Firefox/125.0"
+}
+
+# lab_host_dir VAR PREFIX — make a host directory /tmp/PREFIX.XXXXXX for bind mounts, removed
+# with the work dir, and put its path in VAR. Its name is neutral: the sources of bind mounts
+# are in the archive (spec.dump), the scene's name must not be.
+lab_host_dir() {
+    local d
+    d=$(mktemp -d "/tmp/$2.XXXXXX") || lab_die "mktemp failed"
+    chmod 755 "$d"
+    HOST_DIRS+=("$d")
+    printf -v "$1" '%s' "$d"
+}
+
+# lab_json_pick FILE KEY... — the JSON object in FILE reduced to KEYs (one KEY alone: its value,
+# as plain text when it is a string)
+lab_json_pick() {
+    "$LAB_PY" - "$@" <<'PYEOF' || lab_die "lab_json_pick $1 failed"
+import json, sys
+d = json.load(open(sys.argv[1]))
+keys = sys.argv[2:]
+if len(keys) == 1:
+    v = d[keys[0]]
+    print(v if isinstance(v, str) else json.dumps(v))
+else:
+    print(json.dumps({k: d[k] for k in keys}))
+PYEOF
+}
+
+# lab_peer_on ROLE ADDR:PORT CMD... — check that ADDR:PORT is free, start the peer (lab_peer)
+# and wait until it listens there (TCP)
+lab_peer_on() {
+    local role=$1 at=$2; shift 2
+    lab_need_free "$at"
+    lab_peer "$role" "$@"
+    lab_wait "$role listening on $at" 10 lab_listening "${at%:*}" "${at#*:}"
+}
+
+# lab_build_agent OUT TAG ENVVAR — build the small C beacon agent (specimens/memfd/payload.c,
+# dynamically linked) with its agent text TAG, reading its C2 address from ENVVAR
+lab_build_agent() {
+    command -v gcc >/dev/null || lab_skip "gcc missing (run lab/setup.sh)"
+    gcc -O2 -s -Wall -DAGENT_TAG="\"$2\"" -DSRV_ENV="\"$3\"" -o "$1" "$LAB_DIR/specimens/memfd/payload.c" \
+        || lab_die "agent build failed"
+}
+
+# lab_shell_listener ADDR:PORT 'CMD|CMD...' — the fake attacker of a reverse shell (peer
+# "listener", shell_peer.pl): listens on ADDR:PORT and runs the commands through the shell
+# lab_wait_shell_done — wait until the shell has answered all of them
+lab_shell_listener() {
+    lab_peer_on listener "$1" perl "$PEERS/shell_peer.pl" --listen "$1" --summary "$WORK/peer-listener.json" --cmds "$2"
+}
+lab_wait_shell_done() {
+    lab_wait "the shell answered its commands" 30 \
+        lab_json "$WORK/peer-listener.json" 'd["sessions"] and d["sessions"][0].get("commands_done")'
 }

@@ -8,7 +8,7 @@ use JSON::PP;
 use Time::HiRes qw(time);
 use POSIX qw(strftime);
 use Exporter 'import';
-our @EXPORT = qw(lab_listen lab_connect lab_summary lab_ts lab_args);
+our @EXPORT = qw(lab_listen lab_connect lab_udp lab_summary lab_ts lab_args lab_printable);
 
 sub lab_ts {
     my $t = time;
@@ -29,6 +29,24 @@ sub lab_listen {
                                   Listen => 16, ReuseAddr => 1)
         or die "peer: cannot listen on $spec: $!\n";
     return $s;
+}
+
+# lab_udp("127.a.b.c:port") -> UDP socket bound there
+sub lab_udp {
+    my ($spec) = @_;
+    my ($addr, $port) = split /:/, $spec;
+    _check_loopback($addr);
+    my $s = IO::Socket::INET->new(LocalAddr => $addr, LocalPort => $port, Proto => 'udp', ReuseAddr => 1)
+        or die "peer: cannot bind udp $spec: $!\n";
+    return $s;
+}
+
+# lab_printable(BYTES, MAX) — the first MAX bytes with non-printable bytes as \xNN (for summaries)
+sub lab_printable {
+    my ($d, $max) = @_;
+    $d = substr($d, 0, $max) if defined $max && length($d) > $max;
+    $d =~ s/([^\x20-\x7e\n])/sprintf('\\x%02x', ord $1)/ge;
+    return $d;
 }
 
 # lab_connect("127.a.b.c:port", timeout_seconds) -> connected socket (retries until timeout)

@@ -13,16 +13,12 @@ FIFO=/var/tmp/.font-unix
 RELAY=/usr/local/lib/.cache-sync
 lab_template "$SPEC/relay.pl" "$WORK/relay.pl"
 
-lab_need_free "$REV"
-lab_peer listener perl "$PEERS/shell_peer.pl" --listen "$REV" --summary "$WORK/peer-listener.json" \
-    --cmds 'id|hostname|cat /etc/hostname'
-lab_wait "listener on $REV" 10 lab_listening ${REV%:*} ${REV#*:}
+lab_shell_listener "$REV" 'id|hostname|cat /etc/hostname'
 
 lab_run --env APP_ENV=prod --hostname report-gen -- sh -c 'date > /var/log/app.log; while :; do sleep 3600; done'
 lab_cp "$WORK/relay.pl" "$RELAY" 0700
 lab_exec_bg "rm -f $FIFO; mkfifo $FIFO; sh -i < $FIFO 2>&1 | perl $RELAY $REV > $FIFO"
-lab_wait "the shell answered its commands" 30 \
-    lab_json "$WORK/peer-listener.json" 'd["sessions"] and d["sessions"][0].get("commands_done")'
+lab_wait_shell_done
 
 lab_finish "$RELAY"
 

@@ -31,9 +31,7 @@ cat >"$WORK/config.json" <<EOF
 EOF
 lab_template "$SPEC/miner.pl" "$WORK/miner.pl" "PROCNAME=$PROCNAME" "CONFIG=$CONFIG"
 
-lab_need_free "$POOL"
-lab_peer pool perl "$PEERS/stratum_pool.pl" --listen "$POOL" --summary "$WORK/peer-pool.json"
-lab_wait "pool listening on $POOL" 10 lab_listening ${POOL%:*} ${POOL#*:}
+lab_peer_on pool "$POOL" perl "$PEERS/stratum_pool.pl" --listen "$POOL" --summary "$WORK/peer-pool.json"
 
 lab_run --env APP_ENV=prod --hostname worker-3 -- \
     sh -c 'date > /var/log/app.log; while :; do sleep 3600; done'

@@ -2,7 +2,9 @@
  * the fake C2 over HTTP on 127.x, loaded into a memfd and executed from there.
  * It names itself (prctl PR_SET_NAME), connects to the beacon address given in the
  * environment variable UPD_SRV (host:port, a 127.x address), sends one beacon line and then
- * blocks reading from the connection; it reconnects every 3 s if the connection is lost. */
+ * blocks reading from the connection; it reconnects every 3 s if the connection is lost.
+ * Other scenes build it with -DAGENT_TAG="..." -DSRV_ENV="..." (the beacon's agent text and the
+ * environment variable that holds the address). */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -12,11 +14,18 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-static const char build_tag[] = "upd-agent/2.7 build 5512 (static)";
+#ifndef AGENT_TAG
+#define AGENT_TAG "upd-agent/2.7 build 5512 (static)"
+#endif
+#ifndef SRV_ENV
+#define SRV_ENV "UPD_SRV"
+#endif
+
+static const char build_tag[] = AGENT_TAG;
 
 int main(int argc, char **argv)
 {
-    const char *srv = getenv("UPD_SRV");
+    const char *srv = getenv(SRV_ENV);
     char host[64] = "127.0.0.1", buf[512], name[64];
     int port = 4443;
 
