@@ -67,6 +67,10 @@ kcsi_code kcsi_vault_put(kcsi_vault *v, const char *path, const char *case_id, c
 kcsi_code kcsi_vault_get(kcsi_vault *v, const char *id, const char *out_path, const char *reason,
 			 kcsi_error *err);
 
+/* Decrypt and verify the evidence into fd (the caller's: a memfd keeps the
+ * plaintext off the disk); records "accessed" with the reason. */
+kcsi_code kcsi_vault_get_fd(kcsi_vault *v, const char *id, int fd, const char *reason, kcsi_error *err);
+
 /* Delete the content; record a "purged" tombstone (reason required). */
 kcsi_code kcsi_vault_purge(kcsi_vault *v, const char *id, const char *reason, kcsi_error *err);
 

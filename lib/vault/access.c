@@ -1,0 +1,52 @@
+/* kcsi vault — evidence read into a descriptor the caller owns (a memfd: the
+ * plaintext never reaches a disk), verified against its recorded SHA-256 and
+ * recorded in the custody ledger as an access with its reason.  Used by
+ * `kcsi hunt --store`, which scans each object in memory. */
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "vault/vault_int.h"
+
+static int to_fd(void *ctx, const unsigned char *p, size_t n, kcsi_error *err)
+{
+	int fd = *(int *)ctx;
+	while (n) {
+		ssize_t w = write(fd, p, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return kcsi_error_set(err, KCSI_ERR_IO, "writing the decrypted evidence: %s", strerror(errno));
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+kcsi_code kcsi_vault_get_fd(kcsi_vault *v, const char *id, int fd, const char *reason, kcsi_error *err)
+{
+	char key[160];
+	uint64_t size = 0;
+	kcsi_code rc;
+	int st;
+	if (!reason || !*reason)
+		return kcsi_error_set(err, KCSI_ERR_USAGE, "an access to evidence needs a reason");
+	if ((rc = kv_need_secret(v, err)) != KCSI_OK || (rc = kv_ensure_loaded(v, err)) != KCSI_OK)
+		return rc;
+	if (!kv_is_id(id))
+		return kcsi_error_set(err, KCSI_ERR_USAGE, "%.80s is not an evidence id", id);
+	if ((st = kv_state(v, id, NULL)) != 1)
+		return kcsi_error_set(err, KCSI_ERR_NOTFOUND, "evidence %s %s", id,
+				      st == 2 ? "was purged" : "is not in the vault");
+	kv_obj_key(id, key, sizeof(key));
+	if ((rc = kv_decrypt_obj(v, key, id, to_fd, &fd, &size, err)) != KCSI_OK) {
+		kcsi_error_prefix(err, "evidence %.16s", id);
+		return rc;
+	}
+	if ((rc = v->s->ops->lock(v->s, KV_LOCK_EXCLUSIVE, err)) != KCSI_OK)
+		return rc;
+	kv_entry_in in = {.action = "accessed", .id = id, .sha256 = id, .size = size, .has_size = true, .reason = reason};
+	rc = kv_ledger_record(v, kv_decide_held, &in, NULL, err);
+	v->s->ops->unlock(v->s);
+	return rc;
+}
