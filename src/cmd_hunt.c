@@ -28,6 +28,7 @@ static const struct opt opts[] = {
 	{"keys", 'k', "DIR", "the vault's key directory"},
 	{"reason", 'r', "TEXT", "why the vault's evidence is read (recorded in its custody ledger; needed with --store)"},
 	{"jobs", 'J', "N", "checkpoints hunted at once (default: the number of CPUs)"},
+	{"threads", 'T', "N", "threads per checkpoint for large memory areas (default: the CPUs the checkpoints leave)"},
 	{"max-hits", 'm', "N", "hits shown per indicator and checkpoint (default 20; the rest are counted)"},
 	{"json", 'j', NULL, "print JSON (one array of hits)"},
 	{"ndjson", 0, NULL, "print one JSON object a line, as they are found"},
@@ -356,7 +357,7 @@ static int run(struct args *a)
 	kcsi_iocset *set = NULL;
 	struct target *t = NULL;
 	size_t nt = 0;
-	uint64_t jobs = (uint64_t)sysconf(_SC_NPROCESSORS_ONLN);
+	uint64_t jobs = (uint64_t)sysconf(_SC_NPROCESSORS_ONLN), threads = 0;
 	struct out o;
 	struct timespec t0, t1;
 	int rc;
@@ -366,6 +367,8 @@ static int run(struct args *a)
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	if (opt_uint(a, "jobs", &jobs) && (jobs < 1 || jobs > 256))
 		return usage_error(a->cmd, "--jobs is 1 to 256");
+	if (opt_uint(a, "threads", &threads) && (threads < 1 || threads > 64))
+		return usage_error(a->cmd, "--threads is 1 to 64");
 	if (opt_uint(a, "max-hits", &sh.max_hits) && sh.max_hits < 1)
 		return usage_error(a->cmd, "--max-hits is at least 1");
 	if (!a->npos && !opt_val(a, "store"))
@@ -436,6 +439,8 @@ static int run(struct args *a)
 	{
 		uint64_t cpus = (uint64_t)sysconf(_SC_NPROCESSORS_ONLN), at_once = jobs < nt ? jobs : (nt ? nt : 1);
 		sh.threads = (unsigned)(cpus / at_once ? cpus / at_once : 1);
+		if (threads)
+			sh.threads = (unsigned)threads;
 	}
 	pthread_mutex_init(&sh.lock, NULL);
 	if (o.json && !sh.ndjson)
@@ -480,7 +485,7 @@ done:
 
 const struct cmd cmd_hunt = {
 	.name = "hunt",
-	.synopsis = "(-i FILE | -e IOC)... [--store STORE --reason TEXT] [--jobs N] [--max-hits N] [--json|--ndjson] "
+	.synopsis = "(-i FILE | -e IOC)... [--store STORE --reason TEXT] [--jobs N] [--threads N] [--max-hits N] [--json|--ndjson] "
 		    "[TARGET...]",
 	.summary = "find indicators in checkpoints, directories of them and the vault, in one pass each",
 	.description =

@@ -596,7 +596,7 @@ static void scan_span(struct hunt *h, const struct span *sp)
 
 /* ---- helpers: a window split across the cores ---- */
 
-#define SPLIT_MIN (4u << 20) /* windows smaller than this are scanned whole */
+#define SPLIT_MIN (1u << 20) /* windows smaller than this are scanned whole */
 
 struct helper {
 	struct hunt h;
