@@ -27,6 +27,7 @@ static const struct opt opts[] = {
 	{"store", 's', "STORE", "hunt in the evidence vault STORE (every object held), decrypted in memory"},
 	{"keys", 'k', "DIR", "the vault's key directory"},
 	{"reason", 'r', "TEXT", "why the vault's evidence is read (recorded in its custody ledger; needed with --store)"},
+	{"index-only", 0, NULL, "--store: answer from the analysis reports attached to the evidence, without decrypting it"},
 	{"jobs", 'J', "N", "checkpoints hunted at once (default: the number of CPUs)"},
 	{"threads", 'T', "N", "threads per checkpoint for large memory areas (default: the CPUs the checkpoints leave)"},
 	{"max-hits", 'm', "N", "hits shown per indicator and checkpoint (default 20; the rest are counted)"},
@@ -57,6 +58,7 @@ struct shared {
 #ifdef KCSI_HAVE_VAULT
 	kcsi_vault *v;
 	const char *reason;
+	bool index_only;
 #endif
 };
 
@@ -223,6 +225,61 @@ static int vault_fd(struct shared *sh, const char *id, kcsi_error *err)
 #endif
 }
 
+#ifdef KCSI_HAVE_VAULT
+/* The index: the IOCs of the analysis reports attached to a vault object,
+ * looked up by value; a hit is recorded as an access to the evidence. */
+static void hunt_index(struct shared *sh, struct job *j, const char *id)
+{
+	kcsi_error err;
+	json_t *log = NULL, *e;
+	size_t i, hits = 0;
+	char why[600];
+	kcsi_error_clear(&err);
+	pthread_mutex_lock(&sh->lock);
+	kcsi_code rc = kcsi_vault_log(sh->v, id, &log, &err);
+	pthread_mutex_unlock(&sh->lock);
+	if (rc != KCSI_OK)
+		return;
+	json_array_foreach(log, i, e) {
+		const char *rsha = json_string_value(json_object_get(e, "report_sha256"));
+		char *data = NULL;
+		size_t len = 0;
+		json_t *rep, *ioc;
+		size_t k;
+		if (!rsha)
+			continue;
+		pthread_mutex_lock(&sh->lock);
+		rc = kcsi_vault_report_get(sh->v, id, rsha, &data, &len, &err);
+		pthread_mutex_unlock(&sh->lock);
+		if (rc != KCSI_OK)
+			continue;
+		rep = json_loadb(data, len, 0, NULL);
+		free(data);
+		json_array_foreach(json_object_get(rep, "iocs"), k, ioc) {
+			const char *type = json_string_value(json_object_get(ioc, "type"));
+			const char *value = json_string_value(json_object_get(ioc, "value"));
+			kcsi_hit h = {.source = "index", .encoding = "report", .pid = -1, .fd = -1};
+			if (!type || !value || !kcsi_iocset_find(sh->set, type, value, &h.indicator, &h.feed, &h.ref))
+				continue;
+			h.type = type;
+			h.path = json_string_value(json_object_get(ioc, "source"));
+			h.context = (const unsigned char *)value;
+			h.context_len = h.match_len = strlen(value);
+			on_hit(j, &h);
+			hits++;
+		}
+		json_decref(rep);
+	}
+	json_decref(log);
+	if (hits) {
+		snprintf(why, sizeof(why), "%s (indicators found in the analysis report)", sh->reason);
+		pthread_mutex_lock(&sh->lock);
+		kcsi_vault_note_access(sh->v, id, why, &err);
+		pthread_mutex_unlock(&sh->lock);
+	}
+}
+#endif
+
 static void hunt_one(struct shared *sh, const struct target *t)
 {
 	struct job j = {sh, t, {0}};
@@ -233,6 +290,17 @@ static void hunt_one(struct shared *sh, const struct target *t)
 	const char *open_path = t->path;
 	int fd = -1;
 	kcsi_error_clear(&err);
+#ifdef KCSI_HAVE_VAULT
+	if (t->vault) {
+		hunt_index(sh, &j, t->path);
+		if (sh->index_only) {
+			pthread_mutex_lock(&sh->lock);
+			sh->checkpoints++;
+			pthread_mutex_unlock(&sh->lock);
+			goto out;
+		}
+	}
+#endif
 	if (t->vault) {
 		if ((fd = vault_fd(sh, t->path, &err)) < 0)
 			goto failed;
@@ -399,6 +467,7 @@ static int run(struct args *a)
 			goto done;
 		}
 		sh.reason = opt_val(a, "reason");
+		sh.index_only = opt_set(a, "index-only");
 		if (kcsi_vault_config(opt_val(a, "store"), opt_val(a, "keys"), &store, &keys, &err) != KCSI_OK ||
 		    kcsi_vault_open(store, keys, &sh.v, &err) != KCSI_OK || kcsi_vault_list(sh.v, NULL, &l, &err) != KCSI_OK) {
 			free(store);
@@ -485,7 +554,7 @@ done:
 
 const struct cmd cmd_hunt = {
 	.name = "hunt",
-	.synopsis = "(-i FILE | -e IOC)... [--store STORE --reason TEXT] [--jobs N] [--threads N] [--max-hits N] [--json|--ndjson] "
+	.synopsis = "(-i FILE | -e IOC)... [--store STORE --reason TEXT [--index-only]] [--jobs N] [--threads N] [--max-hits N] [--json|--ndjson] "
 		    "[TARGET...]",
 	.summary = "find indicators in checkpoints, directories of them and the vault, in one pass each",
 	.description =
@@ -498,7 +567,9 @@ const struct cmd cmd_hunt = {
 		"TARGETs are archives, checkpoint directories and directories holding them (searched\n"
 		"below); --store hunts every object the vault holds, decrypted in memory (never on\n"
 		"disk), each read recorded in the custody ledger with --reason.  Checkpoints are\n"
-		"hunted in parallel (--jobs).  Text output, a line per hit: CHECKPOINT, INDICATOR,\n"
+		"hunted in parallel (--jobs).  In the vault, the IOCs of the analysis reports attached\n"
+		"to each object (kcsi vault report, kcsi collect --analyze) answer first, without\n"
+		"decrypting the evidence (source \"index\"); --index-only stops there.  Text output, a line per hit: CHECKPOINT, INDICATOR,\n"
 		"TYPE, SOURCE, pid, address and area (memory) or offset and path (objects), the\n"
 		"byte form found and the bytes around it (escaped).  A summary goes to stderr.\n"
 		"Plain lines: one indicator a line, # comments; its type comes from its shape, or a\n"

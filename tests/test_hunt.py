@@ -208,3 +208,26 @@ def test_bad_feeds_refused():
     assert code == 4 and 'STIX' in err, (code, err)
     code, _, err = run('hunt', kt.fixture('counter'), check=False)
     eq(code, 2, 'no indicators: ' + err)
+
+
+def test_vault_index_answers_without_decrypting():
+    """The IOCs of an analysis report attached to evidence answer a hunt with
+    --index-only; the evidence itself is not decrypted (no plain access), the
+    look-up is recorded."""
+    store = os.path.join(kt.tmpdir(), 'hunt-index-vault')
+    keys = os.path.join(kt.tmpdir(), 'hunt-index-keys')
+    shutil.rmtree(store, ignore_errors=True)
+    shutil.rmtree(keys, ignore_errors=True)
+    run('vault', 'init', '--store', store, '--keys', keys)
+    vid = run('vault', 'put', '--store', store, '--keys', keys, kt.fixture('perlbot'))[1].decode().split()[0]
+    rep = os.path.join(kt.tmpdir(), 'perlbot-report.json')
+    with open(rep, 'wb') as f:
+        f.write(run('analyze', '--format', 'json', kt.fixture('perlbot'))[1])
+    run('vault', 'report', '--store', store, '--keys', keys, vid, rep)
+    hits, _ = hunt('--store', store, '--keys', keys, '--reason', 'known C2 sweep', '--index-only', '-e', '127.6.6.6',
+                   '-e', 'http://198.51.100.23/x.sh', '-e', '10.99.99.99')
+    eq({(h['indicator'], h['source']) for h in hits},
+       {('127.6.6.6', 'index'), ('http://198.51.100.23/x.sh', 'index')}, 'index hits')
+    log = json.loads(run('vault', 'log', '--json', '--store', store, '--keys', keys)[1])
+    acc = [e for e in log if e['action'] == 'accessed']
+    eq([e['reason'] for e in acc], ['known C2 sweep (indicators found in the analysis report)'], 'recorded')

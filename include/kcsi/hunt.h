@@ -40,6 +40,12 @@ size_t kcsi_iocset_count(const kcsi_iocset *s);
 /* Counts by type, as "ipv4 3, domain 2, ..." (for messages). */
 const char *kcsi_iocset_summary(kcsi_iocset *s);
 
+/* Is VALUE (of TYPE as analyze names IOC types: ipv4, domain, url, sha256,
+ * ...) an indicator of the set, typed so or as a literal?  For indexes
+ * that hold values, not bytes. */
+bool kcsi_iocset_find(const kcsi_iocset *s, const char *type, const char *value, const char **indicator,
+		      const char **feed, const char **ref);
+
 typedef struct kcsi_hit {
 	const char *indicator;   /* as given */
 	const char *type;        /* "ipv4", "domain", "url", "email", "sha256", "hex", "regex", "literal", ... */

@@ -71,6 +71,13 @@ kcsi_code kcsi_vault_get(kcsi_vault *v, const char *id, const char *out_path, co
  * plaintext off the disk); records "accessed" with the reason. */
 kcsi_code kcsi_vault_get_fd(kcsi_vault *v, const char *id, int fd, const char *reason, kcsi_error *err);
 
+/* A report attached to evidence (its sha256 is in the "analysed" entry),
+ * decrypted into memory (*data malloc'd, NUL-terminated). */
+kcsi_code kcsi_vault_report_get(kcsi_vault *v, const char *id, const char *report_sha256, char **data, size_t *len,
+				kcsi_error *err);
+/* Record that evidence was looked at (through its report) for a reason. */
+kcsi_code kcsi_vault_note_access(kcsi_vault *v, const char *id, const char *reason, kcsi_error *err);
+
 /* Delete the content; record a "purged" tombstone (reason required). */
 kcsi_code kcsi_vault_purge(kcsi_vault *v, const char *id, const char *reason, kcsi_error *err);
 

@@ -519,3 +519,30 @@ kcsi_code kcsi_iocset_load(kcsi_iocset *s, const char *path, kcsi_error *err)
 	free(data);
 	return rc;
 }
+
+bool kcsi_iocset_find(const kcsi_iocset *s, const char *type, const char *value, const char **indicator,
+		      const char **feed, const char **ref)
+{
+	char key[IOC_MAX_LEN + 16];
+	size_t vl = strlen(value);
+	enum ioc_type t = T_LITERAL;
+	if (vl > IOC_MAX_LEN)
+		return false;
+	for (int i = 0; i < T_NTYPES; i++)
+		if (!strcmp(type, type_names[i]))
+			t = (enum ioc_type)i;
+	/* the typed indicator, else the same text given as a literal */
+	for (int pass = 0; pass < 2; pass++) {
+		enum ioc_type want = pass ? T_LITERAL : t;
+		int kl = snprintf(key, sizeof(key), "%s", type_names[want]);
+		memcpy(key + kl + 1, value, vl);
+		int i = kcsi_strmap_get(&s->seen, key, (size_t)kl + 1 + vl, -1);
+		if (i >= 0) {
+			*indicator = s->v[i].text;
+			*feed = s->v[i].feed;
+			*ref = s->v[i].ref;
+			return true;
+		}
+	}
+	return false;
+}
