@@ -56,7 +56,8 @@ struct shared {
 	bool first;             /* JSON: no comma before the first hit */
 	bool ndjson;
 #ifdef KCSI_HAVE_VAULT
-	kcsi_vault *v;
+	kcsi_vault *v;          /* the main thread's: lists the objects */
+	char *store, *keys;     /* each worker opens a handle of its own */
 	const char *reason;
 	bool index_only;
 #endif
@@ -106,6 +107,7 @@ struct job {
 	struct shared *sh;
 	const struct target *t;
 	struct counts per_ioc;
+	void *vault;            /* the worker's vault handle (kcsi_vault *) */
 };
 
 static void print_hit_json(kcsi_jsonw *w, const struct target *t, const kcsi_hit *h)
@@ -201,17 +203,21 @@ static int on_hit(void *ctx, const kcsi_hit *h)
 }
 
 /* A vault object as a file in memory: the plaintext never reaches a disk. */
-static int vault_fd(struct shared *sh, const char *id, kcsi_error *err)
+static int vault_fd(struct shared *sh, void *vault, const char *id, kcsi_error *err)
 {
 #ifdef KCSI_HAVE_VAULT
+	if (!vault) {
+		kcsi_error_set(err, KCSI_ERR_IO, "the vault could not be opened by this worker");
+		return -1;
+	}
 	int fd = memfd_create("kcsi-hunt", MFD_CLOEXEC);
 	if (fd < 0) {
 		kcsi_error_set(err, KCSI_ERR_IO, "memfd_create: %s", strerror(errno));
 		return -1;
 	}
-	pthread_mutex_lock(&sh->lock); /* the vault handle is not shared by threads */
-	kcsi_code rc = kcsi_vault_get_fd(sh->v, id, fd, sh->reason, err);
-	pthread_mutex_unlock(&sh->lock);
+	/* the worker's own handle: decryption runs on every core; the ledger
+	 * is appended under the store's lock */
+	kcsi_code rc = kcsi_vault_get_fd(vault, id, fd, sh->reason, err);
 	if (rc != KCSI_OK) {
 		close(fd);
 		return -1;
@@ -219,6 +225,7 @@ static int vault_fd(struct shared *sh, const char *id, kcsi_error *err)
 	return fd;
 #else
 	(void)sh;
+	(void)vault;
 	(void)id;
 	kcsi_error_set(err, KCSI_ERR_UNSUPPORTED, "this kcsi is built without the vault");
 	return -1;
@@ -230,14 +237,14 @@ static int vault_fd(struct shared *sh, const char *id, kcsi_error *err)
  * looked up by value; a hit is recorded as an access to the evidence. */
 static void hunt_index(struct shared *sh, struct job *j, const char *id)
 {
+	if (!j->vault)
+		return;
 	kcsi_error err;
 	json_t *log = NULL, *e;
 	size_t i, hits = 0;
 	char why[600];
 	kcsi_error_clear(&err);
-	pthread_mutex_lock(&sh->lock);
-	kcsi_code rc = kcsi_vault_log(sh->v, id, &log, &err);
-	pthread_mutex_unlock(&sh->lock);
+	kcsi_code rc = kcsi_vault_log(j->vault, id, &log, &err);
 	if (rc != KCSI_OK)
 		return;
 	json_array_foreach(log, i, e) {
@@ -248,9 +255,7 @@ static void hunt_index(struct shared *sh, struct job *j, const char *id)
 		size_t k;
 		if (!rsha)
 			continue;
-		pthread_mutex_lock(&sh->lock);
-		rc = kcsi_vault_report_get(sh->v, id, rsha, &data, &len, &err);
-		pthread_mutex_unlock(&sh->lock);
+		rc = kcsi_vault_report_get(j->vault, id, rsha, &data, &len, &err);
 		if (rc != KCSI_OK)
 			continue;
 		rep = json_loadb(data, len, 0, NULL);
@@ -273,16 +278,14 @@ static void hunt_index(struct shared *sh, struct job *j, const char *id)
 	json_decref(log);
 	if (hits) {
 		snprintf(why, sizeof(why), "%s (indicators found in the analysis report)", sh->reason);
-		pthread_mutex_lock(&sh->lock);
-		kcsi_vault_note_access(sh->v, id, why, &err);
-		pthread_mutex_unlock(&sh->lock);
+		kcsi_vault_note_access(j->vault, id, why, &err);
 	}
 }
 #endif
 
-static void hunt_one(struct shared *sh, const struct target *t)
+static void hunt_one(struct shared *sh, const struct target *t, void *vault)
 {
-	struct job j = {sh, t, {0}};
+	struct job j = {sh, t, {0}, vault};
 	kcsi_error err;
 	kcsi_ckpt *c = NULL;
 	kcsi_hunt_stats st = {0};
@@ -302,7 +305,7 @@ static void hunt_one(struct shared *sh, const struct target *t)
 	}
 #endif
 	if (t->vault) {
-		if ((fd = vault_fd(sh, t->path, &err)) < 0)
+		if ((fd = vault_fd(sh, vault, t->path, &err)) < 0)
 			goto failed;
 		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
 		open_path = path;
@@ -335,8 +338,17 @@ out:
 static void *worker(void *arg)
 {
 	struct shared *sh = arg;
+	void *vault = NULL;
+#ifdef KCSI_HAVE_VAULT
+	kcsi_error err;
+	if (sh->store && kcsi_vault_open(sh->store, sh->keys, (kcsi_vault **)&vault, &err) != KCSI_OK)
+		vault = NULL; /* each vault target then says why */
+#endif
 	for (size_t i; (i = atomic_fetch_add(&sh->next, 1)) < sh->nt;)
-		hunt_one(sh, &sh->t[i]);
+		hunt_one(sh, &sh->t[i], vault);
+#ifdef KCSI_HAVE_VAULT
+	kcsi_vault_close(vault);
+#endif
 	return NULL;
 }
 
@@ -475,8 +487,8 @@ static int run(struct args *a)
 			rc = fail(&err);
 			goto done;
 		}
-		free(store);
-		free(keys);
+		sh.store = store;
+		sh.keys = keys;
 		json_array_foreach(l, i, e) {
 			const char *id = json_string_value(json_object_get(e, "id"));
 			const char *state = json_string_value(json_object_get(e, "state"));
@@ -542,6 +554,8 @@ static int run(struct args *a)
 done:
 #ifdef KCSI_HAVE_VAULT
 	kcsi_vault_close(sh.v);
+	free(sh.store);
+	free(sh.keys);
 #endif
 	for (size_t i = 0; i < nt; i++) {
 		free(t[i].path);
