@@ -15,12 +15,13 @@ extern const struct cmd cmd_show, cmd_ps, cmd_files, cmd_net, cmd_maps, cmd_moun
 	cmd_list, cmd_decode, cmd_diff,
 	cmd_checkpoint, cmd_respond,
 	cmd_vault, cmd_collect, cmd_build,
-	cmd_memgrep, cmd_strings, cmd_recover, cmd_rootfs, cmd_dump, cmd_analyze, cmd_detonate, cmd_hunt;
+	cmd_memgrep, cmd_strings, cmd_recover, cmd_rootfs, cmd_dump, cmd_analyze, cmd_detonate, cmd_hunt, cmd_history, cmd_memread;
 
 /* the commands of this build (capture, vault and sandbox are Meson options) */
 const struct cmd *const commands[] = {
 	&cmd_show, &cmd_ps, &cmd_files, &cmd_net, &cmd_maps, &cmd_mounts, &cmd_meta,
-	&cmd_list, &cmd_decode, &cmd_diff, &cmd_memgrep, &cmd_strings, &cmd_recover, &cmd_rootfs, &cmd_dump, &cmd_analyze,
+	&cmd_list, &cmd_decode, &cmd_diff, &cmd_memgrep, &cmd_strings, &cmd_memread, &cmd_history, &cmd_recover, &cmd_rootfs,
+	&cmd_dump, &cmd_analyze,
 #ifdef KCSI_HAVE_HUNT
 	&cmd_hunt,
 #endif
