@@ -113,3 +113,28 @@ def test_containerd_restores_from_the_kcsi_build_image():
     cfg = subprocess.run(['tar', '--force-local', '-xOf', made(), 'config.dump'], stdout=subprocess.PIPE,
                          check=True).stdout
     assert re.match(r'^localhost:\d+/kcsi-lab/debian-perl@sha256:[0-9a-f]{64}$', json.loads(cfg)['rootfsImageRef']), cfg
+
+
+def test_containerd_archive_detonates_with_its_image():
+    """A real containerd CRI archive (a pod of its own network namespace,
+    /proc/sys left unmasked by containerd, the image's root made 0755 by the
+    registry's layer) restores in kcsi's sandbox on the lab image: /proc/sys
+    is made read-only, the pod's network namespace is the sandbox's, and the
+    specimen's C2 connection is reset there and retried into the sinkhole."""
+    import test_detonate
+    test_detonate._need_sandbox()
+    arch = made()
+    out = os.path.join(kt.tmpdir(), 'containerd-detonation')
+    code, so, se = kt.run('detonate', arch, '--image', 'localhost/debian-perl:12', '--out', out, '--duration', '5',
+                          '--json', check=False, timeout=300)
+    eq(code, 0, 'detonate: ' + se)
+    rep = json.load(open(os.path.join(out, 'report.json')))
+    eq(rep['layout'], 'containerd', 'layout')
+    eq(rep['restore']['strategy'], 'as-checkpointed', 'restored as checkpointed')
+    fates = {p['pid']: p['fate'] for p in rep['processes']['checkpointed']}
+    assert 'running at the end' in fates.values(), fates
+    seen = {m['mountpoint']: m['options'] for m in rep['sandbox']['mounts_seen']}
+    assert seen.get('/proc/sys', '').startswith('ro'), seen.get('/proc/sys')
+    added = [m['mountpoint'] for m in rep['sandbox']['confinement'].get('masks_added', [])]
+    assert '/proc/sys' in added, rep['sandbox']['confinement']
+    test_detonate._clean_host('containerd')
