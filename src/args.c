@@ -232,6 +232,10 @@ void opt_range_text(const struct opt *o, char *buf, size_t cap)
 	buf[0] = '\0';
 	if ((o->kind == OPT_NUM || o->kind == OPT_SIZE) && (o->min || o->max))
 		range_text(o, buf, cap);
+	else if (o->kind == OPT_NUM)
+		snprintf(buf, cap, "a number");
+	else if (o->kind == OPT_SIZE)
+		snprintf(buf, cap, "a size in bytes, or with K, M, G or T");
 	if (o->kind == OPT_CHOICE)
 		choice_list(o, buf, cap);
 }

@@ -42,52 +42,80 @@ static void value_kind(const struct opt *o, char *buf, size_t cap)
 	}
 }
 
-/* the words a command's positional arguments are: kcsi help takes command
- * names; a command may list its own (pos_words) */
-static void pos_words(const struct cmd *c, FILE *f)
+/* the words a command's positional arguments are, space-separated: kcsi
+ * help takes command names; a command may list its own (pos_words); false
+ * when they are not words (files) */
+static bool pos_words(const struct cmd *c, char *buf, size_t cap)
 {
+	buf[0] = '\0';
 	if (c == cmd_find(NULL, "help")) {
-		bool first = true;
 		for (const struct cmd_entry *e = cmd_table; e->cmd; e++)
 			if (!e->parent) {
-				fprintf(f, "%s%s", first ? "" : " ", e->name);
-				first = false;
+				size_t l = strlen(buf);
+				snprintf(buf + l, cap - l, "%s%s", l ? " " : "", e->name);
 			}
-	} else if (c->pos_words) {
-		fputs(c->pos_words, f);
+		return true;
 	}
+	if (c->pos_words)
+		snprintf(buf, cap, "%s", c->pos_words);
+	return c->pos_words != NULL;
+}
+
+/* One entry of an associative array: bash's map['key']='value', or zsh's
+ * map+=('key' 'value') (zsh keeps quotes in a subscript).  Keys and values
+ * are names from the tables: no quotes in them. */
+static void sh_set(FILE *f, bool zsh, const char *map, const char *key, const char *value)
+{
+	if (zsh)
+		fprintf(f, "%s+=('%s' '%s')\n", map, key, value);
+	else
+		fprintf(f, "%s['%s']='%s'\n", map, key, value);
 }
 
 /* The tables bash and zsh read: associative arrays keyed by the command
  * path ("." for kcsi itself), and _kcsi_path that finds the path typed. */
 static void gen_bash_like(FILE *f, bool zsh)
 {
-	fprintf(f, "typeset -gA _kcsi_subs _kcsi_opts _kcsi_value _kcsi_words\n_kcsi_opts[.]='-h --help --version'\n");
+	fprintf(f, "typeset -gA _kcsi_subs _kcsi_opts _kcsi_value _kcsi_words\n");
+	sh_set(f, zsh, "_kcsi_opts", ".", "-h --help --version");
+	for (const struct cmd_entry *p = NULL;; p = p ? p + 1 : cmd_table) {
+		char names[1024] = "";
+		if (p && !p->cmd)
+			break;
+		if (p && !cmd_has_subs(p->cmd))
+			continue;
+		for (const struct cmd_entry *e = cmd_table; e->cmd; e++)
+			if (e->parent == (p ? p->cmd : NULL)) {
+				size_t l = strlen(names);
+				snprintf(names + l, sizeof(names) - l, "%s%s", l ? " " : "", e->name);
+			}
+		sh_set(f, zsh, "_kcsi_subs", p ? p->path : ".", names);
+	}
 	for (const struct cmd_entry *e = cmd_table; e->cmd; e++) {
 		const struct cmd *c = e->cmd;
-		fprintf(f, "_kcsi_subs[%s]+='%s '\n", e->parent ? cmd_path(e->parent) : ".", e->name);
-		fprintf(f, "_kcsi_opts['%s']='-h --help", e->path);
+		char list[1024] = "-h --help", key[160], v[256];
 		for (int i = 0; c->opts && c->opts[i].name; i++) {
+			size_t l = strlen(list);
 			if (c->opts[i].short_name)
-				fprintf(f, " -%c", c->opts[i].short_name);
-			fprintf(f, " --%s", c->opts[i].name);
+				snprintf(list + l, sizeof(list) - l, " -%c", c->opts[i].short_name);
+			l = strlen(list);
+			snprintf(list + l, sizeof(list) - l, " --%s", c->opts[i].name);
 		}
-		fprintf(f, "'\n");
+		sh_set(f, zsh, "_kcsi_opts", e->path, list);
 		for (int i = 0; c->opts && c->opts[i].name; i++) {
 			const struct opt *o = &c->opts[i];
-			char v[256];
 			if (o->kind == OPT_FLAG)
 				continue;
 			value_kind(o, v, sizeof(v));
-			fprintf(f, "_kcsi_value['%s|--%s']='%s'\n", e->path, o->name, v);
-			if (o->short_name)
-				fprintf(f, "_kcsi_value['%s|-%c']='%s'\n", e->path, o->short_name, v);
+			snprintf(key, sizeof(key), "%s|--%s", e->path, o->name);
+			sh_set(f, zsh, "_kcsi_value", key, v);
+			if (o->short_name) {
+				snprintf(key, sizeof(key), "%s|-%c", e->path, o->short_name);
+				sh_set(f, zsh, "_kcsi_value", key, v);
+			}
 		}
-		if (c == cmd_find(NULL, "help") || c->pos_words) {
-			fprintf(f, "_kcsi_words['%s']='", e->path);
-			pos_words(c, f);
-			fprintf(f, "'\n");
-		}
+		if (pos_words(c, list, sizeof(list)))
+			sh_set(f, zsh, "_kcsi_words", e->path, list);
 	}
 	/* the command path: the words before the cursor that name a command,
 	 * then a subcommand */
@@ -142,13 +170,14 @@ static void gen_zsh(FILE *f)
 		   "# it as _kcsi in a directory of $fpath.\n");
 	gen_bash_like(f, true);
 	fprintf(f, "\n_kcsi() {\n"
-		   "    local cur=${words[CURRENT]} prev=${words[CURRENT-1]} key v _kcsi_cmd\n"
+		   "    local cur=${words[CURRENT]} prev=${words[CURRENT-1]} key vkey v _kcsi_cmd\n"
 		   "    _kcsi_path\n"
 		   "    key=${_kcsi_cmd:-.}\n"
-		   "    if (( ${+_kcsi_value[$key|$prev]} )); then\n"
-		   "        v=${_kcsi_value[$key|$prev]}\n"
+		   "    vkey=\"$key|$prev\"\n"
+		   "    if (( ${+_kcsi_value[$vkey]} )); then\n"
+		   "        v=${_kcsi_value[$vkey]}\n"
 		   "        case $v in\n"
-		   "            =*) compadd -- ${=v#=} ;;\n"
+		   "            '='*) compadd -- ${=v#=} ;;\n"
 		   "            dir) _files -/ ;;\n"
 		   "            file) _files ;;\n"
 		   "        esac\n"
@@ -211,10 +240,11 @@ static void gen_fish(FILE *f)
 		   "for prog in kcsi kubectl-kcsi\n");
 	for (const struct cmd_entry *e = cmd_table; e->cmd; e++) {
 		const struct cmd *c = e->cmd;
+		char words[1024];
 		fprintf(f, "    complete -c $prog -f -n '__kcsi_is %s' -a %s -d ",
 			e->parent ? cmd_path(e->parent) : "\"\"", e->name);
 		quoted(f, c->summary, true);
-		fputc('\n', f);
+		fprintf(f, "\n    complete -c $prog -n '__kcsi_is \"%s\"' -s h -l help -d 'show the help'\n", e->path);
 		for (int i = 0; c->opts && c->opts[i].name; i++) {
 			const struct opt *o = &c->opts[i];
 			char v[256];
@@ -234,11 +264,8 @@ static void gen_fish(FILE *f)
 			quoted(f, o->help, true);
 			fputc('\n', f);
 		}
-		if (c == cmd_find(NULL, "help") || c->pos_words) {
-			fprintf(f, "    complete -c $prog -f -n '__kcsi_is \"%s\"' -a '", e->path);
-			pos_words(c, f);
-			fprintf(f, "'\n");
-		}
+		if (pos_words(c, words, sizeof(words)))
+			fprintf(f, "    complete -c $prog -f -n '__kcsi_is \"%s\"' -a '%s'\n", e->path, words);
 	}
 	fprintf(f, "end\n");
 }

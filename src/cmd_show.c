@@ -105,9 +105,15 @@ static int run(struct args *a)
 			kcsi_ckpt_close(c);
 		}
 	}
+	/* the archives that opened are shown, those that did not reported;
+	 * when none opened, nothing is shown */
+	for (int i = 0; i < a->npos; i++)
+		if (opened[i]) {
+			free(opened);
+			return out_close_partial(&o, rc);
+		}
 	free(opened);
-	/* the archives that opened are shown, those that did not reported */
-	return out_close_partial(&o, rc);
+	return out_close(&o, rc);
 }
 
 #include "kcsi/decode.h"
