@@ -166,13 +166,13 @@ int unknown_command(const struct cmd *parent, const char *name)
 /* "16M" for 16 MiB: the largest unit that divides v */
 static void size_text(uint64_t v, char *buf, size_t cap)
 {
-	static const char units[] = "KMGT";
-	int u = -1;
-	while (u < 3 && v && v % 1024 == 0) {
+	static const char *const units[] = {"", "K", "M", "G", "T"};
+	size_t u = 0;
+	while (u < 4 && v && v % 1024 == 0) {
 		v /= 1024;
 		u++;
 	}
-	snprintf(buf, cap, "%llu%.*s", (unsigned long long)v, u >= 0 ? 1 : 0, u >= 0 ? &units[u] : "");
+	snprintf(buf, cap, "%llu%s", (unsigned long long)v, units[u]);
 }
 
 /* decimal, or hex after 0x; false on anything else or on overflow */

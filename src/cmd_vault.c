@@ -420,8 +420,8 @@ static const struct opt init_opts[] = {
 	VAULT_OPTS,
 	{"key-file", 0, "FILE", "encrypt with this key (32 bytes raw or 64 hex digits)", .kind = OPT_TEXT},
 	{"key-env", 0, "NAME", "encrypt with the key in this environment variable (hex)", .kind = OPT_TEXT},
-	{"retain-days", 0, "N", "S3 object-lock retention in days, where the server supports it", .kind = OPT_NUM,
-	 .min = 1, .max = 36500},
+	{"retain-days", 0, "N", "S3 object-lock retention in days, where the server supports it (0: none)",
+	 .kind = OPT_NUM, .max = 36500},
 	VAULT_TEXT_OPTS,
 	{0},
 };

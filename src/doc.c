@@ -160,7 +160,7 @@ static void man_exit_status(FILE *f, const char *extra)
 		fputc('\n', f);
 	}
 	if (extra) {
-		fprintf(f, "\nThis command also:\n");
+		fprintf(f, "\nSpecific to this command:\n");
 		man_text(f, extra);
 		fputc('\n', f);
 	}

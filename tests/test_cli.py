@@ -484,10 +484,10 @@ def test_kubectl_plugin_name():
 
 def test_builds_without_features_have_their_commands_only():
     """A build with capture, vault and sandbox disabled builds, and has a man
-    page for each of its commands and none for the others (slow: set
-    KCSI_TEST_MESON=1)."""
-    if not os.environ.get('KCSI_TEST_MESON'):
-        raise kt.Skip('set KCSI_TEST_MESON=1 to configure and build a reader-only kcsi')
+    page for each of its commands and none for the others (src/commands.txt
+    read by src/meson.build decides both)."""
+    if not shutil.which('meson') or not shutil.which('ninja'):
+        raise kt.Skip('meson and ninja are needed')
     b = os.path.join(kt.tmpdir(), 'build-reader-only')
     subprocess.run(['meson', 'setup', b, '-Dwerror=true', '-Dcapture=disabled', '-Dvault=disabled',
                     '-Dsandbox=disabled', '-Dbpf=disabled'], cwd=kt.ROOT, check=True, stdout=subprocess.DEVNULL,
