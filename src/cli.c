@@ -1,5 +1,5 @@
-/* kcsi CLI — shared machinery.  See cli.h. */
-#include <ctype.h>
+/* kcsi CLI — output (errors, buffered documents, tables, escaping, colour)
+ * and opening checkpoints for the views.  See cli.h. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -7,165 +7,6 @@
 #include <unistd.h>
 
 #include "cli.h"
-
-int opt_index_safe(const struct cmd *c, const char *name)
-{
-	for (int i = 0; c->opts && c->opts[i].name; i++)
-		if (strcmp(c->opts[i].name, name) == 0)
-			return i;
-	return -1;
-}
-
-int opt_index(const struct cmd *c, const char *name)
-{
-	for (int i = 0; c->opts && c->opts[i].name; i++)
-		if (strcmp(c->opts[i].name, name) == 0)
-			return i;
-	fprintf(stderr, "kcsi: internal error: command %s has no option --%s\n", c->name, name);
-	abort();
-}
-
-bool opt_set(const struct args *a, const char *name)
-{
-	return a->count[opt_index(a->cmd, name)] > 0;
-}
-
-const char *const *opt_all(const struct args *a, const char *name, int *n)
-{
-	int i = opt_index(a->cmd, name);
-	*n = a->count[i] < 32 ? a->count[i] : 32;
-	return a->all[i];
-}
-
-const char *opt_val(const struct args *a, const char *name)
-{
-	return a->val[opt_index(a->cmd, name)];
-}
-
-bool opt_uint(const struct args *a, const char *name, uint64_t *out)
-{
-	const char *v = opt_val(a, name);
-	char *end;
-	if (!v)
-		return false;
-	errno = 0;
-	*out = strtoull(v, &end, 0);
-	if (errno || end == v || *end || *v == '-') {
-		usage_error(a->cmd, "--%s takes a number, not '%s'", name, v);
-		exit(KCSI_ERR_USAGE);
-	}
-	return true;
-}
-
-static void wrap(FILE *f, const char *text, int indent)
-{
-	/* print paragraphs; lines starting with two spaces are kept verbatim */
-	const char *p = text;
-	while (*p) {
-		const char *nl = strchr(p, '\n');
-		size_t len = nl ? (size_t)(nl - p) : strlen(p);
-		fprintf(f, "%*s%.*s\n", len ? indent : 0, "", (int)len, p);
-		p += len + (nl ? 1 : 0);
-	}
-}
-
-void print_help(FILE *f, const struct cmd *c)
-{
-	fprintf(f, "usage: kcsi %s %s\n\n%s\n", c->name, c->synopsis, c->summary);
-	if (c->description) {
-		fputc('\n', f);
-		wrap(f, c->description, 0);
-	}
-	fprintf(f, "\noptions:\n");
-	for (int i = 0; c->opts && c->opts[i].name; i++) {
-		const struct opt *o = &c->opts[i];
-		char left[64];
-		if (o->short_name)
-			snprintf(left, sizeof(left), "-%c, --%s%s%s", o->short_name, o->name,
-				 o->arg ? " " : "", o->arg ? o->arg : "");
-		else
-			snprintf(left, sizeof(left), "    --%s%s%s", o->name, o->arg ? " " : "",
-				 o->arg ? o->arg : "");
-		fprintf(f, "  %-26s %s\n", left, o->help);
-	}
-	fprintf(f, "  %-26s %s\n", "-h, --help", "show this help and exit");
-	if (c->example) {
-		fprintf(f, "\nexample:\n");
-		wrap(f, c->example, 2);
-	}
-	fprintf(f, "\nSee kcsi-%s(1) for the JSON keys and exit codes.\n", c->name);
-}
-
-void man_text(FILE *f, const char *s)
-{
-	/* escape roff specials at line starts and backslashes */
-	bool bol = true;
-	for (; *s; s++) {
-		if (bol && (*s == '.' || *s == '\''))
-			fputs("\\&", f);
-		if (*s == '\\')
-			fputs("\\e", f);
-		else if (*s == '-')
-			fputs("\\-", f);
-		else
-			fputc(*s, f);
-		bol = *s == '\n';
-	}
-}
-
-void print_man(FILE *f, const struct cmd *c)
-{
-	char up[64];
-	size_t i;
-	for (i = 0; c->name[i] && i < sizeof(up) - 1; i++)
-		up[i] = (char)toupper((unsigned char)c->name[i]);
-	up[i] = '\0';
-	fprintf(f, ".TH KCSI\\-%s 1 \"\" \"kcsi\" \"kcsi manual\"\n", up);
-	fprintf(f, ".SH NAME\nkcsi\\-%s \\- ", c->name);
-	man_text(f, c->summary);
-	fprintf(f, "\n.SH SYNOPSIS\n.B kcsi %s\n", c->name);
-	man_text(f, c->synopsis);
-	fputc('\n', f);
-	if (c->description) {
-		fprintf(f, ".SH DESCRIPTION\n.nf\n");
-		man_text(f, c->description);
-		fprintf(f, "\n.fi\n");
-	}
-	fprintf(f, ".SH OPTIONS\n");
-	for (int k = 0; c->opts && c->opts[k].name; k++) {
-		const struct opt *o = &c->opts[k];
-		fprintf(f, ".TP\n");
-		if (o->short_name)
-			fprintf(f, "\\fB\\-%c\\fR, ", o->short_name);
-		fprintf(f, "\\fB\\-\\-%s\\fR", o->name);
-		if (o->arg)
-			fprintf(f, " \\fI%s\\fR", o->arg);
-		fputc('\n', f);
-		man_text(f, o->help);
-		fputc('\n', f);
-	}
-	fprintf(f, ".TP\n\\fB\\-h\\fR, \\fB\\-\\-help\\fR\nshow the help and exit\n");
-	if (c->json_doc) {
-		fprintf(f, ".SH JSON OUTPUT\n.nf\n");
-		man_text(f, c->json_doc);
-		fprintf(f, "\n.fi\n");
-	}
-	if (c->example) {
-		fprintf(f, ".SH EXAMPLE\n.nf\n");
-		man_text(f, c->example);
-		fprintf(f, "\n.fi\n");
-	}
-	fprintf(f, ".SH EXIT STATUS\n.nf\n"
-		   "0  success\n1  operation failed\n2  usage error\n3  input/output error\n"
-		   "4  malformed input (archive, image or metadata)\n5  unsupported input\n"
-		   "6  a size or count limit was exceeded\n7  out of memory\n"
-		   "8  not found (pid, image or member)\n9  unsafe archive member refused\n"
-		   "130  interrupted (kcsi detonate: the partial report is written)\n.fi\n");
-	fprintf(f, ".SH ENVIRONMENT\n.TP\nNO_COLOR\nno colour even on a terminal\n"
-		   ".TP\nKCSI_MAX_UNPACKED\nbound on decompressed bytes (default 256G)\n"
-		   ".TP\nTMPDIR\nwhere compressed archives are decompressed (an unlinked file)\n");
-	fprintf(f, ".SH SEE ALSO\n\\fBkcsi\\fR(1)\n");
-}
 
 int fail(const kcsi_error *err)
 {
@@ -180,11 +21,11 @@ int fail(const kcsi_error *err)
 int usage_error(const struct cmd *c, const char *fmt, ...)
 {
 	va_list ap;
-	fprintf(stderr, "kcsi %s: ", c ? c->name : "");
+	fprintf(stderr, "kcsi%s%s: ", c ? " " : "", cmd_path(c));
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "\nTry 'kcsi %s --help'.\n", c ? c->name : "");
+	fprintf(stderr, "\nTry '%s%s%s --help'.\n", cli_prog, c ? " " : "", cmd_path(c));
 	return KCSI_ERR_USAGE;
 }
 
@@ -209,16 +50,26 @@ void out_open(struct out *o, const struct args *a)
 	kcsi_jw_init(&o->w, o->f, a && opt_index_safe(a->cmd, "pretty") >= 0 && opt_set(a, "pretty") ? 2 : 0);
 }
 
-int out_close(struct out *o, int rc)
+static int out_write(struct out *o, int rc, bool keep)
 {
 	fclose(o->f);
-	if (rc == 0 && o->len)
+	if ((rc == 0 || keep) && o->len)
 		if (fwrite(o->buf, 1, o->len, stdout) != o->len || fflush(stdout) != 0) {
 			fprintf(stderr, "kcsi: writing the output: %s\n", strerror(errno));
 			rc = KCSI_ERR_IO;
 		}
 	free(o->buf);
 	return rc;
+}
+
+int out_close(struct out *o, int rc)
+{
+	return out_write(o, rc, false);
+}
+
+int out_close_partial(struct out *o, int rc)
+{
+	return out_write(o, rc, true);
 }
 
 const char *c_bold(const struct out *o) { return o->color ? "\033[1m" : ""; }
@@ -373,6 +224,20 @@ int open_ckpt(const char *path, unsigned flags, kcsi_ckpt **c)
 	if (kcsi_ckpt_open(path, flags, c, &err) != KCSI_OK)
 		return fail(&err);
 	return 0;
+}
+
+int open_view(const struct args *a, unsigned flags, kcsi_ckpt **c)
+{
+	uint32_t pid = opt_pid(a);
+	int rc = open_ckpt(a->pos[0], flags, c);
+	if (rc || !pid || kcsi_ckpt_proc_by_pid(*c, pid))
+		return rc;
+	fprintf(stderr, "kcsi: no process %u in ", pid);
+	print_escaped_str(stderr, a->pos[0]);
+	fputc('\n', stderr);
+	kcsi_ckpt_close(*c);
+	*c = NULL;
+	return KCSI_ERR_NOTFOUND;
 }
 
 void jw_json(kcsi_jsonw *w, const json_t *j)

@@ -10,14 +10,17 @@
 #include "kcsi/detonate.h"
 
 static const struct opt opts[] = {
-	{"yara", 'y', "FILE|DIR", "add YARA rules from a file or a directory (repeatable)"},
-	{"format", 'f', "FMT", "text (default), json, html, stix, misp or timeline"},
-	{"output", 'o', "FILE", "write the report to FILE instead of stdout"},
-	{"defang", 0, NULL, "defang IOCs (198.51.100[.]23, hxxp://) for pasting into chat"},
-	{"no-builtin-rules", 0, NULL, "do not use kcsi's own YARA rules"},
-	{"detonation", 0, "DIR", "fold in the findings and IOCs of a `kcsi detonate` run of the same archive"},
-	{"json", 'j', NULL, "same as --format json"},
-	{"pretty", 0, NULL, "accepted; JSON reports are always indented"},
+	{"yara", 'y', "FILE|DIR", "add YARA rules from a file or a directory", .kind = OPT_TEXT, .flags = OPT_REPEAT},
+	{"format", 'f', "FORMAT", "the report's format (default text)", .kind = OPT_CHOICE,
+	 .choices = "text|json|html|stix|misp|timeline"},
+	{"output", 'o', "FILE", "write the report to FILE instead of stdout", .kind = OPT_TEXT},
+	{"defang", 0, NULL, "defang IOCs (198.51.100[.]23, hxxp://) for pasting into chat", .kind = OPT_FLAG},
+	{"no-builtin-rules", 0, NULL, "do not use kcsi's own YARA rules", .kind = OPT_FLAG},
+	{"detonation", 0, "DIR", "fold in the findings and IOCs of a `kcsi detonate` run of the same archive", .kind = OPT_TEXT},
+	{"fail-on", 0, "VERDICT", "exit 1 when the verdict is VERDICT or worse (for scripts and CI)",
+	 .kind = OPT_CHOICE, .choices = "suspicious|malicious"},
+	{"json", 'j', NULL, "same as --format json", .kind = OPT_FLAG},
+	{"pretty", 0, NULL, "accepted; JSON reports are always indented", .kind = OPT_FLAG},
 	{0},
 };
 
@@ -39,6 +42,22 @@ static const char *builtin_rules(const char *argv0_dir)
 	return NULL;
 }
 
+/* --fail-on: is the verdict LEVEL or worse? */
+static bool verdict_reaches(const char *verdict, const char *level)
+{
+	static const char *const order[] = {"clean", "suspicious", "malicious"};
+	int v = 0, l = 0;
+	if (!level || !verdict)
+		return false;
+	for (int i = 0; i < 3; i++) {
+		if (!strcmp(order[i], verdict))
+			v = i;
+		if (!strcmp(order[i], level))
+			l = i;
+	}
+	return v >= l;
+}
+
 static int run(struct args *a)
 {
 	kcsi_ckpt *c;
@@ -58,9 +77,6 @@ static int run(struct args *a)
 		format = "json";
 	if (!format)
 		format = "text";
-	if (strcmp(format, "text") && strcmp(format, "json") && strcmp(format, "html") && strcmp(format, "stix") &&
-	    strcmp(format, "misp") && strcmp(format, "timeline"))
-		return usage_error(a->cmd, "--format is text, json, html, stix, misp or timeline, not '%s'", format);
 	{
 		int ng;
 		const char *const *given = opt_all(a, "yara", &ng);
@@ -104,14 +120,16 @@ static int run(struct args *a)
 		kcsi_report_write(r, c, format, o.f, opt_set(a, "defang"), o.color && !strcmp(format, "text"), &err);
 		rc = out_close(&o, 0);
 	}
+	if (rc == 0 && verdict_reaches(r->verdict, opt_val(a, "fail-on")))
+		rc = KCSI_ERR_GENERIC;
 	kcsi_report_free(r);
 	kcsi_ckpt_close(c);
 	return rc;
 }
 
 const struct cmd cmd_analyze = {
-	.name = "analyze",
-	.synopsis = "[--yara FILE|DIR]... [--format text|json|html|stix|misp|timeline] [-o FILE] [--defang] ARCHIVE",
+	.synopsis = "[--yara FILE|DIR]... [--format text|json|html|stix|misp|timeline] [-o FILE] [--defang] "
+		    "[--fail-on suspicious|malicious] ARCHIVE",
 	.summary = "triage a checkpoint: findings with evidence, IOCs, MITRE ATT&CK, a verdict",
 	.description =
 		"Reads the checkpoint once and reports what happened in the container: findings\n"
@@ -138,6 +156,7 @@ const struct cmd cmd_analyze = {
 		"webapp  malicious (score 100/100)\n"
 		"high     KCSI-MASQ-001  Process 15 poses as a kernel thread ('[kworker/u8:2-events]')  [T1036 T1036.004]",
 	.opts = opts,
+	.exit_doc = "1  with --fail-on VERDICT: the verdict is VERDICT or worse (the report is written)",
 	.min_pos = 1,
 	.max_pos = 1,
 	.run = run,

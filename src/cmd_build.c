@@ -7,11 +7,10 @@
 #include "kcsi/ocibuild.h"
 
 static const struct opt opts[] = {
-	{"oci-layout", 'l', "DIR", "write an OCI image layout directory (must not exist, or be empty)"},
-	{"output", 'o', "FILE.tar", "write the layout as one tar: an oci-archive (podman load, ctr images import)"},
-	{"name", 'n', "NAME", "the image name (default localhost/checkpoint-CONTAINER:latest)"},
-	{"json", 'j', NULL, "print JSON"},
-	{"pretty", 0, NULL, "indent the JSON"},
+	{"oci-layout", 'l', "DIR", "write an OCI image layout directory (must not exist, or be empty)", .kind = OPT_TEXT},
+	{"output", 'o', "FILE.tar", "write the layout as one tar: an oci-archive (podman load, ctr images import)", .kind = OPT_TEXT},
+	{"name", 'n', "NAME", "the image name (default localhost/checkpoint-CONTAINER:latest)", .kind = OPT_TEXT},
+	OPTS_JSON,
 	{0},
 };
 
@@ -70,7 +69,6 @@ static int run(struct args *a)
 }
 
 const struct cmd cmd_build = {
-	.name = "build",
 	.synopsis = "[--oci-layout DIR] [--output FILE.tar] [--name NAME] ARCHIVE",
 	.summary = "make an OCI image that holds a checkpoint, for podman, CRI-O or containerd to restore",
 	.description =

@@ -6,17 +6,17 @@
 #include "kcsi/respond.h"
 
 static const struct opt opts[] = {
-	{"kubelet", 'k', "URL", "the kubelet, e.g. https://NODE:10250"},
-	{"cert", 0, "FILE", "client certificate (PEM) the kubelet trusts"},
-	{"key", 0, "FILE", "its private key (PEM)"},
-	{"cacert", 0, "FILE", "CA that signed the kubelet's serving certificate (PEM)"},
-	{"timeout", 't', "SECONDS", "checkpoint time-out the kubelet passes to the runtime"},
-	{"insecure", 0, NULL, "do not verify the kubelet's certificate (tests only)"},
-	{"podman", 'p', NULL, "checkpoint a local podman container instead (no Kubernetes)"},
-	{"output", 'o', "DIR", "with --podman: where the archive goes (default .)"},
-	{"sha256", 0, NULL, "also print the archive's sha256 (when the archive is readable here)"},
-	{"json", 'j', NULL, "print JSON"},
-	{"pretty", 0, NULL, "indent the JSON"},
+	{"kubelet", 'k', "URL", "the kubelet, e.g. https://NODE:10250", .kind = OPT_TEXT},
+	{"cert", 0, "FILE", "client certificate (PEM) the kubelet trusts", .kind = OPT_TEXT},
+	{"key", 0, "FILE", "its private key (PEM)", .kind = OPT_TEXT},
+	{"cacert", 0, "FILE", "CA that signed the kubelet's serving certificate (PEM)", .kind = OPT_TEXT},
+	{"timeout", 't', "SECONDS", "checkpoint time-out the kubelet passes to the runtime", .kind = OPT_NUM,
+	 .min = 1, .max = 86400},
+	{"insecure", 0, NULL, "do not verify the kubelet's certificate (tests only)", .kind = OPT_FLAG},
+	{"podman", 'p', NULL, "checkpoint a local podman container instead (no Kubernetes)", .kind = OPT_FLAG},
+	{"output", 'o', "DIR", "with --podman: where the archive goes (default .)", .kind = OPT_TEXT},
+	{"sha256", 0, NULL, "also print the archive's sha256 (when the archive is readable here)", .kind = OPT_FLAG},
+	OPTS_JSON,
 	{0},
 };
 
@@ -26,12 +26,11 @@ static int run(struct args *a)
 	char *archive = NULL, sha[65] = "";
 	char spec[512], *ns, *pod, *ctr;
 	long http = 0;
-	uint64_t timeout = 0;
+	uint64_t timeout = opt_num(a, "timeout", 0);
 	kcsi_code rc;
 	struct out o;
 
 	kcsi_error_clear(&err);
-	opt_uint(a, "timeout", &timeout);
 	if (opt_set(a, "podman")) {
 		const char *dir = opt_val(a, "output") ? opt_val(a, "output") : ".";
 		if (opt_set(a, "kubelet"))
@@ -101,7 +100,6 @@ static int run(struct args *a)
 }
 
 const struct cmd cmd_checkpoint = {
-	.name = "checkpoint",
 	.synopsis = "--kubelet URL --cert C --key K --cacert CA [--timeout S] NAMESPACE/POD/CONTAINER | --podman CONTAINER",
 	.summary = "have a container checkpointed now, by its kubelet or by podman",
 	.description =

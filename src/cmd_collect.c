@@ -17,15 +17,16 @@
 #include "kcsi/vault.h"
 
 static const struct opt opts[] = {
-	{"watch", 'w', "DIR", "the directory the kubelet writes checkpoints to (default /var/lib/kubelet/checkpoints)"},
-	{"vault", 'v', "DIR|s3://BUCKET/PREFIX", "the vault (default: $KCSI_VAULT, then the config file)"},
-	{"keys", 'k', "DIR", "the vault's private keys directory"},
-	{"case", 'c', "ID", "record the evidence under this case"},
-	{"settle", 0, "SECONDS", "a file must be unchanged this long before it is taken (default 2)"},
-	{"once", 0, NULL, "take the complete archives there now, then exit"},
-	{"keep", 0, NULL, "do not delete the node copy after it is verified in the vault"},
-	{"analyze", 0, NULL, "run `kcsi analyze --json` on each archive and attach the report"},
-	{"actor", 0, "NAME", "who is acting (default: $KCSI_ACTOR, else USER@HOST)"},
+	{"watch", 'w', "DIR", "the directory the kubelet writes checkpoints to (default /var/lib/kubelet/checkpoints)", .kind = OPT_TEXT},
+	{"vault", 'v', "DIR|s3://BUCKET/PREFIX", "the vault (default: $KCSI_VAULT, then the config file)", .kind = OPT_TEXT},
+	{"keys", 'k', "DIR", "the vault's private keys directory", .kind = OPT_TEXT},
+	{"case", 'c', "ID", "record the evidence under this case", .kind = OPT_TEXT},
+	{"settle", 0, "SECONDS", "a file must be unchanged this long before it is taken (default 2)",
+	 .kind = OPT_NUM, .max = 3600},
+	{"once", 0, NULL, "take the complete archives there now, then exit", .kind = OPT_FLAG},
+	{"keep", 0, NULL, "do not delete the node copy after it is verified in the vault", .kind = OPT_FLAG},
+	{"analyze", 0, NULL, "run `kcsi analyze --json` on each archive and attach the report", .kind = OPT_FLAG},
+	{"actor", 0, "NAME", "who is acting (default: $KCSI_ACTOR, else USER@HOST)", .kind = OPT_TEXT},
 	{0},
 };
 
@@ -67,10 +68,7 @@ static void logf_(const char *fmt, ...)
 
 static bool has_cmd(const char *name)
 {
-	for (int i = 0; commands[i]; i++)
-		if (!strcmp(commands[i]->name, name))
-			return true;
-	return false;
+	return cmd_find(NULL, name) != NULL;
 }
 
 /* kcsi analyze --json PATH, its stdout attached to the evidence */
@@ -195,13 +193,12 @@ static int run(struct args *a)
 	kcsi_error err;
 	struct cand *cs = NULL;
 	size_t nc = 0;
-	uint64_t settle = 2;
+	uint64_t settle = opt_num(a, "settle", 2);
 	int ifd = -1, rc = 0;
 	bool once = opt_set(a, "once");
 	DIR *dh;
 	struct dirent *de;
 
-	opt_uint(a, "settle", &settle);
 	kcsi_error_clear(&err);
 	if (kcsi_vault_config(opt_val(a, "vault"), opt_val(a, "keys"), &store, &keys, &err) != KCSI_OK ||
 	    kcsi_vault_open(store, keys, &v, &err) != KCSI_OK) {
@@ -298,7 +295,6 @@ out:
 }
 
 const struct cmd cmd_collect = {
-	.name = "collect",
 	.synopsis = "[--watch DIR] [--vault STORE] [--case ID] [--settle SECONDS] [--once] [--keep] [--analyze]",
 	.summary = "node agent: move finished checkpoints into the vault, verify, delete the node copy",
 	.description =

@@ -11,8 +11,8 @@
 #include "kcsi/decode.h"
 
 static const struct opt opts[] = {
-	{"pretty", 0, NULL, "crit's --pretty: indented, hex numbers, flag and address names"},
-	{"json", 'j', NULL, "accepted for symmetry: the output is always JSON"},
+	{"pretty", 0, NULL, "crit's --pretty: indented, hex numbers, flag and address names", .kind = OPT_FLAG},
+	{"json", 'j', NULL, "accepted for symmetry: the output is always JSON", .kind = OPT_FLAG},
 	{0},
 };
 
@@ -162,7 +162,6 @@ static int run(struct args *a)
 }
 
 const struct cmd cmd_decode = {
-	.name = "decode",
 	.synopsis = "[--pretty] IMAGE-FILE | ARCHIVE IMAGE-NAME",
 	.summary = "decode a CRIU image to JSON in the shape crit prints",
 	.description =

@@ -8,39 +8,21 @@
 #include "kcsi/detonate.h"
 
 static const struct opt opts[] = {
-	{"out", 'o', "DIR", "write the pcap, transcripts, activity log, report.json and manifest.json here (new or empty)"},
-	{"duration", 'd', "S", "seconds the restored container runs in the sandbox (default 20)"},
-	{"image", 'i', "IMAGE", "the image to restore on (needed for kubelet/CRI-O archives; default: the one the archive names)"},
-	{"irc-command", 0, "TEXT", "the sinkhole's IRC operator sends TEXT to the bot's channel after it joins (repeatable, in order)"},
-	{"cpu", 0, "PERCENT", "CPU cap in percent of one core (default 50)"},
-	{"memory", 0, "SIZE", "memory cap, e.g. 256M (default 512M)"},
-	{"pids", 0, "N", "cap on processes and threads (default 256)"},
-	{"no-bpf", 0, NULL, "do not load the eBPF activity tracer"},
-	{"verbose", 'v', NULL, "say what is going on, on stderr"},
-	{"json", 'j', NULL, "print the run's summary as JSON"},
+	{"out", 'o', "DIR", "write the pcap, transcripts, activity log, report.json and manifest.json here (new or empty)",
+	 .kind = OPT_TEXT, .flags = OPT_REQUIRED},
+	{"duration", 'd', "S", "seconds the restored container runs in the sandbox (default 20)", .kind = OPT_NUM,
+	 .min = 1, .max = 3600},
+	{"image", 'i', "IMAGE", "the image to restore on (needed for kubelet/CRI-O archives; default: the one the archive names)", .kind = OPT_TEXT},
+	{"irc-command", 0, "TEXT", "the sinkhole's IRC operator sends TEXT to the bot's channel after it joins (in order)",
+	 .kind = OPT_TEXT, .flags = OPT_REPEAT},
+	{"cpu", 0, "PERCENT", "CPU cap in percent of one core (default 50)", .kind = OPT_NUM, .min = 1, .max = 800},
+	{"memory", 0, "SIZE", "memory cap, e.g. 256M (default 512M)", .kind = OPT_SIZE, .min = 16u << 20, .max = 1ull << 40},
+	{"pids", 0, "N", "cap on processes and threads (default 256)", .kind = OPT_NUM, .min = 8, .max = 65536},
+	{"no-bpf", 0, NULL, "do not load the eBPF activity tracer", .kind = OPT_FLAG},
+	{"verbose", 'v', NULL, "say what is going on, on stderr", .kind = OPT_FLAG},
+	{"json", 'j', NULL, "print the run's summary as JSON", .kind = OPT_FLAG},
 	{0},
 };
-
-static bool parse_size(const char *s, uint64_t *out)
-{
-	char *end;
-	unsigned long long v = strtoull(s, &end, 10);
-	int sh = 0;
-	if (end == s)
-		return false;
-	if (*end == 'K' || *end == 'k')
-		sh = 10;
-	else if (*end == 'M' || *end == 'm')
-		sh = 20;
-	else if (*end == 'G' || *end == 'g')
-		sh = 30;
-	if (sh)
-		end++;
-	if (*end || v > (1ull << 40))
-		return false;
-	*out = (uint64_t)v << sh;
-	return true;
-}
 
 static void progress(void *ctx, double seconds, const char *msg)
 {
@@ -55,38 +37,18 @@ static int run(struct args *a)
 	kcsi_detonate_opts o = {0};
 	kcsi_detonate_result res;
 	kcsi_error err;
-	uint64_t v;
-	const char *cmds[33] = {0};
+	const char *cmds[MAX_REPEAT + 1] = {0};
 	int n = 0;
 	kcsi_error_clear(&err);
 	o.archive = a->pos[0];
 	o.outdir = opt_val(a, "out");
-	if (!o.outdir)
-		return usage_error(a->cmd, "--out DIR is required");
-	o.duration_s = 20;
-	if (opt_uint(a, "duration", &v)) {
-		if (v < 1 || v > 3600)
-			return usage_error(a->cmd, "--duration is 1 to 3600 seconds");
-		o.duration_s = (unsigned)v;
-	}
-	o.cpu_percent = 50;
-	if (opt_uint(a, "cpu", &v)) {
-		if (v < 1 || v > 800)
-			return usage_error(a->cmd, "--cpu is 1 to 800 (percent of one core)");
-		o.cpu_percent = (unsigned)v;
-	}
-	o.pids_max = 256;
-	if (opt_uint(a, "pids", &v)) {
-		if (v < 8 || v > 65536)
-			return usage_error(a->cmd, "--pids is 8 to 65536");
-		o.pids_max = (unsigned)v;
-	}
-	o.memory_bytes = 512ull << 20;
-	if (opt_val(a, "memory") && (!parse_size(opt_val(a, "memory"), &o.memory_bytes) || o.memory_bytes < (16u << 20)))
-		return usage_error(a->cmd, "--memory is a size of at least 16M, e.g. 256M");
+	o.duration_s = (unsigned)opt_num(a, "duration", 20);
+	o.cpu_percent = (unsigned)opt_num(a, "cpu", 50);
+	o.pids_max = (unsigned)opt_num(a, "pids", 256);
+	o.memory_bytes = opt_num(a, "memory", 512ull << 20);
 	o.image = opt_val(a, "image");
 	const char *const *given = opt_all(a, "irc-command", &n);
-	for (int i = 0; i < n && i < 32; i++)
+	for (int i = 0; i < n; i++)
 		cmds[i] = given[i];
 	o.irc_commands = n ? cmds : NULL;
 	o.no_bpf = opt_set(a, "no-bpf");
@@ -149,13 +111,12 @@ static int run(struct args *a)
 		kcsi_error e;
 		kcsi_error_set(&e, KCSI_ERR_GENERIC, "%s: interrupted; the partial report is in %s", a->pos[0], o.outdir);
 		fail(&e);
-		return rc ? rc : 130;
+		return rc ? rc : KCSI_EXIT_INTERRUPTED;
 	}
 	return out_close(&out, 0);
 }
 
 const struct cmd cmd_detonate = {
-	.name = "detonate",
 	.synopsis = "ARCHIVE --out DIR [--duration S] [--image IMAGE] [--irc-command TEXT]... [--cpu P] [--memory SIZE] [--pids N]",
 	.summary = "restore a checkpoint in a sealed sandbox and record what it does",
 	.description =
@@ -188,6 +149,7 @@ const struct cmd cmd_detonate = {
 		   "restored in 1.40s, ran 15.0s (duration), report in 0.02s: 7 findings\n"
 		   "/tmp/det/report.json, /tmp/det/manifest.json",
 	.opts = opts,
+	.exit_doc = "130  interrupted (Ctrl-C): the partial report is written",
 	.min_pos = 1,
 	.max_pos = 1,
 	.run = run,

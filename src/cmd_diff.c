@@ -6,8 +6,9 @@
 #include "cli.h"
 
 static const struct opt opts[] = {
-	{"json", 'j', NULL, "print JSON"},
-	{"pretty", 0, NULL, "indent the JSON"},
+	{"exit-code", 0, NULL, "exit 1 when the checkpoints differ, 0 when they do not (as git diff does)",
+	 .kind = OPT_FLAG},
+	OPTS_JSON,
 	{0},
 };
 
@@ -39,13 +40,14 @@ static uint64_t mem_bytes(kcsi_ckpt *c, uint32_t pid)
 struct sink {
 	struct out *o;
 	const char *section;
-	bool open;
+	size_t changes;
 };
 
 static void change(struct sink *s, const char *what, uint32_t pid, int fd, const char *field,
 		   const char *before, const char *after)
 {
 	struct out *o = s->o;
+	s->changes++;
 	if (o->json) {
 		kcsi_jw_obj(&o->w);
 		kcsi_jw_kstr(&o->w, "kind", s->section);
@@ -188,6 +190,7 @@ static int run(struct args *a)
 	}
 	out_open(&o, a);
 	s.o = &o;
+	s.changes = 0;
 	if (o.json)
 		kcsi_jw_arr(&o.w);
 	/* processes */
@@ -274,6 +277,8 @@ static int run(struct args *a)
 		kcsi_jw_end(&o.w);
 	}
 	rc = out_close(&o, 0);
+	if (rc == 0 && s.changes && opt_set(a, "exit-code"))
+		rc = KCSI_ERR_GENERIC;
 out:
 	free(ia);
 	free(ib);
@@ -289,8 +294,7 @@ out:
 }
 
 const struct cmd cmd_diff = {
-	.name = "diff",
-	.synopsis = "[--json] A B",
+	.synopsis = "[--exit-code] [--json] A B",
 	.summary = "show processes, descriptors, sockets and memory sizes that changed from A to B",
 	.description =
 		"Compares two checkpoints (usually of one container at two times): processes\n"
@@ -305,6 +309,7 @@ const struct cmd cmd_diff = {
 		"+ process  pid 15: [kworker/u8:2-events]\n"
 		"+ socket   pid 15 fd 5: TCP ESTABLISHED 127.0.0.1:40182 -> 127.6.6.6:6667",
 	.opts = opts,
+	.exit_doc = "1  with --exit-code: the checkpoints differ (the changes are printed)",
 	.min_pos = 2,
 	.max_pos = 2,
 	.run = run,

@@ -7,13 +7,12 @@
 #include "kcsi/dump.h"
 
 static const struct opt opts[] = {
-	{"pid", 'p', "N", "the process (required)"},
-	{"out", 'o', "DIR", "write below DIR (required)"},
-	{"area", 'a', "ADDR", "only the area holding this address (hex 0x... or decimal)"},
-	{"no-core", 0, NULL, "do not write the ELF core file"},
-	{"force", 'f', NULL, "overwrite files that exist in DIR"},
-	{"json", 'j', NULL, "print JSON"},
-	{"pretty", 0, NULL, "indent the JSON"},
+	OPT_PID_REQUIRED,
+	{"out", 'o', "DIR", "write below DIR", .kind = OPT_TEXT, .flags = OPT_REQUIRED},
+	{"area", 'a', "ADDR", "only the area holding this address (hex 0x... or decimal)", .kind = OPT_NUM},
+	{"no-core", 0, NULL, "do not write the ELF core file", .kind = OPT_FLAG},
+	{"force", 'f', NULL, "overwrite files that exist in DIR", .kind = OPT_FLAG},
+	OPTS_JSON,
 	{0},
 };
 
@@ -25,20 +24,15 @@ static int run(struct args *a)
 	size_t n;
 	kcsi_error err;
 	struct out o;
-	uint64_t pid = 0;
 	int rc;
 
 	kcsi_error_clear(&err);
-	if (!opt_uint(a, "pid", &pid))
-		return usage_error(a->cmd, "--pid N is required");
 	d.out_dir = opt_val(a, "out");
-	if (!d.out_dir)
-		return usage_error(a->cmd, "--out DIR is required");
-	d.pid = (uint32_t)pid;
-	opt_uint(a, "area", &d.area);
+	d.pid = opt_pid(a);
+	d.area = opt_num(a, "area", 0);
 	d.core = !opt_set(a, "no-core") && !d.area;
 	d.force = opt_set(a, "force");
-	if ((rc = open_ckpt(a->pos[0], KCSI_CKPT_MEMORY, &c)))
+	if ((rc = open_view(a, KCSI_CKPT_MEMORY, &c)))
 		return rc;
 	if (kcsi_dump(c, &d, &f, &n, &err) != KCSI_OK) {
 		kcsi_error_prefix(&err, "%s", a->pos[0]);
@@ -82,7 +76,6 @@ static int run(struct args *a)
 }
 
 const struct cmd cmd_dump = {
-	.name = "dump",
 	.synopsis = "--pid N --out DIR [--area ADDR] [--no-core] [--force] ARCHIVE",
 	.summary = "write a process's memory areas as raw files, and an ELF core gdb opens",
 	.description =

@@ -6,9 +6,8 @@
 #include "cli.h"
 
 static const struct opt opts[] = {
-	{"pid", 'p', "N", "only this process"},
-	{"json", 'j', NULL, "print JSON"},
-	{"pretty", 0, NULL, "indent the JSON"},
+	OPT_PID_FILTER,
+	OPTS_JSON,
 	{0},
 };
 
@@ -25,16 +24,14 @@ static int run(struct args *a)
 	kcsi_ckpt *c;
 	kcsi_fd *v;
 	size_t n;
-	uint64_t pid = 0;
 	kcsi_error err;
 	struct out o;
 	int rc;
 
 	kcsi_error_clear(&err);
-	opt_uint(a, "pid", &pid);
-	if ((rc = open_ckpt(a->pos[0], 0, &c)))
+	if ((rc = open_view(a, 0, &c)))
 		return rc;
-	if (kcsi_ckpt_fds(c, (uint32_t)pid, &v, &n, &err) != KCSI_OK) {
+	if (kcsi_ckpt_fds(c, opt_pid(a), &v, &n, &err) != KCSI_OK) {
 		return ckpt_fail(c, a->pos[0], &err);
 	}
 	out_open(&o, a);
@@ -104,7 +101,6 @@ static int run(struct args *a)
 }
 
 const struct cmd cmd_files = {
-	.name = "files",
 	.synopsis = "[--pid N] [--json] ARCHIVE",
 	.summary = "show open files per process, with deleted (ghost) files marked",
 	.description =

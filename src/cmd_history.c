@@ -8,9 +8,8 @@
 #include "kcsi/history.h"
 
 static const struct opt opts[] = {
-	{"pid", 'p', "N", "only this process (default: every bash process)"},
-	{"json", 'j', NULL, "print JSON (an array of {pid, time, command, entry, line})"},
-	{"pretty", 0, NULL, "indent the JSON"},
+	{"pid", 'p', "N", "only this process (default: every bash process)", .kind = OPT_PID},
+	OPTS_JSON,
 	{0},
 };
 
@@ -25,13 +24,9 @@ static int run(struct args *a)
 	int rc;
 
 	kcsi_error_clear(&err);
-	opt_uint(a, "pid", &pid);
-	if ((rc = open_ckpt(a->pos[0], KCSI_CKPT_MEMORY, &c)))
+	pid = opt_pid(a);
+	if ((rc = open_view(a, KCSI_CKPT_MEMORY, &c)))
 		return rc;
-	if (pid && !kcsi_ckpt_proc_by_pid(c, (uint32_t)pid)) {
-		kcsi_error_set(&err, KCSI_ERR_NOTFOUND, "no process %" PRIu64 " in the checkpoint", pid);
-		return ckpt_fail(c, a->pos[0], &err);
-	}
 	if (kcsi_history(c, (uint32_t)pid, &v, &n, &err) != KCSI_OK)
 		return ckpt_fail(c, a->pos[0], &err);
 	out_open(&o, a);
@@ -74,7 +69,6 @@ static int run(struct args *a)
 }
 
 const struct cmd cmd_history = {
-	.name = "history",
 	.synopsis = "[--pid N] [--json] ARCHIVE",
 	.summary = "recover the shell history of bash processes from their memory",
 	.description =

@@ -22,18 +22,24 @@
 #endif
 
 static const struct opt opts[] = {
-	{"indicators", 'i', "FILE", "indicators: plain lines, a STIX 2.1 bundle or a MISP event (repeatable)"},
-	{"indicator", 'e', "IOC", "one indicator (repeatable): an address, name, URL, e-mail, hash, hex:, regex:/../"},
-	{"store", 's', "STORE", "hunt in the evidence vault STORE (every object held), decrypted in memory"},
-	{"keys", 'k', "DIR", "the vault's key directory"},
-	{"reason", 'r', "TEXT", "why the vault's evidence is read (recorded in its custody ledger; needed with --store)"},
-	{"index-only", 0, NULL, "--store: answer from the analysis reports attached to the evidence, without decrypting it"},
-	{"jobs", 'J', "N", "checkpoints hunted at once (default: the number of CPUs)"},
-	{"threads", 'T', "N", "threads per checkpoint for large memory areas (default: the CPUs the checkpoints leave)"},
-	{"max-hits", 'm', "N", "hits shown per indicator and checkpoint (default 20; the rest are counted)"},
-	{"json", 'j', NULL, "print JSON (one array of hits)"},
-	{"ndjson", 0, NULL, "print one JSON object a line, as they are found"},
-	{"pretty", 0, NULL, "indent the JSON"},
+	{"indicators", 'i', "FILE", "indicators: plain lines, a STIX 2.1 bundle or a MISP event", .kind = OPT_TEXT,
+	 .flags = OPT_REPEAT},
+	{"indicator", 'e', "IOC", "one indicator: an address, name, URL, e-mail, hash, hex:.., regex:/../", .kind = OPT_TEXT,
+	 .flags = OPT_REPEAT},
+	{"store", 's', "STORE", "hunt in the evidence vault STORE (every object held), decrypted in memory", .kind = OPT_TEXT},
+	{"keys", 'k', "DIR", "the vault's key directory", .kind = OPT_TEXT},
+	{"reason", 'r', "TEXT", "why the vault's evidence is read (recorded in its custody ledger; needed with --store)",
+	 .kind = OPT_TEXT},
+	{"index-only", 0, NULL, "--store: answer from the analysis reports attached to the evidence, without decrypting it",
+	 .kind = OPT_FLAG},
+	{"jobs", 'J', "N", "checkpoints hunted at once (default: the number of CPUs)", .kind = OPT_NUM, .min = 1, .max = 256},
+	{"threads", 'T', "N", "threads per checkpoint for large memory areas (default: the CPUs the checkpoints leave)",
+	 .kind = OPT_NUM, .min = 1, .max = 64},
+	{"max-hits", 'm', "N", "hits shown per indicator and checkpoint (default 20; the rest are counted)", .kind = OPT_NUM,
+	 .min = 1, .max = 0},
+	{"json", 'j', NULL, "print JSON (one array of hits)", .kind = OPT_FLAG},
+	{"ndjson", 0, NULL, "print one JSON object a line, as they are found", .kind = OPT_FLAG},
+	{"pretty", 0, NULL, "indent the JSON", .kind = OPT_FLAG},
 	{0},
 };
 
@@ -445,12 +451,9 @@ static int run(struct args *a)
 
 	kcsi_error_clear(&err);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	if (opt_uint(a, "jobs", &jobs) && (jobs < 1 || jobs > 256))
-		return usage_error(a->cmd, "--jobs is 1 to 256");
-	if (opt_uint(a, "threads", &threads) && (threads < 1 || threads > 64))
-		return usage_error(a->cmd, "--threads is 1 to 64");
-	if (opt_uint(a, "max-hits", &sh.max_hits) && sh.max_hits < 1)
-		return usage_error(a->cmd, "--max-hits is at least 1");
+	jobs = opt_num(a, "jobs", jobs);
+	threads = opt_num(a, "threads", 0);
+	sh.max_hits = opt_num(a, "max-hits", 20);
 	if (!a->npos && !opt_val(a, "store"))
 		return usage_error(a->cmd, "give checkpoints, directories of them, or --store STORE");
 	if ((rc = load_set(a, &set))) {
@@ -567,7 +570,6 @@ done:
 }
 
 const struct cmd cmd_hunt = {
-	.name = "hunt",
 	.synopsis = "(-i FILE | -e IOC)... [--store STORE --reason TEXT [--index-only]] [--jobs N] [--threads N] [--max-hits N] [--json|--ndjson] "
 		    "[TARGET...]",
 	.summary = "find indicators in checkpoints, directories of them and the vault, in one pass each",

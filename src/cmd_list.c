@@ -1,5 +1,6 @@
 /* kcsi list — the checkpoints in directories. */
 #include <dirent.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -7,14 +8,28 @@
 #include "cli.h"
 
 static const struct opt opts[] = {
-	{"json", 'j', NULL, "print JSON"},
-	{"pretty", 0, NULL, "indent the JSON"},
+	OPTS_JSON,
 	{0},
 };
 
 static int cmp_str(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* what to do when a directory does not open */
+static const char *open_hint(int e, bool is_default)
+{
+	if (e == ENOTDIR)
+		return "a file: show one checkpoint with kcsi show FILE";
+	if (is_default && e == ENOENT)
+		return "the kubelet's directory, absent here: give the directory that holds the checkpoints, "
+		       "kcsi list DIR";
+	if (e == EACCES || e == EPERM)
+		return is_default ? "the kubelet's directory is root's: run as root, or give another DIR"
+				  : "not readable by this user: run as its owner or root";
+	return is_default ? "give the directory that holds the checkpoints: kcsi list DIR"
+			  : "give the directory that holds the checkpoints";
 }
 
 static int run(struct args *a)
@@ -37,9 +52,10 @@ static int run(struct args *a)
 		char **names = NULL;
 		size_t n = 0, cap = 0;
 		if (!dir) {
+			int e = errno;
 			fputs("kcsi: ", stderr);
 			print_escaped_str(stderr, dirs[d]);
-			fputs(": cannot open directory\n", stderr);
+			fprintf(stderr, ": cannot open directory: %s (%s)\n", strerror(e), open_hint(e, a->npos == 0));
 			rc = KCSI_ERR_IO;
 			continue;
 		}
@@ -99,7 +115,6 @@ static int run(struct args *a)
 }
 
 const struct cmd cmd_list = {
-	.name = "list",
 	.synopsis = "[--json] [DIR...]",
 	.summary = "list the checkpoints in directories (default /var/lib/kubelet/checkpoints)",
 	.description =

@@ -6,9 +6,8 @@
 #include "cli.h"
 
 static const struct opt opts[] = {
-	{"pid", 'p', "N", "the process (required)"},
-	{"json", 'j', NULL, "print JSON"},
-	{"pretty", 0, NULL, "indent the JSON"},
+	OPT_PID_REQUIRED,
+	OPTS_JSON,
 	{0},
 };
 
@@ -17,17 +16,15 @@ static int run(struct args *a)
 	kcsi_ckpt *c;
 	kcsi_vma *v;
 	size_t n;
-	uint64_t pid = 0;
+	uint32_t pid = opt_pid(a);
 	kcsi_error err;
 	struct out o;
 	int rc;
 
 	kcsi_error_clear(&err);
-	if (!opt_uint(a, "pid", &pid))
-		return usage_error(a->cmd, "--pid N is required");
-	if ((rc = open_ckpt(a->pos[0], 0, &c)))
+	if ((rc = open_view(a, 0, &c)))
 		return rc;
-	if (kcsi_ckpt_vmas(c, (uint32_t)pid, &v, &n, &err) != KCSI_OK) {
+	if (kcsi_ckpt_vmas(c, pid, &v, &n, &err) != KCSI_OK) {
 		return ckpt_fail(c, a->pos[0], &err);
 	}
 	out_open(&o, a);
@@ -74,7 +71,6 @@ static int run(struct args *a)
 }
 
 const struct cmd cmd_maps = {
-	.name = "maps",
 	.synopsis = "--pid N [--json] ARCHIVE",
 	.summary = "show a process's memory areas and how many pages the checkpoint holds",
 	.description =

@@ -11,16 +11,16 @@
 #include "kcsi/mem.h"
 
 static const struct opt opts[] = {
-	{"pid", 'p', "N", "only this process (default: every process)"},
-	{"regex", 'E', NULL, "PATTERN is a PCRE2 regular expression (binary-safe, JIT)"},
-	{"hex", 'x', NULL, "PATTERN is hex bytes, e.g. 4e49434b20 (spaces and colons allowed)"},
-	{"ignore-case", 'i', NULL, "ASCII case-insensitive"},
-	{"encoding", 0, "ENC", "ascii (default) or utf16le: search the UTF-16LE form of a literal"},
-	{"context", 'C', "N", "show N bytes before and after each match (default 32)"},
-	{"max", 'm', "N", "stop after N matches"},
-	{"count", 'c', NULL, "print only the number of matches per process"},
-	{"json", 'j', NULL, "print JSON"},
-	{"pretty", 0, NULL, "indent the JSON"},
+	OPT_PID_FILTER,
+	{"regex", 'E', NULL, "PATTERN is a PCRE2 regular expression (binary-safe, JIT)", .kind = OPT_FLAG},
+	{"hex", 'x', NULL, "PATTERN is hex bytes, e.g. 4e49434b20 (spaces and colons allowed)", .kind = OPT_FLAG},
+	{"ignore-case", 'i', NULL, "ASCII case-insensitive", .kind = OPT_FLAG},
+	{"encoding", 0, "ENC", "how a literal PATTERN is searched (default ascii; utf16le: its UTF-16LE form)",
+	 .kind = OPT_CHOICE, .choices = "ascii|utf16le"},
+	{"context", 'C', "N", "show N bytes before and after each match (default 32)", .kind = OPT_NUM, .max = 4096},
+	{"max", 'm', "N", "stop after N matches", .kind = OPT_NUM, .min = 1},
+	{"count", 'c', NULL, "print only the number of matches per process", .kind = OPT_FLAG},
+	OPTS_JSON,
 	{0},
 };
 
@@ -142,7 +142,7 @@ static int run(struct args *a)
 	kcsi_error err;
 	struct out o;
 	struct ctx x;
-	uint64_t pid = 0;
+	uint32_t pid = opt_pid(a);
 	enum kcsi_pattern_kind kind = KCSI_PAT_LITERAL;
 	unsigned flags = 0;
 	const char *enc = opt_val(a, "encoding");
@@ -150,12 +150,8 @@ static int run(struct args *a)
 
 	kcsi_error_clear(&err);
 	memset(&x, 0, sizeof(x));
-	x.context = 32;
-	opt_uint(a, "pid", &pid);
-	opt_uint(a, "context", &x.context);
-	opt_uint(a, "max", &x.max);
-	if (x.context > 4096)
-		return usage_error(a->cmd, "--context is at most 4096 bytes");
+	x.context = opt_num(a, "context", 32);
+	x.max = opt_num(a, "max", 0);
 	if (opt_set(a, "regex") && opt_set(a, "hex"))
 		return usage_error(a->cmd, "--regex and --hex exclude each other");
 	if (opt_set(a, "regex"))
@@ -166,11 +162,9 @@ static int run(struct args *a)
 		flags |= KCSI_PAT_ICASE;
 	if (enc && strcmp(enc, "utf16le") == 0)
 		flags |= KCSI_PAT_UTF16LE;
-	else if (enc && strcmp(enc, "ascii") != 0)
-		return usage_error(a->cmd, "--encoding is ascii or utf16le, not '%s'", enc);
 	if (kcsi_pattern_compile(a->pos[1], kind, flags, &pat, &err) != KCSI_OK)
 		return fail(&err);
-	if ((rc = open_ckpt(a->pos[0], KCSI_CKPT_MEMORY, &c))) {
+	if ((rc = open_view(a, KCSI_CKPT_MEMORY, &c))) {
 		kcsi_pattern_free(pat);
 		return rc;
 	}
@@ -191,7 +185,7 @@ static int run(struct args *a)
 	x.o = &o;
 	if (o.json && !x.count)
 		kcsi_jw_arr(&o.w);
-	if (kcsi_scan(c, (uint32_t)pid, pat, on_match, &x, &err) != KCSI_OK) {
+	if (kcsi_scan(c, pid, pat, on_match, &x, &err) != KCSI_OK) {
 		/* what was printed stays; a JSON array is left open, so that a
 		 * partial document never parses as a whole one */
 		fflush(stdout);
@@ -236,7 +230,6 @@ static int run(struct args *a)
 }
 
 const struct cmd cmd_memgrep = {
-	.name = "memgrep",
 	.synopsis = "[--pid N] [--regex|--hex] [-i] [--encoding utf16le] [--context N] [--json] ARCHIVE PATTERN",
 	.summary = "search process memory for text, bytes or a regular expression",
 	.description =
@@ -262,6 +255,7 @@ const struct cmd cmd_memgrep = {
 		"PID    COMM             ADDRESS         AREA      MATCH         CONTEXT\n"
 		"15     [kworker/u8:2-e  0x556a62e6e84a  heap      PBKEY-        USER px15 0 * :PBKEY-5d41402abc4b2a76...",
 	.opts = opts,
+	.exit_doc = "1  nothing matched (as grep)",
 	.min_pos = 2,
 	.max_pos = 2,
 	.run = run,

@@ -12,10 +12,9 @@
 #define MEMREAD_MAX (64u << 20)
 
 static const struct opt opts[] = {
-	{"pid", 'p', "N", "the process (required)"},
-	{"raw", 'r', NULL, "write the bytes themselves to stdout (not to a terminal)"},
-	{"json", 'j', NULL, "print JSON ({pid, address, length, area, held, data (base64)})"},
-	{"pretty", 0, NULL, "indent the JSON"},
+	OPT_PID_REQUIRED,
+	{"raw", 'r', NULL, "write the bytes themselves to stdout (not to a terminal)", .kind = OPT_FLAG},
+	OPTS_JSON,
 	{0},
 };
 
@@ -60,20 +59,15 @@ static int run(struct args *a)
 	int rc;
 
 	kcsi_error_clear(&err);
-	if (!opt_uint(a, "pid", &pid) || !pid)
-		return usage_error(a->cmd, "give the process: --pid N");
+	pid = opt_pid(a);
 	if (!parse_u64(a->pos[1], &addr))
 		return usage_error(a->cmd, "'%s' is not an address (e.g. 0x556a62e6e84a)", a->pos[1]);
 	if (a->npos > 2 && (!parse_u64(a->pos[2], &len) || !len || len > MEMREAD_MAX))
 		return usage_error(a->cmd, "LENGTH is 1 to %u bytes", MEMREAD_MAX);
 	if (opt_set(a, "raw") && isatty(STDOUT_FILENO))
 		return usage_error(a->cmd, "--raw writes bytes, not text: redirect it to a file or a pipe");
-	if ((rc = open_ckpt(a->pos[0], KCSI_CKPT_MEMORY, &c)))
+	if ((rc = open_view(a, KCSI_CKPT_MEMORY, &c)))
 		return rc;
-	if (!kcsi_ckpt_proc_by_pid(c, (uint32_t)pid)) {
-		kcsi_error_set(&err, KCSI_ERR_NOTFOUND, "no process %" PRIu64 " in the checkpoint", pid);
-		return ckpt_fail(c, a->pos[0], &err);
-	}
 	if (kcsi_ckpt_vmas(c, (uint32_t)pid, &vmas, &nv, &err) != KCSI_OK)
 		return ckpt_fail(c, a->pos[0], &err);
 	buf = calloc(1, (size_t)len);
@@ -133,7 +127,6 @@ static int run(struct args *a)
 }
 
 const struct cmd cmd_memread = {
-	.name = "memread",
 	.synopsis = "--pid N [--raw|--json] ARCHIVE ADDRESS [LENGTH]",
 	.summary = "show process memory at an address, as xxd does (or write it raw)",
 	.description =

@@ -6,8 +6,7 @@
 #include "cli.h"
 
 static const struct opt opts[] = {
-	{"json", 'j', NULL, "print JSON"},
-	{"pretty", 0, NULL, "indent the JSON"},
+	OPTS_JSON,
 	{0},
 };
 
@@ -146,7 +145,6 @@ static int run(struct args *a)
 }
 
 const struct cmd cmd_meta = {
-	.name = "meta",
 	.synopsis = "[--json] ARCHIVE",
 	.summary = "show metadata: annotations, labels, image, runtime, namespaces, profiles",
 	.description =

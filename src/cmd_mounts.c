@@ -5,8 +5,7 @@
 #include "cli.h"
 
 static const struct opt opts[] = {
-	{"json", 'j', NULL, "print JSON"},
-	{"pretty", 0, NULL, "indent the JSON"},
+	OPTS_JSON,
 	{0},
 };
 
@@ -71,7 +70,6 @@ static int run(struct args *a)
 }
 
 const struct cmd cmd_mounts = {
-	.name = "mounts",
 	.synopsis = "[--json] ARCHIVE",
 	.summary = "show the container's mounts (CRIU images and the OCI spec)",
 	.description =

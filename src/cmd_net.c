@@ -6,10 +6,10 @@
 #include "cli.h"
 
 static const struct opt opts[] = {
-	{"pid", 'p', "N", "only this process"},
-	{"data", 'd', NULL, "text: also print the queued bytes (escaped)"},
-	{"json", 'j', NULL, "print JSON (queued bytes as base64)"},
-	{"pretty", 0, NULL, "indent the JSON"},
+	OPT_PID_FILTER,
+	{"data", 'd', NULL, "text: also print the queued bytes (escaped)", .kind = OPT_FLAG},
+	{"json", 'j', NULL, "print JSON (queued bytes as base64)", .kind = OPT_FLAG},
+	{"pretty", 0, NULL, "indent the JSON", .kind = OPT_FLAG},
 	{0},
 };
 
@@ -30,21 +30,16 @@ static int run(struct args *a)
 	kcsi_ckpt *c;
 	kcsi_sock *v;
 	size_t n;
-	uint64_t pid = 0;
-	bool one = opt_uint(a, "pid", &pid);
+	uint32_t pid = opt_pid(a);
+	bool one = pid != 0;
 	kcsi_error err;
 	struct out o;
 	int rc;
 	const kcsi_meta *m;
 
 	kcsi_error_clear(&err);
-	if ((rc = open_ckpt(a->pos[0], 0, &c)))
+	if ((rc = open_view(a, 0, &c)))
 		return rc;
-	if (one && !kcsi_ckpt_proc_by_pid(c, (uint32_t)pid)) {
-		fprintf(stderr, "kcsi: %s: no process with pid %" PRIu64 " in the checkpoint\n", a->pos[0], pid);
-		kcsi_ckpt_close(c);
-		return KCSI_ERR_NOTFOUND;
-	}
 	if (kcsi_ckpt_socks(c, &v, &n, &err) != KCSI_OK) {
 		return ckpt_fail(c, a->pos[0], &err);
 	}
@@ -141,7 +136,6 @@ static int run(struct args *a)
 }
 
 const struct cmd cmd_net = {
-	.name = "net",
 	.synopsis = "[--pid N] [--data] [--json] ARCHIVE",
 	.summary = "show sockets per process, with the bytes queued in TCP streams",
 	.description =

@@ -6,10 +6,9 @@
 #include "cli.h"
 
 static const struct opt opts[] = {
-	{"pid", 'p', "N", "only this process"},
-	{"env", 'e', NULL, "also show the environment read from memory"},
-	{"json", 'j', NULL, "print JSON"},
-	{"pretty", 0, NULL, "indent the JSON"},
+	OPT_PID_FILTER,
+	{"env", 'e', NULL, "also show the environment read from memory", .kind = OPT_FLAG},
+	OPTS_JSON,
 	{0},
 };
 
@@ -135,20 +134,15 @@ static int run(struct args *a)
 {
 	kcsi_ckpt *c;
 	struct out o;
-	uint64_t pid = 0;
-	bool one = opt_uint(a, "pid", &pid);
+	uint32_t pid = opt_pid(a);
+	bool one = pid != 0;
 	bool env = opt_set(a, "env");
-	int rc = open_ckpt(a->pos[0], KCSI_CKPT_MEMORY, &c);
+	int rc = open_view(a, KCSI_CKPT_MEMORY, &c);
 	size_t n;
 
 	if (rc)
 		return rc;
 	n = kcsi_ckpt_nprocs(c);
-	if (one && !kcsi_ckpt_proc_by_pid(c, (uint32_t)pid)) {
-		fprintf(stderr, "kcsi: %s: no process with pid %" PRIu64 " in the checkpoint\n", a->pos[0], pid);
-		kcsi_ckpt_close(c);
-		return KCSI_ERR_NOTFOUND;
-	}
 	out_open(&o, a);
 	if (o.json) {
 		kcsi_jw_arr(&o.w);
@@ -165,7 +159,7 @@ static int run(struct args *a)
 		t.shown = 1u << 7; /* COMMAND is made escaped, under its tree marks */
 		table_add(&t, "PID", "PPID", "UID", "STATE", "THR", "COMM", "EXE", "COMMAND");
 		if (one) {
-			tree_row(kcsi_ckpt_proc_by_pid(c, (uint32_t)pid), 0, &t);
+			tree_row(kcsi_ckpt_proc_by_pid(c, pid), 0, &t);
 		} else {
 			size_t *order, *depth;
 			kcsi_error err;
@@ -201,7 +195,6 @@ static int run(struct args *a)
 }
 
 const struct cmd cmd_ps = {
-	.name = "ps",
 	.synopsis = "[--pid N] [--env] [--json] ARCHIVE",
 	.summary = "show the process tree: ids, credentials, executable, command line",
 	.description =

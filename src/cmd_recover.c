@@ -8,11 +8,12 @@
 #include "kcsi/recover.h"
 
 static const struct opt opts[] = {
-	{"out", 'o', "DIR", "write below DIR (created if needed; required)"},
-	{"force", 'f', NULL, "write into a non-empty DIR, replacing files of an earlier run"},
-	{"max-file", 0, "BYTES", "refuse recovered files holding more than BYTES of data (default 4294967296)"},
-	{"json", 'j', NULL, "print the manifest as JSON"},
-	{"pretty", 0, NULL, "indent the JSON"},
+	{"out", 'o', "DIR", "write below DIR (created if needed)", .kind = OPT_TEXT, .flags = OPT_REQUIRED},
+	{"force", 'f', NULL, "write into a non-empty DIR, replacing files of an earlier run", .kind = OPT_FLAG},
+	{"max-file", 0, "BYTES", "refuse recovered files holding more than BYTES of data (default 4G)",
+	 .kind = OPT_SIZE, .min = 1},
+	{"json", 'j', NULL, "print the manifest as JSON", .kind = OPT_FLAG},
+	{"pretty", 0, NULL, "indent the JSON", .kind = OPT_FLAG},
 	{0},
 };
 
@@ -27,10 +28,8 @@ static int run(struct args *a)
 
 	kcsi_error_clear(&err);
 	ro.out_dir = opt_val(a, "out");
-	if (!ro.out_dir)
-		return usage_error(a->cmd, "--out DIR is required");
 	ro.force = opt_set(a, "force");
-	opt_uint(a, "max-file", &ro.max_file);
+	ro.max_file = opt_num(a, "max-file", 0);
 	if ((rc = open_ckpt(a->pos[0], KCSI_CKPT_MEMORY | KCSI_CKPT_BULK, &c)))
 		return rc;
 	if (kcsi_recover(c, &ro, &r, &err) != KCSI_OK) {
@@ -103,7 +102,6 @@ static int run(struct args *a)
 }
 
 const struct cmd cmd_recover = {
-	.name = "recover",
 	.synopsis = "--out DIR [--force] [--max-file BYTES] [--json] ARCHIVE",
 	.summary = "carve out ghost files, memfd programs, TCP queues, rootfs diff and logs",
 	.description =

@@ -6,11 +6,11 @@
 #include "kcsi/respond.h"
 
 static const struct opt opts[] = {
-	{"config", 'c', "FILE", "the responder's configuration (YAML; see docs/respond.md)"},
-	{"check-config", 0, NULL, "read and check the configuration, print a summary, exit"},
+	{"config", 'c', "FILE", "the responder's configuration (YAML; see docs/respond.md)", .kind = OPT_TEXT},
+	{"check-config", 0, NULL, "read and check the configuration, print a summary, exit", .kind = OPT_FLAG},
 	{"parse", 0, NULL, "do not run: read the alerts in the FILEs (one JSON alert, or JSON lines) and "
-			   "print what the responder makes of each (with --config: the policy's decision)"},
-	{"pretty", 0, NULL, "indent the JSON (--parse)"},
+			   "print what the responder makes of each (with --config: the policy's decision)", .kind = OPT_FLAG},
+	{"pretty", 0, NULL, "indent the JSON (--parse)", .kind = OPT_FLAG},
 	{0},
 };
 
@@ -162,7 +162,6 @@ static int run(struct args *a)
 }
 
 const struct cmd cmd_respond = {
-	.name = "respond",
 	.synopsis = "--config FILE [--check-config] | --parse [--config FILE] FILE...",
 	.summary = "turn Falco alerts into container checkpoints (a daemon)",
 	.description =

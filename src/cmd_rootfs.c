@@ -8,8 +8,7 @@
 #include "kcsi/recover.h"
 
 static const struct opt opts[] = {
-	{"json", 'j', NULL, "print JSON"},
-	{"pretty", 0, NULL, "indent the JSON"},
+	OPTS_JSON,
 	{0},
 };
 
@@ -86,7 +85,6 @@ static int run(struct args *a)
 }
 
 const struct cmd cmd_rootfs = {
-	.name = "rootfs",
 	.synopsis = "[--json] ARCHIVE",
 	.summary = "list what changed in the container's filesystem (rootfs diff, deleted files)",
 	.description =

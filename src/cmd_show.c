@@ -5,9 +5,8 @@
 #include "cli.h"
 
 static const struct opt opts[] = {
-	{"stats", 's', NULL, "add every field of the CRIU dump statistics (stats-dump)"},
-	{"json", 'j', NULL, "print JSON"},
-	{"pretty", 0, NULL, "indent the JSON"},
+	{"stats", 's', NULL, "add every field of the CRIU dump statistics (stats-dump)", .kind = OPT_FLAG},
+	OPTS_JSON,
 	{0},
 };
 
@@ -20,6 +19,12 @@ static int run(struct args *a)
 	struct table t;
 	int rc = 0;
 	bool stats = opt_set(a, "stats");
+	bool *opened = calloc((size_t)a->npos + 1, sizeof(bool));
+
+	if (!opened) {
+		fputs("kcsi: out of memory\n", stderr);
+		return KCSI_ERR_NOMEM;
+	}
 
 	out_open(&o, a);
 	table_init(&t, 9);
@@ -35,6 +40,7 @@ static int run(struct args *a)
 			rc = r;
 			continue;
 		}
+		opened[i] = true;
 		m = kcsi_ckpt_meta(c);
 		if (o.json) {
 			kcsi_jsonw *w = &o.w;
@@ -83,10 +89,10 @@ static int run(struct args *a)
 		table_print(&t, &o);
 	}
 	table_free(&t);
-	if (!o.json && stats && rc == 0) {
+	if (!o.json && stats) {
 		for (int i = 0; i < a->npos; i++) {
 			kcsi_ckpt *c;
-			if (open_ckpt(a->pos[i], KCSI_CKPT_META_ONLY, &c))
+			if (!opened[i] || open_ckpt(a->pos[i], KCSI_CKPT_META_ONLY, &c))
 				continue;
 			fprintf(o.f, "\n%s", c_bold(&o));
 			print_escaped_str(o.f, a->pos[i]);
@@ -99,6 +105,14 @@ static int run(struct args *a)
 			kcsi_ckpt_close(c);
 		}
 	}
+	/* the archives that opened are shown, those that did not reported;
+	 * when none opened, nothing is shown */
+	for (int i = 0; i < a->npos; i++)
+		if (opened[i]) {
+			free(opened);
+			return out_close_partial(&o, rc);
+		}
+	free(opened);
 	return out_close(&o, rc);
 }
 
@@ -114,7 +128,6 @@ static int stats_json(kcsi_ckpt *c, struct out *o)
 }
 
 const struct cmd cmd_show = {
-	.name = "show",
 	.synopsis = "[--stats] [--json] ARCHIVE...",
 	.summary = "summarise checkpoints: container, image, engine, times, pod, IP, sizes",
 	.description =
@@ -139,6 +152,8 @@ const struct cmd cmd_show = {
 		"CONTAINER  ENGINE  IMAGE                     CHECKPOINTED          POD/NAMESPACE  IP  PROCS  SIZE     FILE\n"
 		"webapp     podman  localhost/debian-perl:12  2026-11-27T01:48:34Z  -/-            -   3      3.3 MiB  checkpoint-perlbot.tar",
 	.opts = opts,
+	.exit_doc = "An archive that cannot be read is reported and the others shown; the exit\n"
+		    "status is that archive's error.",
 	.min_pos = 1,
 	.max_pos = -1,
 	.run = run,

@@ -10,11 +10,11 @@
 #include "kcsi/mem.h"
 
 static const struct opt opts[] = {
-	{"pid", 'p', "N", "only this process (default: every process)"},
-	{"min", 'n', "MIN", "shortest string reported (default 4)"},
-	{"encoding", 'e', "ENC", "ascii (default) or utf16le"},
-	{"json", 'j', NULL, "print JSON (one array of {pid, address, string})"},
-	{"pretty", 0, NULL, "indent the JSON"},
+	OPT_PID_FILTER,
+	{"min", 'n', "MIN", "shortest string reported (default 4)", .kind = OPT_NUM, .min = 1, .max = 4096},
+	{"encoding", 'e', "ENC", "the strings' encoding (default ascii)", .kind = OPT_CHOICE, .choices = "ascii|utf16le"},
+	{"json", 'j', NULL, "print JSON (one array of {pid, address, string})", .kind = OPT_FLAG},
+	{"pretty", 0, NULL, "indent the JSON", .kind = OPT_FLAG},
 	{0},
 };
 
@@ -62,27 +62,20 @@ static int run(struct args *a)
 	kcsi_error err;
 	struct out o;
 	struct ctx x = {0};
-	uint64_t pid = 0, min = 4;
+	uint64_t min = opt_num(a, "min", 4);
 	const char *enc = opt_val(a, "encoding");
 	char re[96];
 	int rc;
 
 	kcsi_error_clear(&err);
-	opt_uint(a, "pid", &pid);
-	opt_uint(a, "min", &min);
-	if (min < 1 || min > 4096)
-		return usage_error(a->cmd, "--min is between 1 and 4096");
-	if (enc && strcmp(enc, "utf16le") == 0)
-		x.utf16 = true;
-	else if (enc && strcmp(enc, "ascii") != 0)
-		return usage_error(a->cmd, "--encoding is ascii or utf16le, not '%s'", enc);
+	x.utf16 = enc && strcmp(enc, "utf16le") == 0;
 	if (x.utf16)
 		snprintf(re, sizeof(re), "(?:[\\x20-\\x7e\\t]\\x00){%" PRIu64 ",}", min);
 	else
 		snprintf(re, sizeof(re), "[\\x20-\\x7e\\t]{%" PRIu64 ",}", min);
 	if (kcsi_pattern_compile(re, KCSI_PAT_REGEX, 0, &pat, &err) != KCSI_OK)
 		return fail(&err);
-	if ((rc = open_ckpt(a->pos[0], KCSI_CKPT_MEMORY, &c))) {
+	if ((rc = open_view(a, KCSI_CKPT_MEMORY, &c))) {
 		kcsi_pattern_free(pat);
 		return rc;
 	}
@@ -93,7 +86,7 @@ static int run(struct args *a)
 	x.o = &o;
 	if (o.json)
 		kcsi_jw_arr(&o.w);
-	if (kcsi_scan(c, (uint32_t)pid, pat, on_string, &x, &err) != KCSI_OK) {
+	if (kcsi_scan(c, opt_pid(a), pat, on_string, &x, &err) != KCSI_OK) {
 		/* what was printed stays; a JSON array is left open */
 		fflush(stdout);
 		kcsi_error_prefix(&err, "%s", a->pos[0]);
@@ -113,7 +106,6 @@ static int run(struct args *a)
 }
 
 const struct cmd cmd_strings = {
-	.name = "strings",
 	.synopsis = "[--pid N] [-n MIN] [--encoding ascii|utf16le] [--json] ARCHIVE",
 	.summary = "list printable strings in process memory with pid and address",
 	.description =

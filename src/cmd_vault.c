@@ -1,39 +1,23 @@
 /* kcsi vault — the evidence vault: init, put, get, ls, log, verify, export,
- * verify-bundle, purge, report.  One option table for all subcommands (it
- * feeds --help and the man page); each subcommand says which it takes. */
+ * verify-bundle, purge, report.  Each is a subcommand in the command table
+ * (src/commands.txt) with its own option table; the options every one that
+ * opens a vault takes are VAULT_OPTS. */
 #include <errno.h>
-#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
 #include "kcsi/vault.h"
 
-static const struct opt opts[] = {
-	{"store", 's', "DIR|s3://BUCKET/PREFIX", "the vault (default: $KCSI_VAULT, then the config file)"},
-	{"keys", 'k', "DIR", "private keys directory (default: STORE/keys; $KCSI_VAULT_KEYS)"},
-	{"key-file", 0, "FILE", "init: encrypt with this key (32 bytes raw or 64 hex digits)"},
-	{"key-env", 0, "NAME", "init: encrypt with the key in this environment variable (hex)"},
-	{"retain-days", 0, "N", "init: S3 object-lock retention in days, where the server supports it"},
-	{"case", 'c', "ID", "put: the case the evidence belongs to; ls: only this case"},
-	{"note", 'n', "TEXT", "put, report: a note recorded in the ledger"},
-	{"out", 'o', "FILE", "get: where to write the archive; export: the bundle"},
-	{"reason", 'r', "TEXT", "get, export: why (recorded); purge: required"},
-	{"actor", 0, "NAME", "who is acting (default: $KCSI_ACTOR, else USER@HOST)"},
-	{"no-record", 0, NULL, "verify: do not append \"verified\" entries"},
-	{"ledger-only", 0, NULL, "verify: check the ledger and that content exists, without decrypting"},
-	{"pubkey", 0, "HEX", "verify-bundle: the public key the bundle must be signed with"},
-	{"json", 'j', NULL, "print JSON (put, ls, log, verify, verify-bundle)"},
-	{"pretty", 0, NULL, "indent the JSON"},
-	{0},
-};
-
-struct sub {
-	const char *name, *args, *summary;
-	const char *const *takes; /* option names besides store, keys, actor, json, pretty */
-	int min_pos, max_pos;
-	int (*run)(kcsi_vault *v, struct args *a, struct out *o);
-};
+#define VAULT_OPTS                                                                                                 \
+	{"store", 's', "DIR|s3://BUCKET/PREFIX", "the vault (default: $KCSI_VAULT, then the config file)",           \
+	 .kind = OPT_TEXT},                                                                                       \
+	{"keys", 'k', "DIR", "private keys directory (default: STORE/keys; $KCSI_VAULT_KEYS)", .kind = OPT_TEXT},   \
+	{"actor", 0, "NAME", "who is acting (default: $KCSI_ACTOR, else USER@HOST)", .kind = OPT_TEXT}
+/* the subcommands whose output is a line of text accept --json as before */
+#define VAULT_TEXT_OPTS                                                                                            \
+	{"json", 'j', NULL, "accepted; the output is a line of text", .kind = OPT_FLAG},                           \
+	{"pretty", 0, NULL, "accepted; the output is a line of text", .kind = OPT_FLAG}
 
 static int vault_fail(kcsi_error *e) { return fail(e); }
 
@@ -89,8 +73,6 @@ static int run_get(kcsi_vault *v, struct args *a, struct out *o)
 	kcsi_error err;
 	char id[KCSI_VAULT_ID_LEN + 1];
 	int r;
-	if (!opt_val(a, "out"))
-		return usage_error(a->cmd, "vault get needs --out FILE");
 	if ((r = resolve(v, a->pos[0], id)))
 		return r;
 	kcsi_error_clear(&err);
@@ -105,8 +87,6 @@ static int run_purge(kcsi_vault *v, struct args *a, struct out *o)
 	kcsi_error err;
 	char id[KCSI_VAULT_ID_LEN + 1];
 	int r;
-	if (!opt_val(a, "reason"))
-		return usage_error(a->cmd, "vault purge needs --reason TEXT");
 	if ((r = resolve(v, a->pos[0], id)))
 		return r;
 	kcsi_error_clear(&err);
@@ -303,8 +283,6 @@ static int run_export(kcsi_vault *v, struct args *a, struct out *o)
 	kcsi_error err;
 	char id[KCSI_VAULT_ID_LEN + 1];
 	int r;
-	if (!opt_val(a, "out"))
-		return usage_error(a->cmd, "vault export needs --out BUNDLE");
 	if ((r = resolve(v, a->pos[0], id)))
 		return r;
 	kcsi_error_clear(&err);
@@ -333,166 +311,87 @@ static int run_verify_bundle(struct args *a, struct out *o)
 	return r;
 }
 
-static const char *const t_none[] = {NULL};
-static const char *const t_init[] = {"key-file", "key-env", "retain-days", NULL};
-static const char *const t_put[] = {"case", "note", NULL};
-static const char *const t_get[] = {"out", "reason", NULL};
-static const char *const t_ls[] = {"case", NULL};
-static const char *const t_verify[] = {"no-record", "ledger-only", NULL};
-static const char *const t_export[] = {"out", "reason", NULL};
-static const char *const t_purge[] = {"reason", NULL};
-static const char *const t_report[] = {"note", NULL};
-static const char *const t_vb[] = {"pubkey", NULL};
-
-static const struct sub subs[] = {
-	{"init", "", "make a vault: signing key pair, encryption key, ledger", t_init, 0, 0, NULL},
-	{"put", "ARCHIVE", "encrypt and store an archive; print its evidence id", t_put, 1, 1, run_put},
-	{"get", "ID --out FILE", "decrypt, verify and write an archive (recorded as accessed)", t_get, 1, 1, run_get},
-	{"ls", "", "the evidence held and purged", t_ls, 0, 0, run_ls},
-	{"log", "[ID]", "the ledger: chain of custody of all or one evidence", t_none, 0, 1, run_log},
-	{"verify", "[ID]", "check the ledger and recompute the content hashes", t_verify, 0, 1, run_verify},
-	{"export", "ID --out BUNDLE", "write a case bundle for offline verification", t_export, 1, 1, run_export},
-	{"verify-bundle", "BUNDLE", "verify a case bundle offline (no vault needed)", t_vb, 1, 1, NULL},
-	{"purge", "ID --reason TEXT", "delete the content, keep a signed tombstone", t_purge, 1, 1, run_purge},
-	{"report", "ID FILE", "attach an analysis report (recorded as analysed)", t_report, 2, 2, run_report},
-	{NULL, NULL, NULL, NULL, 0, 0, NULL},
-};
-
-static bool takes(const struct sub *s, const char *opt)
+/* Open the vault of --store and --keys, run fn with it and print what it
+ * wrote: when it succeeds, and also when verify found problems (exit 4). */
+static int with_vault(struct args *a, int (*fn)(kcsi_vault *v, struct args *a, struct out *o))
 {
-	static const char *const common[] = {"store", "keys", "actor", "json", "pretty"};
-	for (size_t i = 0; i < sizeof(common) / sizeof(common[0]); i++)
-		if (!strcmp(common[i], opt))
-			return strcmp(s->name, "verify-bundle") != 0 || !strcmp(opt, "json") || !strcmp(opt, "pretty");
-	for (size_t i = 0; s->takes[i]; i++)
-		if (!strcmp(s->takes[i], opt))
-			return true;
-	return false;
-}
-
-/* Parse the options that follow the subcommand into a (which already holds
- * those given before it). */
-static int parse_sub(struct args *a)
-{
-	const struct cmd *c = a->cmd;
-	struct option lo[MAX_OPTS + 2];
-	char shorts[3 * MAX_OPTS + 4] = "h";
-	int n = 0, ch, argc = a->npos;
-	char **argv = a->pos;
-
-	for (; c->opts[n].name; n++) {
-		lo[n] = (struct option){c->opts[n].name, c->opts[n].arg ? required_argument : no_argument, NULL, 256 + n};
-		if (c->opts[n].short_name) {
-			size_t l = strlen(shorts);
-			shorts[l] = c->opts[n].short_name;
-			shorts[l + 1] = c->opts[n].arg ? ':' : '\0';
-			shorts[l + 2] = '\0';
-		}
-	}
-	lo[n] = (struct option){"help", no_argument, NULL, 'h'};
-	lo[n + 1] = (struct option){0, 0, 0, 0};
-	optind = 0;
-	opterr = 0;
-	while ((ch = getopt_long(argc, argv, shorts, lo, NULL)) != -1) {
-		int idx = -1;
-		if (ch == 'h')
-			return -1;
-		if (ch >= 256)
-			idx = ch - 256;
-		else
-			for (int i = 0; i < n; i++)
-				if (c->opts[i].short_name == ch)
-					idx = i;
-		if (idx < 0)
-			return usage_error(c, "unknown or incomplete option '%s'", argv[optind - 1]);
-		a->count[idx]++;
-		a->val[idx] = optarg;
-	}
-	a->pos = argv + optind;
-	a->npos = argc - optind;
-	return 0;
-}
-
-static void sub_help(const struct sub *s)
-{
-	printf("usage: kcsi vault %s%s%s [--store STORE]", s->name, s->args[0] ? " " : "", s->args);
-	printf("\n\n%s\n\noptions:\n", s->summary);
-	for (int i = 0; opts[i].name; i++)
-		if (takes(s, opts[i].name)) {
-			char left[64];
-			snprintf(left, sizeof(left), "--%s%s%s", opts[i].name, opts[i].arg ? " " : "",
-				 opts[i].arg ? opts[i].arg : "");
-			printf("  %-32s %s\n", left, opts[i].help);
-		}
-	printf("\nSee kcsi-vault(1) and docs/vault.md.\n");
-}
-
-static int run(struct args *a)
-{
-	const struct sub *s = NULL;
 	struct out o;
 	kcsi_vault *v = NULL;
 	kcsi_error err;
 	char *store = NULL, *keys = NULL;
 	int r;
 
-	for (int i = 0; subs[i].name; i++)
-		if (!strcmp(subs[i].name, a->pos[0]))
-			s = &subs[i];
-	if (!s)
-		return usage_error(a->cmd, "no vault command '%s'", a->pos[0]);
-	r = parse_sub(a);
-	if (r < 0) {
-		sub_help(s);
-		return 0;
-	}
-	if (r)
-		return r;
-	for (int i = 0; opts[i].name; i++)
-		if (a->count[i] && !takes(s, opts[i].name))
-			return usage_error(a->cmd, "vault %s does not take --%s", s->name, opts[i].name);
-	if (a->npos < s->min_pos || a->npos > s->max_pos)
-		return usage_error(a->cmd, "usage: kcsi vault %s %s", s->name, s->args);
 	kcsi_error_clear(&err);
 	out_open(&o, a);
-	if (!strcmp(s->name, "verify-bundle")) {
-		r = run_verify_bundle(a, &o);
-		/* the report of what was found is printed with exit code 4 too */
-		return r == KCSI_ERR_FORMAT ? (out_close(&o, 0) ? KCSI_ERR_IO : r) : out_close(&o, r);
-	}
 	if (kcsi_vault_config(opt_val(a, "store"), opt_val(a, "keys"), &store, &keys, &err) != KCSI_OK)
 		return out_close(&o, vault_fail(&err));
-	if (!strcmp(s->name, "init")) {
-		kcsi_vault_init_opts io = {keys, opt_val(a, "key-file"), opt_val(a, "key-env"), 0, opt_val(a, "actor")};
-		uint64_t days = 0;
-		if (opt_uint(a, "retain-days", &days))
-			io.retain_days = (unsigned)days;
-		if (io.key_file && io.key_env)
-			r = usage_error(a->cmd, "give --key-file or --key-env, not both");
-		else if (kcsi_vault_init(store, &io, &err) != KCSI_OK)
-			r = vault_fail(&err);
-		else if (kcsi_vault_open(store, keys, &v, &err) != KCSI_OK)
-			r = vault_fail(&err);
-		else
-			fprintf(o.f, "%s: vault created; public key %s\n", store, kcsi_vault_public_key(v));
-	} else if (kcsi_vault_open(store, keys, &v, &err) != KCSI_OK) {
+	if (kcsi_vault_open(store, keys, &v, &err) != KCSI_OK) {
 		r = vault_fail(&err);
 	} else {
 		if (opt_val(a, "actor"))
 			kcsi_vault_set_actor(v, opt_val(a, "actor"));
-		r = s->run(v, a, &o);
+		r = fn(v, a, &o);
 	}
 	kcsi_vault_close(v);
 	free(store);
 	free(keys);
-	if (r == KCSI_ERR_FORMAT && !strcmp(s->name, "verify"))
+	if (r == KCSI_ERR_FORMAT && fn == run_verify)
 		return out_close(&o, 0) ? KCSI_ERR_IO : r;
 	return out_close(&o, r);
 }
 
+static int run_init(struct args *a)
+{
+	struct out o;
+	kcsi_vault *v = NULL;
+	kcsi_error err;
+	char *store = NULL, *keys = NULL;
+	kcsi_vault_init_opts io = {NULL, opt_val(a, "key-file"), opt_val(a, "key-env"),
+				   (unsigned)opt_num(a, "retain-days", 0), opt_val(a, "actor")};
+	int r = 0;
+
+	if (io.key_file && io.key_env)
+		return usage_error(a->cmd, "give --key-file or --key-env, not both");
+	kcsi_error_clear(&err);
+	out_open(&o, a);
+	if (kcsi_vault_config(opt_val(a, "store"), opt_val(a, "keys"), &store, &keys, &err) != KCSI_OK)
+		return out_close(&o, vault_fail(&err));
+	io.keys_dir = keys;
+	if (kcsi_vault_init(store, &io, &err) != KCSI_OK || kcsi_vault_open(store, keys, &v, &err) != KCSI_OK)
+		r = vault_fail(&err);
+	else
+		fprintf(o.f, "%s: vault created; public key %s\n", store, kcsi_vault_public_key(v));
+	kcsi_vault_close(v);
+	free(store);
+	free(keys);
+	return out_close(&o, r);
+}
+
+static int run_put_cmd(struct args *a) { return with_vault(a, run_put); }
+static int run_get_cmd(struct args *a) { return with_vault(a, run_get); }
+static int run_ls_cmd(struct args *a) { return with_vault(a, run_ls); }
+static int run_log_cmd(struct args *a) { return with_vault(a, run_log); }
+static int run_verify_cmd(struct args *a) { return with_vault(a, run_verify); }
+static int run_export_cmd(struct args *a) { return with_vault(a, run_export); }
+static int run_purge_cmd(struct args *a) { return with_vault(a, run_purge); }
+static int run_report_cmd(struct args *a) { return with_vault(a, run_report); }
+
+static int run_verify_bundle_cmd(struct args *a)
+{
+	struct out o;
+	int r;
+	out_open(&o, a);
+	r = run_verify_bundle(a, &o);
+	/* the report of what was found is printed with exit code 4 too */
+	return r == KCSI_ERR_FORMAT ? (out_close(&o, 0) ? KCSI_ERR_IO : r) : out_close(&o, r);
+}
+
+static const struct opt no_opts[] = {
+	{0},
+};
+
 const struct cmd cmd_vault = {
-	.name = "vault",
-	.synopsis = "COMMAND [--store DIR|s3://BUCKET/PREFIX] [OPTIONS] [ARGS]",
+	.synopsis = "COMMAND [OPTIONS] [ARGS]",
 	.summary = "keep checkpoints as evidence: encrypted, verifiable, accounted for",
 	.description =
 		"A vault holds checkpoint archives encrypted (XChaCha20-Poly1305 secretstream in\n"
@@ -502,42 +401,208 @@ const struct cmd cmd_vault = {
 		"append-only ledger, chained to the previous line by its SHA-256 and signed with\n"
 		"the vault's Ed25519 key.  Store layout and ledger format: docs/vault.md.\n"
 		"\n"
-		"commands:\n"
-		"  init                      make a vault: signing key pair, encryption key, ledger\n"
-		"  put ARCHIVE               encrypt and store an archive (read once); print its id\n"
-		"  get ID --out FILE         decrypt, verify, then write (recorded as accessed)\n"
-		"  ls [--case ID]            the evidence held and purged\n"
-		"  log [ID]                  the chain of custody of all or one evidence\n"
-		"  verify [ID]               check every ledger line and recompute content hashes;\n"
-		"                            each problem is reported with its ledger line or object\n"
-		"  export ID --out BUNDLE    a tar with the archive, its ledger entries, reports,\n"
-		"                            the public key and a signed manifest\n"
-		"  verify-bundle BUNDLE      verify a bundle offline, without the vault\n"
-		"  purge ID --reason TEXT    delete the content, keep a signed tombstone\n"
-		"  report ID FILE            attach an analysis report (recorded as analysed)\n"
-		"\n"
 		"S3 stores take the endpoint from KCSI_S3_ENDPOINT (or AWS_ENDPOINT_URL), the\n"
 		"region from AWS_REGION (default us-east-1) and credentials from AWS_ACCESS_KEY_ID\n"
 		"and AWS_SECRET_ACCESS_KEY; requests are signed with AWS SigV4.  Their keys\n"
-		"directory is local (--keys or KCSI_VAULT_KEYS).\n"
-		"\n"
-		"Exit status 4 from verify and verify-bundle means a problem was found.",
-	.json_doc =
-		"put: {id, size, seq, duplicate}\n"
-		"ls: an array of {id, sha256, size, name, case, note, state (held|purged), ingested,\n"
-		"  ingested_by, accesses, last_action, last_time}\n"
-		"log: an array of ledger entries {seq, time, actor, action, id, sha256, size, name,\n"
-		"  case, note, reason, detail, prev, sig, ...} (absent members are omitted)\n"
-		"verify: {ok, entries, evidence_checked, head {seq, hash}, public_key,\n"
-		"  problems [{where, id, problem}]}\n"
-		"verify-bundle: {ok, id, sha256, size, public_key, entries, problems [{where, id, problem}]}",
+		"directory is local (--keys or KCSI_VAULT_KEYS).",
 	.example =
 		"$ kcsi vault init --store /srv/evidence\n"
 		"$ kcsi vault put --store /srv/evidence --case INC-42 checkpoint-perlbot.tar\n"
 		"3f1c...e9\n"
 		"$ kcsi vault get --store /srv/evidence 3f1c0a2b --out /tmp/a.tar --reason 'triage'",
-	.opts = opts,
+	.opts = no_opts,
+	.min_pos = 0,
+	.max_pos = 0,
+	.run = NULL,
+};
+
+static const struct opt init_opts[] = {
+	VAULT_OPTS,
+	{"key-file", 0, "FILE", "encrypt with this key (32 bytes raw or 64 hex digits)", .kind = OPT_TEXT},
+	{"key-env", 0, "NAME", "encrypt with the key in this environment variable (hex)", .kind = OPT_TEXT},
+	{"retain-days", 0, "N", "S3 object-lock retention in days, where the server supports it (0: none)",
+	 .kind = OPT_NUM, .max = 36500},
+	VAULT_TEXT_OPTS,
+	{0},
+};
+
+const struct cmd cmd_vault_init = {
+	.synopsis = "[--store STORE] [--keys DIR] [--key-file FILE | --key-env NAME] [--retain-days N]",
+	.summary = "make a vault: signing key pair, encryption key, ledger",
+	.description = "Makes the store (a directory, or a prefix of an S3 bucket), the keys directory with\n"
+		       "the Ed25519 signing key pair and the encryption key (made here, or given by\n"
+		       "--key-file or --key-env), and the ledger's first line.",
+	.example = "$ kcsi vault init --store /srv/evidence\n"
+		   "/srv/evidence: vault created; public key 8c1f...",
+	.opts = init_opts,
+	.min_pos = 0,
+	.max_pos = 0,
+	.run = run_init,
+};
+
+static const struct opt put_opts[] = {
+	VAULT_OPTS,
+	{"case", 'c', "ID", "the case the evidence belongs to", .kind = OPT_TEXT},
+	{"note", 'n', "TEXT", "a note recorded in the ledger", .kind = OPT_TEXT},
+	OPTS_JSON,
+	{0},
+};
+
+const struct cmd cmd_vault_put = {
+	.synopsis = "[--store STORE] [--case ID] [--note TEXT] ARCHIVE",
+	.summary = "encrypt and store an archive; print its evidence id",
+	.description = "Reads the archive once: hashes, encrypts and stores it, and records \"ingested\".\n"
+		       "The same content put again is recorded as a new submission of the same id.",
+	.json_doc = "{id, size, seq, duplicate}",
+	.example = "$ kcsi vault put --store /srv/evidence --case INC-42 checkpoint-perlbot.tar\n3f1c...e9",
+	.opts = put_opts,
 	.min_pos = 1,
-	.max_pos = -1,
-	.run = run,
+	.max_pos = 1,
+	.run = run_put_cmd,
+};
+
+static const struct opt get_opts[] = {
+	VAULT_OPTS,
+	{"out", 'o', "FILE", "where to write the archive", .kind = OPT_TEXT, .flags = OPT_REQUIRED},
+	{"reason", 'r', "TEXT", "why (recorded)", .kind = OPT_TEXT},
+	VAULT_TEXT_OPTS,
+	{0},
+};
+
+const struct cmd cmd_vault_get = {
+	.synopsis = "[--store STORE] --out FILE [--reason TEXT] ID",
+	.summary = "decrypt, verify and write an archive (recorded as accessed)",
+	.description = "Decrypts the evidence, checks its SHA-256 and only then writes FILE.",
+	.example = "$ kcsi vault get --store /srv/evidence 3f1c0a2b --out /tmp/a.tar --reason triage\n"
+		   "/tmp/a.tar: evidence 3f1c...e9, SHA-256 verified",
+	.opts = get_opts,
+	.min_pos = 1,
+	.max_pos = 1,
+	.run = run_get_cmd,
+};
+
+static const struct opt ls_opts[] = {
+	VAULT_OPTS,
+	{"case", 'c', "ID", "only the evidence of this case", .kind = OPT_TEXT},
+	OPTS_JSON,
+	{0},
+};
+
+const struct cmd cmd_vault_ls = {
+	.synopsis = "[--store STORE] [--case ID] [--json]",
+	.summary = "the evidence held and purged",
+	.json_doc = "An array of {id, sha256, size, name, case, note, state (held|purged), ingested,\n"
+		    "ingested_by, accesses, last_action, last_time}.",
+	.opts = ls_opts,
+	.min_pos = 0,
+	.max_pos = 0,
+	.run = run_ls_cmd,
+};
+
+static const struct opt log_opts[] = {
+	VAULT_OPTS,
+	OPTS_JSON,
+	{0},
+};
+
+const struct cmd cmd_vault_log = {
+	.synopsis = "[--store STORE] [--json] [ID]",
+	.summary = "the ledger: chain of custody of all or one evidence",
+	.json_doc = "An array of ledger entries {seq, time, actor, action, id, sha256, size, name, case,\n"
+		    "note, reason, detail, prev, sig, ...} (absent members are omitted).",
+	.opts = log_opts,
+	.min_pos = 0,
+	.max_pos = 1,
+	.run = run_log_cmd,
+};
+
+static const struct opt verify_opts[] = {
+	VAULT_OPTS,
+	{"no-record", 0, NULL, "do not append \"verified\" entries", .kind = OPT_FLAG},
+	{"ledger-only", 0, NULL, "check the ledger and that content exists, without decrypting", .kind = OPT_FLAG},
+	OPTS_JSON,
+	{0},
+};
+
+const struct cmd cmd_vault_verify = {
+	.synopsis = "[--store STORE] [--no-record] [--ledger-only] [--json] [ID]",
+	.summary = "check the ledger and recompute the content hashes",
+	.description = "Checks every ledger line (JSON, signature, sequence, chain) and recomputes the\n"
+		       "content hashes; each problem is reported with its ledger line or object.",
+	.json_doc = "{ok, entries, evidence_checked, head {seq, hash}, public_key, problems [{where, id, problem}]}",
+	.exit_doc = "4  a problem was found (the report is printed)",
+	.opts = verify_opts,
+	.min_pos = 0,
+	.max_pos = 1,
+	.run = run_verify_cmd,
+};
+
+static const struct opt export_opts[] = {
+	VAULT_OPTS,
+	{"out", 'o', "BUNDLE", "the bundle to write", .kind = OPT_TEXT, .flags = OPT_REQUIRED},
+	{"reason", 'r', "TEXT", "why (recorded)", .kind = OPT_TEXT},
+	VAULT_TEXT_OPTS,
+	{0},
+};
+
+const struct cmd cmd_vault_export = {
+	.synopsis = "[--store STORE] --out BUNDLE [--reason TEXT] ID",
+	.summary = "write a case bundle for offline verification",
+	.description = "A tar with the archive, its ledger entries, reports, the public key and a signed\n"
+		       "manifest; kcsi vault verify-bundle checks it without the vault.",
+	.opts = export_opts,
+	.min_pos = 1,
+	.max_pos = 1,
+	.run = run_export_cmd,
+};
+
+static const struct opt verify_bundle_opts[] = {
+	{"pubkey", 0, "HEX", "the public key the bundle must be signed with", .kind = OPT_TEXT},
+	OPTS_JSON,
+	{0},
+};
+
+const struct cmd cmd_vault_verify_bundle = {
+	.synopsis = "[--pubkey HEX] [--json] BUNDLE",
+	.summary = "verify a case bundle offline (no vault needed)",
+	.json_doc = "{ok, id, sha256, size, public_key, entries, problems [{where, id, problem}]}",
+	.exit_doc = "4  a problem was found (the report is printed)",
+	.opts = verify_bundle_opts,
+	.min_pos = 1,
+	.max_pos = 1,
+	.run = run_verify_bundle_cmd,
+};
+
+static const struct opt purge_opts[] = {
+	VAULT_OPTS,
+	{"reason", 'r', "TEXT", "why (recorded)", .kind = OPT_TEXT, .flags = OPT_REQUIRED},
+	VAULT_TEXT_OPTS,
+	{0},
+};
+
+const struct cmd cmd_vault_purge = {
+	.synopsis = "[--store STORE] --reason TEXT ID",
+	.summary = "delete the content, keep a signed tombstone",
+	.opts = purge_opts,
+	.min_pos = 1,
+	.max_pos = 1,
+	.run = run_purge_cmd,
+};
+
+static const struct opt report_opts[] = {
+	VAULT_OPTS,
+	{"note", 'n', "TEXT", "a note recorded in the ledger", .kind = OPT_TEXT},
+	VAULT_TEXT_OPTS,
+	{0},
+};
+
+const struct cmd cmd_vault_report = {
+	.synopsis = "[--store STORE] [--note TEXT] ID FILE",
+	.summary = "attach an analysis report (recorded as analysed)",
+	.description = "FILE ('-' for stdin, at most 1 GiB) is stored with the evidence and its SHA-256\n"
+		       "recorded in the ledger.",
+	.opts = report_opts,
+	.min_pos = 2,
+	.max_pos = 2,
+	.run = run_report_cmd,
 };

@@ -646,6 +646,24 @@ static kcsi_code walk_dir(kcsi_archive *ar, const char *root, const char *rel,
 	return rc;
 }
 
+/* Does the directory hold what every checkpoint layout has at its top:
+ * checkpoint/ (podman, CRI-O, containerd), inventory.img (bare CRIU images)
+ * or config.dump?  A directory with none of them (a source tree, a
+ * virtualenv) is not walked: it is said not to be a checkpoint, rather than
+ * refused for the first link found in it. */
+static bool looks_like_checkpoint(const char *dir)
+{
+	static const char *const marks[] = {"checkpoint", "inventory.img", "config.dump"};
+	char p[8192];
+	struct stat st;
+	for (size_t i = 0; i < sizeof(marks) / sizeof(marks[0]); i++) {
+		snprintf(p, sizeof(p), "%s/%s", dir, marks[i]);
+		if (lstat(p, &st) == 0)
+			return true;
+	}
+	return false;
+}
+
 kcsi_code kcsi_archive_open(const char *path, unsigned flags, const kcsi_archive_limits *lim_in,
 			    kcsi_archive **out, kcsi_error *err)
 {
@@ -673,7 +691,12 @@ kcsi_code kcsi_archive_open(const char *path, unsigned flags, const kcsi_archive
 	if (S_ISDIR(st.st_mode)) {
 		snprintf(ar->kind, sizeof(ar->kind), "directory");
 		ar->in_place = true;
-		rc = walk_dir(ar, path, "", &lim, 0, err);
+		if (!looks_like_checkpoint(path))
+			rc = kcsi_error_set(err, KCSI_ERR_FORMAT,
+					    "%s: a directory without checkpoint/, inventory.img or config.dump: not a "
+					    "container checkpoint", path);
+		else
+			rc = walk_dir(ar, path, "", &lim, 0, err);
 	} else {
 		/* O_NONBLOCK: opening a fifo must not wait for a writer */
 		int fd = open_evidence(path, O_NONBLOCK);
