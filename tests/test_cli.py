@@ -178,6 +178,8 @@ PID_COMMANDS = {
     'memgrep': lambda a, pid: ['memgrep', '--json', '--pid', pid, a, 'PATH='],
     'dump': lambda a, pid: ['dump', '--json', '--no-core', '--pid', pid, '--out',
                             os.path.join(kt.tmpdir(), 'cli-dump-%s' % pid), a],
+    'history': lambda a, pid: ['history', '--json', '--pid', pid, a],
+    'memread': lambda a, pid: ['memread', '--json', '--pid', pid, a, '0x1000', '16'],
 }
 
 
@@ -201,7 +203,7 @@ def test_pid_has_one_meaning_for_every_command():
         rc, out, err = run(*argv(a, '15'), check=False)
         assert rc == 0 or (name == 'memgrep' and rc == 1), (name, rc, err)
         rows = json.loads(out)
-        rows = rows['sockets'] if name == 'net' else rows
+        rows = rows['sockets'] if name == 'net' else [rows] if name == 'memread' else rows
         if name not in ('maps', 'dump'):
             eq({r['pid'] for r in rows} - {15}, set(), 'kcsi %s --pid 15: only pid 15' % name)
     # hex is a number too
@@ -360,7 +362,7 @@ def _bash_completions(script, line):
 
 COMPLETIONS = [
     ('kcsi p', ['ps']),
-    ('kcsi m', ['maps', 'memgrep', 'meta', 'mounts']),
+    ('kcsi m', ['maps', 'memgrep', 'memread', 'meta', 'mounts']),
     ('kcsi ps --', ['--env', '--help', '--json', '--pid', '--pretty']),
     ('kcsi vault p', ['purge', 'put']),
     ('kcsi vault put --c', ['--case']),
