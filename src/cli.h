@@ -218,4 +218,8 @@ int open_ckpt(const char *path, unsigned flags, kcsi_ckpt **c);
  * exit 8).  Prints the error and returns its code. */
 int open_view(const struct args *a, unsigned flags, kcsi_ckpt **c);
 
+/* The progress bar (progress.c): takes --quiet/-q out of argv, and draws on
+ * a terminal's stderr while the library reports long work. */
+void progress_start(int *argc, char **argv);
+
 #endif

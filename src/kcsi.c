@@ -43,5 +43,10 @@ int main(int argc, char **argv)
 		static char version[] = "version";
 		argv[1] = version;
 	}
+	progress_start(&argc, argv);
+	if (argc < 2) {
+		print_usage(stderr);
+		return KCSI_ERR_USAGE;
+	}
 	return run_main(argc, argv);
 }

@@ -9,6 +9,7 @@
 #include "reader/ckpt_int.h"
 #include "kcsi/jsonw.h"
 #include "kcsi/mem.h"
+#include "kcsi/progress.h"
 
 #define CHUNK (32u << 20) /* bytes scanned per window before pages are released */
 
@@ -296,6 +297,7 @@ static kcsi_code walk_proc(kcsi_ckpt *c, struct proc_priv *p, kcsi_window_cb cb,
 				return rc;
 			}
 			release(x->p + s, (size_t)(wlen < CHUNK ? wlen : CHUNK));
+			kcsi_progress_add(wlen < CHUNK ? wlen : CHUNK);
 		}
 		/* contiguous with the next piece but elsewhere in the archive:
 		 * a stitched window finds what crosses the seam */
@@ -325,13 +327,18 @@ kcsi_code kcsi_walk_memory(kcsi_ckpt *c, uint32_t pid, kcsi_window_cb cb, void *
 {
 	if (pid && !ck_proc(c, pid))
 		return kcsi_error_set(err, KCSI_ERR_NOTFOUND, "no process with pid %u in the checkpoint", pid);
+	/* progress: the pages the checkpoint holds (all processes, or about so) */
+	kcsi_progress_phase("scanning memory", pid ? 0 : c->meta.memory_size);
 	for (size_t i = 0; i < c->nprocs; i++) {
 		kcsi_code rc;
 		if (pid && c->procs[i].pub.pid != pid)
 			continue;
-		if ((rc = walk_proc(c, &c->procs[i], cb, ctx, err)) != KCSI_OK)
+		if ((rc = walk_proc(c, &c->procs[i], cb, ctx, err)) != KCSI_OK) {
+			kcsi_progress_done();
 			return rc;
+		}
 	}
+	kcsi_progress_done();
 	return KCSI_OK;
 }
 

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "kcsi/archive.h"
+#include "kcsi/progress.h"
 #include "base/util.h"
 
 enum store { ST_NONE, ST_MEM, ST_ARCHIVE, ST_SPILL, ST_FILE };
@@ -347,6 +348,7 @@ static kcsi_code read_entry_data(kcsi_archive *ar, struct archive *a, struct mem
 	}
 	while ((r = archive_read_data_block(a, &blk, &len, &boff)) == ARCHIVE_OK) {
 		uint64_t end = (uint64_t)boff + len;
+		kcsi_progress_set((uint64_t)archive_filter_bytes(a, -1));
 		if (boff < 0 || end > m->pub.size)
 			return kcsi_error_set(err, KCSI_ERR_FORMAT,
 					      "member '%s': data block at offset %lld runs past its size %llu",
@@ -437,11 +439,13 @@ static kcsi_code open_tar(kcsi_archive *ar, int fd, unsigned flags, const kcsi_a
 				    archive_error_string(a) ? archive_error_string(a) : "unrecognised content");
 		goto out;
 	}
+	kcsi_progress_phase("reading the archive", ar->size);
 	for (;;) {
 		char name[4096];
 		struct member *m;
 		int nr;
 
+		kcsi_progress_set((uint64_t)archive_filter_bytes(a, -1));
 		r = archive_read_next_header(a, &e);
 		if (r == ARCHIVE_EOF)
 			break;
@@ -574,6 +578,7 @@ static kcsi_code open_tar(kcsi_archive *ar, int fd, unsigned flags, const kcsi_a
 		ar->spill_map = p;
 	}
 out:
+	kcsi_progress_done();
 	archive_read_free(a);
 	return rc;
 }
