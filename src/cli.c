@@ -45,9 +45,11 @@ void out_open(struct out *o, const struct args *a)
 		perror("kcsi: open_memstream");
 		exit(KCSI_ERR_NOMEM);
 	}
-	o->json = a && a->cmd->opts && opt_index_safe(a->cmd, "json") >= 0 && opt_set(a, "json");
+	bool lines = a && a->cmd->opts && opt_index_safe(a->cmd, "ndjson") >= 0 && opt_set(a, "ndjson");
+	o->json = lines || (a && a->cmd->opts && opt_index_safe(a->cmd, "json") >= 0 && opt_set(a, "json"));
 	o->color = !o->json && want_color();
-	kcsi_jw_init(&o->w, o->f, a && opt_index_safe(a->cmd, "pretty") >= 0 && opt_set(a, "pretty") ? 2 : 0);
+	kcsi_jw_init(&o->w, o->f, !lines && a && opt_index_safe(a->cmd, "pretty") >= 0 && opt_set(a, "pretty") ? 2 : 0);
+	o->w.lines = lines;
 }
 
 static int out_write(struct out *o, int rc, bool keep)

@@ -55,7 +55,8 @@ struct opt {
 
 /* the options most views share */
 #define OPTS_JSON                                                                                                \
-	{"json", 'j', NULL, "print JSON", .kind = OPT_FLAG}, {"pretty", 0, NULL, "indent the JSON", .kind = OPT_FLAG}
+	{"json", 'j', NULL, "print JSON", .kind = OPT_FLAG}, {"pretty", 0, NULL, "indent the JSON", .kind = OPT_FLAG},   \
+		{"ndjson", 0, NULL, "print JSON, a line per element (NDJSON, for jq -c and log pipelines)", .kind = OPT_FLAG}
 /* --pid: one meaning for every command (a process of the checkpoint) */
 #define OPT_PID_FILTER {"pid", 'p', "N", "only this process (default: every process)", .kind = OPT_PID}
 #define OPT_PID_REQUIRED {"pid", 'p', "N", "the process", .kind = OPT_PID, .flags = OPT_REQUIRED}

@@ -9,6 +9,7 @@ static const struct opt opts[] = {
 	OPT_PID_FILTER,
 	{"data", 'd', NULL, "text: also print the queued bytes (escaped)", .kind = OPT_FLAG},
 	{"json", 'j', NULL, "print JSON (queued bytes as base64)", .kind = OPT_FLAG},
+	{"ndjson", 0, NULL, "print JSON, a line per element (NDJSON)", .kind = OPT_FLAG},
 	{"pretty", 0, NULL, "indent the JSON", .kind = OPT_FLAG},
 	{0},
 };

@@ -14,6 +14,7 @@ static const struct opt opts[] = {
 	{"min", 'n', "MIN", "shortest string reported (default 4)", .kind = OPT_NUM, .min = 1, .max = 4096},
 	{"encoding", 'e', "ENC", "the strings' encoding (default ascii)", .kind = OPT_CHOICE, .choices = "ascii|utf16le"},
 	{"json", 'j', NULL, "print JSON (one array of {pid, address, string})", .kind = OPT_FLAG},
+	{"ndjson", 0, NULL, "print JSON, a line per element (NDJSON)", .kind = OPT_FLAG},
 	{"pretty", 0, NULL, "indent the JSON", .kind = OPT_FLAG},
 	{0},
 };

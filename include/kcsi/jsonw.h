@@ -23,6 +23,10 @@ typedef struct kcsi_jsonw {
 	bool first[KCSI_JSONW_DEPTH];
 	bool after_key;
 	bool error; /* nesting deeper than KCSI_JSONW_DEPTH or unbalanced */
+	/* NDJSON: the top-level array is not written, each of its values is a
+	 * line of its own (set after kcsi_jw_init; indent is then 0) */
+	bool lines;
+	bool in_lines; /* inside that top-level array */
 } kcsi_jsonw;
 
 void kcsi_jw_init(kcsi_jsonw *w, FILE *f, int indent);

@@ -29,6 +29,12 @@ static void before(kcsi_jsonw *w)
 	}
 	if (w->depth == 0)
 		return;
+	if (w->in_lines && w->depth == 1) { /* NDJSON: a value of the top-level array is a line */
+		if (!w->first[1])
+			fputc('\n', w->f);
+		w->first[1] = false;
+		return;
+	}
 	if (!w->first[w->depth])
 		fputs(w->indent ? "," : ", ", w->f);
 	w->first[w->depth] = false;
@@ -39,7 +45,14 @@ static void before(kcsi_jsonw *w)
 static void open_(kcsi_jsonw *w, char c)
 {
 	before(w);
-	fputc(c, w->f);
+	if (w->lines && w->depth == 0 && c == '[') {
+		w->in_lines = true;
+		w->first[0] = true; /* no line yet */
+	} else {
+		fputc(c, w->f);
+		if (w->depth == 0)
+			w->first[0] = false;
+	}
 	if (w->depth + 1 >= KCSI_JSONW_DEPTH) {
 		w->error = true;
 		return;
@@ -57,6 +70,11 @@ static void close_(kcsi_jsonw *w, char c)
 	}
 	empty = w->first[w->depth];
 	w->depth--;
+	if (w->in_lines && w->depth == 0 && c == ']') {
+		w->in_lines = false;
+		w->first[0] = empty; /* the last line ends, or there was none */
+		return;
+	}
 	if (w->indent && !empty)
 		newline(w);
 	fputc(c, w->f);
@@ -201,7 +219,8 @@ void kcsi_jw_end(kcsi_jsonw *w)
 {
 	if (w->depth != 0)
 		w->error = true;
-	fputc('\n', w->f);
+	if (!(w->lines && w->first[0]))
+		fputc('\n', w->f);
 }
 
 void kcsi_jw_kstr(kcsi_jsonw *w, const char *k, const char *v) { kcsi_jw_key(w, k); kcsi_jw_str(w, v); }
