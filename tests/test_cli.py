@@ -363,7 +363,7 @@ def _bash_completions(script, line):
 COMPLETIONS = [
     ('kcsi p', ['ps']),
     ('kcsi m', ['maps', 'memgrep', 'memread', 'meta', 'mounts']),
-    ('kcsi ps --', ['--env', '--help', '--json', '--pid', '--pretty']),
+    ('kcsi ps --', ['--env', '--help', '--json', '--ndjson', '--pid', '--pretty']),
     ('kcsi vault p', ['purge', 'put']),
     ('kcsi vault put --c', ['--case']),
     ('kcsi analyze --format ', ['html', 'json', 'misp', 'stix', 'text', 'timeline']),
