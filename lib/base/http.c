@@ -213,6 +213,7 @@ kcsi_code kcsi_http_request(kcsi_http *h, const kcsi_http_req *rq, kcsi_http_res
 		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &rs->status);
 		if (x.sink_rc) {
 			rc = (kcsi_code)x.sink_rc;
+			rs->sink_failed = true;
 		} else if (x.too_big || (cc == CURLE_OK && kcsi_buf_add(&rs->body, "", 0) != 0)) {
 			kcsi_http_size_text(max, size, sizeof(size));
 			rc = kcsi_error_set(err, KCSI_ERR_LIMIT, "reply larger than %s", size);

@@ -49,6 +49,7 @@ typedef struct kcsi_http_resp {
 	uint64_t content_length;      /* from the Content-Length header, when has_length */
 	bool has_length;
 	char etag[128];               /* the ETag header, "" when none or too long */
+	bool sink_failed;             /* the sink stopped it (*err is the sink's) */
 } kcsi_http_resp;
 
 /* curl_global_init, once (each request also makes sure of it); call it before

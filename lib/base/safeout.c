@@ -87,8 +87,10 @@ int kcsi_outdir_create(kcsi_outdir *d, const char *rel, kcsi_error *err)
 	}
 	fd = openat(dir, p, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | (d->force ? O_TRUNC : O_EXCL), 0600);
 	if (fd < 0) {
-		if (errno == EEXIST)
-			kcsi_error_set(err, KCSI_ERR_GENERIC, "%s: exists already (use --force to overwrite)", rel);
+		if (errno == EEXIST) {
+			kcsi_error_set(err, KCSI_ERR_GENERIC, "%s: exists already (replaced only when forced)", rel);
+			kcsi_error_param(err, "force");
+		}
 		else if (errno == ELOOP)
 			kcsi_error_set(err, KCSI_ERR_UNSAFE, "%s: is a symbolic link: refused", rel);
 		else
