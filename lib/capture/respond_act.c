@@ -56,14 +56,14 @@ static int hook_argv(const char *tmpl, const char *const *vars, char **argv, siz
 			snprintf(why, why_cap, "{%s} would begin an argument with '-' (read as an option): not run",
 				 first ? first : "?");
 			kcsi_buf_free(&b);
-			argc = -1;
-			break;
+			while (argc > 0)
+				free(argv[--argc]);
+			free(copy);
+			return -1;
 		}
 		argv[argc++] = kcsi_buf_take(&b);
 	}
 	free(copy);
-	if (argc < 0)
-		return -1;
 	argv[argc] = NULL;
 	return argc;
 }
