@@ -95,7 +95,7 @@ static kcsi_code source_failed(struct rctx *x, const char *origin, const char *s
 
 static const char *max_file_text(void)
 {
-	return "more than the bound on the data of one recovered file (--max-file)";
+	return "more than the bound on the data of one recovered file (max_file)";
 }
 
 /* Create the item's file below prefix/; sets it->file and it->renamed.
