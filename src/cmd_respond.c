@@ -154,8 +154,12 @@ static int run(struct args *a)
 		kcsi_respond_close(r);
 		return 0;
 	}
+	/* log records as JSON lines on stderr, unless the config names a file */
+	kcsi_log *log = kcsi_log_stream(stderr, false);
+	kcsi_respond_set_log(r, log);
 	rc = kcsi_respond_run(r, &err);
 	kcsi_respond_close(r);
+	kcsi_log_close(log);
 	if (rc)
 		return fail(&err);
 	return 0;

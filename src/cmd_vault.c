@@ -19,7 +19,18 @@
 	{"json", 'j', NULL, "accepted; the output is a line of text", .kind = OPT_FLAG},                           \
 	{"pretty", 0, NULL, "accepted; the output is a line of text", .kind = OPT_FLAG}
 
-static int vault_fail(kcsi_error *e) { return fail(e); }
+/* The error, with the option that gives what it is about (the library names
+ * no option: kcsi_error.param says which input it means). */
+static int vault_fail(kcsi_error *e)
+{
+	static const char *const hints[][2] = {{"store", "--store DIR|s3://BUCKET/PREFIX"}, {"keys", "--keys DIR"},
+					       {"reason", "--reason TEXT"}, {"case", "--case ID"}, {"note", "--note TEXT"}};
+	size_t l = strlen(e->msg);
+	for (size_t i = 0; e->param && i < sizeof(hints) / sizeof(hints[0]); i++)
+		if (!strcmp(e->param, hints[i][0]))
+			snprintf(e->msg + l, sizeof(e->msg) - l, " (%s)", hints[i][1]);
+	return fail(e);
+}
 
 static int resolve(kcsi_vault *v, const char *prefix, char id[KCSI_VAULT_ID_LEN + 1])
 {

@@ -7,6 +7,7 @@ unix socket).  Every hostile input is built here; the responder runs in
 record mode (no kubelet) except where a notify webhook on loopback is needed."""
 import json
 import os
+import shutil
 import socket
 import subprocess
 import threading
@@ -517,3 +518,84 @@ def test_unix_socket_connections_bounded():
         for s in held:
             s.close()
         eq(r.stop(), 0, 'exit code')
+
+
+# ---- hook commands ------------------------------------------------------------------
+
+class FakeKube(threading.Thread):
+    """The Kubernetes API and a kubelet on plain HTTP (loopback): every pod is on
+    node-a, and every checkpoint is the archive given."""
+
+    def __init__(self, archive):
+        super().__init__(daemon=True)
+        import http.server
+
+        class H(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *a):
+                pass
+
+            def answer(self, obj):
+                body = json.dumps(obj).encode()
+                self.send_response(200)
+                self.send_header('Content-Type', 'application/json')
+                self.send_header('Content-Length', str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_GET(self):
+                self.answer({'spec': {'nodeName': 'node-a'}})
+
+            def do_POST(self):
+                self.rfile.read(int(self.headers.get('Content-Length') or 0))
+                self.answer({'items': [archive]})
+
+        self.srv = http.server.ThreadingHTTPServer(('127.0.0.1', 0), H)
+        self.port = self.srv.server_address[1]
+
+    def run(self):
+        self.srv.serve_forever()
+
+
+def test_alert_value_cannot_become_a_hook_option():
+    """A hook's {rule} (or another alert value) that begins with '-' would
+    reach the hook command as an option (e.g. `kcsi vault put {rule} ...` with
+    the rule "--store=/tmp/elsewhere"): such a hook is not run, and says why;
+    the same value after the template's own "--rule=" is passed as it is."""
+    d = os.path.join(kt.tmpdir(), 'hook-argv')
+    shutil.rmtree(d, ignore_errors=True)
+    os.makedirs(d)
+    archive = os.path.join(d, 'checkpoint.tar')
+    shutil.copy(kt.fixture('counter'), archive)
+    recorder = os.path.join(d, 'record-argv')
+    with open(recorder, 'w') as f:
+        f.write('#!/usr/bin/env python3\nimport json, os, sys\n'
+                'with open(os.path.join(%r, "argv-%%s.json" %% sys.argv[1].split("=")[0].lstrip("-")), "w") as f:\n'
+                '    json.dump(sys.argv[1:], f)\n' % d)
+    os.chmod(recorder, 0o755)
+    kube = FakeKube(archive)
+    kube.start()
+    base = 'http://127.0.0.1:%d' % kube.port
+    r = Responder('hook-argv', extra='kubernetes:\n  api: %s\nkubelet:\n  url: %s\ncheckpoint:\n  cooldown: 0\n'
+                  'hooks:\n  vault: "%s {rule} {archive}"\n  analyze: "%s --rule={rule} {archive}"\n'
+                  % (base, base, recorder, recorder)).start()
+    try:
+        hostile = '--output=/tmp/kcsi-hook-owned'
+        eq(r.post(ev(rule=hostile))[0], 200, 'alert')
+        inc = _incidents(r, 1)[0]
+        eq(inc['results'], {'checkpoint': 'ok'}, 'the checkpoint itself')
+        vault = inc['hooks']['vault']
+        assert 'exit' not in vault and '{rule}' in vault.get('error', ''), vault
+        assert not os.path.exists(os.path.join(d, 'argv-output.json')), 'the hook ran with %s' % hostile
+        analyze = inc['hooks']['analyze']
+        eq(analyze.get('exit'), 0, 'the template\'s own option: %r' % analyze)
+        eq(json.load(open(os.path.join(d, 'argv-rule.json'))), ['--rule=' + hostile, archive], 'its argv')
+        eq(r.wait_idle()['kcsi_respond_hooks_failed_total'], 1.0, 'the refused hook counted as failed')
+        # a rule name that is no option runs both hooks
+        eq(r.post(ev(pod='api-2', rule='Terminal shell in container'))[0], 200, 'second alert')
+        inc = _incidents(r, 2)[1]
+        eq(inc['hooks']['vault'].get('exit'), 0, 'vault hook: %r' % inc['hooks']['vault'])
+        eq(json.load(open(os.path.join(d, 'argv-Terminal shell in container.json'))),
+           ['Terminal shell in container', archive], 'one argument, spaces and all')
+    finally:
+        eq(r.stop(), 0, 'exit code')
+        kube.srv.shutdown()

@@ -29,12 +29,22 @@ typedef enum kcsi_code {
 typedef struct kcsi_error {
 	kcsi_code code;
 	char msg[KCSI_ERRMSG_MAX];
+	/* The caller's input the error is about, by the name of the API's
+	 * parameter or setting ("reason", "keys", "image", "max_file", "force",
+	 * "cert", ...), or NULL.  The library's messages never name a command
+	 * line option; a front end can map this to one of its own and add it as
+	 * a hint. */
+	const char *param;
 } kcsi_error;
 
 /* Set *err (when err is not NULL) and return code.  The message is formatted
- * with printf rules and truncated to KCSI_ERRMSG_MAX - 1 bytes. */
+ * with printf rules and truncated to KCSI_ERRMSG_MAX - 1 bytes; param is
+ * cleared. */
 kcsi_code kcsi_error_set(kcsi_error *err, kcsi_code code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+
+/* Name the parameter the error set last is about (a static string). */
+void kcsi_error_param(kcsi_error *err, const char *param);
 
 /* Put "PREFIX: " in front of the message already in *err (used by callers
  * that know the context the callee did not, e.g. the archive member name). */

@@ -23,6 +23,7 @@
 #include <stdint.h>
 
 #include "kcsi/error.h"
+#include "kcsi/log.h"
 
 /* ---- names ---------------------------------------------------------------- */
 
@@ -137,7 +138,7 @@ kcsi_code kcsi_kube_patch_pod(const char *api, const char *ns, const char *pod, 
 kcsi_code kcsi_podman_checkpoint(const char *container, const char *outdir, char **archive,
 				 kcsi_error *err);
 
-/* sha256 of a file as 64 hex digits. */
+/* sha256 of a file as 64 hex digits (base/hash.c). */
 kcsi_code kcsi_sha256_file(const char *path, char hex[65], kcsi_error *err);
 
 /* ---- the responder ----------------------------------------------------------- */
@@ -150,6 +151,10 @@ kcsi_code kcsi_respond_open(const char *config, kcsi_responder **out, kcsi_error
 void kcsi_respond_describe(kcsi_responder *r, FILE *f);
 /* The loaded policy (owned by the responder). */
 const kcsi_policy *kcsi_respond_policy(const kcsi_responder *r);
+/* Where the responder's log records go (component "respond") unless the
+ * config names a log file; the log stays the caller's.  Without either,
+ * nothing is logged. */
+void kcsi_respond_set_log(kcsi_responder *r, kcsi_log *log);
 /* Run until SIGTERM/SIGINT (or kcsi_respond_stop); then drain and return. */
 kcsi_code kcsi_respond_run(kcsi_responder *r, kcsi_error *err);
 void kcsi_respond_stop(kcsi_responder *r);

@@ -18,10 +18,12 @@
 #define KCSI_VAULT_H
 
 #include <jansson.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 
 #include "kcsi/error.h"
+#include "kcsi/log.h"
 
 #define KCSI_VAULT_ID_LEN 64 /* hex SHA-256 */
 
@@ -126,7 +128,34 @@ kcsi_code kcsi_vault_config(const char *store_opt, const char *keys_opt, char **
 const char *kcsi_vault_public_key(const kcsi_vault *v);
 const char *kcsi_vault_store(const kcsi_vault *v);
 
-/* ---- node agent helpers (kcsi collect) ---- */
+/* ---- the node agent (kcsi collect) ---- */
+
+typedef struct kcsi_collect_opts {
+	const char *watch;        /* the directory the kubelet writes checkpoints to */
+	const char *case_id;      /* record the evidence under this case, or NULL */
+	unsigned settle_s;        /* a file must be unchanged this long before it is taken */
+	bool once;                /* take the complete archives there now, then return */
+	bool keep;                /* keep the node copy after it verified in the vault */
+	/* A report for each archive: this command with the archive's path
+	 * appended, run with a time-out; its stdout is attached (NULL: none). */
+	const char *const *analyze_argv;
+	const char *analyze_file; /* the program (e.g. /proc/self/exe); NULL: analyze_argv[0] on PATH */
+	const char *analyze_note; /* what made the report, for the ledger */
+	double analyze_timeout_s;
+	bool analyze_missing;     /* a report was asked for, but there is no command to make it */
+	const volatile sig_atomic_t *stop; /* watching ends when this is set (a signal handler's flag) */
+	kcsi_log *log;            /* one record per event (component "collect") */
+} kcsi_collect_opts;
+
+/* Take finished checkpoints from the directory into the vault: a file that
+ * has been unchanged for settle_s, that no process holds open for writing and
+ * that is a complete archive is put in the vault, verified there, optionally
+ * analysed, and its node copy overwritten and deleted.  When the put fails
+ * the node copy is kept and taken again later.  Watches with inotify until
+ * *stop, or (once) takes what is there and returns. */
+kcsi_code kcsi_collect(kcsi_vault *v, const kcsi_collect_opts *o, kcsi_error *err);
+
+/* ---- node agent helpers ---- */
 
 /* Is the file at path a complete archive?  A plain tar must end with its
  * end-of-archive blocks after whole members; a compressed one must decompress

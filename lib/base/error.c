@@ -10,11 +10,18 @@ kcsi_code kcsi_error_set(kcsi_error *err, kcsi_code code, const char *fmt, ...)
 	if (err) {
 		va_list ap;
 		err->code = code;
+		err->param = NULL;
 		va_start(ap, fmt);
 		vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
 		va_end(ap);
 	}
 	return code;
+}
+
+void kcsi_error_param(kcsi_error *err, const char *param)
+{
+	if (err)
+		err->param = param;
 }
 
 void kcsi_error_prefix(kcsi_error *err, const char *fmt, ...)
@@ -44,6 +51,7 @@ void kcsi_error_clear(kcsi_error *err)
 	if (err) {
 		err->code = KCSI_OK;
 		err->msg[0] = '\0';
+		err->param = NULL;
 	}
 }
 

@@ -54,34 +54,6 @@ bool kcsi_outdir_empty(kcsi_outdir *d)
 	return empty;
 }
 
-int kcsi_clean_relpath(const char *in, char *out, size_t cap)
-{
-	size_t o = 0;
-	const char *p = in;
-	while (*p) {
-		const char *s;
-		size_t len;
-		while (*p == '/')
-			p++;
-		s = p;
-		while (*p && *p != '/')
-			p++;
-		len = (size_t)(p - s);
-		if (len == 0 || (len == 1 && s[0] == '.'))
-			continue;
-		if (len == 2 && s[0] == '.' && s[1] == '.')
-			return -1;
-		if (o + len + 2 > cap)
-			return -1;
-		if (o)
-			out[o++] = '/';
-		memcpy(out + o, s, len);
-		o += len;
-	}
-	out[o] = '\0';
-	return o ? 0 : -1;
-}
-
 int kcsi_outdir_create(kcsi_outdir *d, const char *rel, kcsi_error *err)
 {
 	char path[4096];
@@ -115,8 +87,10 @@ int kcsi_outdir_create(kcsi_outdir *d, const char *rel, kcsi_error *err)
 	}
 	fd = openat(dir, p, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | (d->force ? O_TRUNC : O_EXCL), 0600);
 	if (fd < 0) {
-		if (errno == EEXIST)
-			kcsi_error_set(err, KCSI_ERR_GENERIC, "%s: exists already (use --force to overwrite)", rel);
+		if (errno == EEXIST) {
+			kcsi_error_set(err, KCSI_ERR_GENERIC, "%s: exists already (replaced only when forced)", rel);
+			kcsi_error_param(err, "force");
+		}
 		else if (errno == ELOOP)
 			kcsi_error_set(err, KCSI_ERR_UNSAFE, "%s: is a symbolic link: refused", rel);
 		else
@@ -152,49 +126,6 @@ kcsi_code kcsi_write_at(int fd, const void *buf, size_t len, uint64_t off, const
 		off += (uint64_t)w;
 		len -= (size_t)w;
 	}
-	return KCSI_OK;
-}
-
-static void to_hex(const unsigned char *d, unsigned n, char *hex)
-{
-	static const char x[] = "0123456789abcdef";
-	for (unsigned i = 0; i < n; i++) {
-		hex[2 * i] = x[d[i] >> 4];
-		hex[2 * i + 1] = x[d[i] & 15];
-	}
-	hex[2 * n] = '\0';
-}
-
-void kcsi_sha256_hex(const void *p, size_t n, char hex[65])
-{
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned len = 0;
-	EVP_Digest(p, n, md, &len, EVP_sha256(), NULL);
-	to_hex(md, len, hex);
-}
-
-kcsi_code kcsi_sha256_fd(int fd, char hex[65], kcsi_error *err)
-{
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-	unsigned char buf[1 << 16], md[EVP_MAX_MD_SIZE];
-	unsigned len = 0;
-	off_t off = 0;
-	ssize_t r;
-
-	if (!ctx)
-		return kcsi_error_set(err, KCSI_ERR_NOMEM, "out of memory");
-	EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
-	while ((r = pread(fd, buf, sizeof(buf), off)) > 0) {
-		EVP_DigestUpdate(ctx, buf, (size_t)r);
-		off += r;
-	}
-	if (r < 0) {
-		EVP_MD_CTX_free(ctx);
-		return kcsi_error_set(err, KCSI_ERR_IO, "reading back a recovered file: %s", strerror(errno));
-	}
-	EVP_DigestFinal_ex(ctx, md, &len);
-	EVP_MD_CTX_free(ctx);
-	to_hex(md, len, hex);
 	return KCSI_OK;
 }
 
@@ -734,11 +665,11 @@ kcsi_code kcsi_outfile_finish(kcsi_outfile *f, uint64_t size, kcsi_filesum *s, k
 	}
 	if (rc == KCSI_OK) {
 		EVP_DigestFinal_ex(data, md, &mdlen);
-		to_hex(md, mdlen, s->data_sha256);
+		kcsi_hex(md, mdlen, s->data_sha256);
 		if (whole) {
 			hash_zeros(whole, size - pos);
 			EVP_DigestFinal_ex(whole, md, &mdlen);
-			to_hex(md, mdlen, s->sha256);
+			kcsi_hex(md, mdlen, s->sha256);
 		}
 		s->ext = f->ext;
 		s->n = f->n;

@@ -8,120 +8,55 @@
  * <ctr>-<RFC3339>.tar"]}.  Names are checked as DNS-1123 names here too, so
  * that no caller can put "../" or "%2e" into the URL. */
 #include <errno.h>
-#include <fcntl.h>
-#include <gnutls/crypto.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
-#include <curl/curl.h>
-
 #include "capture/respond_int.h"
-#include "base/util.h"
+#include "base/http.h"
+#include "base/spawn.h"
+#include "base/time.h"
 
-#define REPLY_MAX (1u << 20)
+/* How long `podman container checkpoint` may take. */
+#define PODMAN_TIMEOUT_S 600
 
-static pthread_once_t http_once = PTHREAD_ONCE_INIT;
-
-static void http_init_once(void)
+kcsi_code kcsi_capture_send(const char *method, const char *url, const char *content_type, const char *body,
+			    const kcsi_tls *tls, long *http, char **reply, kcsi_error *err)
 {
-	curl_global_init(CURL_GLOBAL_ALL);
-}
+	char ct[128];
+	const char *hdrs[3] = {NULL, NULL, NULL};
+	size_t nh = 0;
+	kcsi_http_resp rs;
+	kcsi_code rc;
 
-void kcsi_http_init(void)
-{
-	pthread_once(&http_once, http_init_once);
-}
-
-static size_t on_data(char *p, size_t sz, size_t n, void *ud)
-{
-	kcsi_buf *b = ud;
-	if (kcsi_buf_add(b, p, sz * n))
-		return 0; /* too big: curl stops with CURLE_WRITE_ERROR */
-	return sz * n;
-}
-
-kcsi_code kcsi_http_send(const char *method, const char *url, const char *content_type,
-			 const char *body, const kcsi_tls *tls, long *http, char **reply, kcsi_error *err)
-{
-	CURL *c;
-	CURLcode cc;
-	struct curl_slist *h = NULL;
-	kcsi_buf b;
-	char auth[4200], ebuf[CURL_ERROR_SIZE] = "";
-	kcsi_code rc = KCSI_OK;
-
-	kcsi_http_init();
+	if (content_type) {
+		snprintf(ct, sizeof(ct), "Content-Type: %s", content_type);
+		hdrs[nh++] = ct;
+	}
+	hdrs[nh++] = "Accept: application/json";
+	kcsi_http_req rq = {.method = method, .url = url, .headers = hdrs, .body = body,
+			    .body_len = body ? strlen(body) : 0, .timeout_s = tls && tls->timeout_s > 0 ? tls->timeout_s : 60};
+	if (tls) {
+		rq.cert = tls->cert;
+		rq.key = tls->key;
+		rq.cacert = tls->cacert;
+		rq.insecure = tls->insecure;
+		rq.bearer = tls->token;
+	}
 	*http = 0;
 	if (reply)
 		*reply = NULL;
-	if (!(c = curl_easy_init()))
-		return kcsi_error_set(err, KCSI_ERR_NOMEM, "cannot start an HTTP request");
-	kcsi_buf_init(&b, REPLY_MAX);
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, ebuf);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT, tls && tls->timeout_s > 0 ? tls->timeout_s : 60L);
-	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 10L);
-	if (body) {
-		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
-	} else if (!strcmp(method, "POST")) {
-		curl_easy_setopt(c, CURLOPT_POSTFIELDS, "");
-		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, 0L);
-	}
-	if (content_type) {
-		char ct[128];
-		snprintf(ct, sizeof(ct), "Content-Type: %s", content_type);
-		h = curl_slist_append(h, ct);
-	}
-	h = curl_slist_append(h, "Accept: application/json");
-	if (tls) {
-		if (tls->cert)
-			curl_easy_setopt(c, CURLOPT_SSLCERT, tls->cert);
-		if (tls->key)
-			curl_easy_setopt(c, CURLOPT_SSLKEY, tls->key);
-		if (tls->cacert)
-			curl_easy_setopt(c, CURLOPT_CAINFO, tls->cacert);
-		if (tls->insecure) {
-			curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
-			curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
-		}
-		if (tls->token && strlen(tls->token) < 4096) {
-			snprintf(auth, sizeof(auth), "Authorization: Bearer %s", tls->token);
-			h = curl_slist_append(h, auth);
-		}
-	}
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-	cc = curl_easy_perform(c);
-	if (cc != CURLE_OK) {
-		rc = kcsi_error_set(err, cc == CURLE_WRITE_ERROR ? KCSI_ERR_LIMIT : KCSI_ERR_IO, "%s %s: %s", method,
-				    url, cc == CURLE_WRITE_ERROR ? "reply larger than 1 MiB"
-								   : (ebuf[0] ? ebuf : curl_easy_strerror(cc)));
+	rc = kcsi_http_request(NULL, &rq, &rs, err);
+	if (rc) {
+		kcsi_error_prefix(err, "%s %s", method, url);
 	} else {
-		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, http);
-		if (reply) {
-			if (kcsi_buf_addc(&b, '\0')) {
-				rc = kcsi_error_set(err, KCSI_ERR_LIMIT, "%s %s: reply larger than 1 MiB", method, url);
-			} else {
-				*reply = b.data;
-				b.data = NULL;
-			}
-		}
+		*http = rs.status;
+		if (reply)
+			*reply = kcsi_buf_take(&rs.body);
 	}
-	kcsi_buf_free(&b);
-	curl_slist_free_all(h);
-	curl_easy_cleanup(c);
+	kcsi_http_resp_free(&rs);
 	return rc;
 }
 
@@ -172,7 +107,7 @@ kcsi_code kcsi_kubelet_checkpoint(const char *base, const char *ns, const char *
 	kcsi_tls t = tls ? *tls : (kcsi_tls){0};
 	if (timeout_s > 0 && t.timeout_s < timeout_s + 10)
 		t.timeout_s = timeout_s + 10;
-	rc = kcsi_http_send("POST", url, NULL, NULL, &t, http, &reply, err);
+	rc = kcsi_capture_send("POST", url, NULL, NULL, &t, http, &reply, err);
 	if (rc) {
 		kcsi_error_prefix(err, "kubelet checkpoint of %s/%s/%s", ns, pod, ctr);
 		return rc;
@@ -195,7 +130,8 @@ kcsi_code kcsi_kubelet_checkpoint(const char *base, const char *ns, const char *
 	case 401:
 		rc = kcsi_error_set(err, KCSI_ERR_GENERIC,
 				    "kubelet refused the client certificate (401 Unauthorized): the kubelet must "
-				    "trust its CA (--client-ca-file); check --cert/--key");
+				    "trust its CA (the kubelet's client CA file); check the client certificate and key");
+		kcsi_error_param(err, "cert");
 		break;
 	case 403:
 		rc = kcsi_error_set(err, KCSI_ERR_GENERIC,
@@ -250,7 +186,7 @@ kcsi_code kcsi_kube_pod(const char *api, const char *ns, const char *pod, const 
 	if (!kcsi_dns1123_label(ns) || !kcsi_dns1123_subdomain(pod))
 		return kcsi_error_set(err, KCSI_ERR_UNSAFE, "namespace/pod must be DNS-1123 names: refused");
 	snprintf(url, sizeof(url), "%s/api/v1/namespaces/%s/pods/%s", api, ns, pod);
-	if ((rc = kcsi_http_send("GET", url, NULL, NULL, tls, &http, &reply, err)))
+	if ((rc = kcsi_capture_send("GET", url, NULL, NULL, tls, &http, &reply, err)))
 		return rc;
 	snippet(reply, msg, sizeof(msg));
 	if (http != 200) {
@@ -306,7 +242,7 @@ kcsi_code kcsi_kube_patch_pod(const char *api, const char *ns, const char *pod, 
 	if (!kcsi_dns1123_label(ns) || !kcsi_dns1123_subdomain(pod))
 		return kcsi_error_set(err, KCSI_ERR_UNSAFE, "namespace/pod must be DNS-1123 names: refused");
 	snprintf(url, sizeof(url), "%s/api/v1/namespaces/%s/pods/%s", api, ns, pod);
-	if ((rc = kcsi_http_send("PATCH", url, "application/merge-patch+json", json, tls, &http, &reply, err)))
+	if ((rc = kcsi_capture_send("PATCH", url, "application/merge-patch+json", json, tls, &http, &reply, err)))
 		return rc;
 	snippet(reply, msg, sizeof(msg));
 	free(reply);
@@ -332,22 +268,18 @@ static bool podman_name_ok(const char *s)
 
 kcsi_code kcsi_podman_checkpoint(const char *container, const char *outdir, char **archive, kcsi_error *err)
 {
-	char path[4096], exp[4200], ts[32], errtxt[600];
-	time_t now = time(NULL);
-	struct tm tm;
-	int pipefd[2], status = 0;
-	pid_t pid;
-	ssize_t n;
-	size_t got = 0;
+	char path[4096], exp[4200], ts[KCSI_TIME_MAX], errtxt[600];
+	kcsi_buf out;
+	kcsi_spawn_result res;
+	kcsi_code rc;
 
 	*archive = NULL;
 	if (!podman_name_ok(container))
 		return kcsi_error_set(err, KCSI_ERR_UNSAFE, "container \"%.80s\": a podman name or ID expected",
 				      container);
-	gmtime_r(&now, &tm);
-	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	kcsi_rfc3339_now(ts, sizeof(ts), 0);
 	if (mkdir(outdir, 0700) && errno != EEXIST)
-		return kcsi_error_set(err, KCSI_ERR_IO, "%s: cannot create: %m", outdir);
+		return kcsi_error_set(err, KCSI_ERR_IO, "%s: cannot create: %s", outdir, strerror(errno));
 	for (int i = 0;; i++) {
 		if (i == 0)
 			snprintf(path, sizeof(path), "%s/checkpoint-%s-%s.tar", outdir, container, ts);
@@ -359,70 +291,28 @@ kcsi_code kcsi_podman_checkpoint(const char *container, const char *outdir, char
 			return kcsi_error_set(err, KCSI_ERR_IO, "%s: too many checkpoints in one second", outdir);
 	}
 	snprintf(exp, sizeof(exp), "--export=%s", path);
-	if (pipe(pipefd))
-		return kcsi_error_set(err, KCSI_ERR_IO, "pipe: %m");
-	pid = fork();
-	if (pid < 0) {
-		close(pipefd[0]);
-		close(pipefd[1]);
-		return kcsi_error_set(err, KCSI_ERR_IO, "fork: %m");
+	const char *argv[] = {"podman", "container", "checkpoint", exp, "--compress", "none", "--leave-running",
+			      "--tcp-established", "--", container, NULL};
+	/* what it says, for the message: its errors and, before them, its output */
+	kcsi_buf_init(&out, sizeof(errtxt) - 1);
+	kcsi_spawn_opts o = {.argv = argv, .timeout_s = PODMAN_TIMEOUT_S, .out = &out,
+			     .err_out = &out};
+	if ((rc = kcsi_spawn(&o, &res, err))) {
+		kcsi_buf_free(&out);
+		return rc;
 	}
-	if (pid == 0) {
-		int dn = open("/dev/null", O_RDWR);
-		dup2(dn, 0);
-		dup2(pipefd[1], 1);
-		dup2(pipefd[1], 2);
-		close(pipefd[0]);
-		execlp("podman", "podman", "container", "checkpoint", exp, "--compress", "none", "--leave-running",
-		       "--tcp-established", "--", container, (char *)NULL);
-		dprintf(2, "cannot run podman: %m");
-		_exit(127);
-	}
-	close(pipefd[1]);
-	while ((n = read(pipefd[0], errtxt + got, sizeof(errtxt) - 1 - got)) > 0 && got < sizeof(errtxt) - 1)
-		got += (size_t)n;
-	errtxt[got] = '\0';
-	{
-		char sink[512];
-		while (read(pipefd[0], sink, sizeof(sink)) > 0)
-			;
-	}
-	close(pipefd[0]);
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+	snprintf(errtxt, sizeof(errtxt), "%s", res.timed_out ? "timed out" : kcsi_buf_str(&out));
+	kcsi_buf_free(&out);
+	if (!kcsi_spawn_ok(&res)) {
 		for (char *p = errtxt; *p; p++)
 			if (*p == '\n')
 				*p = ' ';
 		unlink(path);
-		return kcsi_error_set(err, WIFEXITED(status) && WEXITSTATUS(status) == 125 && strstr(errtxt, "no such")
+		return kcsi_error_set(err, res.exited && res.status == 125 && strstr(errtxt, "no such")
 						   ? KCSI_ERR_NOTFOUND : KCSI_ERR_GENERIC,
 				      "podman checkpoint of %s failed (exit %d): %s", container,
-				      WIFEXITED(status) ? WEXITSTATUS(status) : -1, errtxt);
+				      res.exited ? res.status : -1, errtxt);
 	}
 	*archive = strdup(path);
-	return KCSI_OK;
-}
-
-kcsi_code kcsi_sha256_file(const char *path, char hex[65], kcsi_error *err)
-{
-	gnutls_hash_hd_t h;
-	unsigned char buf[1 << 16], d[32];
-	ssize_t n;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return kcsi_error_set(err, KCSI_ERR_IO, "%s: cannot open: %m", path);
-	if (gnutls_hash_init(&h, GNUTLS_DIG_SHA256) < 0) {
-		close(fd);
-		return kcsi_error_set(err, KCSI_ERR_GENERIC, "sha256 unavailable");
-	}
-	while ((n = read(fd, buf, sizeof(buf))) > 0)
-		gnutls_hash(h, buf, (size_t)n);
-	gnutls_hash_deinit(h, d);
-	close(fd);
-	if (n < 0)
-		return kcsi_error_set(err, KCSI_ERR_IO, "%s: read: %m", path);
-	for (int i = 0; i < 32; i++)
-		snprintf(hex + 2 * i, 3, "%02x", d[i]);
 	return KCSI_OK;
 }

@@ -77,9 +77,8 @@ static void hex_digest(EVP_MD_CTX *md, char out[72])
 	unsigned char d[EVP_MAX_MD_SIZE];
 	unsigned len = 0;
 	EVP_DigestFinal_ex(md, d, &len);
-	strcpy(out, "sha256:");
-	for (unsigned i = 0; i < len; i++)
-		snprintf(out + 7 + 2 * i, 3, "%02x", d[i]);
+	memcpy(out, "sha256:", 7);
+	kcsi_hex(d, len, out + 7);
 }
 
 /* A tar writer (pax where needed, headers without owner names) over a sink. */
@@ -197,18 +196,13 @@ struct blob {
 
 static kcsi_code blob_make(json_t *j, struct blob *b, kcsi_error *err)
 {
-	EVP_MD_CTX *md = EVP_MD_CTX_new();
 	b->text = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	json_decref(j);
-	if (!b->text || !md) {
-		EVP_MD_CTX_free(md);
+	if (!b->text)
 		return kcsi_error_set(err, KCSI_ERR_NOMEM, "out of memory");
-	}
 	b->len = strlen(b->text);
-	EVP_DigestInit_ex(md, EVP_sha256(), NULL);
-	EVP_DigestUpdate(md, b->text, b->len);
-	hex_digest(md, b->digest);
-	EVP_MD_CTX_free(md);
+	memcpy(b->digest, "sha256:", 7);
+	kcsi_sha256_hex(b->text, b->len, b->digest + 7);
 	return KCSI_OK;
 }
 

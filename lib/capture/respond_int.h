@@ -27,14 +27,13 @@ kcsi_code kcsi_cfg_num(json_t *o, const char *key, double def, double min, doubl
 kcsi_code kcsi_cfg_str(json_t *o, const char *key, const char **out, const char *where,
 		       kcsi_error *err);
 
+/* ---- HTTP (kubelet.c) ---- */
 
-
-/* ---- HTTP client (kubelet.c) ---- */
-
-/* curl_global_init, once, before any thread makes a request. */
-void kcsi_http_init(void);
-/* POST (or PATCH with patch=true) a JSON body; reply status in *http, reply
- * body (<= 1 MiB, malloc'd, NUL-terminated) in *reply when reply is given. */
-kcsi_code kcsi_http_send(const char *method, const char *url, const char *content_type,
-			 const char *body, const kcsi_tls *tls, long *http, char **reply, kcsi_error *err);
+/* A request with the capture's TLS settings (client certificate, CA, bearer
+ * token, time-out) through the HTTP client of base/http.h: a JSON body (or
+ * none), "Accept: application/json".  The reply's status in *http, its body
+ * (<= 1 MiB, malloc'd, NUL-terminated) in *reply when reply is given.
+ * Errors name the method and the URL. */
+kcsi_code kcsi_capture_send(const char *method, const char *url, const char *content_type, const char *body,
+			    const kcsi_tls *tls, long *http, char **reply, kcsi_error *err);
 #endif

@@ -95,7 +95,7 @@ static kcsi_code source_failed(struct rctx *x, const char *origin, const char *s
 
 static const char *max_file_text(void)
 {
-	return "more than the bound on the data of one recovered file (--max-file)";
+	return "more than the bound on the data of one recovered file (max_file)";
 }
 
 /* Create the item's file below prefix/; sets it->file and it->renamed.
@@ -739,8 +739,10 @@ kcsi_code kcsi_recover(kcsi_ckpt *c, const kcsi_recover_opts *o, kcsi_recovery *
 		return rc;
 	if (!o->force && !kcsi_outdir_empty(&x.d)) {
 		kcsi_outdir_close(&x.d);
-		return kcsi_error_set(err, KCSI_ERR_GENERIC, "%s: exists already and is not empty (use --force to write into it)",
-				      o->out_dir);
+		kcsi_error_set(err, KCSI_ERR_GENERIC, "%s: exists already and is not empty (written into only when forced)",
+			       o->out_dir);
+		kcsi_error_param(err, "force");
+		return KCSI_ERR_GENERIC;
 	}
 	/* each stage records what it could not recover and the run goes on;
 	 * only running out of memory stops it, and the manifest is written

@@ -130,7 +130,9 @@ kcsi_code kcsi_pattern_compile(const char *text, enum kcsi_pattern_kind kind, un
 	if (kind == KCSI_PAT_REGEX) {
 		if (flags & KCSI_PAT_UTF16LE) {
 			free(p);
-			return kcsi_error_set(err, KCSI_ERR_USAGE, "--encoding utf16le applies to literal patterns, not to regular expressions");
+			kcsi_error_set(err, KCSI_ERR_USAGE, "the UTF-16LE encoding applies to literal patterns, not to regular expressions");
+			kcsi_error_param(err, "encoding");
+			return KCSI_ERR_USAGE;
 		}
 		kcsi_buf_add(&re, text, strlen(text));
 	} else {

@@ -17,6 +17,7 @@
 
 #include "kcsi/archive.h"
 #include "kcsi/progress.h"
+#include "base/path.h"
 #include "base/util.h"
 
 enum store { ST_NONE, ST_MEM, ST_ARCHIVE, ST_SPILL, ST_FILE };
@@ -178,39 +179,6 @@ static bool in_range(uintptr_t a, const void *p, uint64_t len)
 
 /* Did one of the faults since the last look hit this archive's mappings? */
 static bool archive_faulted(kcsi_archive *ar, unsigned long now);
-
-/* Normalise a member name.  Returns 0 and writes into out (cap bytes),
- * 1 for the root entry ("." or "./") to be ignored, -1 for an unsafe name,
- * -2 for a name longer than cap. */
-static int normalise_name(const char *in, char *out, size_t cap)
-{
-	size_t o = 0;
-	const char *p = in;
-
-	if (*p == '/')
-		return -1;
-	while (*p) {
-		const char *s = p;
-		size_t len;
-		while (*p && *p != '/')
-			p++;
-		len = (size_t)(p - s);
-		while (*p == '/')
-			p++;
-		if (len == 0 || (len == 1 && s[0] == '.'))
-			continue;
-		if (len == 2 && s[0] == '.' && s[1] == '.')
-			return -1;
-		if (o + len + 2 > cap)
-			return -2;
-		if (o)
-			out[o++] = '/';
-		memcpy(out + o, s, len);
-		o += len;
-	}
-	out[o] = '\0';
-	return o ? 0 : 1;
-}
 
 static struct member *add_member(kcsi_archive *ar, const char *name, kcsi_error *err)
 {
@@ -478,20 +446,20 @@ static kcsi_code open_tar(kcsi_archive *ar, int fd, unsigned flags, const kcsi_a
 			rc = kcsi_error_set(err, KCSI_ERR_FORMAT, "%s: member %zu has no name", ar->path, ar->n + 1);
 			goto out;
 		}
-		nr = normalise_name(raw, name, sizeof(name));
-		if (nr == -2) {
+		nr = kcsi_path_normalise(raw, 0, name, sizeof(name));
+		if (nr == KCSI_PATH_LONG) {
 			rc = kcsi_error_set(err, KCSI_ERR_LIMIT, "%s: member name of %zu bytes is too long (refused)",
 					    ar->path, strlen(raw));
 			goto out;
 		}
-		if (nr < 0) {
+		if (nr == KCSI_PATH_UNSAFE) {
 			rc = kcsi_error_set(err, KCSI_ERR_UNSAFE,
 					    "%s: member '%s': path is absolute or leaves the checkpoint (refused)",
 					    ar->path, raw);
 			goto out;
 		}
 		mode_t type = archive_entry_filetype(e);
-		if (nr > 0) { /* the root entry: only a directory is acceptable */
+		if (nr == KCSI_PATH_EMPTY) { /* the root entry: only a directory is acceptable */
 			if (type != AE_IFDIR || archive_entry_hardlink(e)) {
 				rc = kcsi_error_set(err, KCSI_ERR_UNSAFE,
 						    "%s: member '%s' names the checkpoint root but is not a directory (refused)",

@@ -38,8 +38,11 @@
 #include <unistd.h>
 
 #include "sandbox/sandbox_int.h"
+#include "kcsi/log.h"
 #include "kcsi/text.h"
 #include "base/safeout.h"
+#include "base/spawn.h"
+#include "base/time.h"
 
 double det_now(void)
 {
@@ -58,11 +61,8 @@ double det_wall(void)
 void det_iso_time(double wall, char *buf, size_t cap)
 {
 	time_t t = (time_t)wall;
-	struct tm tm;
-	char b[32];
-	gmtime_r(&t, &tm);
-	strftime(b, sizeof(b), "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(buf, cap, "%s.%03dZ", b, (int)((wall - (double)t) * 1000));
+	int ms = (int)((wall - (double)t) * 1000);
+	kcsi_rfc3339(buf, cap, (int64_t)t, (uint32_t)ms * 1000000u, 3);
 }
 
 static volatile sig_atomic_t interrupted;
@@ -100,22 +100,35 @@ struct det {
 	det_sinkhole *sink;
 	det_pcap *pcap;
 	det_trace *trace;
+	kcsi_log *log;             /* progress and warnings (to_progress) */
 	double t0, wall0;
 	char iface_kind[32];
 };
 
-/* Progress for the caller (the library never prints). */
+/* Progress and warnings are records of the log (component "detonate"); the
+ * log's sink is the caller's progress function (the library never prints),
+ * which gets warnings with "warning: " in front. */
+static void to_progress(void *ctx, const kcsi_log_record *rec)
+{
+	const struct det *d = ctx;
+	char msg[620];
+	if (!d->o->progress)
+		return;
+	snprintf(msg, sizeof(msg), "%s%s", rec->level >= KCSI_LOG_WARNING ? "warning: " : "", rec->msg);
+	d->o->progress(d->o->progress_ctx, det_now() - d->t0, msg);
+}
+
 static void say(const struct det *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void say(const struct det *d, const char *fmt, ...)
 {
 	va_list ap;
 	char msg[600];
-	if (!d->o->progress)
+	if (!d->log)
 		return;
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	d->o->progress(d->o->progress_ctx, det_now() - d->t0, msg);
+	kcsi_log_write(d->log, KCSI_LOG_INFO, "detonate", msg, "seconds", json_real(det_now() - d->t0), NULL);
 }
 
 /* Something went wrong that does not stop the run: in the report and on the
@@ -133,73 +146,34 @@ static void warn(struct det *d, const char *fmt, ...)
 	json_array_append_new(d->warnings, json_string(msg));
 	d->res->nwarnings++;
 	snprintf(d->res->warning, sizeof(d->res->warning), "%.250s", msg);
-	say(d, "warning: %s", msg);
+	kcsi_log_write(d->log, KCSI_LOG_WARNING, "detonate", msg, "seconds", json_real(det_now() - d->t0), NULL);
 }
 
-/* Run argv (in the sandbox's namespace when in_ns); stdout+stderr go to
- * outpath (or /dev/null) and the first cap-1 bytes of stdout to capture.
+/* Run argv (in the sandbox's namespace when in_ns, in a process group of its
+ * own: Ctrl-C reaches kcsi only, and kcsi stops the children); stdout+stderr
+ * go to outpath (or /dev/null) and the first cap-1 bytes of stdout to capture.
  * Returns the exit status, 128+signal, or -1 when it could not run or was
- * killed for the time-out / an interrupt. */
+ * killed for the time-out / an interrupt (commands over 5 seconds). */
 static int run_cmd(struct det *d, const char *const argv[], bool in_ns, const char *outpath, char *capture, size_t cap,
 		   double timeout)
 {
-	int pfd[2] = {-1, -1}, st = 0;
-	double end = det_now() + timeout;
-	size_t got = 0;
-	pid_t pid;
-	if (capture && pipe2(pfd, O_CLOEXEC) < 0)
+	kcsi_buf out;
+	kcsi_spawn_result res;
+	kcsi_spawn_opts o = {.argv = argv, .timeout_s = timeout, .cancel = timeout > 5 ? &interrupted : NULL,
+			     .netns_fd = in_ns ? d->nsfd : 0, .own_group = true, .log_path = outpath,
+			     .out = capture ? &out : NULL};
+	if (capture)
+		kcsi_buf_init(&out, cap - 1);
+	if (kcsi_spawn(&o, &res, NULL) != KCSI_OK) {
+		if (capture)
+			kcsi_buf_free(&out);
 		return -1;
-	pid = fork();
-	if (pid < 0)
-		return -1;
-	if (pid == 0) {
-		int out = open(outpath ? outpath : "/dev/null", O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-		signal(SIGINT, SIG_DFL);
-		signal(SIGTERM, SIG_DFL);
-		setpgid(0, 0); /* Ctrl-C reaches kcsi only; kcsi stops the children */
-		if (in_ns && setns(d->nsfd, CLONE_NEWNET) < 0)
-			_exit(126);
-		if (out >= 0) {
-			dup2(out, 2);
-			dup2(capture ? pfd[1] : out, 1);
-		}
-		execvp(argv[0], (char *const *)argv);
-		_exit(127);
-	}
-	setpgid(pid, pid);
-	if (capture) {
-		close(pfd[1]);
-		fcntl(pfd[0], F_SETFL, O_NONBLOCK);
-	}
-	for (;;) {
-		pid_t w = waitpid(pid, &st, WNOHANG);
-		if (capture) {
-			char buf[4096];
-			ssize_t n;
-			while ((n = read(pfd[0], buf, sizeof(buf))) > 0) {
-				size_t k = (size_t)n;
-				if (got + k > cap - 1)
-					k = cap - 1 - got;
-				memcpy(capture + got, buf, k);
-				got += k;
-			}
-		}
-		if (w == pid)
-			break;
-		if (det_now() > end || (interrupted && timeout > 5)) {
-			kill(-pid, SIGKILL);
-			waitpid(pid, &st, 0);
-			if (capture)
-				close(pfd[0]);
-			return -1;
-		}
-		usleep(5000);
 	}
 	if (capture) {
-		capture[got] = '\0';
-		close(pfd[0]);
+		memcpy(capture, kcsi_buf_str(&out), out.len + 1);
+		kcsi_buf_free(&out);
 	}
-	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+	return res.timed_out || res.cancelled ? -1 : res.status;
 }
 
 static bool on_path(const char *name)
@@ -892,10 +866,13 @@ static kcsi_code stage_archive(struct det *d, kcsi_error *err)
 	const char *image = o->image ? o->image : json_string_value(json_object_get(kcsi_ckpt_config(ck), "rootfsImageName"));
 	if (strcmp(d->layout, "podman") && !o->image)
 		rc = kcsi_error_set(err, KCSI_ERR_USAGE,
-				    "%s: a kubelet/CRI-O or containerd checkpoint: give the container's image with --image",
+				    "%s: a kubelet/CRI-O or containerd checkpoint: the container's image is needed",
 				    o->archive);
 	else if (!image)
-		rc = kcsi_error_set(err, KCSI_ERR_FORMAT, "%s: config.dump names no image; give --image", o->archive);
+		rc = kcsi_error_set(err, KCSI_ERR_FORMAT, "%s: config.dump names no image; the image is needed",
+				    o->archive);
+	if (rc)
+		kcsi_error_param(err, "image");
 	else if (!(d->image = strdup(image)))
 		rc = kcsi_error_set(err, KCSI_ERR_NOMEM, "out of memory");
 	if (!rc) {
@@ -952,7 +929,7 @@ static kcsi_code stage_sandbox(struct det *d, kcsi_error *err)
 			d->res->bpf = true;
 		}
 	} else {
-		snprintf(d->res->bpf_error, sizeof(d->res->bpf_error), "disabled with --no-bpf");
+		snprintf(d->res->bpf_error, sizeof(d->res->bpf_error), "disabled on request");
 	}
 	if (interrupted)
 		return kcsi_error_set(err, KCSI_ERR_GENERIC, "interrupted");
@@ -1155,6 +1132,7 @@ kcsi_code kcsi_detonate(const kcsi_detonate_opts *o, kcsi_detonate_result *res, 
 
 	memset(res, 0, sizeof(*res));
 	d.t0 = det_now();
+	d.log = kcsi_log_func(to_progress, &d);
 	d.wall0 = det_wall();
 	interrupted = 0;
 	if (geteuid() != 0)
@@ -1188,5 +1166,6 @@ kcsi_code kcsi_detonate(const kcsi_detonate_opts *o, kcsi_detonate_result *res, 
 	json_decref(d.warnings);
 	free(d.image);
 	det_confine_free(d.confine);
+	kcsi_log_close(d.log);
 	return rc;
 }

@@ -4,6 +4,7 @@
  * field names (evt.type, proc.name, proc.cmdline, fd.name, ...).  Built only
  * when clang and bpftool were found (KCSI_HAVE_BPF); otherwise opening says so. */
 #include <errno.h>
+#include <jansson.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +12,7 @@
 #include <time.h>
 
 #include "sandbox/sandbox_int.h"
+#include "base/time.h"
 
 #ifdef KCSI_HAVE_BPF
 #include <arpa/inet.h>
@@ -57,42 +59,45 @@ static const char *ev_name(unsigned t)
 	return t < sizeof(n) / sizeof(n[0]) ? n[t] : "?";
 }
 
-static void kv(FILE *f, const char *k, const char *v, size_t n)
+/* key: the bytes of v up to its NUL (at most n), each byte outside
+ * printable ASCII as the code point of the same value (\u00NN in the line):
+ * every byte of the evidence kept, and the line valid JSON whatever they are. */
+#define KV_MAX 512 /* the longest field: a command line */
+
+static void kv(json_t *o, const char *k, const char *v, size_t n)
 {
-	fprintf(f, ",\"%s\":\"", k);
-	for (size_t i = 0; i < n && v[i]; i++) {
+	char buf[2 * KV_MAX + 1], *q = buf;
+	for (size_t i = 0; i < n && v[i] && i < KV_MAX; i++) {
 		unsigned char c = (unsigned char)v[i];
-		if (c == '"' || c == '\\')
-			fprintf(f, "\\%c", c);
-		else if (c < 0x20 || c >= 0x7f)
-			fprintf(f, "\\u%04x", c);
-		else
-			fputc(c, f);
+		if (c < 0x80) {
+			*q++ = (char)c;
+		} else { /* U+0080..U+00FF in UTF-8 */
+			*q++ = (char)(0xc0 | c >> 6);
+			*q++ = (char)(0x80 | (c & 0x3f));
+		}
 	}
-	fputc('"', f);
+	*q = '\0';
+	json_object_set_new(o, k, json_string(buf));
 }
 
-static int on_event(void *ctx, void *data, size_t len)
+static void kint(json_t *o, const char *k, long long v)
 {
-	struct det_trace *t = ctx;
-	const struct det_event *e = data;
-	char ts[40], addr[INET6_ADDRSTRLEN] = "", cl[512];
-	double wall = (double)e->ts_ns / 1e9 + t->boot_to_wall;
-	FILE *f = t->out;
-	if (len < sizeof(*e))
-		return 0;
-	t->events++;
-	det_iso_time(wall, ts, sizeof(ts));
-	fprintf(f, "{\"evt.time\":\"%s\",\"evt.type\":\"%s\",\"evt.phase\":\"%s\",\"proc.pid\":%u,\"proc.tid\":%u,"
-		   "\"proc.vpid\":%u,\"proc.ppid\":%u,\"user.uid\":%u",
-		ts, ev_name(e->type), wall >= t->running_wall && t->running_wall > 0 ? "run" : "restore", e->tgid, e->tid,
-		e->vpid, e->ppid, e->uid);
-	kv(f, "proc.name", e->comm, sizeof(e->comm));
-	kv(f, "proc.pname", e->pcomm, sizeof(e->pcomm));
-	/* the command line: exec carries argv; for the rest, /proc at this moment */
+	json_object_set_new(o, k, json_integer(v));
+}
+
+/* "0NNN" */
+static void koct(json_t *o, const char *k, unsigned long long v)
+{
+	json_object_set_new(o, k, json_sprintf("0%llo", v));
+}
+
+/* The command line: exec carries argv; for the rest, /proc at this moment. */
+static void cmdline(json_t *o, const struct det_event *e)
+{
+	char cl[KV_MAX];
 	size_t n = 0;
 	if (e->type == DET_EV_EXEC) {
-		n = e->a1 > 0 && (size_t)e->a1 < sizeof(e->path2) ? (size_t)e->a1 : 0;
+		n = e->a1 > 0 && (size_t)e->a1 < sizeof(e->path2) && (size_t)e->a1 < sizeof(cl) ? (size_t)e->a1 : 0;
 		memcpy(cl, e->path2, n);
 	} else {
 		char p[64];
@@ -109,69 +114,115 @@ static int on_event(void *ctx, void *data, size_t len)
 		if (!cl[i])
 			cl[i] = ' ';
 	cl[n] = '\0';
-	kv(f, "proc.cmdline", n ? cl : e->comm, n ? n : sizeof(e->comm));
+	kv(o, "proc.cmdline", n ? cl : e->comm, n ? n : sizeof(e->comm));
+}
+
+/* The address of connect and bind. */
+static void sockaddr_fields(json_t *o, const struct det_event *e)
+{
+	char addr[INET6_ADDRSTRLEN] = "", name[80];
+	if (e->family != 2 && e->family != 10) {
+		kint(o, "fd.family", e->family);
+		return;
+	}
+	inet_ntop(e->family == 2 ? AF_INET : AF_INET6, e->addr, addr, sizeof(addr));
+	snprintf(name, sizeof(name), e->family == 2 ? "%s:%u" : "[%s]:%u", addr, e->port);
+	kv(o, "fd.name", name, sizeof(name));
+	kv(o, e->type == DET_EV_CONNECT ? "fd.sip" : "fd.cip", addr, sizeof(addr));
+	kint(o, e->type == DET_EV_CONNECT ? "fd.sport" : "fd.cport", e->port);
+	kv(o, "fd.l4proto", "ip", 3);
+}
+
+/* What each kind of event carries besides the process. */
+static void event_fields(json_t *o, const struct det_event *e)
+{
 	switch (e->type) {
 	case DET_EV_EXEC:
-		kv(f, "proc.exepath", e->path, sizeof(e->path));
+		kv(o, "proc.exepath", e->path, sizeof(e->path));
 		break;
 	case DET_EV_FORK:
-		fprintf(f, ",\"evt.arg.child_pid\":%lld", (long long)e->a1);
+		kint(o, "evt.arg.child_pid", e->a1);
 		break;
 	case DET_EV_EXIT:
-		fprintf(f, ",\"evt.arg.status\":%lld", (long long)e->a1);
+		kint(o, "evt.arg.status", e->a1);
 		break;
 	case DET_EV_CONNECT:
 	case DET_EV_BIND:
-		if (e->family == 2 || e->family == 10) {
-			char name[80];
-			inet_ntop(e->family == 2 ? AF_INET : AF_INET6, e->addr, addr, sizeof(addr));
-			snprintf(name, sizeof(name), e->family == 2 ? "%s:%u" : "[%s]:%u", addr, e->port);
-			kv(f, "fd.name", name, sizeof(name));
-			kv(f, e->type == DET_EV_CONNECT ? "fd.sip" : "fd.cip", addr, sizeof(addr));
-			fprintf(f, ",\"%s\":%u", e->type == DET_EV_CONNECT ? "fd.sport" : "fd.cport", e->port);
-			kv(f, "fd.l4proto", "ip", 3);
-		} else {
-			fprintf(f, ",\"fd.family\":%u", e->family);
-		}
-		fprintf(f, ",\"fd.num\":%d", e->fd);
+		sockaddr_fields(o, e);
+		kint(o, "fd.num", e->fd);
 		break;
 	case DET_EV_ACCEPT:
 	case DET_EV_LISTEN:
-		fprintf(f, ",\"fd.num\":%d", e->fd);
+		kint(o, "fd.num", e->fd);
 		if (e->type == DET_EV_LISTEN)
-			fprintf(f, ",\"evt.arg.backlog\":%lld", (long long)e->a1);
+			kint(o, "evt.arg.backlog", e->a1);
 		break;
 	case DET_EV_OPEN:
-		kv(f, "fd.name", e->path, sizeof(e->path));
-		fprintf(f, ",\"evt.arg.flags\":\"0%llo\",\"evt.arg.mode\":\"0%llo\"", (unsigned long long)e->a1,
-			(unsigned long long)e->a2);
+		kv(o, "fd.name", e->path, sizeof(e->path));
+		koct(o, "evt.arg.flags", (unsigned long long)e->a1);
+		koct(o, "evt.arg.mode", (unsigned long long)e->a2);
 		break;
 	case DET_EV_UNLINK:
-		kv(f, "fd.name", e->path, sizeof(e->path));
+		kv(o, "fd.name", e->path, sizeof(e->path));
 		break;
 	case DET_EV_RENAME:
-		kv(f, "fd.name", e->path, sizeof(e->path));
-		kv(f, "evt.arg.newpath", e->path2, sizeof(e->path2));
+		kv(o, "fd.name", e->path, sizeof(e->path));
+		kv(o, "evt.arg.newpath", e->path2, sizeof(e->path2));
 		break;
 	case DET_EV_CHMOD:
 		if (e->path[0])
-			kv(f, "fd.name", e->path, sizeof(e->path));
+			kv(o, "fd.name", e->path, sizeof(e->path));
 		else
-			fprintf(f, ",\"fd.num\":%d", e->fd);
-		fprintf(f, ",\"evt.arg.mode\":\"0%llo\"", (unsigned long long)e->a1);
+			kint(o, "fd.num", e->fd);
+		koct(o, "evt.arg.mode", (unsigned long long)e->a1);
 		break;
 	case DET_EV_MEMFD:
-		kv(f, "fd.name", e->path, sizeof(e->path));
-		fprintf(f, ",\"evt.arg.flags\":%lld", (long long)e->a1);
+		kv(o, "fd.name", e->path, sizeof(e->path));
+		kint(o, "evt.arg.flags", e->a1);
 		break;
 	case DET_EV_PTRACE:
-		fprintf(f, ",\"evt.arg.request\":%lld,\"evt.arg.pid\":%lld", (long long)e->a1, (long long)e->a2);
+		kint(o, "evt.arg.request", e->a1);
+		kint(o, "evt.arg.pid", e->a2);
 		break;
 	case DET_EV_SETUID:
-		fprintf(f, ",\"evt.arg.uid\":%lld,\"evt.arg.ruid\":%lld", (long long)e->a1, (long long)e->a2);
+		kint(o, "evt.arg.uid", e->a1);
+		kint(o, "evt.arg.ruid", e->a2);
 		break;
 	}
-	fputs("}\n", f);
+}
+
+/* One event, one JSON line (compact, Falco's field names, in this order). */
+static int on_event(void *ctx, void *data, size_t len)
+{
+	struct det_trace *t = ctx;
+	const struct det_event *e = data;
+	char ts[KCSI_TIME_MAX], *line;
+	double wall;
+	json_t *o;
+	if (len < sizeof(*e))
+		return 0;
+	wall = (double)e->ts_ns / 1e9 + t->boot_to_wall;
+	t->events++;
+	det_iso_time(wall, ts, sizeof(ts));
+	o = json_object();
+	json_object_set_new(o, "evt.time", json_string(ts));
+	json_object_set_new(o, "evt.type", json_string(ev_name(e->type)));
+	json_object_set_new(o, "evt.phase",
+			    json_string(wall >= t->running_wall && t->running_wall > 0 ? "run" : "restore"));
+	kint(o, "proc.pid", e->tgid);
+	kint(o, "proc.tid", e->tid);
+	kint(o, "proc.vpid", e->vpid);
+	kint(o, "proc.ppid", e->ppid);
+	kint(o, "user.uid", e->uid);
+	kv(o, "proc.name", e->comm, sizeof(e->comm));
+	kv(o, "proc.pname", e->pcomm, sizeof(e->pcomm));
+	cmdline(o, e);
+	event_fields(o, e);
+	line = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII);
+	if (line)
+		fprintf(t->out, "%s\n", line);
+	free(line);
+	json_decref(o);
 	return 0;
 }
 

@@ -62,8 +62,8 @@ static kcsi_code add_mem(struct archive *a, const char *bundle, const char *name
 	if (add_header(a, name, (int64_t)n) != ARCHIVE_OK || (n && archive_write_data(a, p, n) != (la_ssize_t)n))
 		return tar_err(a, bundle, err);
 	if (files) {
-		kv_sha256(p, n, h);
-		kv_hex(h, 32, hex);
+		kcsi_sha256(p, n, h);
+		kcsi_hex(h, 32, hex);
 		json_object_set_new(files, name, json_string(hex));
 	}
 	return KCSI_OK;
@@ -192,7 +192,7 @@ kcsi_code kcsi_vault_export(kcsi_vault *v, const char *id, const char *bundle, c
 				goto out;
 		}
 	}
-	kv_now(now);
+	kcsi_rfc3339_now(now, sizeof(now), 6);
 	man = json_pack("{s:s, s:i, s:s, s:s, s:I, s:O?, s:O?, s:s, s:s, s:O?, s:s, s:O}", "format", "kcsi-bundle",
 			"version", 1, "id", id, "sha256", id, "size", (json_int_t)size, "name", json_object_get(ing, "name"),
 			"case", json_object_get(ing, "case"), "exported", now, "exported_by", v->actor, "vault_id",
@@ -288,7 +288,7 @@ static int hash_member(struct archive *a, kcsi_buf *keep, char hex[65])
 	}
 	EVP_DigestFinal_ex(md, h, &hl);
 	EVP_MD_CTX_free(md);
-	kv_hex(h, 32, hex);
+	kcsi_hex(h, 32, hex);
 	return n < 0 ? -1 : 0;
 }
 

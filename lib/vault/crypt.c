@@ -1,7 +1,6 @@
 /* kcsi vault — the encrypted object stream and small crypto helpers. */
 #include <stdlib.h>
 #include <string.h>
-#include <sys/time.h>
 #include <time.h>
 
 #include "vault/vault_int.h"
@@ -28,16 +27,6 @@ static uint64_t get_le64(const unsigned char *p)
 	return v;
 }
 
-void kv_hex(const unsigned char *p, size_t n, char *out)
-{
-	static const char d[] = "0123456789abcdef";
-	for (size_t i = 0; i < n; i++) {
-		out[2 * i] = d[p[i] >> 4];
-		out[2 * i + 1] = d[p[i] & 15];
-	}
-	out[2 * n] = '\0';
-}
-
 static int hexval(char c)
 {
 	if (c >= '0' && c <= '9')
@@ -60,22 +49,6 @@ int kv_unhex(const char *s, unsigned char *out, size_t n)
 		out[i] = (unsigned char)(a << 4 | b);
 	}
 	return 0;
-}
-
-void kv_sha256(const void *p, size_t n, unsigned char out[32])
-{
-	unsigned int len = 32;
-	EVP_Digest(p, n, out, &len, EVP_sha256(), NULL);
-}
-
-void kv_now(char out[40])
-{
-	struct timeval tv;
-	struct tm tm;
-	gettimeofday(&tv, NULL);
-	gmtime_r(&tv.tv_sec, &tm);
-	snprintf(out, 40, "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ", (tm.tm_year + 1900) % 10000, (tm.tm_mon + 1) % 100,
-		 tm.tm_mday % 100, tm.tm_hour % 100, tm.tm_min % 100, tm.tm_sec % 100, (int)(tv.tv_usec % 1000000));
 }
 
 int kv_enc_start(kv_enc *e, const unsigned char key[KV_KEY_LEN], unsigned char out[KV_HDR_LEN])

@@ -154,7 +154,7 @@ int kv_line_take(kv_line *l, json_t *lines)
 		char hex[65];
 		EVP_DigestFinal_ex(l->md, h, &hl);
 		EVP_MD_CTX_free(l->md);
-		kv_hex(h, 32, hex);
+		kcsi_hex(h, 32, hex);
 		j = json_pack("{s:I, s:s}", "length", (json_int_t)l->len, "sha256", hex);
 	} else {
 		j = json_stringn_nocheck(l->text.data ? l->text.data : "", l->text.len);
@@ -285,7 +285,7 @@ kcsi_code kv_ledger_append(kcsi_vault *v, const kv_entry_in *in, uint64_t *seq, 
 
 	if ((rc = kv_need_secret(v, err)) != KCSI_OK)
 		return rc;
-	kv_now(now);
+	kcsi_rfc3339_now(now, sizeof(now), 6);
 	line = compose(v, SIG_CTX, fill_entry, &a, &len);
 	if (!line)
 		return kcsi_error_set(err, KCSI_ERR_NOMEM, "composing a ledger entry: out of memory");
@@ -301,8 +301,8 @@ kcsi_code kv_ledger_append(kcsi_vault *v, const kv_entry_in *in, uint64_t *seq, 
 		free(line);
 		return rc;
 	}
-	kv_sha256(line, len, h);
-	kv_hex(h, 32, hash);
+	kcsi_sha256(line, len, h);
+	kcsi_hex(h, 32, hash);
 	if (v->lines)
 		json_array_append_new(v->lines, json_stringn_nocheck(line, len));
 	free(line);
@@ -383,8 +383,8 @@ static void check_head(kcsi_vault *v, const kv_ledger_raw *raw, json_t *probs)
 			unsigned char h[32];
 			char hx[65];
 			if (json_is_string(hl)) {
-				kv_sha256(json_string_value(hl), json_string_length(hl), h);
-				kv_hex(h, 32, hx);
+				kcsi_sha256(json_string_value(hl), json_string_length(hl), h);
+				kcsi_hex(h, 32, hx);
 			} else {
 				snprintf(hx, sizeof(hx), "%s", json_string_value(json_object_get(hl, "sha256")));
 			}
@@ -492,8 +492,8 @@ kcsi_code kv_ledger_load(kcsi_vault *v, json_t *probs, kcsi_error *err)
 		json_decref(e);
 		if (line) {
 			unsigned char h[32];
-			kv_sha256(line, len, h);
-			kv_hex(h, 32, prev_hash);
+			kcsi_sha256(line, len, h);
+			kcsi_hex(h, 32, prev_hash);
 		} else {
 			snprintf(prev_hash, sizeof(prev_hash), "%s", json_string_value(json_object_get(l, "sha256")));
 		}

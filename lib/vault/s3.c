@@ -1,16 +1,13 @@
-/* kcsi vault — a small S3 client on libcurl: path-style requests signed with
- * libcurl's AWS SigV4 (CURLOPT_AWS_SIGV4), bodies sent from memory so that
- * their SHA-256 is part of the signature. */
-#include <curl/curl.h>
+/* kcsi vault — a small S3 client on the HTTP client of base/http.h:
+ * path-style requests signed with libcurl's AWS SigV4, bodies sent from
+ * memory so that their SHA-256 is part of the signature, reads retried on
+ * 500 and 503. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "vault/s3.h"
-
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-static void curl_init_once(void) { curl_global_init(CURL_GLOBAL_DEFAULT); }
 
 kcsi_code s3_setup(s3_conn *c, const char *url, kcsi_error *err)
 {
@@ -19,7 +16,6 @@ kcsi_code s3_setup(s3_conn *c, const char *url, kcsi_error *err)
 	const char *b = url + 5, *slash;
 
 	memset(c, 0, sizeof(*c));
-	pthread_once(&curl_once, curl_init_once);
 	if (!ep || !*ep)
 		ep = getenv("AWS_ENDPOINT_URL");
 	if (!ep || !*ep)
@@ -39,8 +35,8 @@ kcsi_code s3_setup(s3_conn *c, const char *url, kcsi_error *err)
 	c->userpwd = malloc(strlen(ak) + strlen(sk) + 2);
 	if (c->userpwd)
 		sprintf(c->userpwd, "%s:%s", ak, sk);
-	c->curl = curl_easy_init();
-	if (!c->bucket || !c->prefix || !c->endpoint || !c->region || !c->userpwd || !c->curl) {
+	c->http = kcsi_http_new();
+	if (!c->bucket || !c->prefix || !c->endpoint || !c->region || !c->userpwd || !c->http) {
 		s3_free(c);
 		return kcsi_error_set(err, KCSI_ERR_NOMEM, "out of memory");
 	}
@@ -53,8 +49,7 @@ kcsi_code s3_setup(s3_conn *c, const char *url, kcsi_error *err)
 
 void s3_free(s3_conn *c)
 {
-	if (c->curl)
-		curl_easy_cleanup(c->curl);
+	kcsi_http_free(c->http);
 	if (c->userpwd)
 		sodium_memzero(c->userpwd, strlen(c->userpwd));
 	free(c->userpwd);
@@ -102,50 +97,6 @@ char *s3_key_path(s3_conn *c, const char *name)
 	return p;
 }
 
-struct recv {
-	s3_req *r;
-	kcsi_buf *body;
-	long status;
-	CURL *curl;
-	bool sink_failed;
-};
-
-static size_t on_data(char *p, size_t sz, size_t nm, void *ud)
-{
-	struct recv *rv = ud;
-	size_t n = sz * nm;
-	if (rv->status == 0)
-		curl_easy_getinfo(rv->curl, CURLINFO_RESPONSE_CODE, &rv->status);
-	if (rv->status >= 200 && rv->status < 300 && rv->r->sink) {
-		if (rv->r->sink(rv->r->ctx, (const unsigned char *)p, n, rv->r->err) != 0) {
-			rv->sink_failed = true;
-			return 0;
-		}
-		return n;
-	}
-	kcsi_buf_add(rv->body, p, n); /* error documents, small responses */
-	return n;
-}
-
-static size_t on_header(char *p, size_t sz, size_t nm, void *ud)
-{
-	struct recv *rv = ud;
-	size_t n = sz * nm;
-	if (rv->r->content_length && n > 16 && !strncasecmp(p, "Content-Length:", 15))
-		*rv->r->content_length = strtoull(p + 15, NULL, 10);
-	if (n > 6 && !strncasecmp(p, "ETag:", 5)) {
-		size_t l = n - 5;
-		const char *v = p + 5;
-		while (l && (*v == ' '))
-			v++, l--;
-		while (l && (v[l - 1] == '\r' || v[l - 1] == '\n' || v[l - 1] == ' '))
-			l--;
-		if (l < sizeof(rv->r->etag))
-			snprintf(rv->r->etag, sizeof(rv->r->etag), "%.*s", (int)l, v);
-	}
-	return n;
-}
-
 /* the text of <Tag>...</Tag> in an XML body, malloc'd */
 char *s3_xml_text(const char *xml, size_t len, const char *tag)
 {
@@ -161,101 +112,96 @@ char *s3_xml_text(const char *xml, size_t len, const char *tag)
 	return b ? strndup(a, (size_t)(b - a)) : NULL;
 }
 
-kcsi_code s3_request(s3_conn *c, s3_req *r)
+/* "s3://BUCKET/PREFIX/NAME" for messages */
+static void object_text(s3_conn *c, const s3_req *r, char *buf, size_t cap)
 {
-	CURL *h = c->curl;
-	struct curl_slist *hdrs = NULL;
-	kcsi_buf body;
-	struct recv rv = {r, &body, 0, h, false};
-	char sigv4[128], line[256], *url = object_url(c, r->name, r->query);
-	CURLcode cc;
-	kcsi_code rc = KCSI_OK;
+	snprintf(buf, cap, "s3://%s/%s%s%s", c->bucket, c->prefix, *c->prefix ? "/" : "", r->name ? r->name : "");
+}
 
-	kcsi_buf_init(&body, 1 << 20);
-	if (!url)
-		return kcsi_error_set(r->err, KCSI_ERR_NOMEM, "out of memory");
-	curl_easy_reset(h);
-	snprintf(sigv4, sizeof(sigv4), "aws:amz:%s:s3", c->region);
-	curl_easy_setopt(h, CURLOPT_URL, url);
-	curl_easy_setopt(h, CURLOPT_AWS_SIGV4, sigv4);
-	curl_easy_setopt(h, CURLOPT_USERPWD, c->userpwd);
-	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 30L);
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
-	curl_easy_setopt(h, CURLOPT_WRITEDATA, &rv);
-	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
-	curl_easy_setopt(h, CURLOPT_HEADERDATA, &rv);
-	if (!strcmp(r->method, "HEAD")) {
-		curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
-	} else if (strcmp(r->method, "GET") != 0) {
+/* The request's headers into hdrs (at most 9 and the NULL); the lines are
+ * kept in sha_line and md5_line. */
+static void request_headers(const s3_req *r, const char **hdrs, char *sha_line, char *md5_line, size_t cap)
+{
+	bool read = !strcmp(r->method, "GET") || !strcmp(r->method, "HEAD");
+	size_t h = 0;
+	if (!read) {
 		unsigned char sha[32];
 		char hex[65];
-		curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, r->method);
-		curl_easy_setopt(h, CURLOPT_POSTFIELDS, r->body ? (const char *)r->body : "");
-		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)r->body_len);
-		kv_sha256(r->body ? r->body : (const void *)"", r->body_len, sha);
-		kv_hex(sha, 32, hex);
-		snprintf(line, sizeof(line), "x-amz-content-sha256: %s", hex);
-		hdrs = curl_slist_append(hdrs, line);
-		hdrs = curl_slist_append(hdrs, "Content-Type: application/octet-stream");
+		kcsi_sha256(r->body ? r->body : (const void *)"", r->body_len, sha);
+		kcsi_hex(sha, 32, hex);
+		snprintf(sha_line, cap, "x-amz-content-sha256: %s", hex);
+		hdrs[h++] = sha_line;
+		hdrs[h++] = "Content-Type: application/octet-stream";
 		if (r->md5) {
 			unsigned char md[16];
 			unsigned int ml = 16;
 			char b64[32];
 			EVP_Digest(r->body ? r->body : (const void *)"", r->body_len, md, &ml, EVP_md5(), NULL);
 			sodium_bin2base64(b64, sizeof(b64), md, 16, sodium_base64_VARIANT_ORIGINAL);
-			snprintf(line, sizeof(line), "Content-MD5: %s", b64);
-			hdrs = curl_slist_append(hdrs, line);
+			snprintf(md5_line, cap, "Content-MD5: %s", b64);
+			hdrs[h++] = md5_line;
 		}
+	} else {
+		hdrs[h++] = "x-amz-content-sha256: e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 	}
-	if (!strcmp(r->method, "GET") || !strcmp(r->method, "HEAD"))
-		hdrs = curl_slist_append(hdrs, "x-amz-content-sha256: "
-					       "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
 	for (int i = 0; i < 4 && r->headers[i]; i++)
-		hdrs = curl_slist_append(hdrs, r->headers[i]);
-	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
-	/* a stalled connection is an error, not a hang */
-	curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
-	curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, 120L);
+		hdrs[h++] = r->headers[i];
+	hdrs[h] = NULL;
+}
+
+kcsi_code s3_request(s3_conn *c, s3_req *r)
+{
+	kcsi_http_resp rs;
+	const char *hdrs[10];
+	char sigv4[128], sha_line[128], md5_line[128], what[2048], *url = object_url(c, r->name, r->query);
+	bool read = !strcmp(r->method, "GET") || !strcmp(r->method, "HEAD");
+	kcsi_code rc;
+
+	if (!url)
+		return kcsi_error_set(r->err, KCSI_ERR_NOMEM, "out of memory");
+	snprintf(sigv4, sizeof(sigv4), "aws:amz:%s:s3", c->region);
+	request_headers(r, hdrs, sha_line, md5_line, sizeof(sha_line));
+	kcsi_http_req rq = {.method = r->method, .url = url, .headers = hdrs, .aws_sigv4 = sigv4, .userpwd = c->userpwd,
+			    .connect_timeout_s = 30, .low_speed_s = 120, /* a stalled connection is an error, not a hang */
+			    .max_reply = r->response && r->response->max > r->response->len
+						 ? r->response->max - r->response->len : 1 << 20,
+			    .sink = r->sink, .sink_ctx = r->ctx};
+	if (!read) {
+		rq.body = r->body ? r->body : (const void *)"";
+		rq.body_len = r->body_len;
+	}
 	for (int attempt = 0;; attempt++) {
-		rv.status = 0; /* on_data asks for it again */
-		cc = curl_easy_perform(h);
-		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &rv.status);
+		rc = kcsi_http_request(c->http, &rq, &rs, r->err);
 		/* S3 asks to retry on 500 and 503; a read has had nothing delivered
 		 * to its sink yet (only 2xx bodies go there), so it can be */
-		if (cc != CURLE_OK || rv.sink_failed || attempt >= 4 || (rv.status != 500 && rv.status != 503) ||
-		    (strcmp(r->method, "GET") != 0 && strcmp(r->method, "HEAD") != 0))
+		if (rc != KCSI_OK || attempt >= 4 || (rs.status != 500 && rs.status != 503) || !read)
 			break;
-		body.len = 0;
-		r->etag[0] = '\0';
-		{
-			struct timespec ts = {0, (long)(50 << attempt) * 1000000L};
-			nanosleep(&ts, NULL);
-		}
+		kcsi_http_resp_free(&rs);
+		struct timespec ts = {0, (long)(50 << attempt) * 1000000L};
+		nanosleep(&ts, NULL);
 	}
-	r->status = rv.status;
-	if (rv.sink_failed) {
-		rc = r->err ? r->err->code : KCSI_ERR_IO;
-	} else if (cc != CURLE_OK) {
-		rc = kcsi_error_set(r->err, KCSI_ERR_IO, "s3://%s/%s%s%s: %s %s", c->bucket, c->prefix, *c->prefix ? "/" : "",
-				    r->name, r->method, curl_easy_strerror(cc));
-	} else if (rv.status == 404) {
-		rc = kcsi_error_set(r->err, KCSI_ERR_NOTFOUND, "s3://%s/%s%s%s: not found", c->bucket, c->prefix,
-				    *c->prefix ? "/" : "", r->name ? r->name : "");
-	} else if (rv.status < 200 || rv.status >= 300) {
-		char *code = s3_xml_text(body.data ? body.data : "", body.len, "Code");
-		char *msg = s3_xml_text(body.data ? body.data : "", body.len, "Message");
-		rc = kcsi_error_set(r->err, rv.status == 403 ? KCSI_ERR_GENERIC : KCSI_ERR_IO,
-				    "s3://%s/%s%s%s: %s: HTTP %ld %s%s%s", c->bucket, c->prefix, *c->prefix ? "/" : "",
-				    r->name ? r->name : "", r->method, rv.status, code ? code : "", msg ? ": " : "", msg ? msg : "");
+	r->status = rs.status;
+	snprintf(r->etag, sizeof(r->etag), "%s", rs.etag);
+	if (r->content_length && rs.has_length)
+		*r->content_length = rs.content_length;
+	object_text(c, r, what, sizeof(what));
+	if (rc != KCSI_OK && !rs.sink_failed) {
+		char why[KCSI_ERRMSG_MAX];
+		snprintf(why, sizeof(why), "%s", r->err ? r->err->msg : "");
+		rc = kcsi_error_set(r->err, rc, "%s: %s %s", what, r->method, why);
+	} else if (rc == KCSI_OK && rs.status == 404) {
+		rc = kcsi_error_set(r->err, KCSI_ERR_NOTFOUND, "%s: not found", what);
+	} else if (rc == KCSI_OK && (rs.status < 200 || rs.status >= 300)) {
+		const char *body = kcsi_buf_str(&rs.body);
+		char *code = s3_xml_text(body, rs.body.len, "Code"), *msg = s3_xml_text(body, rs.body.len, "Message");
+		rc = kcsi_error_set(r->err, rs.status == 403 ? KCSI_ERR_GENERIC : KCSI_ERR_IO, "%s: %s: HTTP %ld %s%s%s",
+				    what, r->method, rs.status, code ? code : "", msg ? ": " : "", msg ? msg : "");
 		free(code);
 		free(msg);
 	}
-	if (rc == KCSI_OK && r->response) {
-		kcsi_buf_add(r->response, body.data ? body.data : "", body.len);
-	}
-	curl_slist_free_all(hdrs);
-	kcsi_buf_free(&body);
+	if (rc == KCSI_OK && r->response)
+		kcsi_buf_add(r->response, kcsi_buf_str(&rs.body), rs.body.len);
+	kcsi_http_resp_free(&rs);
 	free(url);
 	return rc;
 }

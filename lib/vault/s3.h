@@ -1,4 +1,4 @@
-/* kcsi vault — the S3 client (s3.c) used by the S3 store (vault_s3.c). */
+/* kcsi vault — the S3 client (s3.c) used by the S3 store (store_s3.c). */
 #ifndef KCSI_S3_H
 #define KCSI_S3_H
 #ifndef KCSI_INTERNAL
@@ -8,9 +8,10 @@
 #include <pthread.h>
 
 #include "vault/vault_int.h"
+#include "base/http.h"
 
 typedef struct s3_conn {
-	void *curl; /* CURL * */
+	kcsi_http *http; /* the connection, kept between requests */
 	char *endpoint, *region, *bucket, *prefix, *userpwd;
 } s3_conn;
 

@@ -156,7 +156,7 @@ static kcsi_code claim_tmp(dir_store *d, const char *prefix, int *fdp, char **pa
 		struct stat a, b;
 		free(path);
 		randombytes_buf(rnd, sizeof(rnd));
-		kv_hex(rnd, sizeof(rnd), hex);
+		kcsi_hex(rnd, sizeof(rnd), hex);
 		if (!(path = malloc(strlen(dir) + strlen(prefix) + 32))) {
 			rc = kcsi_error_set(err, KCSI_ERR_NOMEM, "out of memory");
 			break;

@@ -40,11 +40,10 @@ struct kv_upload {
 
 static void retention(s3_store *s, char *mode, char *until, size_t cap)
 {
-	time_t t = time(NULL) + (time_t)s->base.retain_days * 86400;
-	struct tm tm;
-	gmtime_r(&t, &tm);
+	char t[KCSI_TIME_MAX];
+	kcsi_rfc3339(t, sizeof(t), (int64_t)time(NULL) + (int64_t)s->base.retain_days * 86400, 0, 0);
 	snprintf(mode, cap, "x-amz-object-lock-mode: COMPLIANCE");
-	strftime(until, cap, "x-amz-object-lock-retain-until-date: %Y-%m-%dT%H:%M:%SZ", &tm);
+	snprintf(until, cap, "x-amz-object-lock-retain-until-date: %s", t);
 }
 
 static kcsi_code put(s3_store *s, const char *name, const void *p, size_t n, const char *extra, long *status,
@@ -123,7 +122,7 @@ static kcsi_code s_obj_begin(kv_store *st, kv_upload **out, kcsi_error *err)
 		return kcsi_error_set(err, KCSI_ERR_NOMEM, "out of memory");
 	}
 	randombytes_buf(rnd, sizeof(rnd));
-	kv_hex(rnd, sizeof(rnd), hex);
+	kcsi_hex(rnd, sizeof(rnd), hex);
 	snprintf(u->tmpkey, sizeof(u->tmpkey), "tmp/upload-%s", hex);
 	kcsi_buf_init(&u->etags, (size_t)MAX_PARTS * 200);
 	*out = u;

@@ -53,21 +53,26 @@ static kcsi_code store_open(const char *store, bool create, kv_store **s, kcsi_e
 	return kv_dir_open(store, create, s, err);
 }
 
-/* Text recorded in the ledger must be UTF-8 without control characters. */
-static kcsi_code text_ok(const char *what, const char *s, kcsi_error *err)
+/* Text recorded in the ledger must be UTF-8 without control characters.
+ * what names it in the message ("the reason"), param is the API's name of
+ * it (kcsi_error_param). */
+static kcsi_code text_ok(const char *what, const char *param, const char *s, kcsi_error *err)
 {
 	const unsigned char *p = (const unsigned char *)s;
 	size_t n = s ? strlen(s) : 0;
+	kcsi_code rc = KCSI_OK;
 	if (n > KV_TEXT_MAX)
-		return kcsi_error_set(err, KCSI_ERR_USAGE, "%s: at most %d bytes are recorded", what, KV_TEXT_MAX);
-	for (size_t i = 0; i < n;) {
+		rc = kcsi_error_set(err, KCSI_ERR_USAGE, "%s: at most %d bytes are recorded", what, KV_TEXT_MAX);
+	for (size_t i = 0; !rc && i < n;) {
 		size_t l = kcsi_utf8_seq(p + i, n - i);
 		if (l == 0 || (l == 1 && (p[i] < 0x20 || p[i] == 0x7f)))
-			return kcsi_error_set(err, KCSI_ERR_USAGE, "%s: only UTF-8 text without control characters is recorded",
-					      what);
-		i += l;
+			rc = kcsi_error_set(err, KCSI_ERR_USAGE, "%s: only UTF-8 text without control characters is recorded",
+					    what);
+		i += l ? l : 1;
 	}
-	return KCSI_OK;
+	if (rc)
+		kcsi_error_param(err, param);
+	return rc;
 }
 
 /* bytes that are not UTF-8 text written \xNN (and a backslash as \x5c) */
@@ -106,7 +111,7 @@ static char *default_actor(void)
 	char host[256] = "?", *out;
 	struct passwd *pw = getpwuid(geteuid());
 	size_t n;
-	if (e && *e && text_ok("KCSI_ACTOR", e, NULL) == KCSI_OK)
+	if (e && *e && text_ok("KCSI_ACTOR", NULL, e, NULL) == KCSI_OK)
 		return strdup(e);
 	gethostname(host, sizeof(host) - 1);
 	host[sizeof(host) - 1] = '\0';
@@ -123,7 +128,7 @@ static char *default_actor(void)
 
 void kcsi_vault_set_actor(kcsi_vault *v, const char *actor)
 {
-	if (!actor || text_ok("actor", actor, NULL) != KCSI_OK)
+	if (!actor || text_ok("the actor", "actor", actor, NULL) != KCSI_OK)
 		return;
 	free(v->actor);
 	v->actor = strdup(actor);
@@ -206,7 +211,7 @@ static void key_check(const unsigned char key[KV_KEY_LEN], char out[65])
 {
 	unsigned char h[32];
 	crypto_generichash(h, sizeof(h), (const unsigned char *)KEY_CHECK_CTX, strlen(KEY_CHECK_CTX), key, KV_KEY_LEN);
-	kv_hex(h, 32, out);
+	kcsi_hex(h, 32, out);
 }
 
 static kcsi_code env_key(const char *name, unsigned char key[KV_KEY_LEN], kcsi_error *err)
@@ -217,6 +222,15 @@ static kcsi_code env_key(const char *name, unsigned char key[KV_KEY_LEN], kcsi_e
 	if (kv_unhex(v, key, KV_KEY_LEN) != 0)
 		return kcsi_error_set(err, KCSI_ERR_FORMAT, "$%s: expected %d hex digits", name, 2 * KV_KEY_LEN);
 	return KCSI_OK;
+}
+
+/* No keys directory is known for the store. */
+static kcsi_code no_keys_dir(const kcsi_vault *v, kcsi_error *err)
+{
+	kcsi_error_set(err, KCSI_ERR_NOTFOUND, "%s: where are the keys? (no keys directory given, KCSI_VAULT_KEYS not set)",
+		       v->store);
+	kcsi_error_param(err, "keys");
+	return KCSI_ERR_NOTFOUND;
 }
 
 kcsi_code kv_need_key(kcsi_vault *v, kcsi_error *err)
@@ -241,8 +255,7 @@ kcsi_code kv_need_key(kcsi_vault *v, kcsi_error *err)
 		rc = read_key_file(path_, v->key, KV_KEY_LEN, err);
 	} else {
 		if (!v->keys_dir)
-			return kcsi_error_set(err, KCSI_ERR_NOTFOUND,
-					      "%s: where are the keys? (give --keys DIR or set KCSI_VAULT_KEYS)", v->store);
+			return no_keys_dir(v, err);
 		snprintf(path, sizeof(path), "%s/enc.key", v->keys_dir);
 		rc = read_key_file(path, v->key, KV_KEY_LEN, err);
 	}
@@ -263,8 +276,7 @@ kcsi_code kv_need_secret(kcsi_vault *v, kcsi_error *err)
 	if (v->have_sk)
 		return KCSI_OK;
 	if (!v->keys_dir)
-		return kcsi_error_set(err, KCSI_ERR_NOTFOUND,
-				      "%s: where are the keys? (give --keys DIR or set KCSI_VAULT_KEYS)", v->store);
+		return no_keys_dir(v, err);
 	snprintf(path, sizeof(path), "%s/sign.key", v->keys_dir);
 	rc = read_key_file(path, v->sk, crypto_sign_SECRETKEYBYTES, err);
 	if (rc != KCSI_OK)
@@ -298,7 +310,8 @@ kcsi_code kcsi_vault_init(const char *store, const kcsi_vault_init_opts *o, kcsi
 	v->store = strdup(store);
 	keys = keys_default(store, o->keys_dir);
 	if (!keys) {
-		rc = kcsi_error_set(err, KCSI_ERR_USAGE, "%s: an S3 store needs a local keys directory (--keys DIR)", store);
+		rc = kcsi_error_set(err, KCSI_ERR_USAGE, "%s: an S3 store needs a local keys directory", store);
+		kcsi_error_param(err, "keys");
 		goto out;
 	}
 	v->keys_dir = keys;
@@ -327,7 +340,7 @@ kcsi_code kcsi_vault_init(const char *store, const kcsi_vault_init_opts *o, kcsi
 	snprintf(path, sizeof(path), "%s/sign.key", keys);
 	if ((rc = write_key_file(path, v->sk, sizeof(v->sk), err)) != KCSI_OK)
 		goto out;
-	kv_hex(v->pk, sizeof(v->pk), v->pk_hex);
+	kcsi_hex(v->pk, sizeof(v->pk), v->pk_hex);
 	snprintf(path, sizeof(path), "%s/sign.pub", keys);
 	{
 		char line[80];
@@ -360,9 +373,9 @@ kcsi_code kcsi_vault_init(const char *store, const kcsi_vault_init_opts *o, kcsi
 	key_check(v->key, check);
 	json_object_set_new(key, "check", json_string(check));
 	json_object_set_new(key, "cipher", json_string("xchacha20poly1305-secretstream"));
-	kv_now(now);
+	kcsi_rfc3339_now(now, sizeof(now), 6);
 	randombytes_buf(rnd, sizeof(rnd));
-	kv_hex(rnd, sizeof(rnd), sid);
+	kcsi_hex(rnd, sizeof(rnd), sid);
 	v->conf = json_pack("{s:s, s:i, s:s, s:s, s:s, s:o, s:i, s:i}", "format", "kcsi-vault", "version", 1,
 			    "vault_id", sid, "created", now, "public_key", v->pk_hex, "key", key, "chunk",
 			    (json_int_t)KV_CHUNK, "retain_days", (json_int_t)o->retain_days);
@@ -421,7 +434,7 @@ kcsi_code kcsi_vault_open(const char *store, const char *keys_dir, kcsi_vault **
 		if (!v->conf || !json_is_object(v->conf) || !pk || kv_unhex(pk, v->pk, sizeof(v->pk)) != 0)
 			rc = kcsi_error_set(err, KCSI_ERR_FORMAT, "%s: vault.json is damaged", store);
 		else
-			kv_hex(v->pk, sizeof(v->pk), v->pk_hex);
+			kcsi_hex(v->pk, sizeof(v->pk), v->pk_hex);
 	} else if (rc == KCSI_ERR_NOTFOUND) {
 		rc = kcsi_error_set(err, KCSI_ERR_NOTFOUND, "%s: no vault here (kcsi vault init makes one)", store);
 	}
@@ -641,7 +654,7 @@ kcsi_code kcsi_vault_put(kcsi_vault *v, const char *path, const char *case_id, c
 	memset(info, 0, sizeof(*info));
 	memset(&r, 0, sizeof(r));
 	memset(&enc, 0, sizeof(enc));
-	if ((rc = text_ok("--case", case_id, err)) || (rc = text_ok("--note", note, err)))
+	if ((rc = text_ok("the case", "case", case_id, err)) || (rc = text_ok("the note", "note", note, err)))
 		return rc;
 	/* the ledger (and vault.json, which says where the key is) must be sound
 	 * before anything is added */
@@ -727,7 +740,7 @@ kcsi_code kcsi_vault_put(kcsi_vault *v, const char *path, const char *case_id, c
 		if ((rc = v->s->ops->obj_write(u, out, n, err)) != KCSI_OK)
 			goto out;
 	}
-	kv_hex(sha, 32, id);
+	kcsi_hex(sha, 32, id);
 	kv_obj_key(id, key, sizeof(key));
 	/* link it in and record it, both under the writers' lock */
 	if (!(name = safe_name(path))) {
@@ -803,7 +816,7 @@ kcsi_code kv_decrypt_obj(kcsi_vault *v, const char *key, const char *want_hex, k
 	}
 	rc = v->s->ops->obj_read(v->s, key, feed, &s, err);
 	if (rc == KCSI_OK && (rc = (kcsi_code)kv_dec_finish(&d, sha, &sz, err)) == KCSI_OK) {
-		kv_hex(sha, 32, got);
+		kcsi_hex(sha, 32, got);
 		if (want_hex && strcmp(got, want_hex) != 0)
 			rc = kcsi_error_set(err, KCSI_ERR_FORMAT, "object %s: content SHA-256 %s is not the recorded %s", key,
 					    got, want_hex);
@@ -861,7 +874,7 @@ kcsi_code kcsi_vault_get(kcsi_vault *v, const char *id, const char *out_path, co
 	json_t *ing;
 	uint64_t size = 0;
 
-	if ((rc = text_ok("--reason", reason, err)) != KCSI_OK || (rc = kv_need_secret(v, err)) != KCSI_OK ||
+	if ((rc = text_ok("the reason", "reason", reason, err)) != KCSI_OK || (rc = kv_need_secret(v, err)) != KCSI_OK ||
 	    (rc = kv_ensure_loaded(v, err)) != KCSI_OK || (rc = held(v, id, &ing, err)) != KCSI_OK)
 		return rc;
 	if (access(out_path, F_OK) == 0)
@@ -937,9 +950,12 @@ kcsi_code kcsi_vault_purge(kcsi_vault *v, const char *id, const char *reason, kc
 	kcsi_code rc;
 	struct purge_rec p = {id, reason, key};
 
-	if (!reason || !*reason)
-		return kcsi_error_set(err, KCSI_ERR_USAGE, "a purge needs a reason (--reason)");
-	if ((rc = text_ok("--reason", reason, err)) != KCSI_OK || (rc = kv_need_secret(v, err)) != KCSI_OK)
+	if (!reason || !*reason) {
+		kcsi_error_set(err, KCSI_ERR_USAGE, "a purge needs a reason");
+		kcsi_error_param(err, "reason");
+		return KCSI_ERR_USAGE;
+	}
+	if ((rc = text_ok("the reason", "reason", reason, err)) != KCSI_OK || (rc = kv_need_secret(v, err)) != KCSI_OK)
 		return rc;
 	if (!kv_is_id(id))
 		return kcsi_error_set(err, KCSI_ERR_USAGE, "'%s' is not an evidence id", id);
@@ -989,7 +1005,7 @@ kcsi_code kcsi_vault_report(kcsi_vault *v, const char *id, const void *data, siz
 	kcsi_code rc;
 	const unsigned char *p = data;
 
-	if ((rc = text_ok("--note", note, err)) || (rc = kv_ensure_loaded(v, err)) || (rc = kv_need_key(v, err)) ||
+	if ((rc = text_ok("the note", "note", note, err)) || (rc = kv_ensure_loaded(v, err)) || (rc = kv_need_key(v, err)) ||
 	    (rc = kv_need_secret(v, err)) || (rc = held(v, id, NULL, err)))
 		return rc;
 	out = malloc(KV_CHUNK_MAX_OUT);
@@ -1013,7 +1029,7 @@ kcsi_code kcsi_vault_report(kcsi_vault *v, const char *id, const void *data, siz
 		if ((rc = v->s->ops->obj_write(u, out, m, err)) != KCSI_OK)
 			goto out;
 	}
-	kv_hex(sha, 32, hex);
+	kcsi_hex(sha, 32, hex);
 	snprintf(key, sizeof(key), "reports/%s/%s", id, hex);
 	/* link it in and record it, both under the writers' lock */
 	if ((rc = v->s->ops->lock(v->s, KV_LOCK_EXCLUSIVE, err)) != KCSI_OK)
@@ -1379,9 +1395,11 @@ kcsi_code kcsi_vault_config(const char *store_opt, const char *keys_opt, char **
 	else if (text)
 		*keys = conf_value(text, "keys");
 	free(text);
-	if (!*store)
-		return kcsi_error_set(err, KCSI_ERR_USAGE,
-				      "which vault? give --store DIR|s3://BUCKET/PREFIX, set KCSI_VAULT, or write store = ... in %s",
-				      cf);
+	if (!*store) {
+		kcsi_error_set(err, KCSI_ERR_USAGE,
+			       "which vault? none is given, KCSI_VAULT is not set and %s has no store = ... line", cf);
+		kcsi_error_param(err, "store");
+		return KCSI_ERR_USAGE;
+	}
 	return KCSI_OK;
 }

@@ -13,6 +13,8 @@
 #include <stdint.h>
 
 #include "kcsi/vault.h"
+#include "base/hash.h"
+#include "base/time.h"
 #include "base/util.h"
 
 /* ---- encrypted object stream (vault_crypt.c) ----
@@ -65,10 +67,7 @@ int kv_dec_feed(kv_dec *d, const unsigned char *p, size_t n, kcsi_error *err);
 int kv_dec_finish(kv_dec *d, unsigned char sha[32], uint64_t *size, kcsi_error *err);
 void kv_dec_free(kv_dec *d);
 
-void kv_hex(const unsigned char *p, size_t n, char *out); /* out: 2n+1 */
 int kv_unhex(const char *s, unsigned char *out, size_t n);
-void kv_sha256(const void *p, size_t n, unsigned char out[32]);
-void kv_now(char out[40]); /* RFC 3339 UTC with microseconds */
 
 /* ---- store back ends ---- */
 typedef struct kv_store kv_store;
