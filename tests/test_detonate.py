@@ -296,8 +296,9 @@ def test_detonate_lab_webapp_invents_nothing():
 
 def test_detonate_memfd_restore_limit_is_reported():
     """CRIU 4.2.1 cannot restore a process whose executable is a memfd (lab
-    README): detonate must say so in one line, exit non-zero and leave
-    nothing behind — not invent activity."""
+    README): detonate must say so in one line with CRIU's reason, exit
+    non-zero, leave the sandbox clean and the report of the failure — not
+    invent activity."""
     arch, _ = _lab('memfd')
     _need_sandbox()
     out = os.path.join(kt.tmpdir(), 'det-memfd')
@@ -306,7 +307,11 @@ def test_detonate_memfd_restore_limit_is_reported():
     eq(so, b'', 'no report on stdout')
     lines = err.strip().splitlines()
     eq(len(lines), 1, 'one line: %s' % err)
-    assert 'restore failed' in lines[0], lines
+    assert 'CRIU could not restore' in lines[0] and 'memfd' in lines[0], lines
+    rep = json.load(open(os.path.join(out, 'report.json')))
+    eq(rep['failure']['stage'], 'restore', 'failure in the report')
+    eq([f['id'] for f in rep['findings'] if f['id'].startswith('KCSI-DYN-') and f['id'] not in
+        ('KCSI-DYN-EXIT-001', 'KCSI-DYN-EXIT-002')], [], 'no invented activity')
     _clean_host('memfd')
 
 

@@ -83,6 +83,7 @@ struct det {
 	char image_id[128];
 	bool outdir_ready;         /* DIR exists and is ours: a report is always written */
 	json_t *checkpointed;      /* the processes of the checkpoint */
+	uint32_t memfd_pid;        /* a process whose executable is a memfd (CRIU cannot restore it), or 0 */
 	json_t *addresses;         /* local IPv4 addresses its sockets are bound to */
 	json_t *warnings;
 	double t_end;
@@ -877,6 +878,9 @@ static kcsi_code stage_archive(struct det *d, kcsi_error *err)
 		rc = kcsi_error_set(err, KCSI_ERR_NOMEM, "out of memory");
 	if (!rc) {
 		d->checkpointed = checkpoint_procs(ck);
+		for (size_t i = 0; i < kcsi_ckpt_nprocs(ck) && !d->memfd_pid; i++)
+			if (kcsi_ckpt_proc(ck, i)->exe_memfd)
+				d->memfd_pid = kcsi_ckpt_proc(ck, i)->pid;
 		d->addresses = local_addresses(ck);
 		if (!(rc = prepare_outdir(o->outdir, err))) {
 			d->outdir_ready = true;
@@ -1005,6 +1009,11 @@ static kcsi_code stage_restore(struct det *d, kcsi_error *err)
 	}
 	if (rc) {
 		d->f.restore = json_pack("{s:n, s:o}", "strategy", "attempts", json_incref(attempts));
+		if (d->memfd_pid) {
+			size_t l = strlen(all);
+			snprintf(all + l, sizeof(all) - l, "; process %u runs a program from a memfd, which CRIU cannot restore",
+				 d->memfd_pid);
+		}
 		rc = kcsi_error_set(err, KCSI_ERR_GENERIC, "CRIU could not restore the checkpoint (%s)", all);
 		d->f.failure = json_pack("{s:s, s:s}", "stage", "restore", "reason", all);
 	}
