@@ -292,45 +292,25 @@ static int hash_member(struct archive *a, kcsi_buf *keep, char hex[65])
 	return n < 0 ? -1 : 0;
 }
 
-/* Two passes over the bundle.  The first reads only the headers (and the
- * small members: manifest, signature, ledger), refusing a member that is
- * not a regular file, is sparse, or claims more bytes than its bound or than
- * the bundle holds.  The second hashes the members that passed, the
- * evidence only when its size is the one the manifest gives: the time spent
- * is bounded by the bundle's size on disk. */
-kcsi_code kcsi_vault_verify_bundle(const char *bundle, const char *pubkey_hex, json_t **out, kcsi_error *err)
-{
-	struct archive *a;
-	struct archive_entry *ae;
-	json_t *probs = json_array(), *hashes = json_object(), *members = json_object(), *man = NULL, *files, *res;
+/* What the checks learn about a bundle as they go. */
+struct bcheck {
+	const char *bundle;
+	json_t *probs, *hashes, *members, *man;
 	kcsi_buf mtext, msig, led;
 	unsigned char pk[32];
-	const char *id = NULL;
-	struct stat st;
-	kcsi_code rc = KCSI_OK;
-	int r;
-	size_t nent = 0;
-	uint64_t evsize = 0;
-	bool have_ev = false;
+	const char *id;
+	uint64_t size, evsize;
+	size_t nent;
+	bool have_ev;
+};
 
-	if (sodium_init() < 0)
-		return kcsi_error_set(err, KCSI_ERR_GENERIC, "libsodium could not be initialised");
-	kcsi_buf_init(&mtext, BUNDLE_MANIFEST_MAX);
-	kcsi_buf_init(&msig, BUNDLE_SIG_MAX);
-	kcsi_buf_init(&led, BUNDLE_LEDGER_MAX);
-	if (stat(bundle, &st) != 0) {
-		rc = kcsi_error_set(err, errno == ENOENT ? KCSI_ERR_NOTFOUND : KCSI_ERR_IO, "%s: %s", bundle, strerror(errno));
-		goto out;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		rc = kcsi_error_set(err, KCSI_ERR_USAGE, "%s: not a regular file", bundle);
-		goto out;
-	}
-	if (!(a = bundle_open(bundle, err))) {
-		rc = err ? err->code : KCSI_ERR_IO;
-		goto out;
-	}
-	/* pass 1: headers and the small members */
+/* pass 1: the headers, and the small members kept (manifest, signature,
+ * ledger); a member that is not a regular file, is sparse, or claims more
+ * than its bound or than the bundle holds is refused */
+static void pass_headers(struct bcheck *b, struct archive *a)
+{
+	struct archive_entry *ae;
+	int r;
 	while ((r = archive_read_next_header(a, &ae)) == ARCHIVE_OK) {
 		char *name = kv_safe_text(archive_entry_pathname(ae) ? archive_entry_pathname(ae) : "");
 		int64_t size = archive_entry_size(ae), pos = archive_read_header_position(a);
@@ -339,192 +319,238 @@ kcsi_code kcsi_vault_verify_bundle(const char *bundle, const char *pubkey_hex, j
 		char hex[65];
 		if (!name)
 			break;
-		if (json_object_get(members, name))
-			kv_problem(probs, name, NULL, "appears twice in the bundle");
+		if (json_object_get(b->members, name))
+			kv_problem(b->probs, name, NULL, "appears twice in the bundle");
 		else if (archive_entry_filetype(ae) != AE_IFREG || archive_entry_hardlink(ae))
-			kv_problem(probs, name, NULL, "not a regular file: refused");
+			kv_problem(b->probs, name, NULL, "not a regular file: refused");
 		else if (archive_entry_sparse_count(ae) > 0)
-			kv_problem(probs, name, NULL, "a sparse member (it claims %lld bytes, few of them stored): refused",
-			      (long long)size);
+			kv_problem(b->probs, name, NULL, "a sparse member (it claims %lld bytes, few of them stored): refused",
+				   (long long)size);
 		else if (!archive_entry_size_is_set(ae) || size < 0 || (uint64_t)size > member_max(name))
-			kv_problem(probs, name, NULL, "%lld bytes, more than such a member may hold: refused", (long long)size);
-		else if (pos < 0 || !kcsi_fits((uint64_t)pos, (uint64_t)size, (uint64_t)st.st_size))
-			kv_problem(probs, name, NULL, "claims %lld bytes, more than the bundle holds: refused", (long long)size);
+			kv_problem(b->probs, name, NULL, "%lld bytes, more than such a member may hold: refused", (long long)size);
+		else if (pos < 0 || !kcsi_fits((uint64_t)pos, (uint64_t)size, b->size))
+			kv_problem(b->probs, name, NULL, "claims %lld bytes, more than the bundle holds: refused", (long long)size);
 		else
 			refused = false;
 		if (!refused) {
-			keep = !strcmp(name, "MANIFEST.json") ? &mtext : !strcmp(name, "MANIFEST.sig") ? &msig
-						  : !strcmp(name, "ledger.jsonl") ? &led : NULL;
+			keep = !strcmp(name, "MANIFEST.json") ? &b->mtext : !strcmp(name, "MANIFEST.sig") ? &b->msig
+							     : !strcmp(name, "ledger.jsonl") ? &b->led : NULL;
 			if (keep && hash_member(a, keep, hex) != 0) {
-				kv_problem(probs, name, NULL, "unreadable: %s", archive_error_string(a));
+				kv_problem(b->probs, name, NULL, "unreadable: %s", archive_error_string(a));
 				free(name);
 				break;
 			}
 			if (keep)
-				json_object_set_new(hashes, name, json_string(hex));
+				json_object_set_new(b->hashes, name, json_string(hex));
 		}
-		if (!strcmp(name, "evidence.tar") && !json_object_get(members, name)) {
-			evsize = size > 0 ? (uint64_t)size : 0;
-			have_ev = true;
+		if (!strcmp(name, "evidence.tar") && !json_object_get(b->members, name)) {
+			b->evsize = size > 0 ? (uint64_t)size : 0;
+			b->have_ev = true;
 		}
-		if (!json_object_get(members, name))
-			json_object_set_new(members, name,
+		if (!json_object_get(b->members, name))
+			json_object_set_new(b->members, name,
 					    json_pack("{s:I, s:b}", "size", (json_int_t)(size > 0 ? size : 0), "refused", refused));
 		free(name);
 	}
 	if (r != ARCHIVE_EOF && r != ARCHIVE_OK)
-		kv_problem(probs, bundle, NULL, "not a complete tar: %s", archive_error_string(a));
-	archive_read_free(a);
+		kv_problem(b->probs, b->bundle, NULL, "not a complete tar: %s", archive_error_string(a));
+}
 
-	man = mtext.len ? json_loadb(mtext.data, mtext.len, JSON_REJECT_DUPLICATES, NULL) : NULL;
-	if (!man || !json_is_object(man)) {
-		kv_problem(probs, "MANIFEST.json", NULL, "%s", mtext.len ? "not a JSON object" : "missing");
-		goto done;
+/* the manifest: JSON, the key it names (the expected one), its signature,
+ * and the evidence's size as the manifest gives it; false when the checks
+ * cannot go on */
+static bool check_manifest(struct bcheck *b, const char *pubkey_hex)
+{
+	b->man = b->mtext.len ? json_loadb(b->mtext.data, b->mtext.len, JSON_REJECT_DUPLICATES, NULL) : NULL;
+	if (!b->man || !json_is_object(b->man)) {
+		kv_problem(b->probs, "MANIFEST.json", NULL, "%s", b->mtext.len ? "not a JSON object" : "missing");
+		return false;
 	}
-	id = json_string_value(json_object_get(man, "id"));
-	{
-		const char *mpk = json_string_value(json_object_get(man, "public_key"));
-		if (!mpk || kv_unhex(mpk, pk, 32) != 0) {
-			kv_problem(probs, "MANIFEST.json", NULL, "no public key");
-			goto done;
-		}
-		if (pubkey_hex && strcasecmp(pubkey_hex, mpk) != 0) {
-			kv_problem(probs, "MANIFEST.json", NULL, "signed by %s, not the expected key %.64s", mpk, pubkey_hex);
-			goto done;
-		}
+	b->id = json_string_value(json_object_get(b->man, "id"));
+	const char *mpk = json_string_value(json_object_get(b->man, "public_key"));
+	if (!mpk || kv_unhex(mpk, b->pk, 32) != 0) {
+		kv_problem(b->probs, "MANIFEST.json", NULL, "no public key");
+		return false;
 	}
-	/* the manifest's signature */
-	{
-		unsigned char sig[crypto_sign_BYTES];
-		size_t sl = 0, cl = strlen(BUNDLE_CTX);
-		unsigned char *m = malloc(cl + mtext.len);
-		while (msig.len && (msig.data[msig.len - 1] == '\n'))
-			msig.len--;
-		if (!m || !msig.len ||
-		    sodium_base642bin(sig, sizeof(sig), msig.data, msig.len, NULL, &sl, NULL, sodium_base64_VARIANT_ORIGINAL) != 0 ||
-		    sl != sizeof(sig)) {
-			kv_problem(probs, "MANIFEST.sig", NULL, "missing or malformed");
-		} else {
-			memcpy(m, BUNDLE_CTX, cl);
-			memcpy(m + cl, mtext.data, mtext.len);
-			if (crypto_sign_verify_detached(sig, m, cl + mtext.len, pk) != 0)
-				kv_problem(probs, "MANIFEST.sig", NULL, "bad signature: MANIFEST.json was changed or signed by another key");
-		}
-		free(m);
+	if (pubkey_hex && strcasecmp(pubkey_hex, mpk) != 0) {
+		kv_problem(b->probs, "MANIFEST.json", NULL, "signed by %s, not the expected key %.64s", mpk, pubkey_hex);
+		return false;
 	}
+	unsigned char sig[crypto_sign_BYTES];
+	size_t sl = 0, cl = strlen(BUNDLE_CTX);
+	unsigned char *m = malloc(cl + b->mtext.len);
+	while (b->msig.len && (b->msig.data[b->msig.len - 1] == '\n'))
+		b->msig.len--;
+	if (!m || !b->msig.len ||
+	    sodium_base642bin(sig, sizeof(sig), b->msig.data, b->msig.len, NULL, &sl, NULL, sodium_base64_VARIANT_ORIGINAL) !=
+		    0 ||
+	    sl != sizeof(sig)) {
+		kv_problem(b->probs, "MANIFEST.sig", NULL, "missing or malformed");
+	} else {
+		memcpy(m, BUNDLE_CTX, cl);
+		memcpy(m + cl, b->mtext.data, b->mtext.len);
+		if (crypto_sign_verify_detached(sig, m, cl + b->mtext.len, b->pk) != 0)
+			kv_problem(b->probs, "MANIFEST.sig", NULL,
+				   "bad signature: MANIFEST.json was changed or signed by another key");
+	}
+	free(m);
 	/* the evidence's size must be the manifest's before it is hashed */
-	{
-		json_t *ev = json_object_get(members, "evidence.tar");
-		json_t *msize = json_object_get(man, "size");
-		if (ev && !json_is_true(json_object_get(ev, "refused")) &&
-		    (!json_is_integer(msize) || json_integer_value(msize) != json_integer_value(json_object_get(ev, "size")))) {
-			kv_problem(probs, "evidence.tar", NULL, "%lld bytes, the manifest says %lld: refused",
-			      (long long)json_integer_value(json_object_get(ev, "size")), (long long)json_integer_value(msize));
-			json_object_set_new(ev, "refused", json_true());
-		}
+	json_t *ev = json_object_get(b->members, "evidence.tar"), *msize = json_object_get(b->man, "size");
+	if (ev && !json_is_true(json_object_get(ev, "refused")) &&
+	    (!json_is_integer(msize) || json_integer_value(msize) != json_integer_value(json_object_get(ev, "size")))) {
+		kv_problem(b->probs, "evidence.tar", NULL, "%lld bytes, the manifest says %lld: refused",
+			   (long long)json_integer_value(json_object_get(ev, "size")), (long long)json_integer_value(msize));
+		json_object_set_new(ev, "refused", json_true());
 	}
-	/* pass 2: hash the other members that passed */
+	return true;
+}
+
+/* pass 2: hash the other members that passed */
+static void pass_hashes(struct bcheck *b, struct archive *a)
+{
+	struct archive_entry *ae;
+	while (archive_read_next_header(a, &ae) == ARCHIVE_OK) {
+		char *name = kv_safe_text(archive_entry_pathname(ae) ? archive_entry_pathname(ae) : "");
+		json_t *m = name ? json_object_get(b->members, name) : NULL;
+		char hex[65];
+		if (!name)
+			break;
+		if (m && !json_is_true(json_object_get(m, "refused")) && !json_object_get(b->hashes, name)) {
+			if (hash_member(a, NULL, hex) != 0) {
+				kv_problem(b->probs, name, NULL, "unreadable: %s", archive_error_string(a));
+				free(name);
+				break;
+			}
+			json_object_set_new(b->hashes, name, json_string(hex));
+		}
+		free(name);
+	}
+}
+
+/* every member against the manifest, the evidence against its id */
+static void compare_manifest(struct bcheck *b)
+{
+	json_t *files = json_object_get(b->man, "files"), *val;
+	const char *k;
+	json_object_foreach(files, k, val) {
+		json_t *got = json_object_get(b->hashes, k), *m = json_object_get(b->members, k);
+		if (!m)
+			kv_problem(b->probs, k, NULL, "listed in the manifest but missing from the bundle");
+		else if (json_is_true(json_object_get(m, "refused")))
+			; /* said already */
+		else if (!got || !json_equal(got, val))
+			kv_problem(b->probs, k, NULL, "SHA-256 %s, the manifest says %s (changed)",
+				   got ? json_string_value(got) : "-", json_is_string(val) ? json_string_value(val) : "-");
+	}
+	json_object_foreach(b->members, k, val)
+		if (strcmp(k, "MANIFEST.json") && strcmp(k, "MANIFEST.sig") && !json_object_get(files, k))
+			kv_problem(b->probs, k, NULL, "in the bundle but not in the manifest (added)");
+	if (!b->have_ev)
+		kv_problem(b->probs, "evidence.tar", NULL, "missing");
+	if (b->id && b->have_ev && !json_is_true(json_object_get(json_object_get(b->members, "evidence.tar"), "refused")) &&
+	    (!json_object_get(b->hashes, "evidence.tar") ||
+	     strcmp(b->id, json_string_value(json_object_get(b->hashes, "evidence.tar"))) != 0))
+		kv_problem(b->probs, "evidence.tar", NULL, "its SHA-256 is not the evidence id %s", b->id);
+}
+
+/* the ledger lines: each signed, this id, in order, from ingest to export */
+static void check_ledger(struct bcheck *b)
+{
+	uint64_t prev = 0;
+	bool ingested = false, exported = false;
+	for (size_t i = 0, ln = 1; i < b->led.len; ln++) {
+		char *nl = memchr(b->led.data + i, '\n', b->led.len - i);
+		size_t e = nl ? (size_t)(nl - b->led.data) : b->led.len;
+		char where[64];
+		const char *why;
+		json_t *j = e - i <= KV_LINE_MAX ? kv_line_check(b->led.data + i, e - i, b->pk, &why) : NULL;
+		snprintf(where, sizeof(where), "ledger.jsonl line %zu", ln);
+		if (e - i > KV_LINE_MAX) {
+			kv_problem(b->probs, where, NULL, "a line of %zu bytes, longer than any entry: not read", e - i);
+		} else if (!j) {
+			kv_problem(b->probs, where, NULL, "%s", why);
+		} else {
+			uint64_t seq = (uint64_t)json_integer_value(json_object_get(j, "seq"));
+			const char *act = json_string_value(json_object_get(j, "action"));
+			const char *eid = json_string_value(json_object_get(j, "id"));
+			if (!eid || !b->id || strcmp(eid, b->id) != 0)
+				kv_problem(b->probs, where, NULL, "entry %llu is about other evidence", (unsigned long long)seq);
+			if (seq <= prev)
+				kv_problem(b->probs, where, NULL, "entry %llu comes after entry %llu (reordered)",
+					   (unsigned long long)seq, (unsigned long long)prev);
+			prev = seq;
+			if (!strcmp(act, "ingested")) {
+				ingested = true;
+				if (json_integer_value(json_object_get(j, "size")) != (json_int_t)b->evsize)
+					kv_problem(b->probs, where, NULL, "the ingested size is not the evidence's");
+			}
+			if (!strcmp(act, "exported"))
+				exported = true;
+			b->nent++;
+		}
+		json_decref(j);
+		i = e + 1;
+	}
+	if (!ingested)
+		kv_problem(b->probs, "ledger.jsonl", NULL, "no ingested entry for the evidence");
+	if (!exported)
+		kv_problem(b->probs, "ledger.jsonl", NULL, "no exported entry for the evidence");
+}
+
+/* Two passes over the bundle.  The first reads only the headers (and the
+ * small members: manifest, signature, ledger), refusing a member that is
+ * not a regular file, is sparse, or claims more bytes than its bound or than
+ * the bundle holds.  The second hashes the members that passed, the
+ * evidence only when its size is the one the manifest gives: the time spent
+ * is bounded by the bundle's size on disk. */
+kcsi_code kcsi_vault_verify_bundle(const char *bundle, const char *pubkey_hex, json_t **out, kcsi_error *err)
+{
+	struct bcheck b = {.bundle = bundle, .probs = json_array(), .hashes = json_object(), .members = json_object()};
+	struct archive *a;
+	struct stat st;
+	kcsi_code rc = KCSI_OK;
+
+	if (sodium_init() < 0)
+		return kcsi_error_set(err, KCSI_ERR_GENERIC, "libsodium could not be initialised");
+	kcsi_buf_init(&b.mtext, BUNDLE_MANIFEST_MAX);
+	kcsi_buf_init(&b.msig, BUNDLE_SIG_MAX);
+	kcsi_buf_init(&b.led, BUNDLE_LEDGER_MAX);
+	if (stat(bundle, &st) != 0) {
+		rc = kcsi_error_set(err, errno == ENOENT ? KCSI_ERR_NOTFOUND : KCSI_ERR_IO, "%s: %s", bundle, strerror(errno));
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		rc = kcsi_error_set(err, KCSI_ERR_USAGE, "%s: not a regular file", bundle);
+		goto out;
+	}
+	b.size = (uint64_t)st.st_size;
 	if (!(a = bundle_open(bundle, err))) {
 		rc = err ? err->code : KCSI_ERR_IO;
 		goto out;
 	}
-	while ((r = archive_read_next_header(a, &ae)) == ARCHIVE_OK) {
-		char *name = kv_safe_text(archive_entry_pathname(ae) ? archive_entry_pathname(ae) : "");
-		json_t *m = name ? json_object_get(members, name) : NULL;
-		char hex[65];
-		if (!name)
-			break;
-		if (m && !json_is_true(json_object_get(m, "refused")) && !json_object_get(hashes, name)) {
-			if (hash_member(a, NULL, hex) != 0) {
-				kv_problem(probs, name, NULL, "unreadable: %s", archive_error_string(a));
-				free(name);
-				break;
-			}
-			json_object_set_new(hashes, name, json_string(hex));
-		}
-		free(name);
-	}
+	pass_headers(&b, a);
 	archive_read_free(a);
-	/* every member against the manifest */
-	files = json_object_get(man, "files");
-	{
-		const char *k;
-		json_t *val;
-		json_object_foreach(files, k, val) {
-			json_t *got = json_object_get(hashes, k), *m = json_object_get(members, k);
-			if (!m)
-				kv_problem(probs, k, NULL, "listed in the manifest but missing from the bundle");
-			else if (json_is_true(json_object_get(m, "refused")))
-				; /* said already */
-			else if (!got || !json_equal(got, val))
-				kv_problem(probs, k, NULL, "SHA-256 %s, the manifest says %s (changed)", got ? json_string_value(got) : "-",
-				      json_is_string(val) ? json_string_value(val) : "-");
+	if (check_manifest(&b, pubkey_hex)) {
+		if (!(a = bundle_open(bundle, err))) {
+			rc = err ? err->code : KCSI_ERR_IO;
+			goto out;
 		}
-		json_object_foreach(members, k, val)
-			if (strcmp(k, "MANIFEST.json") && strcmp(k, "MANIFEST.sig") && !json_object_get(files, k))
-				kv_problem(probs, k, NULL, "in the bundle but not in the manifest (added)");
+		pass_hashes(&b, a);
+		archive_read_free(a);
+		compare_manifest(&b);
+		check_ledger(&b);
 	}
-	if (!have_ev)
-		kv_problem(probs, "evidence.tar", NULL, "missing");
-	if (id && have_ev && !json_is_true(json_object_get(json_object_get(members, "evidence.tar"), "refused")) &&
-	    (!json_object_get(hashes, "evidence.tar") ||
-	     strcmp(id, json_string_value(json_object_get(hashes, "evidence.tar"))) != 0))
-		kv_problem(probs, "evidence.tar", NULL, "its SHA-256 is not the evidence id %s", id);
-	/* the ledger lines: each signed, this id, in order, from ingest to export */
-	{
-		uint64_t prev = 0;
-		bool ingested = false, exported = false;
-		for (size_t i = 0, ln = 1; i < led.len; ln++) {
-			char *nl = memchr(led.data + i, '\n', led.len - i);
-			size_t e = nl ? (size_t)(nl - led.data) : led.len;
-			char where[64];
-			const char *why;
-			json_t *j = e - i <= KV_LINE_MAX ? kv_line_check(led.data + i, e - i, pk, &why) : NULL;
-			snprintf(where, sizeof(where), "ledger.jsonl line %zu", ln);
-			if (e - i > KV_LINE_MAX) {
-				kv_problem(probs, where, NULL, "a line of %zu bytes, longer than any entry: not read", e - i);
-			} else if (!j) {
-				kv_problem(probs, where, NULL, "%s", why);
-			} else {
-				uint64_t seq = (uint64_t)json_integer_value(json_object_get(j, "seq"));
-				const char *act = json_string_value(json_object_get(j, "action"));
-				const char *eid = json_string_value(json_object_get(j, "id"));
-				if (!eid || !id || strcmp(eid, id) != 0)
-					kv_problem(probs, where, NULL, "entry %llu is about other evidence", (unsigned long long)seq);
-				if (seq <= prev)
-					kv_problem(probs, where, NULL, "entry %llu comes after entry %llu (reordered)", (unsigned long long)seq,
-					      (unsigned long long)prev);
-				prev = seq;
-				if (!strcmp(act, "ingested")) {
-					ingested = true;
-					if (json_integer_value(json_object_get(j, "size")) != (json_int_t)evsize)
-						kv_problem(probs, where, NULL, "the ingested size is not the evidence's");
-				}
-				if (!strcmp(act, "exported"))
-					exported = true;
-				nent++;
-			}
-			json_decref(j);
-			i = e + 1;
-		}
-		if (!ingested)
-			kv_problem(probs, "ledger.jsonl", NULL, "no ingested entry for the evidence");
-		if (!exported)
-			kv_problem(probs, "ledger.jsonl", NULL, "no exported entry for the evidence");
-	}
-done:
-	res = json_pack("{s:b, s:s?, s:s?, s:I, s:s?, s:I, s:O}", "ok", json_array_size(probs) == 0, "id", id, "sha256",
-			json_string_value(json_object_get(hashes, "evidence.tar")), "size", (json_int_t)evsize, "public_key",
-			man ? json_string_value(json_object_get(man, "public_key")) : NULL, "entries", (json_int_t)nent,
-			"problems", probs);
-	*out = res;
+	*out = json_pack("{s:b, s:s?, s:s?, s:I, s:s?, s:I, s:O}", "ok", json_array_size(b.probs) == 0, "id", b.id,
+			 "sha256", json_string_value(json_object_get(b.hashes, "evidence.tar")), "size", (json_int_t)b.evsize,
+			 "public_key", b.man ? json_string_value(json_object_get(b.man, "public_key")) : NULL, "entries",
+			 (json_int_t)b.nent, "problems", b.probs);
 out:
-	json_decref(man);
-	json_decref(probs);
-	json_decref(hashes);
-	json_decref(members);
-	kcsi_buf_free(&mtext);
-	kcsi_buf_free(&msig);
-	kcsi_buf_free(&led);
+	json_decref(b.man);
+	json_decref(b.probs);
+	json_decref(b.hashes);
+	json_decref(b.members);
+	kcsi_buf_free(&b.mtext);
+	kcsi_buf_free(&b.msig);
+	kcsi_buf_free(&b.led);
 	return rc;
 }

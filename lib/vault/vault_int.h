@@ -216,6 +216,15 @@ struct kcsi_vault {
 	unsigned load_gen;    /* the store's lock_gen when it was loaded */
 };
 
+kcsi_code kv_nomem(kcsi_error *err);
+/* the ledger loaded again under the shared lock (problems into probs) */
+kcsi_code kv_ledger_snapshot(kcsi_vault *v, json_t *probs, kcsi_error *err);
+/* Text recorded in the ledger must be UTF-8 without control characters
+ * (what names it in messages, param is its API name). */
+kcsi_code kv_text_ok(const char *what, const char *param, const char *s, kcsi_error *err);
+/* a file name as recorded: its last component, as kv_safe_text */
+char *kv_safe_name(const char *path);
+
 /* object keys; an id is 64 lowercase hex digits (checked before it names a path) */
 bool kv_is_id(const char *s);
 /* s as recorded or reported: bytes that are not UTF-8 text written \xNN (malloc'd) */
