@@ -125,14 +125,15 @@ void az_event(az *a, int64_t t_us, const char *desc, char *msg, const char *path
 char *az_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 char *az_strdup(const char *s); /* NULL stays NULL */
 const char *az_base(const char *path); /* the last component ("" for NULL) */
+/* What the scanners gathered for pid (0: the container's files), or NULL. */
 az_proc *az_proc_of(az *a, uint32_t pid);
-/* rules_process.c: a shell, an interpreter or a relay tool (python3.11 too) */
-bool az_is_shell_or_interp(const char *exe);
-/* a command shell or a relay tool, not a general-purpose interpreter (which
- * legitimately serves the network) */
-bool az_is_plain_shell(const char *exe);
 /* The name of the memory area of pid that holds addr ("?" when unknown). */
 const char *az_area_of(az *a, uint32_t pid, uint64_t addr);
+/* rules_process.c: a shell, an interpreter or a relay tool (python3.11 too) */
+bool az_is_shell_or_interp(const char *exe);
+/* rules_process.c: a command shell or a relay tool, not a general-purpose
+ * interpreter (which legitimately serves the network) */
+bool az_is_plain_shell(const char *exe);
 
 /* ---- the rule families (families.h lists them, in the order they run) ---- */
 
