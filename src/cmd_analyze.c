@@ -120,7 +120,7 @@ static int run(struct args *a)
 		kcsi_report_write(r, c, format, o.f, opt_set(a, "defang"), o.color && !strcmp(format, "text"), &err);
 		rc = out_close(&o, 0);
 	}
-	if (rc == 0 && verdict_reaches(r->verdict, opt_val(a, "fail-on")))
+	if (rc == 0 && verdict_reaches(kcsi_report_verdict(r), opt_val(a, "fail-on")))
 		rc = KCSI_ERR_GENERIC;
 	kcsi_report_free(r);
 	kcsi_ckpt_close(c);

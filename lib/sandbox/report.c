@@ -1,7 +1,8 @@
 /* kcsi detonate — the report: what the restored container did, as findings
- * (analyze's schema: id, severity, title, explanation, mitre, evidence) and
- * IOCs (type, value, class, source, count), built only from what was recorded:
- * the sinkhole's sessions, the DNS queries, the pcap's conversations, the
+ * (id, severity, title, explanation, mitre, evidence) and IOCs (type, value,
+ * class, source, count) of the finding model analyze uses
+ * (lib/evidence/finding.h), built only from what was recorded: the
+ * sinkhole's sessions, the DNS queries, the pcap's conversations, the
  * activity log and the process lists.  Then DIR/manifest.json with the sha256
  * of every file the run wrote. */
 #include <arpa/inet.h>
@@ -10,6 +11,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <pcap/pcap.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +21,7 @@
 
 #include "sandbox/sandbox_int.h"
 #include "base/safeout.h"
+#include "evidence/finding.h"
 
 /* a new reference to j, or an empty array when there is none */
 static json_t *or_empty(json_t *j)
@@ -26,84 +29,41 @@ static json_t *or_empty(json_t *j)
 	return j ? json_incref(j) : json_array();
 }
 
-static const char *sev_name[] = {"info", "low", "medium", "high", "critical"};
-
-static json_t *finding(json_t *fs, const char *id, int sev, const char *title, const char *expl, const char *mitre)
+static const char *jstr(json_t *o, const char *k)
 {
-	json_t *m = json_array();
-	char buf[128];
-	snprintf(buf, sizeof(buf), "%s", mitre);
-	for (char *t = strtok(buf, " "); t; t = strtok(NULL, " "))
-		json_array_append_new(m, json_string(t));
-	json_t *f = json_pack("{s:s, s:s, s:s, s:s, s:o, s:[]}", "id", id, "severity", sev_name[sev], "title", title,
-			      "explanation", expl, "mitre", m, "evidence");
-	json_array_append_new(fs, f);
-	return f;
+	const char *s = json_string_value(json_object_get(o, k));
+	return s ? s : "";
 }
 
-static void evidence(json_t *f, const char *kind, json_int_t pid, const char *path, const char *conn, const char *excerpt,
-		     const char *command)
+/* What the run showed, in the finding model (evidence/finding.h). */
+typedef struct det_found {
+	kcsi_findings fs;
+	kcsi_iocs iocs;
+} det_found;
+
+static kcsi_finding *finding(det_found *d, const char *id, enum kcsi_severity sev, const char *title, const char *expl,
+			     const char *mitre)
 {
-	char ex[204];
-	json_t *e = json_pack("{s:s, s:I, s:I}", "kind", kind, "pid", pid, "fd", (json_int_t)-1);
-	if (path)
-		json_object_set_new(e, "path", json_string(path));
-	if (conn)
-		json_object_set_new(e, "connection", json_string(conn));
-	if (excerpt) {
-		size_t n = strlen(excerpt);
-		snprintf(ex, sizeof(ex), "%.*s%s", n > 200 ? 197 : (int)n, excerpt, n > 200 ? "..." : "");
-		for (char *c = ex; *c; c++)
-			if ((unsigned char)*c < 0x20 || (unsigned char)*c >= 0x7f)
-				*c = '.';
-		json_object_set_new(e, "excerpt", json_string(ex));
-	}
-	if (command)
-		json_object_set_new(e, "command", json_string(command));
-	json_array_append_new(json_object_get(f, "evidence"), e);
+	return kcsi_finding_add(&d->fs, id, sev, strdup(title), strdup(expl), mitre);
 }
 
-static const char *addr_class(const char *a)
+/* An evidence item; every one of the detonation is of no descriptor. */
+static void evidence(kcsi_finding *f, const char *kind, json_int_t pid, const char *path, const char *conn,
+		     const char *excerpt)
 {
-	struct in_addr ia;
-	uint32_t x;
-	if (inet_pton(AF_INET, a, &ia) != 1)
-		return NULL;
-	x = ntohl(ia.s_addr);
-	if ((x >> 24) == 127)
-		return "loopback";
-	if ((x >> 24) == 10 || (x >> 20) == (172 << 4 | 1) || (x >> 16) == (192 << 8 | 168))
-		return "private";
-	if ((x >> 16) == (169 << 8 | 254))
-		return "link-local";
-	if ((x >> 8) == (192u << 16 | 0 << 8 | 2) || (x >> 8) == (198u << 16 | 51 << 8 | 100) ||
-	    (x >> 8) == (203u << 16 | 0 << 8 | 113))
-		return "documentation";
-	if ((x >> 28) == 14)
-		return "multicast";
-	if ((x >> 24) == 0 || (x >> 28) == 15 || (x >> 17) == (198u << 7 | 9) || (x >> 22) == (100u << 2 | 1))
-		return "reserved";
-	return "public";
-}
-
-static void ioc(json_t *iocs, const char *type, const char *value, const char *source)
-{
-	size_t i;
-	json_t *o;
-	if (!value || !*value)
+	kcsi_evidence *e = kcsi_finding_evidence(f, kind, pid, -1);
+	if (!e)
 		return;
-	json_array_foreach(iocs, i, o)
-	{
-		if (!strcmp(json_string_value(json_object_get(o, "type")), type) &&
-		    !strcmp(json_string_value(json_object_get(o, "value")), value)) {
-			json_object_set_new(o, "count", json_integer(json_integer_value(json_object_get(o, "count")) + 1));
-			return;
-		}
-	}
-	o = json_pack("{s:s, s:s, s:s, s:i}", "type", type, "value", value, "source", source, "count", 1);
-	if (!strcmp(type, "ipv4") && addr_class(value))
-		json_object_set_new(o, "class", json_string(addr_class(value)));
-	json_array_append_new(iocs, o);
+	e->path = path ? strdup(path) : NULL;
+	e->connection = conn ? strdup(conn) : NULL;
+	if (excerpt)
+		kcsi_evidence_excerpt(e, excerpt, strlen(excerpt), SIZE_MAX);
+}
+
+static void ioc(det_found *d, const char *type, const char *value, const char *source)
+{
+	if (value && *value)
+		kcsi_iocs_add(&d->iocs, type, value, 0, source);
 }
 
 /* ---- the pcap's conversations (IPv4 TCP/UDP), for the report and to find resets ---- */
@@ -224,16 +184,10 @@ static json_t *read_activity(const char *path)
 	return a;
 }
 
-static const char *jstr(json_t *o, const char *k)
+static void activity_findings(det_found *d, json_t *act)
 {
-	const char *s = json_string_value(json_object_get(o, k));
-	return s ? s : "";
-}
-
-static void activity_findings(json_t *fs, json_t *iocs, json_t *act)
-{
-	json_t *f_exec = NULL, *f_write = NULL, *f_memfd = NULL, *f_ptrace = NULL, *f_setuid = NULL, *f_unlink = NULL,
-	       *f_chmod = NULL, *f_conn = NULL, *f_listen = NULL;
+	kcsi_finding *f_exec = NULL, *f_write = NULL, *f_memfd = NULL, *f_ptrace = NULL, *f_setuid = NULL,
+		     *f_unlink = NULL, *f_chmod = NULL, *f_conn = NULL, *f_listen = NULL;
 	size_t i, nexec = 0, nwrite = 0, nunlink = 0, nconn = 0;
 	json_t *e;
 	char ex[600];
@@ -243,66 +197,66 @@ static void activity_findings(json_t *fs, json_t *iocs, json_t *act)
 		json_int_t pid = json_integer_value(json_object_get(e, "proc.vpid"));
 		if (!strcmp(t, "execve")) {
 			if (!f_exec)
-				f_exec = finding(fs, "KCSI-DYN-EXEC-001", 1, "The restored processes started programs",
+				f_exec = finding(d, "KCSI-DYN-EXEC-001", KCSI_SEV_LOW, "The restored processes started programs",
 						 "Programs were executed inside the sandbox after the restore (from the "
 						 "activity log).",
 						 "T1059 T1059.004");
 			if (nexec++ < 20) {
 				snprintf(ex, sizeof(ex), "%s (parent %s)", cl, jstr(e, "proc.pname"));
-				evidence(f_exec, "process", pid, jstr(e, "proc.exepath"), NULL, ex, NULL);
+				evidence(f_exec, "process", pid, jstr(e, "proc.exepath"), NULL, ex);
 			}
 		} else if (!strcmp(t, "open") && (fd[0] == '/' && strncmp(fd, "/dev/", 5) && strncmp(fd, "/proc/", 6))) {
 			if (!f_write)
-				f_write = finding(fs, "KCSI-DYN-FILE-001", 1, "Files opened for writing",
+				f_write = finding(d, "KCSI-DYN-FILE-001", KCSI_SEV_LOW, "Files opened for writing",
 						  "Processes in the sandbox opened files for writing.", "T1074.001");
 			if (nwrite++ < 20)
-				evidence(f_write, "file", pid, fd, NULL, cl, NULL);
+				evidence(f_write, "file", pid, fd, NULL, cl);
 		} else if (!strcmp(t, "unlink")) {
 			if (!f_unlink)
-				f_unlink = finding(fs, "KCSI-DYN-UNLINK-001", 1, "Files deleted",
+				f_unlink = finding(d, "KCSI-DYN-UNLINK-001", KCSI_SEV_LOW, "Files deleted",
 						   "Processes in the sandbox deleted files.", "T1070.004");
 			if (nunlink++ < 20)
-				evidence(f_unlink, "file", pid, fd, NULL, cl, NULL);
+				evidence(f_unlink, "file", pid, fd, NULL, cl);
 		} else if (!strcmp(t, "chmod")) {
 			if (!f_chmod)
-				f_chmod = finding(fs, "KCSI-DYN-CHMOD-001", 1, "File modes changed",
+				f_chmod = finding(d, "KCSI-DYN-CHMOD-001", KCSI_SEV_LOW, "File modes changed",
 						  "Processes in the sandbox changed file permissions.", "T1222.002");
-			evidence(f_chmod, "file", pid, fd, NULL, jstr(e, "evt.arg.mode"), NULL);
+			evidence(f_chmod, "file", pid, fd, NULL, jstr(e, "evt.arg.mode"));
 		} else if (!strcmp(t, "memfd_create")) {
 			if (!f_memfd)
-				f_memfd = finding(fs, "KCSI-DYN-MEMFD-001", 3, "Anonymous in-memory file created",
+				f_memfd = finding(d, "KCSI-DYN-MEMFD-001", KCSI_SEV_HIGH, "Anonymous in-memory file created",
 						  "memfd_create() gives a file that exists only in memory, the usual first "
 						  "step of fileless execution.",
 						  "T1620 T1027");
-			evidence(f_memfd, "process", pid, fd, NULL, cl, NULL);
+			evidence(f_memfd, "process", pid, fd, NULL, cl);
 		} else if (!strcmp(t, "ptrace")) {
 			if (!f_ptrace)
-				f_ptrace = finding(fs, "KCSI-DYN-PTRACE-001", 3, "Process tracing",
+				f_ptrace = finding(d, "KCSI-DYN-PTRACE-001", KCSI_SEV_HIGH, "Process tracing",
 						   "A process used ptrace() (debugging or injecting into another process).",
 						   "T1055.008");
-			evidence(f_ptrace, "process", pid, NULL, NULL, cl, NULL);
+			evidence(f_ptrace, "process", pid, NULL, NULL, cl);
 		} else if (!strcmp(t, "setuid")) {
 			if (!f_setuid)
-				f_setuid = finding(fs, "KCSI-DYN-SETUID-001", 2, "Process changed its user id",
+				f_setuid = finding(d, "KCSI-DYN-SETUID-001", KCSI_SEV_MEDIUM, "Process changed its user id",
 						   "A process called setuid-family syscalls.", "T1548");
-			evidence(f_setuid, "process", pid, NULL, NULL, cl, NULL);
+			evidence(f_setuid, "process", pid, NULL, NULL, cl);
 		} else if (!strcmp(t, "connect") && strchr(fd, ':')) {
 			if (!f_conn)
-				f_conn = finding(fs, "KCSI-DYN-CONNECT-001", 1, "Outbound connection attempts (activity log)",
+				f_conn = finding(d, "KCSI-DYN-CONNECT-001", KCSI_SEV_LOW, "Outbound connection attempts (activity log)",
 						 "connect() calls of the restored processes, with the address they asked "
 						 "for.",
 						 "T1071");
 			if (nconn++ < 30) {
 				char c[200];
 				snprintf(c, sizeof(c), "%s %s", jstr(e, "fd.l4proto"), fd);
-				evidence(f_conn, "socket", pid, NULL, c, cl, NULL);
+				evidence(f_conn, "socket", pid, NULL, c, cl);
 			}
-			ioc(iocs, "ipv4", jstr(e, "fd.sip"), "detonation activity log (connect)");
+			ioc(d, "ipv4", jstr(e, "fd.sip"), "detonation activity log (connect)");
 		} else if (!strcmp(t, "listen")) {
 			if (!f_listen)
-				f_listen = finding(fs, "KCSI-DYN-LISTEN-001", 1, "Listening sockets",
+				f_listen = finding(d, "KCSI-DYN-LISTEN-001", KCSI_SEV_LOW, "Listening sockets",
 						   "Processes in the sandbox listened for connections.", "T1571");
-			evidence(f_listen, "socket", pid, NULL, fd, cl, NULL);
+			evidence(f_listen, "socket", pid, NULL, fd, cl);
 		}
 	}
 }
@@ -388,9 +342,10 @@ static json_t *exit_event(json_t *act, json_int_t pid)
 /* Every process of the checkpoint with its fate: running at the end, exited
  * (code or signal, when), not restored.  Exits soon after the restore with a
  * failure are a finding: anti-analysis, or a dependency the sandbox cut. */
-static json_t *process_fates(const det_facts *f, json_t *act, json_t *fs)
+static json_t *process_fates(const det_facts *f, json_t *act, det_found *d)
 {
-	json_t *out = json_array(), *p, *f_exit = NULL, *f_early = NULL;
+	json_t *out = json_array(), *p;
+	kcsi_finding *f_exit = NULL, *f_early = NULL;
 	size_t i;
 	json_array_foreach(f->checkpointed_processes, i, p)
 	{
@@ -418,20 +373,20 @@ static json_t *process_fates(const det_facts *f, json_t *act, json_t *fs)
 				 jstr(o, "fate"), ev ? (sig ? ", by a signal" : st >> 8 & 0xff ? ", non-zero exit code" : ", code 0")
 						     : "");
 			if (!f_exit)
-				f_exit = finding(fs, "KCSI-DYN-EXIT-001", 0, "Processes of the checkpoint that exited during the run",
+				f_exit = finding(d, "KCSI-DYN-EXIT-001", KCSI_SEV_INFO, "Processes of the checkpoint that exited during the run",
 						 "Processes the checkpoint held were gone before the end of the run.", "");
-			evidence(f_exit, "process", pid, NULL, NULL, ex, NULL);
+			evidence(f_exit, "process", pid, NULL, NULL, ex);
 			/* soon after the restore, and not a clean exit */
 			if (!restored || (ev && (sig || st >> 8 & 0xff))) {
 				if (!f_early)
-					f_early = finding(fs, "KCSI-DYN-EXIT-002", 1,
+					f_early = finding(d, "KCSI-DYN-EXIT-002", KCSI_SEV_LOW,
 							  "Processes that stopped right after the restore",
 							  "A process of the checkpoint ended soon after the restore or with a "
 							  "failure: it may check for analysis environments, or it lost "
 							  "something it depends on (a connection the sandbox reset, a file "
 							  "of a replaced mount).",
 							  "T1497");
-				evidence(f_early, "process", pid, NULL, NULL, ex, NULL);
+				evidence(f_early, "process", pid, NULL, NULL, ex);
 			}
 		}
 		json_array_append_new(out, o);
@@ -439,213 +394,268 @@ static json_t *process_fates(const det_facts *f, json_t *act, json_t *fs)
 	return out;
 }
 
-kcsi_code det_write_report(const char *dir, const det_facts *f, unsigned *nfindings, kcsi_error *err)
+/* "TCP 10.88.0.5:40000 -> 127.6.6.6:6667" and a tail, for a record with src,
+ * sport, dst and dport */
+static void flow_text(char *buf, size_t cap, const char *proto, json_t *s, const char *tail_fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+static void flow_text(char *buf, size_t cap, const char *proto, json_t *s, const char *tail_fmt, ...)
 {
-	json_t *fs = json_array(), *iocs = json_array(), *r, *resets, *convs, *act, *s, *cmd;
-	json_t *sessions = json_object_get(f->sinkhole, "sessions"), *dns = json_object_get(f->sinkhole, "dns");
-	json_t *udp = json_object_get(f->sinkhole, "udp");
-	json_t *zones = json_object_get(f->sinkhole, "dns_zones");
-	char p[4400], ts[3][40], conn[256], ex[1200];
-	size_t i, j;
-	kcsi_code rc;
-
-	snprintf(p, sizeof(p), "%s/traffic.pcap", dir);
-	convs = pcap_conversations(p, &resets);
-	act = read_activity(f->activity_path);
-
-	/* sinkhole sessions: what the program tried to reach and said */
-	json_t *f_net = NULL, *f_irc = NULL, *f_cmd = NULL, *f_miner = NULL, *f_http = NULL, *f_silent = NULL;
-	json_array_foreach(sessions, i, s)
-	{
-		const char *svc = jstr(s, "service");
-		snprintf(conn, sizeof(conn), "TCP %s:%lld -> %s:%lld (%s, %lld bytes sent, %lld received)", jstr(s, "src"),
+	va_list ap;
+	int n = snprintf(buf, cap, "%s %s:%lld -> %s:%lld", proto, jstr(s, "src"),
 			 (long long)json_integer_value(json_object_get(s, "sport")), jstr(s, "dst"),
-			 (long long)json_integer_value(json_object_get(s, "dport")), svc,
-			 (long long)json_integer_value(json_object_get(s, "bytes_in")),
-			 (long long)json_integer_value(json_object_get(s, "bytes_out")));
-		if (!f_net)
-			f_net = finding(fs, "KCSI-DYN-NET-001", 2, "Connects out from the sandbox",
+			 (long long)json_integer_value(json_object_get(s, "dport")));
+	if (n < 0 || (size_t)n >= cap)
+		return;
+	va_start(ap, tail_fmt);
+	vsnprintf(buf + n, cap - (size_t)n, tail_fmt, ap);
+	va_end(ap);
+}
+
+/* ---- the sinkhole's sessions: what the program tried to reach and said ---- */
+
+struct sessions {
+	kcsi_finding *net, *irc, *cmd, *miner, *http, *silent;
+};
+
+static void irc_session(det_found *d, struct sessions *k, json_t *s, const char *conn)
+{
+	json_t *l, *cmd;
+	size_t j;
+	char ex[1200] = "";
+	if (!k->irc)
+		k->irc = finding(d, "KCSI-DYN-IRC-001", KCSI_SEV_HIGH, "Registers with an IRC server (bot C2)",
+				 "The program spoke IRC to the address it connected to: nick, user and channel as a bot "
+				 "joins its command channel.",
+				 "T1071 T1102.002");
+	json_array_foreach(json_object_get(s, "lines"), j, l) {
+		const char *t = json_string_value(l);
+		if (j < 6 && strlen(ex) + strlen(t) + 4 < sizeof(ex))
+			strcat(strcat(ex, t), " | ");
+	}
+	evidence(k->irc, "socket", -1, jstr(s, "transcript"), conn, ex);
+	ioc(d, "irc-nick", jstr(s, "nick"), "detonation: IRC NICK");
+	ioc(d, "irc-user", jstr(s, "realname"), "detonation: IRC USER (real name field)");
+	json_array_foreach(json_object_get(s, "channels"), j, l)
+		ioc(d, "irc-channel", jstr(l, "channel"), "detonation: IRC JOIN");
+	json_array_foreach(json_object_get(s, "commands"), j, cmd) {
+		json_t *o, *out = json_object_get(cmd, "output");
+		size_t k2;
+		if (!k->cmd)
+			k->cmd = finding(d, "KCSI-DYN-C2CMD-001", KCSI_SEV_CRITICAL, "Runs commands sent by its C2",
+					 "The sinkhole's operator sent commands on the IRC channel and the program answered "
+					 "with their output: it executes remote commands.",
+					 "T1059 T1059.004 T1071");
+		snprintf(ex, sizeof(ex), "%s => ", jstr(cmd, "command"));
+		json_array_foreach(out, k2, o) {
+			const char *t = json_string_value(o);
+			if (strlen(ex) + strlen(t) + 4 < sizeof(ex))
+				strcat(strcat(ex, t), k2 + 1 < json_array_size(out) ? " | " : "");
+		}
+		if (!json_array_size(out))
+			strcat(ex, "(no answer)");
+		evidence(k->cmd, "socket", -1, jstr(s, "transcript"), conn, ex);
+	}
+}
+
+static void stratum_session(det_found *d, struct sessions *k, json_t *s, const char *conn)
+{
+	char ex[1200];
+	if (!k->miner)
+		k->miner = finding(d, "KCSI-DYN-MINER-001", KCSI_SEV_CRITICAL, "Logs in to a mining pool",
+				   "The program spoke stratum JSON-RPC (subscribe/authorize/login/submit) and gave a wallet: "
+				   "a cryptocurrency miner.",
+				   "T1496");
+	snprintf(ex, sizeof(ex), "login %s pass %s agent %s methods %s submits %lld", jstr(s, "login"), jstr(s, "pass"),
+		 jstr(s, "agent"), json_array_size(json_object_get(s, "methods")) ? "yes" : "no",
+		 (long long)json_integer_value(json_object_get(s, "submits")));
+	evidence(k->miner, "socket", -1, jstr(s, "transcript"), conn, ex);
+	ioc(d, "wallet", jstr(s, "login"), "detonation: stratum login");
+	ioc(d, "user-agent", jstr(s, "agent"), "detonation: stratum agent");
+}
+
+static void http_session(det_found *d, struct sessions *k, json_t *s, const char *conn)
+{
+	json_t *q;
+	size_t j;
+	if (!k->http)
+		k->http = finding(d, "KCSI-DYN-HTTP-001", KCSI_SEV_MEDIUM, "HTTP requests",
+				  "The program sent HTTP requests (answered 200 with an empty body).", "T1071.001");
+	json_array_foreach(json_object_get(s, "requests"), j, q) {
+		char url[1200], ex[1200];
+		snprintf(url, sizeof(url), "http://%s%s", *jstr(q, "host") ? jstr(q, "host") : jstr(s, "dst"), jstr(q, "path"));
+		snprintf(ex, sizeof(ex), "%.16s %.900s UA %.200s", jstr(q, "method"), url, jstr(q, "user_agent"));
+		evidence(k->http, "socket", -1, jstr(s, "transcript"), conn, ex);
+		ioc(d, "url", url, "detonation: HTTP request");
+		ioc(d, "user-agent", jstr(q, "user_agent"), "detonation: HTTP request");
+	}
+}
+
+static void session_findings(det_found *d, json_t *sessions)
+{
+	struct sessions k = {0};
+	json_t *s;
+	size_t i;
+	json_array_foreach(sessions, i, s) {
+		const char *svc = jstr(s, "service");
+		char conn[256];
+		flow_text(conn, sizeof(conn), "TCP", s, " (%s, %lld bytes sent, %lld received)", svc,
+			  (long long)json_integer_value(json_object_get(s, "bytes_in")),
+			  (long long)json_integer_value(json_object_get(s, "bytes_out")));
+		if (!k.net)
+			k.net = finding(d, "KCSI-DYN-NET-001", KCSI_SEV_MEDIUM, "Connects out from the sandbox",
 					"The restored processes opened TCP connections; the sinkhole took every one "
 					"(destination and port as the program asked for them).",
 					"T1071 T1571");
-		evidence(f_net, "socket", -1, jstr(s, "transcript"), conn, jstr(s, "first_bytes"), NULL);
-		ioc(iocs, "ipv4", jstr(s, "dst"), "detonation: TCP connection tried");
-		if (!strcmp(svc, "irc")) {
-			json_t *l;
-			if (!f_irc)
-				f_irc = finding(fs, "KCSI-DYN-IRC-001", 3, "Registers with an IRC server (bot C2)",
-						"The program spoke IRC to the address it connected to: nick, user and "
-						"channel as a bot joins its command channel.",
-						"T1071 T1102.002");
-			ex[0] = '\0';
-			json_array_foreach(json_object_get(s, "lines"), j, l)
-			{
-				const char *t = json_string_value(l);
-				if (j < 6 && strlen(ex) + strlen(t) + 4 < sizeof(ex))
-					strcat(strcat(ex, t), " | ");
-			}
-			evidence(f_irc, "socket", -1, jstr(s, "transcript"), conn, ex, NULL);
-			ioc(iocs, "irc-nick", jstr(s, "nick"), "detonation: IRC NICK");
-			ioc(iocs, "irc-user", jstr(s, "realname"), "detonation: IRC USER (real name field)");
-			json_array_foreach(json_object_get(s, "channels"), j, l)
-			ioc(iocs, "irc-channel", jstr(l, "channel"), "detonation: IRC JOIN");
-			json_array_foreach(json_object_get(s, "commands"), j, cmd)
-			{
-				json_t *o;
-				size_t k;
-				if (!f_cmd)
-					f_cmd = finding(fs, "KCSI-DYN-C2CMD-001", 4, "Runs commands sent by its C2",
-							"The sinkhole's operator sent commands on the IRC channel and the "
-							"program answered with their output: it executes remote commands.",
-							"T1059 T1059.004 T1071");
-				snprintf(ex, sizeof(ex), "%s => ", jstr(cmd, "command"));
-				json_array_foreach(json_object_get(cmd, "output"), k, o)
-				{
-					const char *t = json_string_value(o);
-					if (strlen(ex) + strlen(t) + 4 < sizeof(ex))
-						strcat(strcat(ex, t), k + 1 < json_array_size(json_object_get(cmd, "output"))
-									     ? " | "
-									     : "");
-				}
-				if (!json_array_size(json_object_get(cmd, "output")))
-					strcat(ex, "(no answer)");
-				evidence(f_cmd, "socket", -1, jstr(s, "transcript"), conn, ex, NULL);
-			}
-		} else if (!strcmp(svc, "stratum")) {
-			if (!f_miner)
-				f_miner = finding(fs, "KCSI-DYN-MINER-001", 4, "Logs in to a mining pool",
-						  "The program spoke stratum JSON-RPC (subscribe/authorize/login/submit) and "
-						  "gave a wallet: a cryptocurrency miner.",
-						  "T1496");
-			snprintf(ex, sizeof(ex), "login %s pass %s agent %s methods %s submits %lld", jstr(s, "login"),
-				 jstr(s, "pass"), jstr(s, "agent"),
-				 json_array_size(json_object_get(s, "methods")) ? "yes" : "no",
-				 (long long)json_integer_value(json_object_get(s, "submits")));
-			evidence(f_miner, "socket", -1, jstr(s, "transcript"), conn, ex, NULL);
-			ioc(iocs, "wallet", jstr(s, "login"), "detonation: stratum login");
-			ioc(iocs, "user-agent", jstr(s, "agent"), "detonation: stratum agent");
-		} else if (!strcmp(svc, "http")) {
-			json_t *q;
-			if (!f_http)
-				f_http = finding(fs, "KCSI-DYN-HTTP-001", 2, "HTTP requests",
-						 "The program sent HTTP requests (answered 200 with an empty body).",
-						 "T1071.001");
-			json_array_foreach(json_object_get(s, "requests"), j, q)
-			{
-				char url[1200];
-				snprintf(url, sizeof(url), "http://%s%s",
-					 *jstr(q, "host") ? jstr(q, "host") : jstr(s, "dst"), jstr(q, "path"));
-				snprintf(ex, sizeof(ex), "%.16s %.900s UA %.200s", jstr(q, "method"), url, jstr(q, "user_agent"));
-				evidence(f_http, "socket", -1, jstr(s, "transcript"), conn, ex, NULL);
-				ioc(iocs, "url", url, "detonation: HTTP request");
-				ioc(iocs, "user-agent", jstr(q, "user_agent"), "detonation: HTTP request");
-			}
-		} else if (!strcmp(svc, "silent")) {
-			if (!f_silent)
-				f_silent = finding(fs, "KCSI-DYN-SILENT-001", 2,
+		evidence(k.net, "socket", -1, jstr(s, "transcript"), conn, jstr(s, "first_bytes"));
+		ioc(d, "ipv4", jstr(s, "dst"), "detonation: TCP connection tried");
+		if (!strcmp(svc, "irc"))
+			irc_session(d, &k, s, conn);
+		else if (!strcmp(svc, "stratum"))
+			stratum_session(d, &k, s, conn);
+		else if (!strcmp(svc, "http"))
+			http_session(d, &k, s, conn);
+		else if (!strcmp(svc, "silent")) {
+			if (!k.silent)
+				k.silent = finding(d, "KCSI-DYN-SILENT-001", KCSI_SEV_MEDIUM,
 						   "Connection that waits for the other side to speak",
-						   "The program connected and sent nothing: the shape of a reverse shell "
-						   "or a bot waiting for orders.",
+						   "The program connected and sent nothing: the shape of a reverse shell or a "
+						   "bot waiting for orders.",
 						   "T1059.004 T1095");
-			evidence(f_silent, "socket", -1, jstr(s, "transcript"), conn, NULL, NULL);
+			evidence(k.silent, "socket", -1, jstr(s, "transcript"), conn, NULL);
 		}
 	}
-	/* zones whose names carry data: tunnels and DNS exfiltration */
-	json_t *z, *tunnel_zones = json_array();
-	json_array_foreach(zones, i, z)
-	{
+}
+
+/* ---- DNS: zones whose names carry data (tunnels, exfiltration), lookups ---- */
+
+static void tunnel_finding(det_found *d, json_t *z)
+{
+	json_t *rs;
+	size_t k;
+	char reasons[600] = "", title[400], ex[1200];
+	kcsi_finding *f;
+	json_array_foreach(json_object_get(z, "reasons"), k, rs) {
+		size_t l = strlen(reasons);
+		snprintf(reasons + l, sizeof(reasons) - l, "%s%s", l ? "; " : "", json_string_value(rs));
+	}
+	snprintf(title, sizeof(title), "DNS tunnelling or exfiltration through %s", jstr(z, "zone"));
+	f = finding(d, "KCSI-DYN-DNSTUN-001", KCSI_SEV_CRITICAL, title,
+		    "The program sent data in the names of its DNS queries: many unique, long or encoded labels under one "
+		    "zone. Each query carries a piece of a file or a command channel to whoever answers for the zone.",
+		    "T1071.004 T1048.003");
+	snprintf(ex, sizeof(ex), "%lld queries, %lld unique subdomains: %s",
+		 (long long)json_integer_value(json_object_get(z, "queries")),
+		 (long long)json_integer_value(json_object_get(z, "unique_subdomains")), reasons);
+	evidence(f, "dns", -1, "transcripts/dns.txt", NULL, ex);
+	json_array_foreach(json_object_get(z, "examples"), k, rs)
+		evidence(f, "dns", -1, "transcripts/dns.txt", NULL, json_string_value(rs));
+	ioc(d, "domain", jstr(z, "zone"), "detonation: DNS tunnel zone");
+}
+
+static bool in_zones(const char *name, json_t *zones)
+{
+	json_t *tz;
+	size_t k;
+	json_array_foreach(zones, k, tz) {
+		size_t nl = strlen(name), zl = json_string_length(tz);
+		if (nl >= zl && !strcasecmp(name + nl - zl, json_string_value(tz)))
+			return true;
+	}
+	return false;
+}
+
+static void dns_findings(det_found *d, json_t *zones, json_t *dns)
+{
+	json_t *z, *s, *tunnel_zones = json_array();
+	size_t i;
+	json_array_foreach(zones, i, z) {
 		if (!json_is_true(json_object_get(z, "tunnel")))
 			continue;
-		json_t *why = json_object_get(z, "reasons"), *rs;
-		size_t k;
-		char reasons[600] = "";
-		json_array_foreach(why, k, rs)
-		{
-			size_t l = strlen(reasons);
-			snprintf(reasons + l, sizeof(reasons) - l, "%s%s", l ? "; " : "", json_string_value(rs));
-		}
-		char title[400];
-		snprintf(title, sizeof(title), "DNS tunnelling or exfiltration through %s", jstr(z, "zone"));
-		json_t *f_tun = finding(fs, "KCSI-DYN-DNSTUN-001", 4, title,
-					"The program sent data in the names of its DNS queries: many unique, long or "
-					"encoded labels under one zone. Each query carries a piece of a file or a command "
-					"channel to whoever answers for the zone.",
-					"T1071.004 T1048.003");
-		snprintf(ex, sizeof(ex), "%lld queries, %lld unique subdomains: %s",
-			 (long long)json_integer_value(json_object_get(z, "queries")),
-			 (long long)json_integer_value(json_object_get(z, "unique_subdomains")), reasons);
-		evidence(f_tun, "dns", -1, "transcripts/dns.txt", NULL, ex, NULL);
-		json_array_foreach(json_object_get(z, "examples"), k, rs)
-			evidence(f_tun, "dns", -1, "transcripts/dns.txt", NULL, json_string_value(rs), NULL);
-		ioc(iocs, "domain", jstr(z, "zone"), "detonation: DNS tunnel zone");
+		tunnel_finding(d, z);
 		json_array_append(tunnel_zones, json_object_get(z, "zone"));
 	}
 	if (json_array_size(dns)) {
-		json_t *f_dns = finding(fs, "KCSI-DYN-DNS-001", 1, "DNS lookups",
-					"Names the program resolved (the sinkhole answered every query, A with a "
-					"sinkhole address).",
-					"T1071.004");
-		json_array_foreach(dns, i, s)
-		{
+		kcsi_finding *f = finding(d, "KCSI-DYN-DNS-001", KCSI_SEV_LOW, "DNS lookups",
+					  "Names the program resolved (the sinkhole answered every query, A with a sinkhole "
+					  "address).",
+					  "T1071.004");
+		json_array_foreach(dns, i, s) {
 			const char *name = jstr(s, "name");
-			bool in_tunnel = false;
-			json_t *tz;
-			size_t k;
+			char ex[1200];
 			snprintf(ex, sizeof(ex), "%s %s via %s (%s)", jstr(s, "type"), name, jstr(s, "server"),
 				 jstr(s, "transport"));
 			if (i < 30)
-				evidence(f_dns, "dns", -1, "transcripts/dns.txt", NULL, ex, NULL);
-			json_array_foreach(tunnel_zones, k, tz)
-			{
-				size_t nl = strlen(name), zl = json_string_length(tz);
-				if (nl >= zl && !strcasecmp(name + nl - zl, json_string_value(tz)))
-					in_tunnel = true;
-			}
+				evidence(f, "dns", -1, "transcripts/dns.txt", NULL, ex);
 			/* the names of a tunnel are its payload, not indicators: the zone is */
-			if (!in_tunnel)
-				ioc(iocs, "domain", name, "detonation: DNS query");
+			if (!in_zones(name, tunnel_zones))
+				ioc(d, "domain", name, "detonation: DNS query");
 		}
 	}
 	json_decref(tunnel_zones);
-	if (json_array_size(udp)) {
-		json_t *f_udp = finding(fs, "KCSI-DYN-UDP-001", 1, "UDP datagrams sent out",
-					"Datagrams to addresses outside the sandbox (recorded, never answered).", "T1095");
-		json_array_foreach(udp, i, s)
-		{
-			snprintf(conn, sizeof(conn), "UDP %s:%lld -> %s:%lld (%lld bytes)", jstr(s, "src"),
-				 (long long)json_integer_value(json_object_get(s, "sport")), jstr(s, "dst"),
-				 (long long)json_integer_value(json_object_get(s, "dport")),
-				 (long long)json_integer_value(json_object_get(s, "bytes")));
-			if (i < 30)
-				evidence(f_udp, "socket", -1, NULL, conn, jstr(s, "first_bytes"), NULL);
-			ioc(iocs, "ipv4", jstr(s, "dst"), "detonation: UDP datagram");
-		}
+}
+
+/* ---- datagrams, resets, CPU ---- */
+
+static void udp_findings(det_found *d, json_t *udp)
+{
+	json_t *s;
+	size_t i;
+	kcsi_finding *f;
+	if (!json_array_size(udp))
+		return;
+	f = finding(d, "KCSI-DYN-UDP-001", KCSI_SEV_LOW, "UDP datagrams sent out",
+		    "Datagrams to addresses outside the sandbox (recorded, never answered).", "T1095");
+	json_array_foreach(udp, i, s) {
+		char conn[256];
+		flow_text(conn, sizeof(conn), "UDP", s, " (%lld bytes)", (long long)json_integer_value(json_object_get(s, "bytes")));
+		if (i < 30)
+			evidence(f, "socket", -1, NULL, conn, jstr(s, "first_bytes"));
+		ioc(d, "ipv4", jstr(s, "dst"), "detonation: UDP datagram");
 	}
-	if (json_array_size(resets)) {
-		json_t *f_rst = finding(fs, "KCSI-DYN-RESET-001", 0, "Restored connections reset by the sandbox",
-					"Connections the checkpoint held were restored, and the sandbox (no peer behind "
-					"them) answered with a reset.",
-					"");
-		json_array_foreach(resets, i, s)
-		{
-			snprintf(conn, sizeof(conn), "TCP %s:%lld -> %s:%lld reset (%lld packets)", jstr(s, "src"),
-				 (long long)json_integer_value(json_object_get(s, "sport")), jstr(s, "dst"),
-				 (long long)json_integer_value(json_object_get(s, "dport")),
-				 (long long)json_integer_value(json_object_get(s, "packets")));
-			evidence(f_rst, "socket", -1, "traffic.pcap", conn, NULL, NULL);
-		}
+}
+
+static void reset_findings(det_found *d, json_t *resets)
+{
+	json_t *s;
+	size_t i;
+	kcsi_finding *f;
+	if (!json_array_size(resets))
+		return;
+	f = finding(d, "KCSI-DYN-RESET-001", KCSI_SEV_INFO, "Restored connections reset by the sandbox",
+		    "Connections the checkpoint held were restored, and the sandbox (no peer behind them) answered with "
+		    "a reset.",
+		    "");
+	json_array_foreach(resets, i, s) {
+		char conn[256];
+		flow_text(conn, sizeof(conn), "TCP", s, " reset (%lld packets)",
+			  (long long)json_integer_value(json_object_get(s, "packets")));
+		evidence(f, "socket", -1, "traffic.pcap", conn, NULL);
 	}
-	json_t *fates = process_fates(f, act, fs);
-	activity_findings(fs, iocs, act);
-	/* CPU use: reported always, a finding when the container used most of its cap */
+}
+
+/* CPU use: reported always, a finding when the container used most of its cap */
+static double cpu_finding(det_found *d, const det_facts *f)
+{
 	double avg = f->run_s > 0 ? 100.0 * f->cpu_seconds / f->run_s : 0;
 	if (f->run_s >= 3 && avg >= 0.6 * f->cpu_percent) {
-		json_t *fc = finding(fs, "KCSI-DYN-CPU-001", 2, "Sustained CPU use",
-				     "The container used most of the CPU it was allowed for the whole run.", "T1496");
+		char ex[1200];
+		kcsi_finding *fc = finding(d, "KCSI-DYN-CPU-001", KCSI_SEV_MEDIUM, "Sustained CPU use",
+					   "The container used most of the CPU it was allowed for the whole run.", "T1496");
 		snprintf(ex, sizeof(ex), "%.1f CPU seconds in %.1f s: %.0f%% of a core (cap %u%%)", f->cpu_seconds, f->run_s,
 			 avg, f->cpu_percent);
-		evidence(fc, "process", -1, NULL, NULL, ex, NULL);
+		evidence(fc, "process", -1, NULL, NULL, ex);
 	}
+	return avg;
+}
+
+/* ---- the report ---- */
+
+/* The document of report.json around the findings and IOCs (new reference). */
+static json_t *report_document(const det_facts *f, double avg, json_t *fates, json_t *convs, json_t *act)
+{
+	json_t *sessions = json_object_get(f->sinkhole, "sessions"), *dns = json_object_get(f->sinkhole, "dns");
+	json_t *udp = json_object_get(f->sinkhole, "udp"), *zones = json_object_get(f->sinkhole, "dns_zones"), *r;
+	char ts[3][40];
 
 	det_iso_time(f->started_wall, ts[0], sizeof(ts[0]));
 	det_iso_time(f->restored_wall, ts[1], sizeof(ts[1]));
@@ -688,33 +698,65 @@ kcsi_code det_write_report(const char *dir, const det_facts *f, unsigned *nfindi
 				      "events", (json_int_t)f->events, "lost", (json_int_t)f->events_lost, "unavailable",
 				      f->bpf_error, "events_after_restore", (json_int_t)json_array_size(act)));
 	json_object_set(r, "fs_changes", f->fs_changes ? f->fs_changes : json_null());
-	json_object_set_new(r, "findings", fs);
-	json_object_set_new(r, "iocs", iocs);
-	*nfindings = (unsigned)json_array_size(fs);
+	return r;
+}
+
+/* DIR/manifest.json: every file the run wrote, by path, with its sha256 */
+static kcsi_code write_manifest(const char *dir, const det_facts *f, kcsi_error *err)
+{
+	json_t *files = json_array(), *m;
+	size_t n;
+	json_t **v;
+	kcsi_code rc;
+	manifest_dir(files, dir, "");
+	n = json_array_size(files);
+	v = calloc(n ? n : 1, sizeof(*v));
+	for (size_t i = 0; v && i < n; i++)
+		v[i] = json_incref(json_array_get(files, i));
+	if (v) {
+		qsort(v, n, sizeof(*v), cmp_path);
+		json_array_clear(files);
+		for (size_t i = 0; i < n; i++)
+			json_array_append_new(files, v[i]);
+		free(v);
+	}
+	m = json_pack("{s:s, s:s, s:s, s:o}", "schema", "kcsi-detonation-manifest/1", "archive", f->archive,
+		      "archive_sha256", f->archive_sha256, "files", files);
+	rc = write_json(dir, "manifest.json", m, err);
+	json_decref(m);
+	return rc;
+}
+
+kcsi_code det_write_report(const char *dir, const det_facts *f, unsigned *nfindings, kcsi_error *err)
+{
+	det_found d = {0};
+	json_t *r, *resets, *convs, *act, *fates, *findings;
+	char p[4400];
+	double avg;
+	kcsi_code rc;
+
+	snprintf(p, sizeof(p), "%s/traffic.pcap", dir);
+	convs = pcap_conversations(p, &resets);
+	act = read_activity(f->activity_path);
+	session_findings(&d, json_object_get(f->sinkhole, "sessions"));
+	dns_findings(&d, json_object_get(f->sinkhole, "dns_zones"), json_object_get(f->sinkhole, "dns"));
+	udp_findings(&d, json_object_get(f->sinkhole, "udp"));
+	reset_findings(&d, resets);
+	fates = process_fates(f, act, &d);
+	activity_findings(&d, act);
+	avg = cpu_finding(&d, f);
+
+	r = report_document(f, avg, fates, convs, act);
+	json_object_set_new(r, "findings", findings = kcsi_findings_to_json(&d.fs));
+	json_object_set_new(r, "iocs", kcsi_iocs_to_json(&d.iocs));
+	*nfindings = (unsigned)json_array_size(findings);
+	kcsi_findings_free(&d.fs);
+	kcsi_iocs_free(&d.iocs);
 	json_decref(resets);
 	json_decref(act);
 	rc = write_json(dir, "report.json", r, err);
 	json_decref(r);
-	if (rc)
-		return rc;
-	json_t *files = json_array();
-	manifest_dir(files, dir, "");
-	{
-		size_t n = json_array_size(files);
-		json_t **v = calloc(n ? n : 1, sizeof(*v));
-		for (i = 0; i < n; i++)
-			v[i] = json_incref(json_array_get(files, i));
-		qsort(v, n, sizeof(*v), cmp_path);
-		json_array_clear(files);
-		for (i = 0; i < n; i++)
-			json_array_append_new(files, v[i]);
-		free(v);
-	}
-	json_t *m = json_pack("{s:s, s:s, s:s, s:o}", "schema", "kcsi-detonation-manifest/1", "archive", f->archive,
-			      "archive_sha256", f->archive_sha256, "files", files);
-	rc = write_json(dir, "manifest.json", m, err);
-	json_decref(m);
-	return rc;
+	return rc != KCSI_OK ? rc : write_manifest(dir, f, err);
 }
 
 void det_facts_free(det_facts *f)

@@ -105,7 +105,8 @@ void det_trace_mark_running(det_trace *t, double wall);
 void det_trace_stop(det_trace *t, uint64_t *events, uint64_t *lost);
 void det_trace_free(det_trace *t);
 
-/* ---- report (lib/detonate_report.c) ---- */
+/* ---- report (report.c): findings and IOCs in the finding model of
+ * lib/evidence/finding.h, written in the detonation report's layout ---- */
 typedef struct det_facts {
 	const char *archive, *archive_sha256, *container, *image, *layout, *netns;
 	double started_wall, restored_wall, ended_wall, restore_s, run_s;
@@ -135,7 +136,8 @@ typedef struct det_facts {
 
 /* Free what the facts own. */
 void det_facts_free(det_facts *f);
-/* Write DIR/report.json and DIR/manifest.json; returns the number of findings. */
+/* Write DIR/report.json and DIR/manifest.json; *nfindings: how many findings
+ * the report holds. */
 kcsi_code det_write_report(const char *dir, const det_facts *f, unsigned *nfindings, kcsi_error *err);
 
 #endif

@@ -1,5 +1,6 @@
-/* kcsi — indicators of compromise: extraction from text, classification,
- * deduplication and defanging. */
+/* kcsi — finding indicators of compromise in text: addresses, URLs (and
+ * their hosts), domains, e-mails, wallets, user agents.  The IOCs go into the
+ * report's set (evidence/finding.h), which counts, classes and defangs them. */
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -38,11 +39,11 @@ struct re_set {
 	pcre2_match_data *md;
 };
 
-kcsi_code kcsi_iocs_init(kcsi_iocset *s, kcsi_report *r, kcsi_error *err)
+kcsi_code az_ioc_scanner_init(az_ioc_scanner *s, kcsi_iocs *out, kcsi_error *err)
 {
 	struct re_set *rs = calloc(1, sizeof(*rs));
 	memset(s, 0, sizeof(*s));
-	s->r = r;
+	s->out = out;
 	if (!rs)
 		return kcsi_error_set(err, KCSI_ERR_NOMEM, "out of memory");
 	for (int i = 0; i < RE_N; i++) {
@@ -51,7 +52,7 @@ kcsi_code kcsi_iocs_init(kcsi_iocset *s, kcsi_report *r, kcsi_error *err)
 		rs->re[i] = pcre2_compile((PCRE2_SPTR)patterns[i], PCRE2_ZERO_TERMINATED, 0, &ec, &eo, NULL);
 		if (!rs->re[i]) {
 			s->re = rs;
-			kcsi_iocs_free(s);
+			az_ioc_scanner_free(s);
 			return kcsi_error_set(err, KCSI_ERR_GENERIC, "internal: IOC pattern %d does not compile", i);
 		}
 		pcre2_jit_compile(rs->re[i], PCRE2_JIT_COMPLETE);
@@ -61,7 +62,7 @@ kcsi_code kcsi_iocs_init(kcsi_iocset *s, kcsi_report *r, kcsi_error *err)
 	return rs->md ? KCSI_OK : kcsi_error_set(err, KCSI_ERR_NOMEM, "out of memory");
 }
 
-void kcsi_iocs_free(kcsi_iocset *s)
+void az_ioc_scanner_free(az_ioc_scanner *s)
 {
 	struct re_set *rs = s->re;
 	if (!rs)
@@ -73,72 +74,6 @@ void kcsi_iocs_free(kcsi_iocset *s)
 		pcre2_match_data_free(rs->md);
 	free(rs);
 	s->re = NULL;
-}
-
-void kcsi_ioc_add(kcsi_iocset *s, const char *type, const char *value, unsigned rank, const char *source)
-{
-	kcsi_report *r = s->r;
-	kcsi_ioc *it;
-	for (size_t i = 0; i < r->niocs; i++) {
-		it = &r->iocs[i];
-		if (strcmp(it->type, type) == 0 && strcmp(it->value, value) == 0) {
-			it->count++;
-			if (rank < it->rank) {
-				it->rank = rank;
-				free(it->source);
-				it->source = strdup(source ? source : "");
-			}
-			return;
-		}
-	}
-	if (r->niocs >= 100000)
-		return; /* bound: a hostile image could hold millions */
-	if (r->niocs == s->cap) {
-		size_t nc = s->cap ? s->cap * 2 : 64;
-		kcsi_ioc *q = realloc(r->iocs, nc * sizeof(*q));
-		if (!q)
-			return;
-		r->iocs = q;
-		s->cap = nc;
-	}
-	it = &r->iocs[r->niocs++];
-	memset(it, 0, sizeof(*it));
-	it->type = type;
-	it->value = strdup(value);
-	it->rank = rank;
-	it->source = strdup(source ? source : "");
-	it->count = 1;
-	if (!strcmp(type, "ipv4") || !strcmp(type, "ipv6"))
-		it->klass = kcsi_ip_class(value);
-}
-
-const char *kcsi_ip_class(const char *ip)
-{
-	unsigned char a[16];
-	if (inet_pton(AF_INET, ip, a) == 1) {
-		if (a[0] == 127) return "loopback";
-		if (a[0] == 10 || (a[0] == 172 && (a[1] & 0xf0) == 16) || (a[0] == 192 && a[1] == 168)) return "private";
-		if (a[0] == 100 && (a[1] & 0xc0) == 64) return "private";
-		if (a[0] == 169 && a[1] == 254) return "link-local";
-		if ((a[0] == 192 && a[1] == 0 && a[2] == 2) || (a[0] == 198 && a[1] == 51 && a[2] == 100) ||
-		    (a[0] == 203 && a[1] == 0 && a[2] == 113))
-			return "documentation";
-		if (a[0] >= 224 && a[0] <= 239) return "multicast";
-		if (a[0] == 0 || a[0] >= 240 || (a[0] == 198 && (a[1] & 0xfe) == 18) || (a[0] == 192 && a[1] == 0 && a[2] == 0))
-			return "reserved";
-		return "public";
-	}
-	if (inet_pton(AF_INET6, ip, a) == 1) {
-		static const unsigned char lo[16] = {[15] = 1};
-		if (!memcmp(a, lo, 16)) return "loopback";
-		if ((a[0] & 0xfe) == 0xfc) return "private";
-		if (a[0] == 0xfe && (a[1] & 0xc0) == 0x80) return "link-local";
-		if (a[0] == 0x20 && a[1] == 0x01 && a[2] == 0x0d && a[3] == 0xb8) return "documentation";
-		if (a[0] == 0xff) return "multicast";
-		if (a[0] == 0 && a[1] == 0) return "reserved";
-		return "public";
-	}
-	return "invalid";
 }
 
 static int match(struct re_set *rs, int i, const char *p, size_t n, size_t start, size_t *mo, size_t *ml)
@@ -154,7 +89,7 @@ static int match(struct re_set *rs, int i, const char *p, size_t n, size_t start
 }
 
 /* The host part of a URL, as an IOC of its own (ipv4, ipv6 or domain). */
-static void url_host(kcsi_iocset *s, const char *url, unsigned rank, const char *source)
+static void url_host(az_ioc_scanner *s, const char *url, unsigned rank, const char *source)
 {
 	const char *h = strstr(url, "://");
 	char host[256];
@@ -178,11 +113,11 @@ static void url_host(kcsi_iocset *s, const char *url, unsigned rank, const char 
 	if (!n)
 		return;
 	if (inet_pton(AF_INET, host, tmp) == 1)
-		kcsi_ioc_add(s, "ipv4", host, rank, source);
+		kcsi_iocs_add(s->out, "ipv4", host, rank, source);
 	else if (inet_pton(AF_INET6, host, tmp) == 1)
-		kcsi_ioc_add(s, "ipv6", host, rank, source);
+		kcsi_iocs_add(s->out, "ipv6", host, rank, source);
 	else if (strchr(host, '.'))
-		kcsi_ioc_add(s, "domain", host, rank, source);
+		kcsi_iocs_add(s->out, "domain", host, rank, source);
 }
 
 /* Does a dot in the text start one of the top-level domains the domain
@@ -207,7 +142,7 @@ static bool has_common_tld(const char *p, size_t n)
 }
 
 /* Could this text hold any IOC at all?  (Most strings in memory cannot.) */
-bool kcsi_iocs_may_match(const char *p, size_t n)
+bool az_iocs_may_match(const char *p, size_t n)
 {
 	unsigned dots = 0, colons = 0, digits = 0;
 	bool at = false, slash = false;
@@ -225,7 +160,7 @@ bool kcsi_iocs_may_match(const char *p, size_t n)
 	       (dots && has_common_tld(p, n));
 }
 
-void kcsi_iocs_scan_text(kcsi_iocset *s, const char *p, size_t n, unsigned rank, const char *source)
+void az_iocs_scan_text(az_ioc_scanner *s, const char *p, size_t n, unsigned rank, const char *source)
 {
 	struct re_set *rs = s->re;
 	static const char *const types[RE_N] = {"ipv4", "url", "email", "wallet", "wallet", "user-agent", "ipv6",
@@ -270,57 +205,7 @@ void kcsi_iocs_scan_text(kcsi_iocset *s, const char *p, size_t n, unsigned rank,
 					v[--l] = '\0';
 				url_host(s, v, rank, source);
 			}
-			kcsi_ioc_add(s, types[i], v, rank, source);
+			kcsi_iocs_add(s->out, types[i], v, rank, source);
 		}
 	}
-}
-
-static int cmp_ioc(const void *a, const void *b)
-{
-	const kcsi_ioc *x = a, *y = b;
-	int c;
-	if (x->rank != y->rank)
-		return x->rank < y->rank ? -1 : 1;
-	if ((c = strcmp(x->type, y->type)))
-		return c;
-	return strcmp(x->value, y->value);
-}
-
-void kcsi_iocs_sort(kcsi_iocset *s)
-{
-	if (s->r->niocs)
-		qsort(s->r->iocs, s->r->niocs, sizeof(kcsi_ioc), cmp_ioc);
-}
-
-char *kcsi_defang(const char *type, const char *v)
-{
-	kcsi_buf b;
-	kcsi_buf_init(&b, 1u << 16);
-	if (!strcmp(type, "ipv4") || !strcmp(type, "domain") || !strcmp(type, "url") || !strcmp(type, "email")) {
-		const char *p = v;
-		if (!strncmp(p, "http", 4)) {
-			kcsi_buf_add(&b, "hxxp", 4);
-			p += 4;
-		}
-		for (; *p; p++) {
-			if (*p == '.')
-				kcsi_buf_add(&b, "[.]", 3);
-			else if (*p == '@')
-				kcsi_buf_add(&b, "[@]", 3);
-			else if (*p == ':' && p[1] == '/' && p[2] == '/') {
-				kcsi_buf_add(&b, "[://]", 5);
-				p += 2;
-			} else
-				kcsi_buf_addc(&b, *p);
-		}
-	} else if (!strcmp(type, "ipv6")) {
-		for (const char *p = v; *p; p++)
-			if (*p == ':')
-				kcsi_buf_add(&b, "[:]", 3);
-			else
-				kcsi_buf_addc(&b, *p);
-	} else {
-		kcsi_buf_add(&b, v, strlen(v));
-	}
-	return b.data ? b.data : strdup("");
 }

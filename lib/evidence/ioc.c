@@ -1,0 +1,195 @@
+/* kcsi — indicators of compromise as the reports hold them: a set that
+ * counts each (type, value) once, the class of an address, defanging (see
+ * evidence/finding.h).  Finding IOCs in text is the triage engine's work
+ * (lib/triage/ioc_extract.c). */
+#include <arpa/inet.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "evidence/finding.h"
+
+/* "type\0value": the key of the index */
+static char *ioc_key(const char *type, const char *value, size_t *len)
+{
+	size_t tl = strlen(type), vl = strlen(value);
+	char *k = malloc(tl + vl + 2);
+	if (!k)
+		return NULL;
+	memcpy(k, type, tl + 1);
+	memcpy(k + tl + 1, value, vl + 1);
+	*len = tl + 1 + vl;
+	return k;
+}
+
+kcsi_ioc *kcsi_iocs_find(const kcsi_iocs *s, const char *type, const char *value)
+{
+	size_t len;
+	char *k = ioc_key(type, value, &len);
+	int i = k ? kcsi_strmap_get(&s->ix, k, len, -1) : -1;
+	free(k);
+	return i >= 0 ? &s->v[i] : NULL;
+}
+
+kcsi_ioc *kcsi_iocs_add(kcsi_iocs *s, const char *type, const char *value, unsigned rank, const char *source)
+{
+	kcsi_ioc *it = kcsi_iocs_find(s, type, value);
+	size_t len;
+	char *k;
+	if (it) {
+		it->count++;
+		if (rank < it->rank) {
+			it->rank = rank;
+			free(it->source);
+			it->source = source ? strdup(source) : NULL;
+		}
+		return it;
+	}
+	if (s->n >= KCSI_IOCS_MAX)
+		return NULL;
+	if (s->n == s->cap) {
+		size_t nc = s->cap ? s->cap * 2 : 64;
+		kcsi_ioc *q = realloc(s->v, nc * sizeof(*q));
+		if (!q)
+			return NULL;
+		s->v = q;
+		s->cap = nc;
+	}
+	if (!(k = ioc_key(type, value, &len)) || kcsi_strmap_put(&s->ix, k, len, (int)s->n) != 0) {
+		free(k);
+		return NULL;
+	}
+	free(k);
+	it = &s->v[s->n++];
+	memset(it, 0, sizeof(*it));
+	it->type = type;
+	it->value = strdup(value);
+	it->rank = rank;
+	it->source = source ? strdup(source) : NULL;
+	it->count = 1;
+	if (!strcmp(type, "ipv4") || !strcmp(type, "ipv6"))
+		it->klass = kcsi_addr_class(value);
+	return it;
+}
+
+static int cmp_ioc(const void *a, const void *b)
+{
+	const kcsi_ioc *x = a, *y = b;
+	int c;
+	if (x->rank != y->rank)
+		return x->rank < y->rank ? -1 : 1;
+	if ((c = strcmp(x->type, y->type)))
+		return c;
+	return strcmp(x->value, y->value);
+}
+
+void kcsi_iocs_sort(kcsi_iocs *s)
+{
+	if (s->n < 2)
+		return;
+	qsort(s->v, s->n, sizeof(*s->v), cmp_ioc);
+	for (size_t i = 0; i < s->n; i++) { /* the index follows: same keys, new places */
+		size_t len;
+		char *k = ioc_key(s->v[i].type, s->v[i].value, &len);
+		if (k)
+			kcsi_strmap_put(&s->ix, k, len, (int)i);
+		free(k);
+	}
+}
+
+void kcsi_iocs_free(kcsi_iocs *s)
+{
+	for (size_t i = 0; i < s->n; i++) {
+		free(s->v[i].value);
+		free(s->v[i].source);
+	}
+	free(s->v);
+	kcsi_strmap_free(&s->ix);
+	memset(s, 0, sizeof(*s));
+}
+
+static const char *ipv4_class(const unsigned char a[4])
+{
+	if (a[0] == 127)
+		return "loopback";
+	if (a[0] == 10 || (a[0] == 172 && (a[1] & 0xf0) == 16) || (a[0] == 192 && a[1] == 168))
+		return "private";
+	if (a[0] == 100 && (a[1] & 0xc0) == 64) /* shared address space (carrier-grade NAT) */
+		return "private";
+	if (a[0] == 169 && a[1] == 254)
+		return "link-local";
+	if ((a[0] == 192 && a[1] == 0 && a[2] == 2) || (a[0] == 198 && a[1] == 51 && a[2] == 100) ||
+	    (a[0] == 203 && a[1] == 0 && a[2] == 113))
+		return "documentation";
+	if (a[0] >= 224 && a[0] <= 239)
+		return "multicast";
+	if (a[0] == 0 || a[0] >= 240 || (a[0] == 198 && (a[1] & 0xfe) == 18) || (a[0] == 192 && a[1] == 0 && a[2] == 0))
+		return "reserved";
+	return "public";
+}
+
+static const char *ipv6_class(const unsigned char a[16])
+{
+	static const unsigned char lo[16] = {[15] = 1};
+	if (!memcmp(a, lo, 16))
+		return "loopback";
+	if ((a[0] & 0xfe) == 0xfc)
+		return "private";
+	if (a[0] == 0xfe && (a[1] & 0xc0) == 0x80)
+		return "link-local";
+	if (a[0] == 0x20 && a[1] == 0x01 && a[2] == 0x0d && a[3] == 0xb8)
+		return "documentation";
+	if (a[0] == 0xff)
+		return "multicast";
+	if (a[0] == 0 && a[1] == 0)
+		return "reserved";
+	return "public";
+}
+
+const char *kcsi_addr_class(const char *ip)
+{
+	unsigned char a[16];
+	if (inet_pton(AF_INET, ip, a) == 1)
+		return ipv4_class(a);
+	if (inet_pton(AF_INET6, ip, a) == 1)
+		return ipv6_class(a);
+	return NULL;
+}
+
+bool kcsi_ioc_type_is_network(const char *t)
+{
+	return !strcmp(t, "ipv4") || !strcmp(t, "ipv6") || !strcmp(t, "domain") || !strcmp(t, "url") ||
+	       !strcmp(t, "email");
+}
+
+char *kcsi_defang(const char *type, const char *v)
+{
+	kcsi_buf b;
+	kcsi_buf_init(&b, 1u << 16);
+	if (!strcmp(type, "ipv6")) {
+		for (const char *p = v; *p; p++)
+			if (*p == ':')
+				kcsi_buf_add(&b, "[:]", 3);
+			else
+				kcsi_buf_addc(&b, *p);
+	} else if (kcsi_ioc_type_is_network(type)) {
+		const char *p = v;
+		if (!strncmp(p, "http", 4)) {
+			kcsi_buf_add(&b, "hxxp", 4);
+			p += 4;
+		}
+		for (; *p; p++) {
+			if (*p == '.')
+				kcsi_buf_add(&b, "[.]", 3);
+			else if (*p == '@')
+				kcsi_buf_add(&b, "[@]", 3);
+			else if (*p == ':' && p[1] == '/' && p[2] == '/') {
+				kcsi_buf_add(&b, "[://]", 5);
+				p += 2;
+			} else
+				kcsi_buf_addc(&b, *p);
+		}
+	} else {
+		kcsi_buf_add(&b, v, strlen(v));
+	}
+	return b.data ? b.data : strdup("");
+}
