@@ -2,10 +2,10 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "cli.h"
 #include "kcsi/history.h"
+#include "kcsi/timefmt.h"
 
 static const struct opt opts[] = {
 	{"pid", 'p', "N", "only this process (default: every bash process)", .kind = OPT_PID},
@@ -35,11 +35,8 @@ static int run(struct args *a)
 	else if (n)
 		fprintf(o.f, "PID    TIME                  COMMAND\n");
 	for (size_t i = 0; i < n; i++) {
-		char when[40], addr[32];
-		time_t t = (time_t)v[i].time;
-		struct tm tm;
-		gmtime_r(&t, &tm);
-		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+		char when[KCSI_TIME_TEXT_MAX], addr[32];
+		kcsi_time_text(when, sizeof(when), v[i].time, false);
 		if (o.json) {
 			kcsi_jw_obj(&o.w);
 			kcsi_jw_kuint(&o.w, "pid", v[i].pid);

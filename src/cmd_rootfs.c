@@ -2,10 +2,10 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "cli.h"
 #include "kcsi/recover.h"
+#include "kcsi/timefmt.h"
 
 static const struct opt opts[] = {
 	OPTS_JSON,
@@ -34,9 +34,7 @@ static int run(struct args *a)
 		kcsi_jsonw *w = &o.w;
 		kcsi_jw_arr(w);
 		for (size_t i = 0; i < n; i++) {
-			char mt[32];
-			struct tm tm;
-			time_t t = (time_t)v[i].mtime;
+			char mt[KCSI_TIME_TEXT_MAX];
 			kcsi_jw_obj(w);
 			kcsi_jw_kstr(w, "path", v[i].path);
 			kcsi_jw_kstr(w, "type", v[i].type);
@@ -44,8 +42,7 @@ static int run(struct args *a)
 			kcsi_jw_kint(w, "uid", v[i].uid);
 			kcsi_jw_kint(w, "gid", v[i].gid);
 			kcsi_jw_kuint(w, "size", v[i].size);
-			if (!v[i].deleted && gmtime_r(&t, &tm)) {
-				strftime(mt, sizeof(mt), "%Y-%m-%dT%H:%M:%SZ", &tm);
+			if (!v[i].deleted && *kcsi_time_text(mt, sizeof(mt), v[i].mtime, false)) {
 				kcsi_jw_kstr(w, "mtime", mt);
 			} else {
 				kcsi_jw_key(w, "mtime");
@@ -62,14 +59,12 @@ static int run(struct args *a)
 		table_init(&t, 6);
 		table_add(&t, "TYPE", "MODE", "OWNER", "SIZE", "MTIME", "PATH");
 		for (size_t i = 0; i < n; i++) {
-			char mode[16], own[48], size[32], mt[32] = "-", *path;
-			struct tm tm;
-			time_t tt = (time_t)v[i].mtime;
+			char mode[16], own[48], size[32], mt[KCSI_TIME_TEXT_MAX] = "-", *path;
 			snprintf(mode, sizeof(mode), "%o", v[i].mode & 07777);
 			snprintf(own, sizeof(own), "%" PRId64 ":%" PRId64, v[i].uid, v[i].gid);
 			snprintf(size, sizeof(size), "%" PRIu64, v[i].size);
-			if (!v[i].deleted && gmtime_r(&tt, &tm))
-				strftime(mt, sizeof(mt), "%Y-%m-%d %H:%M:%S", &tm);
+			if (!v[i].deleted && !*kcsi_time_text(mt, sizeof(mt), v[i].mtime, true))
+				strcpy(mt, "-");
 			if (!v[i].target || asprintf(&path, "%s -> %s", v[i].path, v[i].target) < 0)
 				path = strdup(v[i].path);
 			table_add(&t, v[i].type, v[i].deleted ? "-" : mode, v[i].deleted ? "-" : own,

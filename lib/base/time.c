@@ -1,8 +1,10 @@
 /* kcsi — RFC 3339 time text and the clocks (see base/time.h). */
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
 
 #include "base/time.h"
+#include "kcsi/timefmt.h"
 
 size_t kcsi_rfc3339(char *buf, size_t cap, int64_t sec, uint32_t nsec, int frac_digits)
 {
@@ -66,4 +68,16 @@ uint64_t kcsi_wall_ns(void)
 uint64_t kcsi_mono_ns(void)
 {
 	return clock_ns(CLOCK_MONOTONIC);
+}
+
+const char *kcsi_time_text(char *buf, size_t cap, int64_t sec, bool human)
+{
+	size_t n = kcsi_rfc3339(buf, cap, sec, 0, 0);
+	if (n && human) {
+		char *t = strchr(buf, 'T');
+		if (t)
+			*t = ' ';
+		buf[n - 1] = '\0'; /* the 'Z' */
+	}
+	return buf;
 }

@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "reader/ckpt_int.h"
+#include "base/time.h"
 
 /* Parse a JSON metadata member.  Absent: *out NULL, OK.  Present but empty
  * or invalid: an error naming the member and the position. */
@@ -50,12 +51,9 @@ static const char *first(const char *a, const char *b)
 
 static const char *rfc3339(kcsi_ckpt *c, int64_t t)
 {
-	struct tm tm;
-	time_t tt = (time_t)t;
-	char buf[64];
-	if (!gmtime_r(&tt, &tm))
+	char buf[KCSI_TIME_MAX];
+	if (!kcsi_rfc3339(buf, sizeof(buf), t, 0, 0))
 		return NULL;
-	strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	return ck_strdup(c, buf);
 }
 
