@@ -478,8 +478,10 @@ int run_command(const struct cmd *c, int argc, char **argv)
 		rc = usage_error(c, "missing argument (usage: %s %s %s)", cli_prog, cmd_path(c), c->synopsis);
 	if (!rc && c->max_pos >= 0 && a->npos > c->max_pos)
 		rc = usage_error(c, "too many arguments (usage: %s %s %s)", cli_prog, cmd_path(c), c->synopsis);
-	if (!rc)
+	if (!rc) {
+		cli_running = c;
 		rc = c->run(a);
+	}
 	free(a);
 	return rc;
 }

@@ -8,12 +8,51 @@
 
 #include "cli.h"
 
+const struct cmd *cli_running;
+
+/* The library names no option: kcsi_error.param says which input an error
+ * is about.  These are the options that can give each, in the order tried;
+ * the hint names the first one the running command has. */
+static const char *const param_options[][3] = {
+	{"store", "store", "vault"}, {"keys", "keys", NULL},     {"reason", "reason", NULL},
+	{"case", "case", NULL},      {"note", "note", NULL},     {"image", "image", NULL},
+	{"cert", "cert", "key"},     {"force", "force", NULL},   {"encoding", "encoding", NULL},
+};
+
+static const struct opt *running_opt(const char *name)
+{
+	for (const struct opt *o = cli_running ? cli_running->opts : NULL; o && o->name; o++)
+		if (!strcmp(o->name, name))
+			return o;
+	return NULL;
+}
+
+/* " (--store DIR|s3://BUCKET/PREFIX)" for an error about the store, or "" */
+static void param_hint(const kcsi_error *err, char *buf, size_t cap)
+{
+	buf[0] = '\0';
+	for (size_t i = 0; err->param && i < sizeof(param_options) / sizeof(param_options[0]); i++) {
+		if (strcmp(err->param, param_options[i][0]))
+			continue;
+		for (int k = 1; k < 3 && param_options[i][k]; k++) {
+			const struct opt *o = running_opt(param_options[i][k]);
+			if (o) {
+				snprintf(buf, cap, " (--%s%s%s)", o->name, o->arg ? " " : "", o->arg ? o->arg : "");
+				return;
+			}
+		}
+	}
+}
+
 int fail(const kcsi_error *err)
 {
 	const char *m = err->msg[0] ? err->msg : kcsi_strerror(err->code);
+	char hint[128];
 	/* names from hostile archives reach this line: no raw control bytes */
 	fputs("kcsi: ", stderr);
 	print_escaped(stderr, m, strlen(m));
+	param_hint(err, hint, sizeof(hint));
+	fputs(hint, stderr);
 	fputc('\n', stderr);
 	return err->code ? (int)err->code : 1;
 }

@@ -96,6 +96,8 @@ struct cmd_entry {
 	const struct cmd *parent;  /* NULL at the top level */
 };
 extern const struct cmd_entry cmd_table[]; /* terminated by {0} */
+/* The command running now (fail() names its option an error is about). */
+extern const struct cmd *cli_running;
 
 const struct cmd_entry *cmd_entry_of(const struct cmd *c);
 const char *cmd_path(const struct cmd *c); /* "ps", "vault put" */

@@ -67,10 +67,6 @@ static int run(struct args *a)
 		tls.timeout_s = timeout ? (long)timeout + 30 : 300;
 		rc = kcsi_kubelet_checkpoint(opt_val(a, "kubelet"), ns, pod, ctr, (long)timeout, &tls, &archive, &http,
 					     &err);
-		if (rc && err.param && !strcmp(err.param, "cert")) {
-			size_t l = strlen(err.msg);
-			snprintf(err.msg + l, sizeof(err.msg) - l, " (--cert/--key)");
-		}
 		if (rc)
 			return fail(&err);
 	}

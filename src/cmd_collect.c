@@ -24,18 +24,6 @@ static const struct opt opts[] = {
 static volatile sig_atomic_t stop;
 static void on_signal(int s) { stop = s; }
 
-/* The error, with the option that gives what it is about (kcsi_error.param). */
-static int collect_fail(kcsi_error *e)
-{
-	static const char *const hints[][2] = {{"store", "--vault DIR|s3://BUCKET/PREFIX"}, {"keys", "--keys DIR"},
-					       {"case", "--case ID"}};
-	size_t l = strlen(e->msg);
-	for (size_t i = 0; e->param && i < sizeof(hints) / sizeof(hints[0]); i++)
-		if (!strcmp(e->param, hints[i][0]))
-			snprintf(e->msg + l, sizeof(e->msg) - l, " (%s)", hints[i][1]);
-	return fail(e);
-}
-
 static bool has_cmd(const char *name)
 {
 	return cmd_find(NULL, name) != NULL;
@@ -72,7 +60,7 @@ static int run(struct args *a)
 	    kcsi_vault_open(store, keys, &v, &err) != KCSI_OK) {
 		free(store);
 		free(keys);
-		return collect_fail(&err);
+		return fail(&err);
 	}
 	if (opt_val(a, "actor"))
 		kcsi_vault_set_actor(v, opt_val(a, "actor"));
@@ -81,7 +69,7 @@ static int run(struct args *a)
 	signal(SIGTERM, on_signal);
 	signal(SIGINT, on_signal);
 	if (kcsi_collect(v, &o, &err) != KCSI_OK)
-		rc = collect_fail(&err);
+		rc = fail(&err);
 	kcsi_log_close(log);
 	kcsi_vault_close(v);
 	free(store);

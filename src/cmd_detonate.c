@@ -56,10 +56,6 @@ static int run(struct args *a)
 		o.progress = progress;
 	if (kcsi_detonate(&o, &res, &err) != KCSI_OK) {
 		kcsi_error_prefix(&err, "%s", o.archive);
-		if (err.param && !strcmp(err.param, "image")) { /* the option that gives it */
-			size_t l = strlen(err.msg);
-			snprintf(err.msg + l, sizeof(err.msg) - l, " (--image IMAGE)");
-		}
 		if (res.report_written) {
 			/* one line: the failure is in DIR/report.json too */
 			size_t l = strlen(err.msg);

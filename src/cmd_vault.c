@@ -19,25 +19,12 @@
 	{"json", 'j', NULL, "accepted; the output is a line of text", .kind = OPT_FLAG},                           \
 	{"pretty", 0, NULL, "accepted; the output is a line of text", .kind = OPT_FLAG}
 
-/* The error, with the option that gives what it is about (the library names
- * no option: kcsi_error.param says which input it means). */
-static int vault_fail(kcsi_error *e)
-{
-	static const char *const hints[][2] = {{"store", "--store DIR|s3://BUCKET/PREFIX"}, {"keys", "--keys DIR"},
-					       {"reason", "--reason TEXT"}, {"case", "--case ID"}, {"note", "--note TEXT"}};
-	size_t l = strlen(e->msg);
-	for (size_t i = 0; e->param && i < sizeof(hints) / sizeof(hints[0]); i++)
-		if (!strcmp(e->param, hints[i][0]))
-			snprintf(e->msg + l, sizeof(e->msg) - l, " (%s)", hints[i][1]);
-	return fail(e);
-}
-
 static int resolve(kcsi_vault *v, const char *prefix, char id[KCSI_VAULT_ID_LEN + 1])
 {
 	kcsi_error err;
 	kcsi_error_clear(&err);
 	if (kcsi_vault_resolve(v, prefix, id, &err) != KCSI_OK)
-		return vault_fail(&err);
+		return fail(&err);
 	return 0;
 }
 
@@ -61,7 +48,7 @@ static int run_put(kcsi_vault *v, struct args *a, struct out *o)
 	kcsi_vault_put_info info;
 	kcsi_error_clear(&err);
 	if (kcsi_vault_put(v, a->pos[0], opt_val(a, "case"), opt_val(a, "note"), &info, &err) != KCSI_OK)
-		return vault_fail(&err);
+		return fail(&err);
 	if (o->json) {
 		kcsi_jw_obj(&o->w);
 		kcsi_jw_kstr(&o->w, "id", info.id);
@@ -88,7 +75,7 @@ static int run_get(kcsi_vault *v, struct args *a, struct out *o)
 		return r;
 	kcsi_error_clear(&err);
 	if (kcsi_vault_get(v, id, opt_val(a, "out"), opt_val(a, "reason"), &err) != KCSI_OK)
-		return vault_fail(&err);
+		return fail(&err);
 	fprintf(o->f, "%s: evidence %s, SHA-256 verified\n", opt_val(a, "out"), id);
 	return 0;
 }
@@ -102,7 +89,7 @@ static int run_purge(kcsi_vault *v, struct args *a, struct out *o)
 		return r;
 	kcsi_error_clear(&err);
 	if (kcsi_vault_purge(v, id, opt_val(a, "reason"), &err) != KCSI_OK)
-		return vault_fail(&err);
+		return fail(&err);
 	fprintf(o->f, "purged %s (the tombstone stays in the ledger)\n", id);
 	return 0;
 }
@@ -141,7 +128,7 @@ static int run_report(kcsi_vault *v, struct args *a, struct out *o)
 	if (f != stdin)
 		fclose(f);
 	kcsi_error_clear(&err);
-	r = kcsi_vault_report(v, id, data, len, opt_val(a, "note"), &err) != KCSI_OK ? vault_fail(&err) : 0;
+	r = kcsi_vault_report(v, id, data, len, opt_val(a, "note"), &err) != KCSI_OK ? fail(&err) : 0;
 	free(data);
 	if (!r)
 		fprintf(o->f, "report of %zu bytes recorded for %s\n", len, id);
@@ -156,7 +143,7 @@ static int run_ls(kcsi_vault *v, struct args *a, struct out *o)
 	struct table t;
 	kcsi_error_clear(&err);
 	if (kcsi_vault_list(v, opt_val(a, "case"), &l, &err) != KCSI_OK)
-		return vault_fail(&err);
+		return fail(&err);
 	if (o->json) {
 		jw_json(&o->w, l);
 		kcsi_jw_end(&o->w);
@@ -195,7 +182,7 @@ static int run_log(kcsi_vault *v, struct args *a, struct out *o)
 		return r;
 	kcsi_error_clear(&err);
 	if (kcsi_vault_log(v, a->npos ? id : NULL, &l, &err) != KCSI_OK)
-		return vault_fail(&err);
+		return fail(&err);
 	if (o->json) {
 		jw_json(&o->w, l);
 		kcsi_jw_end(&o->w);
@@ -277,7 +264,7 @@ static int run_verify(kcsi_vault *v, struct args *a, struct out *o)
 		flags |= KCSI_VAULT_VERIFY_LEDGER_ONLY;
 	kcsi_error_clear(&err);
 	if (kcsi_vault_verify(v, a->npos ? id : NULL, flags, &res, &err) != KCSI_OK)
-		return vault_fail(&err);
+		return fail(&err);
 	snprintf(what, sizeof(what), "%lld ledger entries, %lld evidence checked; head %lld %s; public key %s",
 		 (long long)json_integer_value(json_object_get(res, "entries")),
 		 (long long)json_integer_value(json_object_get(res, "evidence_checked")),
@@ -298,7 +285,7 @@ static int run_export(kcsi_vault *v, struct args *a, struct out *o)
 		return r;
 	kcsi_error_clear(&err);
 	if (kcsi_vault_export(v, id, opt_val(a, "out"), opt_val(a, "reason"), &err) != KCSI_OK)
-		return vault_fail(&err);
+		return fail(&err);
 	fprintf(o->f, "%s: bundle of evidence %s\n", opt_val(a, "out"), id);
 	return 0;
 }
@@ -311,7 +298,7 @@ static int run_verify_bundle(struct args *a, struct out *o)
 	int r;
 	kcsi_error_clear(&err);
 	if (kcsi_vault_verify_bundle(a->pos[0], opt_val(a, "pubkey"), &res, &err) != KCSI_OK)
-		return vault_fail(&err);
+		return fail(&err);
 	snprintf(what, sizeof(what), "bundle of evidence %s (%lld bytes, %lld ledger entries), signed by %s%s",
 		 json_string_value(json_object_get(res, "id")), (long long)json_integer_value(json_object_get(res, "size")),
 		 (long long)json_integer_value(json_object_get(res, "entries")),
@@ -335,9 +322,9 @@ static int with_vault(struct args *a, int (*fn)(kcsi_vault *v, struct args *a, s
 	kcsi_error_clear(&err);
 	out_open(&o, a);
 	if (kcsi_vault_config(opt_val(a, "store"), opt_val(a, "keys"), &store, &keys, &err) != KCSI_OK)
-		return out_close(&o, vault_fail(&err));
+		return out_close(&o, fail(&err));
 	if (kcsi_vault_open(store, keys, &v, &err) != KCSI_OK) {
-		r = vault_fail(&err);
+		r = fail(&err);
 	} else {
 		if (opt_val(a, "actor"))
 			kcsi_vault_set_actor(v, opt_val(a, "actor"));
@@ -366,10 +353,10 @@ static int run_init(struct args *a)
 	kcsi_error_clear(&err);
 	out_open(&o, a);
 	if (kcsi_vault_config(opt_val(a, "store"), opt_val(a, "keys"), &store, &keys, &err) != KCSI_OK)
-		return out_close(&o, vault_fail(&err));
+		return out_close(&o, fail(&err));
 	io.keys_dir = keys;
 	if (kcsi_vault_init(store, &io, &err) != KCSI_OK || kcsi_vault_open(store, keys, &v, &err) != KCSI_OK)
-		r = vault_fail(&err);
+		r = fail(&err);
 	else
 		fprintf(o.f, "%s: vault created; public key %s\n", store, kcsi_vault_public_key(v));
 	kcsi_vault_close(v);

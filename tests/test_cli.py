@@ -501,3 +501,25 @@ def test_builds_without_features_have_their_commands_only():
         assert gone not in cmds, gone
     pages = sorted(f for f in os.listdir(os.path.join(b, 'man')) if f.endswith('.1'))
     eq(pages, sorted(['kcsi.1'] + ['kcsi-%s.1' % c for c in cmds]), 'man pages of the reader-only build')
+
+
+def test_errors_name_the_option_that_gives_what_they_are_about():
+    """The library says which input an error is about (kcsi_error.param); the CLI names the
+    running command's option for it, whatever the command calls it (--store, --vault ...)."""
+    perl = kt.fixture('perlbot')
+    d = kt.tmpdir()
+    open(os.path.join(d, 'x'), 'w').close()
+    rc, _, err = run('recover', perl, '-o', d, check=False)
+    assert rc != 0 and err.strip().endswith('(--force)'), err
+    rc, _, err = run('memgrep', '-E', '--encoding', 'utf16le', perl, 'a.', check=False)
+    assert rc == 2 and err.strip().endswith('(--encoding ENC)'), err
+    commands = run('--help')[1].decode()
+    if ' vault ' not in commands:
+        return
+    env = {'KCSI_VAULT': '', 'KCSI_VAULT_CONFIG': os.path.join(d, 'none.conf')}
+    rc, _, err = run('vault', 'ls', env=env, check=False)
+    assert rc != 0 and err.strip().endswith('(--store DIR|s3://BUCKET/PREFIX)'), err
+    rc, _, err = run('collect', '--once', '--watch', d, env=env, check=False)
+    assert rc != 0 and err.strip().endswith('(--vault DIR|s3://BUCKET/PREFIX)'), err
+    # one hint, on the one line of the error
+    assert err.count('\n') == 1, err
