@@ -386,13 +386,76 @@ struct archive *kcsi_tar_reader(void)
 	return a;
 }
 
+/* After the first header: the filter chain is known; a plain tar in a
+ * regular file is mapped, for members read in place. */
+static void first_header_read(kcsi_archive *ar, struct archive *a, int fd, const struct stat *st)
+{
+	const char *fname = archive_filter_name(a, 0);
+	bool plain = archive_filter_code(a, 0) == ARCHIVE_FILTER_NONE;
+	if (plain)
+		snprintf(ar->kind, sizeof(ar->kind), "tar");
+	else
+		snprintf(ar->kind, sizeof(ar->kind), "tar+%s", fname ? fname : "?");
+	if (plain && S_ISREG(st->st_mode) && st->st_size > 0) {
+		void *p = mmap(NULL, (size_t)st->st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+		if (p != MAP_FAILED) {
+			ar->map = p;
+			ar->map_len = (uint64_t)st->st_size;
+			ar->in_place = true;
+			guard_add(p, ar->map_len);
+		}
+	}
+}
+
+/* check_entry's answer for the checkpoint's own root directory entry */
+#define KCSI_SKIP_ROOT ((kcsi_code)-1)
+
+/* The member's name, normalised into name[cap], and its type; refuses what a
+ * checkpoint never holds (links, devices, names leaving it) and more members
+ * than the bound.  KCSI_SKIP_ROOT for the root directory's own entry. */
+static kcsi_code check_entry(kcsi_archive *ar, struct archive_entry *e, const kcsi_archive_limits *lim,
+			     char *name, size_t cap, mode_t *type_out, kcsi_error *err)
+{
+	const char *raw = archive_entry_pathname(e);
+	mode_t type = archive_entry_filetype(e);
+	int nr;
+
+	if (!raw)
+		return kcsi_error_set(err, KCSI_ERR_FORMAT, "%s: member %zu has no name", ar->path, ar->n + 1);
+	nr = kcsi_path_normalise(raw, 0, name, cap);
+	if (nr == KCSI_PATH_LONG)
+		return kcsi_error_set(err, KCSI_ERR_LIMIT, "%s: member name of %zu bytes is too long (refused)",
+				      ar->path, strlen(raw));
+	if (nr == KCSI_PATH_UNSAFE)
+		return kcsi_error_set(err, KCSI_ERR_UNSAFE,
+				      "%s: member '%s': path is absolute or leaves the checkpoint (refused)", ar->path, raw);
+	if (nr == KCSI_PATH_EMPTY) { /* the root entry: only a directory is acceptable */
+		if (type != AE_IFDIR || archive_entry_hardlink(e))
+			return kcsi_error_set(err, KCSI_ERR_UNSAFE,
+					      "%s: member '%s' names the checkpoint root but is not a directory (refused)",
+					      ar->path, raw);
+		return KCSI_SKIP_ROOT;
+	}
+	if (archive_entry_hardlink(e) || type == AE_IFLNK)
+		return kcsi_error_set(err, KCSI_ERR_UNSAFE, "%s: member '%s' is a %s link (refused)", ar->path,
+				      raw, type == AE_IFLNK ? "symbolic" : "hard");
+	if (type != AE_IFREG && type != AE_IFDIR)
+		return kcsi_error_set(err, KCSI_ERR_UNSAFE, "%s: member '%s' is a device, fifo or socket (refused)",
+				      ar->path, raw);
+	if (ar->n >= lim->max_members)
+		return kcsi_error_set(err, KCSI_ERR_LIMIT, "%s: more than %u members", ar->path, lim->max_members);
+	if (archive_entry_size(e) < 0)
+		return kcsi_error_set(err, KCSI_ERR_FORMAT, "%s: member '%s' has a negative size", ar->path, raw);
+	*type_out = type;
+	return KCSI_OK;
+}
+
 static kcsi_code open_tar(kcsi_archive *ar, int fd, unsigned flags, const kcsi_archive_limits *lim,
 			  kcsi_error *err)
 {
 	struct archive *a = archive_read_new();
 	struct archive_entry *e;
 	uint64_t unpacked = 0, memory = 0;
-	bool plain = false;
 	kcsi_code rc = KCSI_OK;
 	struct stat st;
 	int r;
@@ -411,7 +474,6 @@ static kcsi_code open_tar(kcsi_archive *ar, int fd, unsigned flags, const kcsi_a
 	for (;;) {
 		char name[4096];
 		struct member *m;
-		int nr;
 
 		kcsi_progress_set((uint64_t)archive_filter_bytes(a, -1));
 		r = archive_read_next_header(a, &e);
@@ -423,70 +485,16 @@ static kcsi_code open_tar(kcsi_archive *ar, int fd, unsigned flags, const kcsi_a
 					    ar->n);
 			goto out;
 		}
-		if (ar->n == 0 && ar->m == NULL) {
-			/* first header read: the filter chain is known now */
-			const char *fname = archive_filter_name(a, 0);
-			plain = archive_filter_code(a, 0) == ARCHIVE_FILTER_NONE;
-			if (plain)
-				snprintf(ar->kind, sizeof(ar->kind), "tar");
-			else
-				snprintf(ar->kind, sizeof(ar->kind), "tar+%s", fname ? fname : "?");
-			if (plain && S_ISREG(st.st_mode) && st.st_size > 0) {
-				void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-				if (p != MAP_FAILED) {
-					ar->map = p;
-					ar->map_len = (uint64_t)st.st_size;
-					ar->in_place = true;
-					guard_add(p, ar->map_len);
-				}
-			}
-		}
-		const char *raw = archive_entry_pathname(e);
-		if (!raw) {
-			rc = kcsi_error_set(err, KCSI_ERR_FORMAT, "%s: member %zu has no name", ar->path, ar->n + 1);
-			goto out;
-		}
-		nr = kcsi_path_normalise(raw, 0, name, sizeof(name));
-		if (nr == KCSI_PATH_LONG) {
-			rc = kcsi_error_set(err, KCSI_ERR_LIMIT, "%s: member name of %zu bytes is too long (refused)",
-					    ar->path, strlen(raw));
-			goto out;
-		}
-		if (nr == KCSI_PATH_UNSAFE) {
-			rc = kcsi_error_set(err, KCSI_ERR_UNSAFE,
-					    "%s: member '%s': path is absolute or leaves the checkpoint (refused)",
-					    ar->path, raw);
-			goto out;
-		}
-		mode_t type = archive_entry_filetype(e);
-		if (nr == KCSI_PATH_EMPTY) { /* the root entry: only a directory is acceptable */
-			if (type != AE_IFDIR || archive_entry_hardlink(e)) {
-				rc = kcsi_error_set(err, KCSI_ERR_UNSAFE,
-						    "%s: member '%s' names the checkpoint root but is not a directory (refused)",
-						    ar->path, raw);
-				goto out;
-			}
+		if (ar->n == 0 && ar->m == NULL)
+			first_header_read(ar, a, fd, &st);
+		mode_t type = 0;
+		rc = check_entry(ar, e, lim, name, sizeof(name), &type, err);
+		if (rc == KCSI_SKIP_ROOT) {
+			rc = KCSI_OK;
 			continue;
 		}
-		if (archive_entry_hardlink(e) || type == AE_IFLNK) {
-			rc = kcsi_error_set(err, KCSI_ERR_UNSAFE, "%s: member '%s' is a %s link (refused)",
-					    ar->path, raw, type == AE_IFLNK ? "symbolic" : "hard");
+		if (rc != KCSI_OK)
 			goto out;
-		}
-		if (type != AE_IFREG && type != AE_IFDIR) {
-			rc = kcsi_error_set(err, KCSI_ERR_UNSAFE,
-					    "%s: member '%s' is a device, fifo or socket (refused)", ar->path, raw);
-			goto out;
-		}
-		if (ar->n >= lim->max_members) {
-			rc = kcsi_error_set(err, KCSI_ERR_LIMIT, "%s: more than %u members", ar->path,
-					    lim->max_members);
-			goto out;
-		}
-		if (archive_entry_size(e) < 0) {
-			rc = kcsi_error_set(err, KCSI_ERR_FORMAT, "%s: member '%s' has a negative size", ar->path, raw);
-			goto out;
-		}
 		m = add_member(ar, name, err);
 		if (!m) {
 			rc = err->code;
