@@ -12,6 +12,14 @@ static const struct opt opts[] = {
 	{0},
 };
 
+/* The path in the container ("/var/log/app.log"), as every other view shows
+ * it (the diff's members are relative); malloc'd, NULL when memory is short. */
+static char *absolute(const char *rel)
+{
+	char *p;
+	return asprintf(&p, "/%s", rel[0] == '/' ? rel + 1 : rel) < 0 ? NULL : p;
+}
+
 static int run(struct args *a)
 {
 	kcsi_ckpt *c;
@@ -36,7 +44,9 @@ static int run(struct args *a)
 		for (size_t i = 0; i < n; i++) {
 			char mt[KCSI_TIME_TEXT_MAX];
 			kcsi_jw_obj(w);
-			kcsi_jw_kstr(w, "path", v[i].path);
+			char *abs = absolute(v[i].path);
+			kcsi_jw_kstr(w, "path", abs ? abs : v[i].path);
+			free(abs);
 			kcsi_jw_kstr(w, "type", v[i].type);
 			kcsi_jw_kuint(w, "mode", v[i].mode);
 			kcsi_jw_kint(w, "uid", v[i].uid);
@@ -65,8 +75,11 @@ static int run(struct args *a)
 			snprintf(size, sizeof(size), "%" PRIu64, v[i].size);
 			if (!v[i].deleted && !*kcsi_time_text(mt, sizeof(mt), v[i].mtime, true))
 				strcpy(mt, "-");
-			if (!v[i].target || asprintf(&path, "%s -> %s", v[i].path, v[i].target) < 0)
-				path = strdup(v[i].path);
+			char *abs = absolute(v[i].path);
+			const char *shown = abs ? abs : v[i].path;
+			if (!v[i].target || asprintf(&path, "%s -> %s", shown, v[i].target) < 0)
+				path = strdup(shown);
+			free(abs);
 			table_add(&t, v[i].type, v[i].deleted ? "-" : mode, v[i].deleted ? "-" : own,
 				  v[i].deleted ? "-" : size, mt, path);
 			free(path);

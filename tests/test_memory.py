@@ -261,10 +261,10 @@ def test_recover_hostile_rootfs_diff():
 def test_rootfs_listing():
     rows = jrun('rootfs', '--json', fixture('perlbot'))
     by = {r['path']: r for r in rows}
-    eq(by['tmp/perlbot.pl']['type'], 'file', 'type')
-    eq(by['tmp/perlbot.pl']['size'], 1207, 'size')
-    eq(by['tmp/perlbot.pl']['mode'] & 0o777, 0o600, 'mode')
-    assert by['tmp/perlbot.pl']['mtime'].startswith('2026-11-27T01:48'), by['tmp/perlbot.pl']
+    eq(by['/tmp/perlbot.pl']['type'], 'file', 'type')
+    eq(by['/tmp/perlbot.pl']['size'], 1207, 'size')
+    eq(by['/tmp/perlbot.pl']['mode'] & 0o777, 0o600, 'mode')
+    assert by['/tmp/perlbot.pl']['mtime'].startswith('2026-11-27T01:48'), by['/tmp/perlbot.pl']
     for key in ('path', 'type', 'mode', 'uid', 'gid', 'size', 'mtime', 'deleted'):
         assert key in rows[0], key
 

@@ -356,7 +356,7 @@ def test_table_views_escape_and_keep_their_lines():
         (['net'], 'PID', ['host-' + shown(HOSTILE_B), '/run/\\x1b[2J\\x1b]0;pwned\\x07']),
         (['maps', '--pid', '15'], 'START', [shown(LIB)]),
         (['mounts'], 'ORIGIN', ['/mnt/' + shown(HOSTILE), '/srv/' + shown(HOSTILE)]),
-        (['rootfs'], 'TYPE', ['tmp/link -> ' + shown(b'/' + HOSTILE_B), shown(DROPPED),
+        (['rootfs'], 'TYPE', ['/tmp/link -> ' + shown(b'/' + HOSTILE_B), shown(DROPPED),
                               '/etc/' + shown(HOSTILE), '/var/lib/' + shown(HOSTILE)]),
     ]
     for args, first, pieces in views:
