@@ -84,3 +84,18 @@ def eq(a, b, what=''):
                                                      lineterm='', n=1))[:40])
             raise AssertionError('%s: differs:\n%s' % (what, d))
         raise AssertionError('%s: expected %s, got %s' % (what, rb, ra))
+
+
+def run_peak(argv, timeout=120, env=None, stdin=None):
+    """Run a command; returns (exit code, stdout bytes, stderr bytes, its peak
+    resident size in bytes).  Measured by /usr/bin/time: ru_maxrss of a child
+    the test runner starts itself would count the runner's own memory (Linux
+    keeps the high-water mark across exec, and a vfork'd child has the
+    runner's), so the figure would depend on what tests ran before."""
+    with tempfile.NamedTemporaryFile() as t:
+        p = subprocess.run(['/usr/bin/time', '-q', '-f', '%M', '-o', t.name] + list(argv), stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, env=env, stdin=stdin if stdin is not None else subprocess.DEVNULL,
+                           timeout=timeout)
+        lines = open(t.name).read().split()
+        peak = int(lines[-1]) * 1024 if lines and lines[-1].isdigit() else 0
+    return p.returncode, p.stdout, p.stderr, peak

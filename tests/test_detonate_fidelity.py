@@ -106,13 +106,18 @@ def test_dns_every_type_answered_and_in_the_pcap():
     assert all(q['server'] == server for q in dns), {q['server'] for q in dns}
     # tshark decodes a response for every query id it saw
     p = subprocess.run(['tshark', '-r', os.path.join(out, 'traffic.pcap'), '-Y', 'dns', '-T', 'fields', '-e',
-                        'dns.id', '-e', 'dns.flags.response', '-e', 'dns.qry.type', '-e', 'dns.count.answers'],
+                        'dns.id', '-e', 'dns.flags.response', '-e', 'dns.qry.type', '-e', 'dns.count.answers',
+                        '-e', 'frame.time_relative'],
                        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, timeout=120)
     rows = [l.split('\t') for l in p.stdout.splitlines() if l.strip()]
     queries = {(r[0], r[2]) for r in rows if r[1] in ('0', 'False')}
     answers = {(r[0], r[2]) for r in rows if r[1] in ('1', 'True')}
     assert len(queries) > 20, rows[:10]
-    eq(queries - answers, set(), 'queries without a response in the pcap')
+    # the specimen queries without pause: one sent as the run ends (the
+    # container is killed) may have no answer yet; none before that may
+    end = max(float(r[4]) for r in rows)
+    early = {(r[0], r[2]) for r in rows if r[1] in ('0', 'False') and float(r[4]) < end - 1.0}
+    eq(early - answers, set(), 'queries without a response in the pcap')
     # types with data carry an answer record; the unknown type is NODATA
     ans = {r[2]: r[3] for r in rows if r[1] in ('1', 'True')}
     for qtype in ('1', '28', '16', '15', '5', '33'):

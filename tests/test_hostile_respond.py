@@ -471,12 +471,9 @@ def test_refusals_do_not_leak_memory():
         env = dict(os.environ)
         if 'ASAN_OPTIONS' in env:  # ASan keeps freed memory aside: let it be reused, and report leaks
             env['ASAN_OPTIONS'] += ':quarantine_size_mb=0:thread_local_quarantine_size_kb=0'
-        p = subprocess.Popen([kt.KCSI, 'respond', '--config', cfg], stdout=subprocess.DEVNULL,
-                             stderr=subprocess.DEVNULL, env=env)
-        _, status, ru = os.wait4(p.pid, 0)
-        p.returncode = os.waitstatus_to_exitcode(status)
-        eq(p.returncode, 0, 'files-only responder exit code')
-        return ru.ru_maxrss
+        rc, _, _, peak = kt.run_peak([kt.KCSI, 'respond', '--config', cfg], env=env)
+        eq(rc, 0, 'files-only responder exit code')
+        return peak // 1024
     small = maxrss_kib(1000)
     big = maxrss_kib(100000)
     assert big - small < 16 * 1024, 'memory grew %d KiB for 99,000 more refused alerts' % (big - small)

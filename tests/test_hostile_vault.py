@@ -70,24 +70,7 @@ def parallel_puts(store, archives, extra=(), env=None, readers=True):
 
 def run_measured(args, timeout=120):
     """Run a command; returns (exit code, stdout, stderr, its peak RSS in bytes)."""
-    import tempfile
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        p = subprocess.Popen(args, stdout=out, stderr=err)
-        deadline = time.time() + timeout
-        while True:
-            pid, status, ru = os.wait4(p.pid, os.WNOHANG)
-            if pid:
-                break
-            if time.time() > deadline:
-                p.kill()
-                os.wait4(p.pid, 0)
-                p.returncode = -9
-                raise AssertionError('%s did not finish in %d s' % (' '.join(args), timeout))
-            time.sleep(0.05)
-        p.returncode = os.waitstatus_to_exitcode(status)
-        out.seek(0)
-        err.seek(0)
-        return p.returncode, out.read(), err.read(), ru.ru_maxrss * 1024
+    return kt.run_peak(args, timeout=timeout)
 
 
 def ingested(log):
