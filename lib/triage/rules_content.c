@@ -140,7 +140,7 @@ static void where(az *a, kcsi_evidence *e, const az_content *c, size_t off, cons
 		e->command = az_printf("kcsi memread --pid %lld --address 0x%llx ARCHIVE", (long long)c->pid,
 				       (unsigned long long)e->address);
 	} else {
-		e->path = az_strdup(c->path);
+		e->path = c->kind == AZ_C_QUEUE ? NULL : az_strdup(c->path);
 		e->area = az_printf("offset %zu", off);
 		e->command = strdup(c->kind == AZ_C_QUEUE ? "kcsi net ARCHIVE" : "kcsi recover --out DIR ARCHIVE");
 	}
