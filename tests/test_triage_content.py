@@ -12,14 +12,13 @@ import gzip
 import hashlib
 import io
 import json
-import os
 import random
 import string
 import tarfile
 import zlib
 
-import kt
 from kt import eq
+import pbedit
 import test_hostile_reader as hr
 
 R = random.Random(1313)
@@ -159,36 +158,14 @@ def test_content_chunked_ghost_program():
     assert any(e.get('kind') == 'ghost-file' and e.get('path') == '/tmp/.ICE-unix/.journal' for e in _evidence(drop)), drop
 
 
-def _fields(payload):
-    """Varint fields of a protobuf message: [(number, value)]."""
-    out, pos = [], 0
-    while pos < len(payload):
-        key, pos = _varint(payload, pos)
-        if key & 7 != 0:
-            raise AssertionError('only varint fields expected')
-        v, pos = _varint(payload, pos)
-        out.append((key >> 3, v))
-    return out
-
-
-def _varint(b, pos):
-    v = shift = 0
-    while True:
-        c = b[pos]
-        pos += 1
-        v |= (c & 0x7f) << shift
-        shift += 7
-        if not c & 0x80:
-            return v, pos
-
-
 def _with_send_queue(name, member, outq):
     ms = hr.members(name)
     raw = ms[member][1]
-    entry = hr.entries(raw)[0]
-    fields = [(n, len(outq) if n == 3 else 0 if n == 1 else v) for n, v in _fields(entry)]
-    new = b''.join(hr.f_uint(n, v) for n, v in fields)
-    hr.put(ms, member, hr.image('TCP_STREAM', [new]) + outq)
+    fields = pbedit.msg(hr.entries(raw)[0])
+    for f in fields:
+        if f[0] in (1, 3):  # inq_len, outq_len
+            f[2] = len(outq) if f[0] == 3 else 0
+    hr.put(ms, member, hr.image('TCP_STREAM', [pbedit.enc(fields)]) + outq)
     return ms
 
 
