@@ -238,16 +238,28 @@ def test_content_persistence_carries_its_line():
 
 
 def test_content_gzip_bomb_in_devshm_bounded():
-    """A gzip file in /dev/shm that inflates to 256 MiB: the archive look
-    inflates its first megabytes only (bounded time and memory)."""
-    comp = zlib.compressobj(9, zlib.DEFLATED, 31)
+    """A tar.gz in /dev/shm holding etc/shadow, then 256 MiB of zeros (a
+    gzip bomb of a megabyte): the archive is named as staged data from its
+    head, inflated as far as its first megabytes only (bounded time and
+    memory)."""
+    shadow = tarfile.TarInfo('etc/shadow')
+    shadow.size = len(SHADOW)
+    zeros = tarfile.TarInfo('var/cache/blob')
+    zeros.size = 256 << 20
+    comp = zlib.compressobj(1, zlib.DEFLATED, 31)
+    parts = [comp.compress(shadow.tobuf(tarfile.GNU_FORMAT) + SHADOW + bytes(-len(SHADOW) % 512)),
+             comp.compress(zeros.tobuf(tarfile.GNU_FORMAT))]
     chunk = bytes(1 << 20)
-    bomb = b''.join(comp.compress(chunk) for _ in range(256)) + comp.flush()
+    parts += [comp.compress(chunk) for _ in range(256)]
+    bomb = b''.join(parts) + comp.compress(bytes(1024)) + comp.flush()
     ms = hr.members('counter')
-    hr.put(ms, 'devshm-checkpoint.tar', _tar({'./.cache/blob.tgz': bomb}))
+    hr.put(ms, 'devshm-checkpoint.tar', _tar({'./.cache/fonts.bin': bomb}))
     path = hr.write_tar(ms, hr.tmp('content-gzip-bomb.tar'))
     rc, out, err, _ = hr.run_bounded(['analyze', '--format', 'json', path], timeout=60, max_rss=512 * hr.MiB)
     eq(rc, 0, 'exit status (%s)' % err.strip())
+    stage = _find(json.loads(out), 'KCSI-STAGE-001')
+    assert any('etc/shadow' in e.get('excerpt', '') and e.get('path') == '/dev/shm/.cache/fonts.bin'
+               for e in _evidence(stage)), stage
 
 
 # ---- the lab's scenes (skipped where the lab cannot run) ----
