@@ -475,7 +475,9 @@ static void staged_detect(const az_content *c, staged_seen *st, const kcsi_secre
 		while (st->at[0] > 0 && c->p[st->at[0] - 1] != '\n' && (size_t)(q - c->p) - st->at[0] < 64)
 			st->at[0]--;
 	}
-	for (q = c->p; q < c->p + c->n && (q = memmem(q, (size_t)(c->p + c->n - q), "root:", 5)); q += 5) {
+	unsigned tries = 0;
+	for (q = c->p; q < c->p + c->n && tries++ < 256 && (q = memmem(q, (size_t)(c->p + c->n - q), "root:", 5));
+	     q += 5) {
 		size_t off = (size_t)(q - c->p);
 		if (off + 5 < c->n && (q[5] == '$' || q[5] == '*' || q[5] == '!') && off >= from && off < to &&
 		    (off == 0 || q[-1] == '\n') && lines_like(c->p, c->n, off, shadow_line) >= 2) {
