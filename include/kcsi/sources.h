@@ -1,7 +1,8 @@
 /* kcsi — the content objects a checkpoint holds besides process memory,
  * through one interface: TCP receive and send queues, files deleted while
  * open whose content CRIU kept (ghost files), memfd contents, the files of the
- * rootfs diff and of /dev/shm.  A consumer (hunt, content rules) sees every
+ * rootfs diff, of /dev/shm and of the container's other tmpfs mounts (CRIU's
+ * tmpfs-dev-N.tar.gz.img: an exec /dev/shm, an emptyDir of medium Memory).  A consumer (hunt, content rules) sees every
  * object once, with its bytes as pieces at offsets in increasing order; a gap
  * between pieces is a hole (bytes the checkpoint does not hold).  Nothing is
  * copied that the archive holds in place; tar members are read as libarchive
@@ -23,12 +24,13 @@ enum kcsi_source_kind {
 	KCSI_SRC_MEMFD = 1u << 2,  /* a memfd's content */
 	KCSI_SRC_ROOTFS = 1u << 3, /* a regular file of the rootfs diff */
 	KCSI_SRC_DEVSHM = 1u << 4, /* a regular file of /dev/shm */
-	KCSI_SRC_ALL = 0x1f,
+	KCSI_SRC_TMPFS = 1u << 5,  /* a regular file of a tmpfs mount CRIU dumped */
+	KCSI_SRC_ALL = 0x3f,
 };
 
 typedef struct kcsi_object {
 	enum kcsi_source_kind kind;
-	const char *kind_name;  /* "queue", "ghost", "memfd", "rootfs", "devshm" */
+	const char *kind_name;  /* "queue", "ghost", "memfd", "rootfs", "devshm", "tmpfs" */
 	const char *path;       /* file path, "/memfd:NAME", or "SRC:PORT->DST:PORT" for queues */
 	const char *direction;  /* "recv" or "send" for queues, else NULL */
 	int64_t pid, fd;        /* a process holding it, -1 when none */

@@ -1,6 +1,7 @@
 /* kcsi — the content objects of a checkpoint besides process memory, through
  * one interface (include/kcsi/sources.h): TCP queues, ghost files, memfd
- * contents, rootfs diff and /dev/shm files.
+ * contents, rootfs diff and /dev/shm files, files of the tmpfs mounts CRIU
+ * dumped.
  *
  * Bytes the archive holds in place are handed out in place; tar members are
  * read as libarchive decompresses them, under one budget for the walk (the
@@ -219,6 +220,49 @@ out:
 	return rc;
 }
 
+/* The tmpfs mounts CRIU dumped itself (not external): each superblock's
+ * content is tmpfs-dev-<root_dev>.tar.gz.img, its files under the mount
+ * point of the mount of that superblock's root. */
+static kcsi_code walk_tmpfs(struct walk *w, kcsi_error *err)
+{
+	kcsi_ckpt *c = w->c;
+	kcsi_strmap done = {0}; /* root_dev already walked */
+	size_t plen = strlen(c->prefix);
+	kcsi_code rc = KCSI_OK;
+	for (size_t i = 0; i < kcsi_archive_count(c->ar) && !rc; i++) {
+		const kcsi_member *m = kcsi_archive_at(c->ar, i);
+		ProtobufCMessage **all;
+		size_t na;
+		if (strncmp(m->name, c->prefix, plen) || strncmp(m->name + plen, "mountpoints-", 12))
+			continue;
+		if (ck_read_all(c, m->name + plen, "MNTS", &all, &na, err) != KCSI_OK) {
+			kcsi_error_clear(err); /* damaged mounts: no tmpfs content from them */
+			continue;
+		}
+		for (size_t k = 0; k < na && !rc; k++) {
+			const MntEntry *e = (const MntEntry *)all[k];
+			char member[300];
+			if (e->fstype != FSTYPE__TMPFS || (e->has_ext_mount && e->ext_mount) || e->ext_key || !e->mountpoint ||
+			    !e->root || strcmp(e->root, "/") ||
+			    kcsi_strmap_get(&done, (const char *)&e->root_dev, sizeof(e->root_dev), 0))
+				continue;
+			if (kcsi_strmap_put(&done, (const char *)&e->root_dev, sizeof(e->root_dev), 1)) {
+				rc = kcsi_error_set(err, KCSI_ERR_NOMEM, "out of memory");
+				break;
+			}
+			snprintf(member, sizeof(member), "%stmpfs-dev-%u.tar.gz.img", c->prefix, e->root_dev);
+			rc = walk_tar(w, member, KCSI_SRC_TMPFS, "tmpfs", strcmp(e->mountpoint, "/") ? e->mountpoint : "",
+				      err);
+			if (rc == KCSI_ERR_FORMAT) { /* a damaged tmpfs tar ends that tar */
+				kcsi_error_clear(err);
+				rc = KCSI_OK;
+			}
+		}
+	}
+	kcsi_strmap_free(&done);
+	return rc;
+}
+
 kcsi_code kcsi_walk_objects(kcsi_ckpt *c, unsigned kinds, const kcsi_object_cbs *cb, void *ctx, kcsi_error *err)
 {
 	kcsi_archive_limits lim;
@@ -236,5 +280,7 @@ kcsi_code kcsi_walk_objects(kcsi_ckpt *c, unsigned kinds, const kcsi_object_cbs 
 		rc = walk_tar(&w, "rootfs-diff.tar", KCSI_SRC_ROOTFS, "rootfs", "", err);
 	if (!rc && (kinds & KCSI_SRC_DEVSHM))
 		rc = walk_tar(&w, "devshm-checkpoint.tar", KCSI_SRC_DEVSHM, "devshm", "/dev/shm", err);
+	if (!rc && (kinds & KCSI_SRC_TMPFS))
+		rc = walk_tmpfs(&w, err);
 	return rc;
 }

@@ -77,7 +77,7 @@ kcsi_code kcsi_yara_scan(kcsi_yara *y, const unsigned char *p, size_t n, kcsi_ya
 /* Protocol and command text the string scanners found in one process (or,
  * pid 0, in the container's files), kept until the summary rules. */
 enum { AZ_IRC_NICK = 1, AZ_IRC_USER = 2, AZ_IRC_JOIN = 4, AZ_IRC_PRIVMSG = 8, AZ_IRC_PING = 16, AZ_IRC_MODE = 32 };
-enum az_seen { AZ_SEEN_IRC, AZ_SEEN_STRATUM, AZ_SEEN_DOWNLOAD, AZ_SEEN_SCRIPT_URL, AZ_SEEN_SECRET, AZ_SEEN_N };
+enum az_seen { AZ_SEEN_IRC, AZ_SEEN_STRATUM, AZ_SEEN_DOWNLOAD, AZ_SEEN_SCRIPT_URL, AZ_SEEN_N };
 
 typedef struct az_proc {
 	uint32_t pid;
@@ -89,6 +89,7 @@ typedef struct az_proc {
 } az_proc;
 
 struct az_strings;  /* rules_strings.c: compiled patterns */
+struct az_content_state; /* triage/content.h: what the content rules gather per process */
 struct az_yara_hit; /* rules_yara.c: rule -> finding */
 
 /* What is being scanned when YARA reports a hit. */
@@ -113,6 +114,7 @@ typedef struct az {
 	struct az_yara_hit *yh;
 	size_t nyh;
 	az_scan_target target;
+	struct az_content_state *content;
 } az;
 
 /* A finding of the report (title and explanation are taken over; mitre: ids

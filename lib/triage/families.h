@@ -9,8 +9,9 @@ AZ_FAMILY(network, AZ_BEFORE_MEMORY)        /* rules_net.c: sockets, ports, remo
 AZ_FAMILY(descriptors, AZ_BEFORE_MEMORY)    /* rules_files.c: files deleted while held open */
 AZ_FAMILY(memory_areas, AZ_BEFORE_MEMORY)   /* rules_memory.c: executable anonymous memory, patched code */
 AZ_FAMILY(container, AZ_BEFORE_MEMORY)      /* rules_container.c: namespaces, privileges, capabilities */
-AZ_FAMILY(queues, AZ_BEFORE_MEMORY)         /* rules_strings.c: the bytes queued on sockets */
-AZ_FAMILY(ghost_files, AZ_AFTER_MEMORY)     /* rules_files.c: deleted files the checkpoint kept */
-AZ_FAMILY(memfds, AZ_AFTER_MEMORY)          /* rules_files.c: memfd contents */
-AZ_FAMILY(rootfs_diff, AZ_AFTER_MEMORY)     /* rules_files.c: dropped files, persistence, staged data */
-AZ_FAMILY(strings, AZ_SUMMARY)              /* rules_strings.c: protocols, commands and secrets in the text */
+AZ_FAMILY(ghost_files, AZ_AFTER_MEMORY)     /* rules_files.c: times of deleted files the checkpoint kept */
+AZ_FAMILY(rootfs_diff, AZ_AFTER_MEMORY)     /* rules_files.c: times of the rootfs diff's entries */
+AZ_FAMILY(content, AZ_AFTER_MEMORY)         /* rules_content.c: queues, ghost, memfd, rootfs, /dev/shm, tmpfs contents */
+AZ_FAMILY(strings, AZ_SUMMARY)              /* rules_strings.c: protocols and commands in the text */
+AZ_FAMILY(content_summary, AZ_SUMMARY)      /* rules_content.c: staged data in memory and send queues */
+AZ_FAMILY(credentials, AZ_SUMMARY)          /* rules_creds.c: secrets, credential access (frees the gatherings) */

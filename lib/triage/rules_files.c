@@ -1,21 +1,20 @@
-/* kcsi — triage rules on files: descriptors of deleted files, and the
- * contents the checkpoint holds — the rootfs diff (programs dropped,
- * persistence files, /etc/ld.so.preload), ghost files (deleted but kept) and
- * memfd contents.  Each content is scanned for strings and with YARA, hashed
- * when it is a program, and looked at for staged data (keys, account lists,
- * credentials). */
-#define PCRE2_CODE_UNIT_WIDTH 8
+/* kcsi — triage rules on files: descriptors of deleted files; and the
+ * rules on a file's content that rules_content.c's walk hands over from
+ * every source (rootfs diff, /dev/shm, tmpfs mounts, ghost files, memfds):
+ * programs (sha256 IOC, where they are, which process runs them),
+ * persistence files with the line that matters, and staged data (account
+ * lists, hashes, archives, keys, credential files) outside its place.  The
+ * rootfs diff and ghost files also give the timeline its file times. */
 #include <archive.h>
 #include <archive_entry.h>
 #include <fnmatch.h>
-#include <pcre2.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
-#include "triage/analyze_int.h"
-#include "base/safeout.h"
+#include "triage/content.h"
+#include "base/hash.h"
 #include "reader/ckpt_int.h"
 
 /* KCSI-DELETED-001: files deleted while held open */
@@ -40,13 +39,28 @@ void az_family_descriptors(az *a)
 	}
 }
 
-/* ---- one file's content ---- */
+/* ---- where a file is ---- */
+
+static const char *rel(const char *path)
+{
+	while (*path == '/')
+		path++;
+	return path;
+}
+
+/* A directory whose name starts with a dot (not the file's own name). */
+static bool hidden_dir(const char *path)
+{
+	const char *p = rel(path), *last = strrchr(p, '/');
+	for (const char *q = p; last && q < last; q++)
+		if ((q == p || q[-1] == '/') && q[0] == '.' && q[1] && q[1] != '/' && q[1] != '.')
+			return true;
+	return false;
+}
 
 static bool temp_or_hidden(const char *path)
 {
-	const char *p = path;
-	while (*p == '/')
-		p++;
+	const char *p = rel(path);
 	if (!strncmp(p, "tmp/", 4) || !strncmp(p, "var/tmp/", 8) || !strncmp(p, "dev/shm/", 8) ||
 	    !strncmp(p, "run/", 4) || !strncmp(p, "var/run/", 8))
 		return true;
@@ -56,165 +70,300 @@ static bool temp_or_hidden(const char *path)
 	return false;
 }
 
-/* Lines that match re_text (at most 100 counted). */
-static unsigned count_lines(const unsigned char *p, size_t n, const char *re_text)
+/* Memory-backed places no image fills: /dev/shm and other tmpfs mounts. */
+static bool memory_backed(const az_content *c)
 {
-	unsigned count = 0;
-	int ec;
-	PCRE2_SIZE eo, start = 0;
-	pcre2_code *re = pcre2_compile((PCRE2_SPTR)re_text, PCRE2_ZERO_TERMINATED, PCRE2_MULTILINE, &ec, &eo, NULL);
-	pcre2_match_data *md = re ? pcre2_match_data_create_from_pattern(re, NULL) : NULL;
-	while (md && start < n && count < 100) {
-		PCRE2_SIZE *ov;
-		if (pcre2_match(re, p, n, start, 0, md, NULL) < 0)
-			break;
-		ov = pcre2_get_ovector_pointer(md);
-		count++;
-		start = ov[1] > ov[0] ? ov[1] : ov[0] + 1;
-	}
-	if (md)
-		pcre2_match_data_free(md);
-	if (re)
-		pcre2_code_free(re);
-	return count;
+	return c->kind == AZ_C_DEVSHM || c->kind == AZ_C_TMPFS || !strncmp(rel(c->path), "dev/shm/", 8);
 }
 
-static const char *staged_kind(const unsigned char *p, size_t n)
+static bool matches_any(const char *path, const char *const *pats, size_t n)
 {
-	size_t head = n < 1048576 ? n : 1048576;
-	if (n > 8 && memmem(p, n < 65536 ? n : 65536, "PRIVATE KEY-----", 16))
-		return "a private key";
-	if (count_lines(p, head, "^[a-z_][a-z0-9_.-]*:[^:\\n]*:[0-9]+:[0-9]+:[^:\\n]*:[^:\\n]*:") >= 3)
-		return "an account list (/etc/passwd format)";
-	if (count_lines(p, head, "^[a-z_][a-z0-9_.-]*:(\\$[0-9a-z]+\\$[^:]*|[*!]+):[0-9]*:") >= 2)
-		return "password hashes (/etc/shadow format)";
-	if (memmem(p, n, "aws_secret_access_key", 21) || memmem(p, n, "client-key-data:", 16))
-		return "cloud or cluster credentials";
+	const char *p = rel(path);
+	for (size_t i = 0; i < n; i++)
+		if (!fnmatch(pats[i], p, 0))
+			return true;
+	return false;
+}
+
+/* ---- programs ---- */
+
+static uint64_t le(const unsigned char *p, int bytes)
+{
+	uint64_t v = 0;
+	for (int i = bytes - 1; i >= 0; i--)
+		v = v << 8 | p[i];
+	return v;
+}
+
+/* A shared library: an ELF of type DYN without an interpreter (a PIE
+ * program has one).  Little-endian ELF only; anything else is a program. */
+static bool elf_shared_library(const unsigned char *p, size_t n)
+{
+	bool is64 = n > 64 && p[4] == 2;
+	uint64_t phoff, phent, phnum;
+	if (n < 52 || p[5] != 1 || le(p + 16, 2) != 3)
+		return false;
+	phoff = is64 ? le(p + 32, 8) : le(p + 28, 4);
+	phent = le(p + (is64 ? 54 : 42), 2);
+	phnum = le(p + (is64 ? 56 : 44), 2);
+	for (uint64_t i = 0; i < phnum && i < 256 && phent >= 4; i++) {
+		uint64_t off = phoff + i * phent;
+		if (off > n || n - off < 4)
+			break;
+		if (le(p + off, 4) == 3) /* PT_INTERP */
+			return false;
+	}
+	return true;
+}
+
+/* The process that runs the file as its program, or NULL. */
+static const kcsi_proc *runner(az *a, const az_content *c)
+{
+	for (size_t i = 0; i < kcsi_ckpt_nprocs(a->c); i++) {
+		const kcsi_proc *p = kcsi_ckpt_proc(a->c, i);
+		if (p->exe && c->path && !strcmp(p->exe, c->path))
+			return p;
+	}
 	return NULL;
 }
 
-/* What one file is, for the rules below. */
-typedef struct file_seen {
-	const char *origin;    /* rootfs-diff, ghost-file, memfd */
-	const char *path;
-	int64_t pid, fd;       /* a holder, -1 when none */
-	const unsigned char *p;
-	size_t n;
-	bool elf, script, program;
-} file_seen;
-
-/* KCSI-DROP-001, -002: a program or script new in the rootfs diff */
-static void dropped(az *a, const file_seen *fl)
+/* KCSI-DROP-001, -002, -003: a program or script among the contents */
+static void program(az *a, const az_content *c, bool elf, bool script)
 {
-	bool hot = temp_or_hidden(fl->path);
+	const kcsi_proc *run = runner(a, c);
+	bool shlib = elf && elf_shared_library(c->p, c->n) && !run;
+	bool hot = memory_backed(c) || temp_or_hidden(c->path);
+	const char *id = "KCSI-DROP-002";
+	enum kcsi_severity sev = KCSI_SEV_LOW;
+	char hex[65], src[600], who[48] = "";
+	kcsi_finding *f;
 	kcsi_evidence *e;
-	kcsi_finding *f = az_finding(
-		a, hot ? "KCSI-DROP-001" : "KCSI-DROP-002", hot ? KCSI_SEV_HIGH : KCSI_SEV_LOW,
-		az_printf("%s %s %s", hot ? "Program or script dropped in" : "New program or script",
-			  fl->elf ? "(ELF)" : "(script)", fl->path),
-		hot ? az_printf("%s appeared in the container after it started, in a temporary or hidden directory where "
-				"attackers stage their tools.", fl->path)
-		    : az_printf("%s appeared in the container after it started (it is not part of the image).", fl->path),
-		fl->script ? "T1105 T1059" : "T1105");
-	if ((e = az_evidence(f, "rootfs", -1, -1))) {
-		e->path = strdup(fl->path);
-		kcsi_evidence_excerpt(e, fl->p, fl->n < 120 ? fl->n : 120, 120);
+
+	kcsi_sha256_hex(c->p, c->n, hex);
+	if (run)
+		snprintf(who, sizeof(who), ", run by process %u", run->pid);
+	snprintf(src, sizeof(src), "%s %s%s", c->origin, c->path, who);
+	kcsi_iocs_add(&a->r->iocs, "sha256", hex, 2, src);
+	if (c->kind == AZ_C_MEMFD) {
+		if (run || !elf)
+			return; /* a memfd program that runs: KCSI-FILELESS-001 */
+		id = "KCSI-DROP-003";
+		sev = KCSI_SEV_MEDIUM;
+	} else if (hot && (!shlib || hidden_dir(c->path) || memory_backed(c))) {
+		id = "KCSI-DROP-001";
+		sev = KCSI_SEV_HIGH;
+	}
+	f = az_finding(a, id, sev,
+		       az_printf("%s %s %s%s", sev == KCSI_SEV_HIGH ? "Program or script dropped in" : "New program or script",
+				 elf ? (shlib ? "(ELF library)" : "(ELF)") : "(script)", c->path, who),
+		       az_printf("%s (%s) is not part of the image: it appeared in the container after it started%s%s. "
+				 "sha256 %s.", c->path, c->origin,
+				 c->kind == AZ_C_MEMFD ? ", in an anonymous memory file"
+				 : memory_backed(c) ? ", in a memory-backed file system (tmpfs) where attackers stage tools"
+				 : hot ? ", in a temporary or hidden directory where attackers stage their tools" : "",
+				 c->kind == AZ_C_GHOST ? ", and was deleted while in use (the checkpoint kept it)" : "", hex),
+		       script ? "T1105 T1059" : "T1105");
+	if ((e = az_evidence(f, c->origin, run ? (int64_t)run->pid : c->pid, run ? -1 : c->fd))) {
+		e->path = strdup(c->path);
+		if (elf)
+			kcsi_evidence_excerptf(e, "ELF %s, %zu bytes, sha256 %s", shlib ? "shared library" : "program", c->n,
+					       hex);
+		else
+			kcsi_evidence_excerpt(e, c->p, c->n < 120 ? c->n : 120, 120);
 		e->command = strdup("kcsi recover --out DIR ARCHIVE");
 	}
 }
 
-/* KCSI-STAGE-001: data gathered for theft, outside its place */
-static void staged(az *a, const file_seen *fl)
+/* ---- persistence ---- */
+
+/* The first line of p (at most 200 bytes) that pick() likes, else the
+ * last non-empty one when last is set. */
+static bool line_of(const unsigned char *p, size_t n, bool (*pick)(const char *, size_t), bool last, const char **at,
+		    size_t *len)
 {
-	static const char *const own_place[] = {"/etc/passwd", "etc/passwd", "/etc/shadow", "etc/shadow",
-						"etc/group", "/etc/group"};
-	const char *what = staged_kind(fl->p, fl->n);
-	kcsi_finding *f;
-	kcsi_evidence *e;
-	if (!what)
-		return;
-	for (size_t i = 0; i < sizeof(own_place) / sizeof(own_place[0]); i++)
-		if (!strcmp(fl->path, own_place[i]))
-			return;
-	f = az_finding(a, "KCSI-STAGE-001", KCSI_SEV_HIGH, az_printf("Copy of %s in %s", what, fl->path),
-		       az_printf("%s (%s) holds %s outside the place such data belongs: data gathered for theft.", fl->path,
-				 fl->origin, what),
-		       "T1074.001 T1005 T1003.008");
-	if ((e = az_evidence(f, fl->origin, fl->pid, fl->fd))) {
-		e->path = strdup(fl->path);
-		kcsi_evidence_excerpt(e, fl->p, fl->n < 80 ? fl->n : 80, 80);
-		e->command = strdup("kcsi recover --out DIR ARCHIVE");
+	size_t s = 0;
+	bool got = false;
+	while (s < n) {
+		const unsigned char *nl = memchr(p + s, '\n', n - s);
+		size_t e = nl ? (size_t)(nl - p) : n, l = e - s;
+		while (l && (p[s + l - 1] == '\r' || p[s + l - 1] == ' '))
+			l--;
+		if (l && pick((const char *)p + s, l)) {
+			*at = (const char *)p + s;
+			*len = l;
+			return true;
+		}
+		if (l && last && p[s] != '#') {
+			*at = (const char *)p + s;
+			*len = l;
+			got = true;
+		}
+		s = e + 1;
 	}
+	return got;
 }
 
-/* KCSI-INJECT-004, KCSI-PERSIST-001: files that decide what runs */
-static void persistence(az *a, const char *path)
+static bool any_line(const char *l, size_t n) { (void)n; return l[0] != '#'; }
+
+static bool cron_line(const char *l, size_t n)
 {
-	const char *q = path;
+	return n > 8 && (l[0] == '@' || l[0] == '*' || (l[0] >= '0' && l[0] <= '9'));
+}
+
+static bool exec_line(const char *l, size_t n)
+{
+	return n > 10 && !strncmp(l, "ExecStart", 9);
+}
+
+static bool key_line(const char *l, size_t n)
+{
+	return n > 20 && (!strncmp(l, "ssh-", 4) || !strncmp(l, "ecdsa-", 6) || !strncmp(l, "sk-", 3) ||
+			  memmem(l, n, " ssh-", 5));
+}
+
+static bool hook_line(const char *l, size_t n)
+{
+	static const char *const words[] = {"LD_PRELOAD", "/dev/tcp", "curl ", "wget ", "nc ", "base64", "nohup",
+					    "python", "perl -e", "bash -i", "setsid", "/tmp/", "/dev/shm"};
+	if (l[0] == '#')
+		return false;
+	for (size_t k = 0; k < sizeof(words) / sizeof(words[0]); k++)
+		if (memmem(l, n, words[k], strlen(words[k])))
+			return true;
+	return false;
+}
+
+/* KCSI-INJECT-004, KCSI-PERSIST-001: files that decide what runs, with the
+ * line that matters (the cron line, the key, the unit's ExecStart) */
+static void persistence(az *a, const az_content *c)
+{
+	const char *q = rel(c->path), *line = NULL;
+	size_t len = 0;
 	kcsi_finding *f;
 	kcsi_evidence *e;
-	while (*q == '/')
-		q++;
+	static const char *const places[] = {"etc/cron*", "var/spool/cron/*", "etc/rc.local", "etc/profile.d/*",
+					     "*/.bashrc", "*/.profile", "*/.bash_profile", "etc/bash.bashrc", "etc/profile",
+					     "etc/systemd/system/*", "usr/lib/systemd/system/*", "etc/init.d/*",
+					     "etc/environment"};
 	if (!strcmp(q, "etc/ld.so.preload")) {
 		f = az_finding(a, "KCSI-INJECT-004", KCSI_SEV_HIGH, az_printf("/etc/ld.so.preload was written"),
 			       az_printf("/etc/ld.so.preload makes every program load the libraries it lists."), "T1574.006");
-	} else if (!fnmatch("etc/cron*", q, 0) || !fnmatch("var/spool/cron/*", q, 0) || strstr(q, ".ssh/authorized_keys") ||
-		   !strcmp(q, "etc/rc.local") || !fnmatch("etc/profile.d/*", q, 0) || !fnmatch("*/.bashrc", q, 0) ||
-		   !fnmatch("etc/systemd/system/*", q, 0) || !fnmatch("etc/init.d/*", q, 0)) {
-		f = az_finding(a, "KCSI-PERSIST-001", KCSI_SEV_MEDIUM, az_printf("Persistence file changed: %s", path),
+		line_of(c->p, c->n, any_line, true, &line, &len);
+	} else if (strstr(q, ".ssh/authorized_keys") || matches_any(c->path, places, sizeof(places) / sizeof(places[0]))) {
+		bool cron = strstr(q, "cron") != NULL, keys = strstr(q, "authorized_keys") != NULL;
+		bool unit = strstr(q, "systemd/") != NULL;
+		f = az_finding(a, "KCSI-PERSIST-001", KCSI_SEV_MEDIUM, az_printf("Persistence file changed: %s", c->path),
 			       az_printf("%s decides what runs at start-up, on a schedule or at log-in; changing it inside a "
-					 "container is a way to stay.", path),
-			       strstr(q, "cron") ? "T1053.003" : strstr(q, "authorized_keys") ? "T1098.004" : "T1037");
+					 "container is a way to stay.", c->path),
+			       cron ? "T1053.003" : keys ? "T1098.004" : unit ? "T1543.002" : "T1037 T1546.004");
+		if (cron)
+			line_of(c->p, c->n, cron_line, true, &line, &len);
+		else if (keys)
+			line_of(c->p, c->n, key_line, true, &line, &len);
+		else if (unit)
+			line_of(c->p, c->n, exec_line, false, &line, &len);
+		else
+			line_of(c->p, c->n, hook_line, true, &line, &len);
 	} else {
 		return;
 	}
-	if ((e = az_evidence(f, "rootfs", -1, -1)))
-		e->path = strdup(path);
+	if ((e = az_evidence(f, "rootfs", -1, -1))) {
+		e->path = strdup(c->path);
+		if (line)
+			kcsi_evidence_excerpt(e, line, len, 200);
+		e->command = strdup("kcsi recover --out DIR ARCHIVE");
+	}
 }
 
-/* Look at one file's content: strings, YARA, its hash when it is a program
- * (sha256: the hex the caller made already, or NULL), then the rules. */
-static void examine_file(az *a, const char *origin, const char *path, uint32_t mode, int64_t pid, int64_t fd,
-			 const unsigned char *p, size_t n, const char *sha256)
+void az_file_rules(az *a, const az_content *c)
 {
-	const char *ext = strrchr(path, '.');
-	file_seen fl = {origin, path, pid, fd, p, n, n >= 4 && !memcmp(p, "\x7f" "ELF", 4), n >= 2 && p[0] == '#' && p[1] == '!',
-			false};
-	bool script_ext = ext && (!strcmp(ext, ".sh") || !strcmp(ext, ".pl") || !strcmp(ext, ".py") ||
-				  !strcmp(ext, ".rb") || !strcmp(ext, ".php") || !strcmp(ext, ".elf"));
-	bool rootfs = !strcmp(origin, "rootfs-diff");
-	char src[600], hex[65];
-
-	fl.program = fl.elf || fl.script || script_ext || (mode & 0111);
-	az_strings_of(a, origin, pid >= 0 ? (uint32_t)pid : 0, fd, 0, false, path, p, n, 0, n, 2);
-	if (a->yara) {
-		kcsi_error err;
-		a->target = (az_scan_target){.file = path};
-		kcsi_error_clear(&err);
-		kcsi_yara_scan(a->yara, p, n, az_on_yara, a, &err);
-		a->target.file = NULL;
-	}
-	if (fl.program) {
-		if (!sha256)
-			kcsi_sha256_hex(p, n, hex);
-		snprintf(src, sizeof(src), "%s %s", origin, path);
-		kcsi_iocs_add(&a->r->iocs, "sha256", sha256 ? sha256 : hex, 2, src);
-	}
-	if (rootfs && fl.program)
-		dropped(a, &fl);
-	staged(a, &fl);
-	if (rootfs)
-		persistence(a, path);
+	const char *ext = strrchr(c->path, '.');
+	bool elf = c->n >= 4 && !memcmp(c->p, "\x7f" "ELF", 4), script = c->n >= 2 && c->p[0] == '#' && c->p[1] == '!';
+	bool script_ext = ext && !strchr(ext, '/') &&
+			  (!strcmp(ext, ".sh") || !strcmp(ext, ".pl") || !strcmp(ext, ".py") || !strcmp(ext, ".rb") ||
+			   !strcmp(ext, ".php") || !strcmp(ext, ".elf"));
+	if (c->n && (elf || script || script_ext || (c->mode & 0111) || runner(a, c)))
+		program(a, c, elf, script || !elf);
+	if (c->kind == AZ_C_ROOTFS)
+		persistence(a, c);
 }
 
-/* ---- the contents the checkpoint holds ---- */
+/* ---- staged data ---- */
 
-static void diff_entry(az *a, struct archive *ar, struct archive_entry *en, unsigned char *buf)
+/* KCSI-STAGE-001: data gathered for theft, in a file outside its place.
+ * Account lists, hashes and archives of /etc or /root are high anywhere
+ * but their own place; keys and credential files only in temporary,
+ * hidden or memory-backed places (a workload writes its own elsewhere). */
+void az_file_staged(az *a, const az_content *c, unsigned kinds, const size_t at[5], const char *member,
+		    const char *credfile)
+{
+	static const char *const account_places[] = {"etc/passwd", "etc/shadow", "etc/group", "etc/gshadow",
+						     "etc/passwd-", "etc/shadow-", "etc/group-", "etc/gshadow-",
+						     "var/backups/*.bak"};
+	static const char *const key_places[] = {"*/.ssh/*", "etc/ssh/*", "etc/ssl/*", "etc/pki/*", "*/.gnupg/*"};
+	static const char *const cred_places[] = {"*/.aws/*", "*/.kube/*", "*/.docker/*", "*/.config/gcloud/*",
+						  "*/.azure/*", "var/run/secrets/*", "run/secrets/*"};
+	bool hot = memory_backed(c) || temp_or_hidden(c->path);
+	enum kcsi_severity sev = KCSI_SEV_LOW;
+	char what[400] = "", mitre[80] = "T1074.001 T1005";
+	kcsi_finding *f;
+	kcsi_evidence *e;
+	size_t first = (size_t)-1;
+
+	if (matches_any(c->path, account_places, sizeof(account_places) / sizeof(account_places[0])))
+		kinds &= ~(unsigned)(AZ_ST_PASSWD | AZ_ST_SHADOW);
+	if (matches_any(c->path, key_places, sizeof(key_places) / sizeof(key_places[0])))
+		kinds &= ~(unsigned)AZ_ST_KEY;
+	if (matches_any(c->path, cred_places, sizeof(cred_places) / sizeof(cred_places[0])))
+		kinds &= ~(unsigned)AZ_ST_CREDFILE;
+	for (unsigned k = 0; k < 5; k++) {
+		unsigned bit = 1u << k;
+		if (!(kinds & bit))
+			continue;
+		if ((bit & (AZ_ST_PASSWD | AZ_ST_SHADOW | AZ_ST_ARCHIVE)) || hot)
+			sev = KCSI_SEV_HIGH;
+		snprintf(what + strlen(what), sizeof(what) - strlen(what), "%s%s", *what ? "; " : "",
+			 bit == AZ_ST_PASSWD   ? "an account list (/etc/passwd format)"
+			 : bit == AZ_ST_SHADOW ? "password hashes (/etc/shadow format)"
+			 : bit == AZ_ST_KEY    ? "a private key"
+			 : bit == AZ_ST_CREDFILE ? credfile
+						 : "an archive of /etc, /root or credentials");
+		if (first == (size_t)-1)
+			first = at[k];
+	}
+	if (!kinds)
+		return;
+	if (kinds & (AZ_ST_PASSWD | AZ_ST_SHADOW))
+		strcat(mitre, " T1003.008");
+	if (kinds & AZ_ST_ARCHIVE)
+		strcat(mitre, " T1560.001");
+	if (kinds & (AZ_ST_KEY | AZ_ST_CREDFILE))
+		strcat(mitre, " T1552.001");
+	f = az_finding(a, "KCSI-STAGE-001", sev, az_printf("Copy of %s in %s", what, c->path),
+		       az_printf("%s (%s) holds %s outside the place such data belongs%s.", c->path, c->origin, what,
+				 sev == KCSI_SEV_HIGH ? ": data gathered for theft" : ""),
+		       mitre);
+	if ((e = az_evidence(f, c->origin, c->pid, c->fd))) {
+		const unsigned char *x = c->p + (first < c->n ? first : 0);
+		size_t left = c->n - (size_t)(x - c->p);
+		e->path = strdup(c->path);
+		e->area = az_printf("offset %zu", (size_t)(x - c->p));
+		if (kinds & (AZ_ST_KEY | AZ_ST_CREDFILE))
+			kcsi_evidence_excerptf(e, "%s", what); /* never the key itself */
+		else if (kinds & AZ_ST_ARCHIVE)
+			kcsi_evidence_excerptf(e, "tar member %s", member);
+		else
+			kcsi_evidence_excerpt(e, x, left < 80 ? left : 80, 80);
+		e->command = strdup("kcsi recover --out DIR ARCHIVE");
+	}
+}
+
+/* ---- file times for the timeline ---- */
+
+static void diff_entry(az *a, struct archive_entry *en)
 {
 	const char *name = archive_entry_pathname(en);
 	char path[4200];
-	la_ssize_t got;
-	size_t n = 0;
 	if (!name)
 		return;
 	snprintf(path, sizeof(path), "/%s", name[0] == '/' ? name + 1 : name);
@@ -222,31 +371,21 @@ static void diff_entry(az *a, struct archive *ar, struct archive_entry *en, unsi
 		 az_printf("%s %s in the container's rootfs diff", archive_entry_filetype(en) == AE_IFDIR ? "directory" : "file",
 			   path),
 		 path, -1);
-	if (archive_entry_filetype(en) != AE_IFREG)
-		return;
-	while (n < AZ_MAX_FILE_SCAN && (got = archive_read_data(ar, buf + n, AZ_MAX_FILE_SCAN - n)) > 0)
-		n += (size_t)got;
-	examine_file(a, "rootfs-diff", path, archive_entry_mode(en), -1, -1, buf, n, NULL);
 }
 
+/* The rootfs diff's entries (their content goes through rules_content.c) */
 void az_family_rootfs_diff(az *a)
 {
 	struct archive *ar;
 	struct archive_entry *en;
-	unsigned char *buf;
-
 	if (ck_member_tar(a->c, "rootfs-diff.tar", &ar, NULL) != KCSI_OK || !ar)
 		return;
-	if (!(buf = malloc(AZ_MAX_FILE_SCAN))) {
-		archive_read_free(ar);
-		return;
-	}
 	while (archive_read_next_header(ar, &en) == ARCHIVE_OK)
-		diff_entry(a, ar, en, buf);
+		diff_entry(a, en);
 	archive_read_free(ar);
-	free(buf);
 }
 
+/* Ghost files' times (their content goes through rules_content.c) */
 void az_family_ghost_files(az *a)
 {
 	kcsi_ckpt *c = a->c;
@@ -271,78 +410,5 @@ void az_family_ghost_files(az *a)
 		if (g->atim)
 			az_event(a, (int64_t)g->atim->tv_sec * 1000000 + (int64_t)g->atim->tv_usec, "Last Access Time",
 				 az_printf("deleted file %s (kept by the checkpoint) last accessed", path), path, pid);
-		if ((!g->has_chunks || !g->chunks) && S_ISREG(g->mode))
-			examine_file(a, "ghost-file", path, g->mode, pid, fd, img.data + img.pos, img.size - img.pos, NULL);
 	}
-}
-
-/* The memfd descriptors, by inode id (in the order of the files image). */
-static size_t memfd_files(kcsi_ckpt *c, struct ck_idref **out)
-{
-	size_t n = 0;
-	*out = malloc((c->nfiles ? c->nfiles : 1) * sizeof(**out));
-	for (size_t f = 0; *out && f < c->nfiles; f++)
-		if (c->files[f]->type == FD_TYPES__MEMFD && c->files[f]->memfd)
-			(*out)[n++] = (struct ck_idref){c->files[f]->memfd->inode_id, f, c->files[f], NULL};
-	ck_index_sort(*out, n);
-	return n;
-}
-
-/* The first process (and fd) that holds a descriptor of the inode. */
-static void memfd_holder(kcsi_ckpt *c, const struct ck_idref *ix, size_t n, uint32_t inode_id, int64_t *pid,
-			 int64_t *fd)
-{
-	const struct ck_idref *r = ck_index_find(ix, n, inode_id);
-	for (; r && r < ix + n && r->id == inode_id && *pid < 0; r++)
-		ck_file_holder(c, ((const FileEntry *)r->p)->id, pid, fd);
-}
-
-/* How much of a memfd to look at: up to the last byte the checkpoint holds
- * (holes before it read as zeros), within the size and AZ_MAX_FILE_SCAN. */
-static size_t memfd_extent(const MemfdInodeEntry *ino, const kcsi_memrun *runs, size_t nr)
-{
-	uint64_t limit = ino->size < AZ_MAX_FILE_SCAN ? ino->size : AZ_MAX_FILE_SCAN, end = 0;
-	for (size_t k = 0; k < nr; k++)
-		if (runs[k].vaddr < limit) {
-			uint64_t e = runs[k].len < limit - runs[k].vaddr ? runs[k].vaddr + runs[k].len : limit;
-			end = e > end ? e : end;
-		}
-	return (size_t)end;
-}
-
-static void examine_memfd(az *a, const MemfdInodeEntry *ino, const struct ck_idref *ix, size_t nix)
-{
-	const kcsi_memrun *runs;
-	size_t nr, size;
-	unsigned char *buf;
-	char path[300], hex[65];
-	int64_t pid = -1, fd = -1;
-	if (kcsi_ckpt_shmem(a->c, ino->shmid, &runs, &nr, NULL) != KCSI_OK)
-		return;
-	size = memfd_extent(ino, runs, nr);
-	if (!(buf = calloc(1, size ? size : 1)))
-		return;
-	for (size_t k = 0; k < nr; k++)
-		if (runs[k].vaddr < size)
-			memcpy(buf + runs[k].vaddr, runs[k].data,
-			       (size_t)(runs[k].len < size - runs[k].vaddr ? runs[k].len : size - runs[k].vaddr));
-	snprintf(path, sizeof(path), "/memfd:%s", ino->name ? ino->name : "");
-	memfd_holder(a->c, ix, nix, ino->inode_id, &pid, &fd);
-	kcsi_sha256_hex(buf, size, hex);
-	kcsi_iocs_add(&a->r->iocs, "sha256", hex, 2, path); /* examine_file counts it again (a program, mode 0755) */
-	examine_file(a, "memfd", path, 0755, pid, fd, buf, size, hex);
-	free(buf);
-}
-
-void az_family_memfds(az *a)
-{
-	ProtobufCMessage **all;
-	struct ck_idref *ix;
-	size_t n, nix;
-	if (ck_read_all(a->c, "memfd.img", "MEMFD_INODE", &all, &n, NULL) != KCSI_OK)
-		return;
-	nix = memfd_files(a->c, &ix);
-	for (size_t i = 0; i < n; i++)
-		examine_memfd(a, (const MemfdInodeEntry *)all[i], ix, nix);
-	free(ix);
 }

@@ -1,8 +1,8 @@
 /* kcsi — the string scanners and the rules on what they find.  Every
  * printable string of process memory (the memory pass), of socket queues and
- * of files (rules_files.c) goes through on_text(): IOCs, IRC commands,
- * stratum mining messages, download-and-run commands, URLs of scripts and
- * credential formats.  What a process holds is gathered per process
+ * of files (rules_content.c) goes through on_text(): IOCs, IRC commands,
+ * stratum mining messages, download-and-run commands and URLs of scripts
+ * (secrets by format are the content rules': evidence/secrets.c).  What a process holds is gathered per process
  * (az_proc) and becomes findings in the summary stage.
  *
  * During the memory pass this runs beside the YARA thread: it touches the
@@ -18,7 +18,7 @@
 
 #define MIN_STR 6
 
-enum { RE_IRC, RE_STRATUM, RE_DOWNLOAD, RE_SCRIPT_URL, RE_SECRET, RE_N };
+enum { RE_IRC, RE_STRATUM, RE_DOWNLOAD, RE_SCRIPT_URL, RE_N };
 
 struct az_strings {
 	pcre2_code *re[RE_N];
@@ -32,9 +32,6 @@ static const char *const patterns[RE_N] = {
 	[RE_DOWNLOAD] = "\\b(?:curl|wget|fetch)\\b[^|;&\\n]{0,200}(?:\\|\\s*(?:ba|da|z|k)?sh\\b|\\|\\s*(?:python3?|perl)\\b|"
 			"-[oO]\\s*\\S+[^\\n]{0,60}(?:chmod\\s+[+0-7]*x|\\bsh\\s))",
 	[RE_SCRIPT_URL] = "\\b(?:https?|ftp)://[^\\s\"'<>]{1,200}\\.(?:sh|py|pl|elf|bin|exe|x86_64|arm7?|mips|so)\\b",
-	[RE_SECRET] = "\\b(?:AKIA|ASIA)[0-9A-Z]{16}\\b|-----BEGIN (?:RSA |EC |DSA |OPENSSH |ENCRYPTED )?PRIVATE KEY-----|"
-		      "\\bgh[pousr]_[A-Za-z0-9]{36}\\b|\\bxox[abpr]-[A-Za-z0-9-]{10,}|"
-		      "\\beyJhbGciOi[A-Za-z0-9_-]{10,}\\.[A-Za-z0-9_-]{10,}\\.",
 };
 
 kcsi_code az_strings_init(az *a, kcsi_error *err)
@@ -164,12 +161,6 @@ static void irc_line(az *a, az_proc *pm, text_at *t, const char *p, size_t n)
 	}
 }
 
-static bool maybe_secret(const char *p, size_t n)
-{
-	return memmem(p, n, "AKIA", 4) || memmem(p, n, "ASIA", 4) || memmem(p, n, "PRIVATE KEY", 11) ||
-	       memmem(p, n, "gh", 2) || memmem(p, n, "xox", 3) || memmem(p, n, "eyJhbGciOi", 10);
-}
-
 /* One string of printable text. */
 static void on_text(az *a, text_at *t, const char *p, size_t n)
 {
@@ -190,11 +181,6 @@ static void on_text(az *a, text_at *t, const char *p, size_t n)
 		seen(a, pm, AZ_SEEN_DOWNLOAD, t, mo, p + mo, ml);
 	if (memmem(p, n, "://", 3) && re_find(a, RE_SCRIPT_URL, p, n, &mo, &ml))
 		seen(a, pm, AZ_SEEN_SCRIPT_URL, t, mo, p + mo, ml);
-	if (maybe_secret(p, n) && re_find(a, RE_SECRET, p, n, &mo, &ml)) {
-		char buf[64];
-		snprintf(buf, sizeof(buf), "%.8s... (%zu characters)", p + mo, ml);
-		seen(a, pm, AZ_SEEN_SECRET, t, mo, buf, strlen(buf));
-	}
 }
 
 static const unsigned char printable[256] = {
@@ -237,27 +223,6 @@ void az_strings_of(az *a, const char *kind, uint32_t pid, int64_t fd, uint64_t b
 	}
 }
 
-/* The bytes queued on sockets (each socket once). */
-void az_family_queues(az *a)
-{
-	for (size_t i = 0; i < a->nsocks; i++) {
-		const kcsi_sock *s = &a->socks[i];
-		bool dup = false;
-		if (!s->has_queues)
-			continue;
-		for (size_t k = 0; k < i && !dup; k++)
-			dup = a->socks[k].ino == s->ino;
-		if (dup)
-			continue;
-		if (s->inq_len)
-			az_strings_of(a, "tcp-queue", s->pid, s->fd, 0, false, NULL, s->inq, (size_t)s->inq_len, 0,
-				      (size_t)s->inq_len, 3);
-		if (s->outq_len)
-			az_strings_of(a, "tcp-queue", s->pid, s->fd, 0, false, NULL, s->outq, (size_t)s->outq_len, 0,
-				      (size_t)s->outq_len, 3);
-	}
-}
-
 /* A finding of what a process holds, with the evidence gathered. */
 static void holds(az *a, az_proc *pm, enum az_seen what, const char *id, enum kcsi_severity sev, char *title,
 		  char *expl, const char *mitre)
@@ -271,7 +236,7 @@ static void holds(az *a, az_proc *pm, enum az_seen what, const char *id, enum kc
 	}
 }
 
-/* KCSI-PROTO-IRC-001, -STRATUM-001, KCSI-DL-001, -002, KCSI-SECRET-002 */
+/* KCSI-PROTO-IRC-001, -STRATUM-001, KCSI-DL-001, -002 */
 void az_family_strings(az *a)
 {
 	for (size_t i = 0; i < a->npm; i++) {
@@ -302,8 +267,5 @@ void az_family_strings(az *a)
 			holds(a, pm, AZ_SEEN_SCRIPT_URL, "KCSI-DL-002", KCSI_SEV_MEDIUM,
 			      az_printf("URL of a script or program in %s", who),
 			      az_printf("%s holds the address of a script or program to fetch (a next stage).", who), "T1105");
-		if (pm->nseen[AZ_SEEN_SECRET])
-			holds(a, pm, AZ_SEEN_SECRET, "KCSI-SECRET-002", KCSI_SEV_MEDIUM, az_printf("Credentials in %s", who),
-			      az_printf("%s holds credential material (private keys, cloud or token formats).", who), "T1552");
 	}
 }
