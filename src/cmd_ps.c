@@ -221,9 +221,10 @@ const struct cmd cmd_ps = {
 		"Bytes that are not UTF-8 are written as \\udcXX escapes.",
 	.example =
 		"$ kcsi ps checkpoint-perlbot.tar\n"
-		"PID  PPID  UID  STATE    THR  COMM             EXE            COMMAND\n"
-		"1    0     0    running  1    sh               /usr/bin/dash  sh -c while true; ...\n"
-		"15   1     0    running  1    [kworker/u8:2-e  /usr/bin/perl    \\_ [kworker/u8:2-events]  [argv rewritten]",
+		"PID  PPID  UID  STATE    THR  COMM             EXE             COMMAND\n"
+		"1    0     0    running  1    sh               /usr/bin/dash   sh -c while true; do date > /var/log/app.log; sleep 5; done\n"
+		"15   1     0    running  1    [kworker/u8:2-e  /usr/bin/perl     \\_ [kworker/u8:2-events]  [argv rewritten]\n"
+		"...",
 	.opts = opts,
 	.min_pos = 1,
 	.max_pos = 1,

@@ -404,10 +404,15 @@ const struct cmd cmd_vault = {
 		"and AWS_SECRET_ACCESS_KEY; requests are signed with AWS SigV4.  Their keys\n"
 		"directory is local (--keys or KCSI_VAULT_KEYS).",
 	.example =
-		"$ kcsi vault init --store /srv/evidence\n"
-		"$ kcsi vault put --store /srv/evidence --case INC-42 checkpoint-perlbot.tar\n"
-		"3f1c...e9\n"
-		"$ kcsi vault get --store /srv/evidence 3f1c0a2b --out /tmp/a.tar --reason 'triage'",
+		"$ kcsi vault init --store evidence\n"
+		"...\n"
+		"$ kcsi vault put --store evidence --case INC-42 checkpoint-perlbot.tar\n"
+		"a92d0742d6692740fabadb933c650c50f2b1bcdf46ba6006cd7f05403c152c24\n"
+		"$ kcsi vault get --store evidence a92d0742 --out copy.tar --reason 'triage'\n"
+		"copy.tar: evidence a92d0742d6692740fabadb933c650c50f2b1bcdf46ba6006cd7f05403c152c24, SHA-256 verified\n"
+		"$ kcsi vault ls --store evidence\n"
+		"ID                STATE  SIZE     CASE    INGESTED                     ACCESSES  NAME\n"
+		"...",
 	.opts = no_opts,
 	.min_pos = 0,
 	.max_pos = 0,
@@ -430,8 +435,17 @@ const struct cmd cmd_vault_init = {
 	.description = "Makes the store (a directory, or a prefix of an S3 bucket), the keys directory with\n"
 		       "the Ed25519 signing key pair and the encryption key (made here, or given by\n"
 		       "--key-file or --key-env), and the ledger's first line.",
-	.example = "$ kcsi vault init --store /srv/evidence\n"
-		   "/srv/evidence: vault created; public key 8c1f...",
+	.example =
+		"$ kcsi vault init --store evidence\n"
+		"...\n"
+		"$ ls evidence\n"
+		"keys\n"
+		"ledger.head\n"
+		"ledger.jsonl\n"
+		"objects\n"
+		"reports\n"
+		"tmp\n"
+		"vault.json",
 	.opts = init_opts,
 	.min_pos = 0,
 	.max_pos = 0,
@@ -452,7 +466,11 @@ const struct cmd cmd_vault_put = {
 	.description = "Reads the archive once: hashes, encrypts and stores it, and records \"ingested\".\n"
 		       "The same content put again is recorded as a new submission of the same id.",
 	.json_doc = "{id, size, seq, duplicate}",
-	.example = "$ kcsi vault put --store /srv/evidence --case INC-42 checkpoint-perlbot.tar\n3f1c...e9",
+	.example =
+		"$ kcsi vault init --store evidence\n"
+		"...\n"
+		"$ kcsi vault put --store evidence --case INC-42 checkpoint-perlbot.tar\n"
+		"a92d0742d6692740fabadb933c650c50f2b1bcdf46ba6006cd7f05403c152c24",
 	.opts = put_opts,
 	.min_pos = 1,
 	.max_pos = 1,
@@ -471,8 +489,13 @@ const struct cmd cmd_vault_get = {
 	.synopsis = "[--store STORE] --out FILE [--reason TEXT] ID",
 	.summary = "decrypt, verify and write an archive (recorded as accessed)",
 	.description = "Decrypts the evidence, checks its SHA-256 and only then writes FILE.",
-	.example = "$ kcsi vault get --store /srv/evidence 3f1c0a2b --out /tmp/a.tar --reason triage\n"
-		   "/tmp/a.tar: evidence 3f1c...e9, SHA-256 verified",
+	.example =
+		"$ kcsi vault init --store evidence\n"
+		"...\n"
+		"$ kcsi vault put --store evidence checkpoint-perlbot.tar\n"
+		"...\n"
+		"$ kcsi vault get --store evidence a92d0742 --out copy.tar --reason triage\n"
+		"copy.tar: evidence a92d0742d6692740fabadb933c650c50f2b1bcdf46ba6006cd7f05403c152c24, SHA-256 verified",
 	.opts = get_opts,
 	.min_pos = 1,
 	.max_pos = 1,
