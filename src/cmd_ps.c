@@ -157,6 +157,7 @@ static int run(struct args *a)
 		struct table t;
 		table_init(&t, 8);
 		t.shown = 1u << 7; /* COMMAND is made escaped, under its tree marks */
+		t.fit_terminal = true; /* a deep tree or a long command line does not wrap */
 		table_add(&t, "PID", "PPID", "UID", "STATE", "THR", "COMM", "EXE", "COMMAND");
 		if (one) {
 			tree_row(kcsi_ckpt_proc_by_pid(c, pid), 0, &t);
@@ -203,7 +204,9 @@ const struct cmd cmd_ps = {
 		"its memory as the kernel's /proc/PID/cmdline reads them: when the last byte of\n"
 		"the argument area is not NUL the program rewrote its title (setproctitle, Perl's\n"
 		"$0) and the title runs on into the environment area.  Such processes are marked\n"
-		"argv_rewritten, and what is left of the environment is shown.",
+		"argv_rewritten, and what is left of the environment is shown.  On a terminal\n"
+		"the COMMAND column ends at the terminal's width (cut, with an ellipsis); piped, or with\n"
+		"--json, command lines are whole.",
 	.json_doc =
 		"An array of objects, one per process, in pid order:\n"
 		"  pid, ppid, pgid, sid    numbers\n"
