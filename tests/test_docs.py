@@ -7,11 +7,11 @@ The convention for examples:
   next line), each followed by lines of its output (stdout).  Several
   commands may follow one another; they run in that order, in bash.
 - Help examples run `kcsi` on fixtures named by their basename
-  (`kcsi ps checkpoint-perlbot.tar`), in a new empty directory holding the
-  fixtures of tests/data/fixtures and the Falco alerts of
+  (`kcsi ps checkpoint-perlbot.tar`), in a new directory holding copies of
+  the fixtures of tests/data/fixtures and of the Falco alerts of
   tests/data/falco-events under their basenames.  README and docs examples
   run `build/kcsi` on `tests/data/fixtures/...` from a new directory laid out
-  like the source tree (build/kcsi, tests/data).  Side effects (recover
+  like the source tree (build/kcsi, a copy of tests/data).  Side effects (recover
   --out, a vault) stay in that directory; HOME is a directory in it.
 - The output lines shown must be lines of the real output, in that order,
   contiguous and exact (column widths too).  A line `...` stands for lines
@@ -238,7 +238,9 @@ def source_examples():
 # ---- running them ----
 
 def example_dir(kind):
-    """A new directory to run an example of that kind in (see the module's head)."""
+    """A new directory to run an example of that kind in (see the module's
+    head).  The test data are copies (5 MB): an example can change nothing
+    of the source tree, and kcsi meets plain files, not links."""
     d = tempfile.mkdtemp(prefix='ex-', dir=kt.tmpdir())
     os.makedirs(os.path.join(d, 'home'))
     if kind == 'help':
@@ -247,12 +249,11 @@ def example_dir(kind):
         for where in (kt.FIXTURES, FALCO_EVENTS):
             for f in os.listdir(where):
                 if f.endswith(('.tar', '.json')):
-                    os.symlink(os.path.join(where, f), os.path.join(d, f))
+                    shutil.copyfile(os.path.join(where, f), os.path.join(d, f))
     else:
         os.makedirs(os.path.join(d, 'build'))
         os.symlink(os.path.abspath(kt.KCSI), os.path.join(d, 'build', 'kcsi'))
-        os.makedirs(os.path.join(d, 'tests'))
-        os.symlink(os.path.join(kt.HERE, 'data'), os.path.join(d, 'tests', 'data'))
+        shutil.copytree(os.path.join(kt.HERE, 'data'), os.path.join(d, 'tests', 'data'))
     return d
 
 
