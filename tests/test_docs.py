@@ -484,3 +484,24 @@ def test_skipped_examples_still_parse():
             rc, out, err = run(*words[1:], '--help', check=False)
             assert rc == 0 and out.startswith(b'usage: kcsi '), '%s: $ %s: %s' % (ex.where, s.command, err)
     kt.eq(sorted(set(SKIPPED) - used), [], 'SKIPPED entries no example uses')
+
+
+def test_sync_examples_mends_what_drifted():
+    """tools/sync-examples.py: for the lines shown it picks the real lines
+    closest to them, in order, with `...` for the rest, never a line that
+    changes between runs; its C literals read back as the lines."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location('sync_examples', os.path.join(kt.ROOT, 'tools', 'sync-examples.py'))
+    sync = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(sync)
+    real = ['PID  FD    TYPE  PATH', '15   root  DIR   /', '15   4     REG   /tmp/.journal (deleted)', '15   mem   REG   /x']
+    shown = ['PID  FD  TYPE  PATH', '15   4   REG   /tmp/.journal (deleted)']
+    got = sync.select(shown, real, [True] * 4)
+    kt.eq(got, [real[0], ELIDED, real[2], ELIDED], 'selection')
+    assert shown_in(got, real)
+    got = sync.select(shown, real, [True, True, False, True])
+    assert real[2] not in got and shown_in(got, real), got
+    kt.eq(sync.select([], real, [True] * 4), real[:2] + [ELIDED], 'nothing shown before')
+    kt.eq(sync.select(['x'], [], []), [], 'no output')
+    lines = ['$ kcsi strings a.tar | grep "x\\\\y"', '15\t0x1\tPRIVMSG', '...']
+    kt.eq(c_string(sync.c_example(lines, '\t\t')).split('\n'), lines, 'C literals')
