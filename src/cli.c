@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -87,6 +88,11 @@ void out_open(struct out *o, const struct args *a)
 	bool lines = a && a->cmd->opts && opt_index_safe(a->cmd, "ndjson") >= 0 && opt_set(a, "ndjson");
 	o->json = lines || (a && a->cmd->opts && opt_index_safe(a->cmd, "json") >= 0 && opt_set(a, "json"));
 	o->color = !o->json && want_color();
+	if (!o->json && isatty(STDOUT_FILENO) == 1) {
+		struct winsize ws;
+		if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0)
+			o->columns = ws.ws_col;
+	}
 	kcsi_jw_init(&o->w, o->f, !lines && a && opt_index_safe(a->cmd, "pretty") >= 0 && opt_set(a, "pretty") ? 2 : 0);
 	o->w.lines = lines;
 }
@@ -193,6 +199,40 @@ static size_t width(const char *s)
 	return w;
 }
 
+/* Cut a cell (escaped text) to at most max columns, the last one "…" when
+ * anything is cut. */
+static void cut_to_width(char **cell, size_t max)
+{
+	const char *s = *cell;
+	size_t n = strlen(s), w = 0, keep = 0;
+	char *cut;
+	if (max == 0 || width(s) <= max)
+		return;
+	while (keep < n) {
+		size_t l = kcsi_utf8_seq((const unsigned char *)s + keep, n - keep);
+		char one[8] = "";
+		memcpy(one, s + keep, l ? l : 1);
+		if (w + width(one) > max - 1)
+			break;
+		w += width(one);
+		keep += l ? l : 1;
+	}
+	cut = or_exit(malloc(keep + sizeof("\u2026")));
+	memcpy(cut, s, keep);
+	memcpy(cut + keep, "\u2026", sizeof("\u2026"));
+	free(*cell);
+	*cell = cut;
+}
+
+/* On a terminal, the columns left for the last one once the others are laid out. */
+static size_t last_column_room(const struct table *t, const struct out *o, const size_t *w)
+{
+	size_t used = 0;
+	for (size_t c = 0; c + 1 < t->ncols; c++)
+		used += w[c] + 2;
+	return o->columns > used + 8 ? o->columns - used : 8;
+}
+
 void table_print(struct table *t, struct out *o)
 {
 	size_t *w = calloc(t->ncols, sizeof(size_t));
@@ -204,6 +244,9 @@ void table_print(struct table *t, struct out *o)
 			if (l > w[c])
 				w[c] = l;
 		}
+	if (t->fit_terminal && o->columns && t->ncols)
+		for (size_t r = 0; r < t->nrows; r++)
+			cut_to_width(&t->cells[r * t->ncols + t->ncols - 1], last_column_room(t, o, w));
 	for (size_t r = 0; r < t->nrows; r++) {
 		if (r == 0)
 			fputs(c_bold(o), o->f);

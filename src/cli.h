@@ -161,6 +161,7 @@ struct out {
 	size_t len;
 	bool json;
 	bool color;
+	unsigned columns; /* the terminal's width when text goes to one, else 0 */
 	kcsi_jsonw w;
 };
 void out_open(struct out *o, const struct args *a);
@@ -198,6 +199,9 @@ struct table {
 	 * escaped parts): their backslashes are kept, anything unsafe is still
 	 * escaped */
 	uint64_t shown;
+	/* cut the last column's cells where a terminal's line ends (out.columns),
+	 * with "…" (never in a pipe or a file) */
+	bool fit_terminal;
 };
 void table_init(struct table *t, size_t ncols);
 void table_add(struct table *t, ...); /* ncols C strings of any origin (NULL prints "-") */

@@ -89,7 +89,7 @@ const struct cmd cmd_build = {
 		"manifest_digest, config_digest, layer_digest (sha256:HEX), layer_size, members.",
 	.example =
 		"$ kcsi build --output counter-image.tar checkpoint-counter.tar\n"
-		"localhost/checkpoint-counter:latest sha256:3c1f...\n"
+		"localhost/checkpoint-counter:latest sha256:429751e7163e0d220ce361e7cd932af8ac235df482df117b0b25abdd9acdc2ae\n"
 		"oci-archive: counter-image.tar\n"
 		"$ podman load -i counter-image.tar && podman container restore localhost/checkpoint-counter:latest",
 	.opts = opts,

@@ -95,15 +95,13 @@ const struct cmd cmd_collect = {
 		"One JSON line per event goes to stdout (time, level, component, msg and the\n"
 		"event's fields: file, id, bytes, error...); SIGTERM or SIGINT stop it.",
 	.example =
-		"$ kcsi collect --watch /var/lib/kubelet/checkpoints --vault /srv/evidence\n"
-		"{\"time\":\"2026-11-27T01:50:02.114071Z\",\"level\":\"info\",\"component\":\"collect\",\"msg\":\"stored\",\n"
-		" \"file\":\"checkpoint-web_default-app-2026-11-27T01:49:58Z.tar\",\"id\":\"3f1c...\",\"bytes\":3449856}\n"
-		"{\"time\":\"2026-11-27T01:50:02.301544Z\",\"level\":\"info\",\"component\":\"collect\",\n"
-		" \"msg\":\"verified in the vault\",\"id\":\"3f1c...\"}\n"
-		"{\"time\":\"2026-11-27T01:50:02.309270Z\",\"level\":\"info\",\"component\":\"collect\",\n"
-		" \"msg\":\"deleted the node copy\",\"file\":\"checkpoint-web_default-app-2026-11-27T01:49:58Z.tar\",\n"
-		" \"overwritten\":true}\n"
-		"(each record is one line)",
+		"$ kcsi vault init --store evidence\n"
+		"...\n"
+		"$ mkdir incoming && cp checkpoint-counter.tar incoming/\n"
+		"$ kcsi collect --once --watch incoming --vault evidence | jq -c 'del(.time)'\n"
+		"{\"level\":\"info\",\"component\":\"collect\",\"msg\":\"stored\",\"file\":\"checkpoint-counter.tar\",\"id\":\"420ee5d472715a935ee7214de9a3cd9ed7f4d3a132868c539ef879ffe1346ebd\",\"bytes\":359424}\n"
+		"{\"level\":\"info\",\"component\":\"collect\",\"msg\":\"verified in the vault\",\"id\":\"420ee5d472715a935ee7214de9a3cd9ed7f4d3a132868c539ef879ffe1346ebd\"}\n"
+		"{\"level\":\"info\",\"component\":\"collect\",\"msg\":\"deleted the node copy\",\"file\":\"checkpoint-counter.tar\",\"overwritten\":true}",
 	.opts = opts,
 	.min_pos = 0,
 	.max_pos = 0,

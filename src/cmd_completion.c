@@ -291,8 +291,8 @@ const struct cmd cmd_completion = {
 		       "analyze --format) and file and directory arguments.  It also completes\n"
 		       "kubectl-kcsi, the kubectl plugin's name.",
 	.example = "$ source <(kcsi completion bash)\n"
-		   "$ kcsi completion zsh > \"${fpath[1]}/_kcsi\"\n"
-		   "$ kcsi completion fish > ~/.config/fish/completions/kcsi.fish",
+		   "$ kcsi completion zsh > _kcsi          # into a directory of $fpath\n"
+		   "$ kcsi completion fish > kcsi.fish     # into ~/.config/fish/completions",
 	.opts = opts,
 	.pos_words = "bash zsh fish",
 	.min_pos = 1,

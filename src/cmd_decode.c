@@ -180,7 +180,7 @@ const struct cmd cmd_decode = {
 	.json_doc = "{\"magic\": NAME, \"entries\": [ENTRY...]} exactly as crit decode prints it (see above).",
 	.example =
 		"$ kcsi decode checkpoint-perlbot.tar pstree.img\n"
-		"{\"magic\": \"PSTREE\", \"entries\": [{\"pid\": 1, \"ppid\": 0, \"pgid\": 1, \"sid\": 1, \"threads\": [1]}, ...]}",
+		"{\"magic\": \"PSTREE\", \"entries\": [{\"pid\": 1, \"ppid\": 0, \"pgid\": 1, \"sid\": 1, \"threads\": [1]}, {\"pid\": 15, \"ppid\": 1, \"pgid\": 8, \"sid\": 8, \"threads\": [15]}, {\"pid\": 19, \"ppid\": 1, \"pgid\": 1, \"sid\": 1, \"threads\": [19]}]}",
 	.opts = opts,
 	.min_pos = 1,
 	.max_pos = 2,

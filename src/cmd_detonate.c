@@ -145,9 +145,9 @@ const struct cmd cmd_detonate = {
 		    "[, activity_log_unavailable]}.  DIR/report.json: {schema, archive, archive_sha256, container,\n"
 		    "image, layout, end_reason, sandbox, times, resources, processes, network {sessions, dns, udp,\n"
 		    "conversations, packets}, activity, fs_changes, findings, iocs}.",
-	.example = "$ kcsi detonate checkpoint-perlbot.tar --out /tmp/det --duration 15 --irc-command '!exec id'\n"
+	.example = "$ kcsi detonate checkpoint-perlbot.tar --out det --duration 15 --irc-command '!exec id'\n"
 		   "restored in 1.40s, ran 15.0s (duration), report in 0.02s: 7 findings\n"
-		   "/tmp/det/report.json, /tmp/det/manifest.json",
+		   "det/report.json, det/manifest.json",
 	.opts = opts,
 	.exit_doc = "130  interrupted (Ctrl-C): the partial report is written",
 	.min_pos = 1,

@@ -305,9 +305,11 @@ const struct cmd cmd_diff = {
 		"An array of changes: {kind (process, memory, fd, socket), change (added, removed,\n"
 		"changed), pid, fd (fd and socket), field (for changed), before, after}.",
 	.example =
-		"$ kcsi diff before.tar after.tar\n"
+		"$ kcsi diff checkpoint-counter.tar checkpoint-perlbot.tar\n"
+		"...\n"
 		"+ process  pid 15: [kworker/u8:2-events]\n"
-		"+ socket   pid 15 fd 5: TCP ESTABLISHED 127.0.0.1:40182 -> 127.6.6.6:6667",
+		"...\n"
+		"+ socket   pid 15 fd 5: TCP ESTABLISHED 127.0.0.1:38898 -> 127.6.6.6:6667",
 	.opts = opts,
 	.exit_doc = "1  with --exit-code: the checkpoints differ (the changes are printed)",
 	.min_pos = 2,

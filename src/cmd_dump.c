@@ -94,9 +94,11 @@ const struct cmd cmd_dump = {
 		"length (little-endian 64-bit), then the file size.",
 	.example =
 		"$ kcsi dump --pid 15 --out case-42 checkpoint-perlbot.tar\n"
-		"pid-15/areas/556a51f42000-556a51f89000_r--p_file_perl.bin  0 bytes held  sha256 ...\n"
-		"pid-15/core  503808 bytes held  sha256 ...\n"
-		"$ gdb -batch -ex 'info registers rip' /usr/bin/perl case-42/pid-15/core",
+		"pid-15/areas/556a51f40000-556a51f89000_r--p_file_perl.bin  0 bytes held  sha256 80c5951a96f52512962b104edb8cfb229312dc82ad36620b85437f22290f4489\n"
+		"...\n"
+		"$ gdb -batch -ex 'info registers rip' /usr/bin/perl case-42/pid-15/core\n"
+		"...\n"
+		"rip            0x7f80509772ab      0x7f80509772ab",
 	.opts = opts,
 	.min_pos = 1,
 	.max_pos = 1,

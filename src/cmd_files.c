@@ -122,8 +122,10 @@ const struct cmd cmd_files = {
 		"  cloexec   close-on-exec, file_id  CRIU's file id",
 	.example =
 		"$ kcsi files --pid 15 checkpoint-perlbot.tar\n"
-		"PID  FD  TYPE    MODE    FLAGS  POS  SIZE  PATH\n"
-		"15   4   REG     100644  01     0    0     /tmp/.ICE-unix/.journal (deleted) [content in checkpoint]",
+		"PID  FD    TYPE    MODE    FLAGS    POS  SIZE     PATH\n"
+		"...\n"
+		"15   4     REG     100644  0100001  33   33       /tmp/.ICE-unix/.journal (deleted) [content in checkpoint]\n"
+		"...",
 	.opts = opts,
 	.min_pos = 1,
 	.max_pos = 1,

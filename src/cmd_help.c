@@ -36,7 +36,11 @@ const struct cmd cmd_help = {
 	.summary = "show a command's help (--man: its man page)",
 	.description = "Without COMMAND: kcsi's own help (--man: kcsi(1)).  --man may come anywhere:\n"
 		       "`kcsi help ps --man` is `kcsi help --man ps`.",
-	.example = "$ kcsi help --man vault put | man -l -",
+	.example =
+		"$ kcsi help --man vault put | head -3\n"
+		".TH KCSI\\-VAULT\\-PUT 1 \"\" \"kcsi\" \"kcsi manual\"\n"
+		".SH NAME\n"
+		"kcsi\\-vault\\-put \\- encrypt and store an archive; print its evidence id",
 	.opts = opts,
 	.min_pos = 0,
 	.max_pos = 2,

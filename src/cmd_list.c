@@ -124,9 +124,11 @@ const struct cmd cmd_list = {
 		"Files that are not checkpoints are passed over.",
 	.json_doc = "An array of {namespace, pod, container, engine, checkpointed, file, size}.",
 	.example =
-		"$ kcsi list /var/lib/kubelet/checkpoints\n"
+		"$ kcsi list .\n"
 		"NAMESPACE  POD  CONTAINER  ENGINE  CHECKPOINTED          FILE\n"
-		"prod       web  app        CRI-O   2026-11-27T01:48:00Z  /var/lib/kubelet/checkpoints/checkpoint-web_prod-app-2026-11-27T01:48:00Z.tar",
+		"...\n"
+		"-          -    webapp     podman  2026-11-27T01:48:40Z  ./checkpoint-perlbot.tar\n"
+		"...",
 	.opts = opts,
 	.min_pos = 0,
 	.max_pos = -1,

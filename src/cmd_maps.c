@@ -84,8 +84,9 @@ const struct cmd cmd_maps = {
 		"  offset (file offset in bytes), pages (pages held in the checkpoint), status (CRIU's VMA flags)",
 	.example =
 		"$ kcsi maps --pid 15 checkpoint-perlbot.tar\n"
-		"START         END           PROT  KIND  OFFSET  PAGES  PATH\n"
-		"556a51f42000  556a51f89000  r--p  file  0       0/71   /usr/bin/perl",
+		"START             END               PROT  KIND      OFFSET  PAGES    PATH\n"
+		"556a51f40000      556a51f89000      r--p  file      0       0/73     /usr/bin/perl\n"
+		"...",
 	.opts = opts,
 	.min_pos = 1,
 	.max_pos = 1,

@@ -253,7 +253,8 @@ const struct cmd cmd_memgrep = {
 	.example =
 		"$ kcsi memgrep checkpoint-perlbot.tar PBKEY-\n"
 		"PID    COMM             ADDRESS         AREA      MATCH         CONTEXT\n"
-		"15     [kworker/u8:2-e  0x556a62e6e84a  heap      PBKEY-        USER px15 0 * :PBKEY-5d41402abc4b2a76...",
+		"...\n"
+		"15     [kworker/u8:2-e  0x556a62e6e84a  heap      PBKEY-        \\x00\\x00\\x00\\x00\\x00\\x00NICK px15\\r\\nUSER px15 0 * :PBKEY-5d41402abc4b2a76b9719d911017c592",
 	.opts = opts,
 	.exit_doc = "1  nothing matched (as grep)",
 	.min_pos = 2,

@@ -80,9 +80,11 @@ const struct cmd cmd_mounts = {
 		"An array of objects: origin (\"criu\" or \"spec\"), mnt_id, parent_id, root (criu only),\n"
 		"mountpoint, source, fstype, options, flags and external (criu only).",
 	.example =
-		"$ kcsi mounts checkpoint-perlbot.tar\n"
-		"ORIGIN  ID   PARENT  MOUNTPOINT  FSTYPE   SOURCE   OPTIONS\n"
-		"criu    97   82      /           overlay  overlay  lowerdir=...",
+		"$ kcsi mounts checkpoint-perlbot.tar | cut -c1-64\n"
+		"ORIGIN  ID   PARENT  MOUNTPOINT              FSTYPE       SOURCE\n"
+		"...\n"
+		"criu    97   71      /                       overlay      overla\n"
+		"...",
 	.opts = opts,
 	.min_pos = 1,
 	.max_pos = 1,

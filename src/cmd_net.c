@@ -153,8 +153,9 @@ const struct cmd cmd_net = {
 		"             (the queued bytes, base64)}",
 	.example =
 		"$ kcsi net checkpoint-perlbot.tar\n"
+		"...\n"
 		"PID  FD  FAMILY  TYPE    PROTO  STATE        LOCAL            REMOTE          RECV-Q  SEND-Q\n"
-		"15   5   INET    STREAM  TCP    ESTABLISHED  127.0.0.1:40182  127.6.6.6:6667  0       0",
+		"15   5   INET    STREAM  TCP    ESTABLISHED  127.0.0.1:38898  127.6.6.6:6667  0       0",
 	.opts = opts,
 	.min_pos = 1,
 	.max_pos = 1,

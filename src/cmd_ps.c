@@ -157,6 +157,7 @@ static int run(struct args *a)
 		struct table t;
 		table_init(&t, 8);
 		t.shown = 1u << 7; /* COMMAND is made escaped, under its tree marks */
+		t.fit_terminal = true; /* a deep tree or a long command line does not wrap */
 		table_add(&t, "PID", "PPID", "UID", "STATE", "THR", "COMM", "EXE", "COMMAND");
 		if (one) {
 			tree_row(kcsi_ckpt_proc_by_pid(c, pid), 0, &t);
@@ -203,7 +204,9 @@ const struct cmd cmd_ps = {
 		"its memory as the kernel's /proc/PID/cmdline reads them: when the last byte of\n"
 		"the argument area is not NUL the program rewrote its title (setproctitle, Perl's\n"
 		"$0) and the title runs on into the environment area.  Such processes are marked\n"
-		"argv_rewritten, and what is left of the environment is shown.",
+		"argv_rewritten, and what is left of the environment is shown.  On a terminal\n"
+		"the COMMAND column ends at the terminal's width (cut, with an ellipsis); piped, or with\n"
+		"--json, command lines are whole.",
 	.json_doc =
 		"An array of objects, one per process, in pid order:\n"
 		"  pid, ppid, pgid, sid    numbers\n"
@@ -221,9 +224,10 @@ const struct cmd cmd_ps = {
 		"Bytes that are not UTF-8 are written as \\udcXX escapes.",
 	.example =
 		"$ kcsi ps checkpoint-perlbot.tar\n"
-		"PID  PPID  UID  STATE    THR  COMM             EXE            COMMAND\n"
-		"1    0     0    running  1    sh               /usr/bin/dash  sh -c while true; ...\n"
-		"15   1     0    running  1    [kworker/u8:2-e  /usr/bin/perl    \\_ [kworker/u8:2-events]  [argv rewritten]",
+		"PID  PPID  UID  STATE    THR  COMM             EXE             COMMAND\n"
+		"1    0     0    running  1    sh               /usr/bin/dash   sh -c while true; do date > /var/log/app.log; sleep 5; done\n"
+		"15   1     0    running  1    [kworker/u8:2-e  /usr/bin/perl     \\_ [kworker/u8:2-events]  [argv rewritten]\n"
+		"...",
 	.opts = opts,
 	.min_pos = 1,
 	.max_pos = 1,

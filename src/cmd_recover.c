@@ -151,9 +151,11 @@ const struct cmd cmd_recover = {
 		"sha256, target, renamed, sparse, data_sha256, extents, refused}]}.",
 	.example =
 		"$ kcsi recover --out case-42 checkpoint-perlbot.tar\n"
-		"ORIGIN       PID  FD  SIZE  SOURCE                    FILE\n"
-		"ghost        15   4   33    /tmp/.ICE-unix/.journal   ghost/tmp/.ICE-unix/.journal\n"
-		"rootfs-diff  -    -   1207  /tmp/perlbot.pl           rootfs/tmp/perlbot.pl",
+		"ORIGIN       PID  FD  SIZE  SOURCE                   FILE\n"
+		"ghost        15   4   33    /tmp/.ICE-unix/.journal  ghost/tmp/.ICE-unix/.journal\n"
+		"...\n"
+		"rootfs-diff  -    -   1207  /tmp/perlbot.pl          rootfs/tmp/perlbot.pl\n"
+		"...",
 	.opts = opts,
 	.min_pos = 1,
 	.max_pos = 1,

@@ -200,8 +200,11 @@ const struct cmd cmd_respond = {
 		"k8s_audit, dockershim), reason (why no container is named), big_integers, and with\n"
 		"--config decision {policy_rule, excluded, actions}.",
 	.example =
+		"$ kcsi respond --parse --pretty 14-terminal-shell-in-container_falco-0.43-modern.json\n"
+		"...\n"
+		"    \"rule\": \"Terminal shell in container\",\n"
+		"...\n"
 		"$ kcsi respond --config /etc/kcsi/respond.yaml --check-config\n"
-		"$ kcsi respond --parse --config respond.yaml alert.json\n"
 		"$ kcsi respond --config /etc/kcsi/respond.yaml",
 	.opts = opts,
 	.min_pos = 0,

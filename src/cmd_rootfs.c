@@ -104,7 +104,9 @@ const struct cmd cmd_rootfs = {
 	.example =
 		"$ kcsi rootfs checkpoint-perlbot.tar\n"
 		"TYPE  MODE  OWNER  SIZE  MTIME                PATH\n"
-		"file  600   0:0    1207  2026-11-27 01:48:29  tmp/perlbot.pl",
+		"...\n"
+		"file  600   0:0    1207  2026-11-27 01:48:33  /tmp/perlbot.pl\n"
+		"...",
 	.opts = opts,
 	.min_pos = 1,
 	.max_pos = 1,

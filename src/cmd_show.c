@@ -150,7 +150,7 @@ const struct cmd cmd_show = {
 	.example =
 		"$ kcsi show checkpoint-perlbot.tar\n"
 		"CONTAINER  ENGINE  IMAGE                     CHECKPOINTED          POD/NAMESPACE  IP  PROCS  SIZE     FILE\n"
-		"webapp     podman  localhost/debian-perl:12  2026-11-27T01:48:34Z  -/-            -   3      3.3 MiB  checkpoint-perlbot.tar",
+		"webapp     podman  localhost/debian-perl:12  2026-11-27T01:48:40Z  -/-            -   3      3.3 MiB  checkpoint-perlbot.tar",
 	.opts = opts,
 	.exit_doc = "An archive that cannot be read is reported and the others shown; the exit\n"
 		    "status is that archive's error.",

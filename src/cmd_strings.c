@@ -117,8 +117,10 @@ const struct cmd cmd_strings = {
 		"special bytes escaped.",
 	.json_doc = "An array of {pid, address (hex string), string}, written as the strings are found;\n"
 		    "when the scan fails part way the array is left open (the error is on stderr).",
-	.example = "$ kcsi strings --pid 15 -n 12 checkpoint-perlbot.tar | grep PRIVMSG\n"
-		   "15\t0x556a62e6f1a0\tPRIVMSG #perlbot :uid=0(root) gid=0(root) groups=0(root)",
+	.example =
+		"$ kcsi strings --pid 15 -n 12 checkpoint-perlbot.tar | grep PRIVMSG\n"
+		"15\t0x556a62e6e8f0\tPRIVMSG #perlbot :Linux vm 6.18.44-fc-v657 #1 SMP PREEMPT_DYNAMIC @0 x86_64 GNU/Linux\n"
+		"...",
 	.opts = opts,
 	.min_pos = 1,
 	.max_pos = 1,

@@ -5,6 +5,8 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "kcsi/vault.h"
@@ -66,17 +68,65 @@ static int run_put(kcsi_vault *v, struct args *a, struct out *o)
 	return 0;
 }
 
+/* vault get --force: the evidence is written to a new name beside FILE (in
+ * a directory of its own, 0700) and replaces FILE only once it is verified
+ * and its access recorded; a failed get leaves FILE as it was. */
+static kcsi_code get_replacing(kcsi_vault *v, const char *id, const char *out, const char *reason, kcsi_error *err)
+{
+	const char *slash = strrchr(out, '/');
+	int dirlen = slash ? (int)(slash - out + 1) : 0;
+	char *dir = NULL, *tmp = NULL;
+	kcsi_code rc;
+	if (asprintf(&dir, "%.*s.kcsi-get-XXXXXX", dirlen, out) < 0) {
+		dir = NULL;
+		return kcsi_error_set(err, KCSI_ERR_NOMEM, "out of memory");
+	}
+	if (!mkdtemp(dir)) {
+		rc = kcsi_error_set(err, KCSI_ERR_IO, "%s: cannot make a directory beside it: %s", out, strerror(errno));
+		free(dir);
+		return rc;
+	}
+	if (asprintf(&tmp, "%s/evidence", dir) < 0) {
+		tmp = NULL;
+		rc = kcsi_error_set(err, KCSI_ERR_NOMEM, "out of memory");
+	} else if ((rc = kcsi_vault_get(v, id, tmp, reason, err)) == KCSI_OK && rename(tmp, out) != 0) {
+		rc = kcsi_error_set(err, KCSI_ERR_IO, "%s: %s", out, strerror(errno));
+	}
+	if (tmp)
+		unlink(tmp);
+	rmdir(dir);
+	free(tmp);
+	free(dir);
+	return rc;
+}
+
 static int run_get(kcsi_vault *v, struct args *a, struct out *o)
 {
 	kcsi_error err;
 	char id[KCSI_VAULT_ID_LEN + 1];
+	const char *out = opt_val(a, "out");
+	struct stat st;
+	kcsi_code rc;
 	int r;
 	if ((r = resolve(v, a->pos[0], id)))
 		return r;
 	kcsi_error_clear(&err);
-	if (kcsi_vault_get(v, id, opt_val(a, "out"), opt_val(a, "reason"), &err) != KCSI_OK)
+	if (lstat(out, &st) == 0) {
+		if (S_ISDIR(st.st_mode))
+			kcsi_error_set(&err, KCSI_ERR_USAGE, "%s is a directory: give the file to write", out);
+		else if (!opt_set(a, "force")) {
+			kcsi_error_set(&err, KCSI_ERR_USAGE, "%s exists already (replaced only when forced)", out);
+			kcsi_error_param(&err, "force");
+		}
+		if (err.code)
+			return fail(&err);
+		rc = get_replacing(v, id, out, opt_val(a, "reason"), &err);
+	} else {
+		rc = kcsi_vault_get(v, id, out, opt_val(a, "reason"), &err);
+	}
+	if (rc != KCSI_OK)
 		return fail(&err);
-	fprintf(o->f, "%s: evidence %s, SHA-256 verified\n", opt_val(a, "out"), id);
+	fprintf(o->f, "%s: evidence %s, SHA-256 verified\n", out, id);
 	return 0;
 }
 
@@ -404,10 +454,15 @@ const struct cmd cmd_vault = {
 		"and AWS_SECRET_ACCESS_KEY; requests are signed with AWS SigV4.  Their keys\n"
 		"directory is local (--keys or KCSI_VAULT_KEYS).",
 	.example =
-		"$ kcsi vault init --store /srv/evidence\n"
-		"$ kcsi vault put --store /srv/evidence --case INC-42 checkpoint-perlbot.tar\n"
-		"3f1c...e9\n"
-		"$ kcsi vault get --store /srv/evidence 3f1c0a2b --out /tmp/a.tar --reason 'triage'",
+		"$ kcsi vault init --store evidence\n"
+		"...\n"
+		"$ kcsi vault put --store evidence --case INC-42 checkpoint-perlbot.tar\n"
+		"a92d0742d6692740fabadb933c650c50f2b1bcdf46ba6006cd7f05403c152c24\n"
+		"$ kcsi vault get --store evidence a92d0742 --out copy.tar --reason 'triage'\n"
+		"copy.tar: evidence a92d0742d6692740fabadb933c650c50f2b1bcdf46ba6006cd7f05403c152c24, SHA-256 verified\n"
+		"$ kcsi vault ls --store evidence\n"
+		"ID                STATE  SIZE     CASE    INGESTED                     ACCESSES  NAME\n"
+		"...",
 	.opts = no_opts,
 	.min_pos = 0,
 	.max_pos = 0,
@@ -430,8 +485,17 @@ const struct cmd cmd_vault_init = {
 	.description = "Makes the store (a directory, or a prefix of an S3 bucket), the keys directory with\n"
 		       "the Ed25519 signing key pair and the encryption key (made here, or given by\n"
 		       "--key-file or --key-env), and the ledger's first line.",
-	.example = "$ kcsi vault init --store /srv/evidence\n"
-		   "/srv/evidence: vault created; public key 8c1f...",
+	.example =
+		"$ kcsi vault init --store evidence\n"
+		"...\n"
+		"$ ls evidence\n"
+		"keys\n"
+		"ledger.head\n"
+		"ledger.jsonl\n"
+		"objects\n"
+		"reports\n"
+		"tmp\n"
+		"vault.json",
 	.opts = init_opts,
 	.min_pos = 0,
 	.max_pos = 0,
@@ -452,7 +516,11 @@ const struct cmd cmd_vault_put = {
 	.description = "Reads the archive once: hashes, encrypts and stores it, and records \"ingested\".\n"
 		       "The same content put again is recorded as a new submission of the same id.",
 	.json_doc = "{id, size, seq, duplicate}",
-	.example = "$ kcsi vault put --store /srv/evidence --case INC-42 checkpoint-perlbot.tar\n3f1c...e9",
+	.example =
+		"$ kcsi vault init --store evidence\n"
+		"...\n"
+		"$ kcsi vault put --store evidence --case INC-42 checkpoint-perlbot.tar\n"
+		"a92d0742d6692740fabadb933c650c50f2b1bcdf46ba6006cd7f05403c152c24",
 	.opts = put_opts,
 	.min_pos = 1,
 	.max_pos = 1,
@@ -462,17 +530,25 @@ const struct cmd cmd_vault_put = {
 static const struct opt get_opts[] = {
 	VAULT_OPTS,
 	{"out", 'o', "FILE", "where to write the archive", .kind = OPT_TEXT, .flags = OPT_REQUIRED},
+	{"force", 'f', NULL, "replace FILE when it exists (once the evidence is verified)", .kind = OPT_FLAG},
 	{"reason", 'r', "TEXT", "why (recorded)", .kind = OPT_TEXT},
 	VAULT_TEXT_OPTS,
 	{0},
 };
 
 const struct cmd cmd_vault_get = {
-	.synopsis = "[--store STORE] --out FILE [--reason TEXT] ID",
+	.synopsis = "[--store STORE] --out FILE [--force] [--reason TEXT] ID",
 	.summary = "decrypt, verify and write an archive (recorded as accessed)",
-	.description = "Decrypts the evidence, checks its SHA-256 and only then writes FILE.",
-	.example = "$ kcsi vault get --store /srv/evidence 3f1c0a2b --out /tmp/a.tar --reason triage\n"
-		   "/tmp/a.tar: evidence 3f1c...e9, SHA-256 verified",
+	.description = "Decrypts the evidence, checks its SHA-256 and only then writes FILE (0600).  An\n"
+		       "existing FILE is kept unless --force: then it is replaced once the evidence is\n"
+		       "verified and the access recorded (a failed get leaves it as it was).",
+	.example =
+		"$ kcsi vault init --store evidence\n"
+		"...\n"
+		"$ kcsi vault put --store evidence checkpoint-perlbot.tar\n"
+		"...\n"
+		"$ kcsi vault get --store evidence a92d0742 --out copy.tar --reason triage\n"
+		"copy.tar: evidence a92d0742d6692740fabadb933c650c50f2b1bcdf46ba6006cd7f05403c152c24, SHA-256 verified",
 	.opts = get_opts,
 	.min_pos = 1,
 	.max_pos = 1,

@@ -2,11 +2,14 @@
  * libpcap.  The "any" device is opened from inside the namespace, so it sees
  * lo and the dead-end interface there and nothing of the host's; the file is a
  * classic pcap (Linux cooked capture) that tshark and Wireshark read. */
+#include <errno.h>
+#include <fcntl.h>
 #include <pcap/pcap.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "sandbox/sandbox_int.h"
 
@@ -40,8 +43,19 @@ kcsi_code det_pcap_open(det_pcap **out, const char *path, kcsi_error *err)
 		free(c);
 		return err->code;
 	}
-	if (!(c->d = pcap_dump_open(c->p, path))) {
-		kcsi_error_set(err, KCSI_ERR_IO, "pcap: %s", pcap_geterr(c->p));
+	/* made 0600 like every file of DIR (evidence); pcap_dump_open would
+	 * make it as the umask says */
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+	FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+	if (!f || !(c->d = pcap_dump_fopen(c->p, f))) {
+		if (!f)
+			kcsi_error_set(err, KCSI_ERR_IO, "pcap: %s: %s", path, strerror(errno));
+		else
+			kcsi_error_set(err, KCSI_ERR_IO, "pcap: %s", pcap_geterr(c->p));
+		if (f)
+			fclose(f);
+		else if (fd >= 0)
+			close(fd);
 		pcap_close(c->p);
 		free(c);
 		return err->code;

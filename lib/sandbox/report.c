@@ -308,13 +308,26 @@ static int cmp_path(const void *a, const void *b)
 	return strcmp(jstr(*(json_t *const *)a, "path"), jstr(*(json_t *const *)b, "path"));
 }
 
+/* DIR/NAME written whole (a temporary file renamed over it), 0600 like
+ * every file of DIR (evidence) */
 static kcsi_code write_json(const char *dir, const char *name, json_t *j, kcsi_error *err)
 {
 	char p[4400], tmp[4420];
+	int fd;
+	FILE *f = NULL;
+	bool ok;
 	snprintf(p, sizeof(p), "%s/%s", dir, name);
 	snprintf(tmp, sizeof(tmp), "%s.tmp", p);
-	if (json_dump_file(j, tmp, JSON_INDENT(2) | JSON_PRESERVE_ORDER) != 0 || rename(tmp, p) != 0)
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd >= 0 && !(f = fdopen(fd, "w")))
+		close(fd);
+	ok = f && json_dumpf(j, f, JSON_INDENT(2) | JSON_PRESERVE_ORDER) == 0;
+	if (f && fclose(f) != 0)
+		ok = false;
+	if (!ok || rename(tmp, p) != 0) {
+		unlink(tmp);
 		return kcsi_error_set(err, KCSI_ERR_IO, "%s: cannot write", p);
+	}
 	return KCSI_OK;
 }
 

@@ -556,18 +556,22 @@ static unsigned kill_ns_procs(struct det *d)
 	return n;
 }
 
+/* src copied to dst, made 0600 like every file of DIR (evidence) */
 static void copy_file(const char *src, const char *dst)
 {
-	FILE *a = fopen(src, "r"), *b;
+	FILE *a = fopen(src, "r"), *b = NULL;
 	char buf[8192];
 	size_t n;
+	int fd;
 	if (!a)
 		return;
-	if ((b = fopen(dst, "w"))) {
-		while ((n = fread(buf, 1, sizeof(buf), a)) > 0)
-			fwrite(buf, 1, n, b);
+	fd = open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd >= 0 && !(b = fdopen(fd, "w")))
+		close(fd);
+	while (b && (n = fread(buf, 1, sizeof(buf), a)) > 0)
+		fwrite(buf, 1, n, b);
+	if (b)
 		fclose(b);
-	}
 	fclose(a);
 }
 

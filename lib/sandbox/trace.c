@@ -17,6 +17,7 @@
 #ifdef KCSI_HAVE_BPF
 #include <arpa/inet.h>
 #include <bpf/libbpf.h>
+#include <fcntl.h>
 #include <sys/mount.h>
 #include <unistd.h>
 #include <linux/types.h>
@@ -280,7 +281,11 @@ kcsi_code det_trace_open(det_trace **out, const char *path, uint64_t netns_ino, 
 		free(t);
 		return kcsi_error_set(err, KCSI_ERR_UNSUPPORTED, "eBPF: cannot attach the tracepoints: %s", strerror(-e));
 	}
-	if (!(t->out = fopen(path, "w"))) {
+	/* made 0600 like every file of DIR (evidence) */
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd >= 0 && !(t->out = fdopen(fd, "w")))
+		close(fd);
+	if (!t->out) {
 		detonate_bpf__destroy(t->skel);
 		free(t);
 		return kcsi_error_set(err, KCSI_ERR_IO, "%s: %s", path, strerror(errno));

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "base/util.h"
+#include "kcsi/progress.h"
 #include "vault/vault_int.h"
 
 /* ---- decrypt ---- */
@@ -71,6 +72,7 @@ static int to_file(void *ctx, const unsigned char *p, size_t n, kcsi_error *err)
 			return kcsi_error_set(err, KCSI_ERR_IO, "writing %s: %s", f->path, strerror(errno));
 		p += w;
 		n -= (size_t)w;
+		kcsi_progress_add((uint64_t)w);
 	}
 	return 0;
 }
@@ -118,7 +120,9 @@ kcsi_code kcsi_vault_get(kcsi_vault *v, const char *id, const char *out_path, co
 		free(tmp);
 		return rc;
 	}
+	kcsi_progress_phase("reading the evidence", (uint64_t)json_integer_value(json_object_get(ing, "size")));
 	rc = kv_decrypt_obj(v, key, id, to_file, &f, &size, err);
+	kcsi_progress_done();
 	if (rc == KCSI_OK && fsync(f.fd) != 0)
 		rc = kcsi_error_set(err, KCSI_ERR_IO, "writing %s: %s", tmp, strerror(errno));
 	close(f.fd);

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "kcsi/jsonw.h"
+#include "kcsi/progress.h"
 #include "vault/vault_int.h"
 
 /* ---- put ---- */
@@ -159,6 +160,7 @@ kcsi_code kcsi_vault_put(kcsi_vault *v, const char *path, const char *case_id, c
 		goto out;
 	}
 	started = true;
+	kcsi_progress_phase("storing the evidence", (uint64_t)st.st_size);
 	for (unsigned k = 0;; k = (k + 1) % RING) {
 		size_t n, len;
 		bool last;
@@ -183,6 +185,7 @@ kcsi_code kcsi_vault_put(kcsi_vault *v, const char *path, const char *case_id, c
 				pthread_mutex_unlock(&r.mu);
 				goto out;
 			}
+			kcsi_progress_add(len);
 		}
 		pthread_mutex_lock(&r.mu);
 		r.state[k] = 0;
@@ -224,6 +227,7 @@ kcsi_code kcsi_vault_put(kcsi_vault *v, const char *path, const char *case_id, c
 		info->size = r.total;
 	}
 out:
+	kcsi_progress_done();
 	if (started) {
 		pthread_mutex_lock(&r.mu);
 		if (!r.err)
