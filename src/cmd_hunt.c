@@ -597,8 +597,10 @@ const struct cmd cmd_hunt = {
 		    "feed, ref (STIX id or MISP uuid), source (memory, queue, ghost, memfd, rootfs,\n"
 		    "devshm, socket, hash), encoding (text, utf16le, dns-wire, bytes, regex, endpoint,\n"
 		    "digest), pid, comm, fd, address, area, offset, path, direction, match, context}.",
-	.example = "$ kcsi hunt -e 127.6.6.6 -e PBKEY-5d41402abc4b2a76b9719d911017c592 checkpoints/\n"
-		   "checkpoints/checkpoint-perlbot.tar\t127.6.6.6\tipv4\tsocket\tpid 15\t-\t127.0.0.1:38898->127.6.6.6:6667\t(endpoint)\t127.6.6.6",
+	.example =
+		"$ kcsi hunt -e 127.6.6.6 -e PBKEY-5d41402abc4b2a76b9719d911017c592 .\n"
+		"...\n"
+		"./checkpoint-perlbot.tar\t127.6.6.6\tipv4\tsocket\tpid 15\t-\t127.0.0.1:38898->127.6.6.6:6667\t(endpoint)\t127.6.6.6",
 	.opts = opts,
 	.min_pos = 0,
 	.max_pos = -1,

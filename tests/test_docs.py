@@ -58,8 +58,6 @@ SKIPPED = {
 # the test, so the list cannot go stale.
 KNOWN_DRIFT = {
     'analyze': 'src/cmd_analyze.c: findings left out without `...` (tools/sync-examples.py src/cmd_analyze.c)',
-    'hunt': 'src/cmd_hunt.c: it hunts checkpoints/, which is not there; with `.` (the directory holding the '
-            'fixtures) instead, tools/sync-examples.py src/cmd_hunt.c',
 }
 
 # Programs examples pipe into besides kcsi and the shell's own.
