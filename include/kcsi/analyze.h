@@ -17,7 +17,7 @@
 #include "kcsi/ckpt.h"
 #include "kcsi/error.h"
 
-#define KCSI_REPORT_SCHEMA_VERSION "1.0"
+#define KCSI_REPORT_SCHEMA_VERSION "2.0"
 
 /* The report: verdict, score, findings (id, severity, title, explanation,
  * MITRE ids, evidence), IOCs and a timeline.  Its model is the library's

@@ -30,18 +30,85 @@ kcsi_ioc *kcsi_iocs_find(const kcsi_iocs *s, const char *type, const char *value
 	return i >= 0 ? &s->v[i] : NULL;
 }
 
-kcsi_ioc *kcsi_iocs_add(kcsi_iocs *s, const char *type, const char *value, unsigned rank, const char *source)
+/* ---- provenance ---- */
+
+static char *dup_or_null(const char *s)
+{
+	return s ? strdup(s) : NULL;
+}
+
+/* dst: the IOC's own copy of src (NULL: none) */
+static void prov_copy(kcsi_ioc_prov *dst, const kcsi_ioc_prov *src)
+{
+	*dst = src ? *src : KCSI_IOC_PROV_NONE;
+	dst->area = dup_or_null(dst->area);
+	dst->path = dup_or_null(dst->path);
+	dst->detail = dup_or_null(dst->detail);
+}
+
+static void prov_free(kcsi_ioc_prov *p)
+{
+	free((void *)p->area);
+	free((void *)p->path);
+	free((void *)p->detail);
+	*p = KCSI_IOC_PROV_NONE;
+}
+
+char *kcsi_ioc_prov_text(const kcsi_ioc_prov *p)
+{
+	kcsi_buf b;
+	const char *kind = p->kind;
+	kcsi_buf_init(&b, 1u << 16);
+	if (!kind) {
+		kcsi_buf_printf(&b, "%s", p->detail ? p->detail : "");
+	} else if (!strcmp(kind, "memory") && p->has_address) {
+		kcsi_buf_printf(&b, "memory pid %lld 0x%llx (%s)", (long long)p->pid, (unsigned long long)p->address,
+				p->area ? p->area : "?");
+	} else if (!strcmp(kind, "connection")) {
+		kcsi_buf_printf(&b, "connection pid %lld fd %lld", (long long)p->pid, (long long)p->fd);
+	} else if (!strcmp(kind, "queue")) {
+		kcsi_buf_printf(&b, "tcp-queue pid %lld fd %lld", (long long)p->pid, (long long)p->fd);
+	} else if (!strcmp(kind, "file")) {
+		const char *origin = p->origin ? p->origin : "file";
+		if (p->path)
+			kcsi_buf_printf(&b, "%s %s", origin, p->path);
+		else
+			kcsi_buf_printf(&b, "%s pid %lld fd %lld", origin, (long long)p->pid, (long long)p->fd);
+	} else {
+		kcsi_buf_printf(&b, "%s", p->detail ? p->detail : kind);
+		if (p->pid >= 0)
+			kcsi_buf_printf(&b, " pid %lld", (long long)p->pid);
+		if (p->path)
+			kcsi_buf_printf(&b, " %s", p->path);
+	}
+	return b.data ? b.data : strdup("");
+}
+
+/* it takes the provenance p (a copy) */
+static void set_prov(kcsi_ioc *it, const kcsi_ioc_prov *p)
+{
+	prov_free(&it->prov);
+	prov_copy(&it->prov, p);
+	free(it->source);
+	it->source = p ? kcsi_ioc_prov_text(&it->prov) : NULL;
+}
+
+/* ---- the set ---- */
+
+kcsi_ioc *kcsi_iocs_add_prov(kcsi_iocs *s, const char *type, const char *value, unsigned rank,
+			     const kcsi_ioc_prov *prov)
 {
 	kcsi_ioc *it = kcsi_iocs_find(s, type, value);
+	bool image = prov && prov->image;
 	size_t len;
 	char *k;
 	if (it) {
 		it->count++;
-		if (rank < it->rank) {
+		if (rank < it->rank || (rank == it->rank && it->prov.image && !image)) {
 			it->rank = rank;
-			free(it->source);
-			it->source = source ? strdup(source) : NULL;
+			set_prov(it, prov);
 		}
+		it->image_only &= image;
 		return it;
 	}
 	if (s->n >= KCSI_IOCS_MAX)
@@ -64,11 +131,55 @@ kcsi_ioc *kcsi_iocs_add(kcsi_iocs *s, const char *type, const char *value, unsig
 	it->type = type;
 	it->value = strdup(value);
 	it->rank = rank;
-	it->source = source ? strdup(source) : NULL;
+	it->prov = KCSI_IOC_PROV_NONE;
+	set_prov(it, prov);
 	it->count = 1;
+	it->image_only = image;
 	if (!strcmp(type, "ipv4") || !strcmp(type, "ipv6"))
 		it->klass = kcsi_addr_class(value);
 	return it;
+}
+
+kcsi_ioc *kcsi_iocs_add(kcsi_iocs *s, const char *type, const char *value, unsigned rank, const char *source)
+{
+	kcsi_ioc_prov p = KCSI_IOC_PROV_NONE;
+	p.detail = source;
+	return kcsi_iocs_add_prov(s, type, value, rank, source ? &p : NULL);
+}
+
+/* the index anew: same keys, new places */
+static void reindex(kcsi_iocs *s)
+{
+	kcsi_strmap_free(&s->ix);
+	for (size_t i = 0; i < s->n; i++) {
+		size_t len;
+		char *k = ioc_key(s->v[i].type, s->v[i].value, &len);
+		if (k)
+			kcsi_strmap_put(&s->ix, k, len, (int)i);
+		free(k);
+	}
+}
+
+static void ioc_free(kcsi_ioc *io)
+{
+	free(io->value);
+	free(io->source);
+	prov_free(&io->prov);
+}
+
+void kcsi_iocs_filter(kcsi_iocs *s, bool (*keep)(const kcsi_ioc *io, void *ctx), void *ctx)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < s->n; i++) {
+		if (keep(&s->v[i], ctx))
+			s->v[n++] = s->v[i];
+		else
+			ioc_free(&s->v[i]);
+	}
+	if (n != s->n) {
+		s->n = n;
+		reindex(s);
+	}
 }
 
 static int cmp_ioc(const void *a, const void *b)
@@ -87,21 +198,13 @@ void kcsi_iocs_sort(kcsi_iocs *s)
 	if (s->n < 2)
 		return;
 	qsort(s->v, s->n, sizeof(*s->v), cmp_ioc);
-	for (size_t i = 0; i < s->n; i++) { /* the index follows: same keys, new places */
-		size_t len;
-		char *k = ioc_key(s->v[i].type, s->v[i].value, &len);
-		if (k)
-			kcsi_strmap_put(&s->ix, k, len, (int)i);
-		free(k);
-	}
+	reindex(s);
 }
 
 void kcsi_iocs_free(kcsi_iocs *s)
 {
-	for (size_t i = 0; i < s->n; i++) {
-		free(s->v[i].value);
-		free(s->v[i].source);
-	}
+	for (size_t i = 0; i < s->n; i++)
+		ioc_free(&s->v[i]);
 	free(s->v);
 	kcsi_strmap_free(&s->ix);
 	memset(s, 0, sizeof(*s));

@@ -54,8 +54,10 @@ kcsi_code az_ioc_scanner_init(az_ioc_scanner *s, kcsi_iocs *out, kcsi_error *err
 void az_ioc_scanner_free(az_ioc_scanner *s);
 /* Cheap test: can this text hold an IOC? */
 bool az_iocs_may_match(const char *p, size_t n);
-/* Find IOCs in a piece of text (a string from memory, a file, a queue). */
-void az_iocs_scan_text(az_ioc_scanner *s, const char *p, size_t n, unsigned rank, const char *source);
+/* Find IOCs in a piece of text (a string from memory, a file, a queue);
+ * where is the provenance of p[0] (NULL: none); each IOC's address or
+ * offset is its own. */
+void az_iocs_scan_text(az_ioc_scanner *s, const char *p, size_t n, unsigned rank, const kcsi_ioc_prov *where);
 
 /* ---- YARA (yara.c) ---- */
 
@@ -129,6 +131,14 @@ const char *az_base(const char *path); /* the last component ("" for NULL) */
 az_proc *az_proc_of(az *a, uint32_t pid);
 /* The name of the memory area of pid that holds addr ("?" when unknown). */
 const char *az_area_of(az *a, uint32_t pid, uint64_t addr);
+/* ioc_extract.c: the provenance of text seen in kind (memory, tcp-queue,
+ * rootfs-diff, ghost-file, memfd, devshm) of pid (0: none) at an address
+ * (memory, has_addr) or an offset (at); strings borrowed from the analysis. */
+void az_ioc_prov_of(az *a, kcsi_ioc_prov *p, const char *kind, uint32_t pid, int64_t fd, uint64_t at, bool has_addr,
+		    const char *path);
+/* ioc_extract.c: the provenance of a whole file (origin as above, pid and fd
+ * of a process holding it or -1), into p; returns p. */
+const kcsi_ioc_prov *az_ioc_prov_file(kcsi_ioc_prov *p, const char *origin, const char *path, int64_t pid, int64_t fd);
 /* rules_process.c: a shell, an interpreter or a relay tool (python3.11 too) */
 bool az_is_shell_or_interp(const char *exe);
 /* rules_process.c: a command shell or a relay tool, not a general-purpose

@@ -1,6 +1,9 @@
 /* kcsi — finding indicators of compromise in text: addresses, URLs (and
- * their hosts), domains, e-mails, wallets, user agents.  The IOCs go into the
- * report's set (evidence/finding.h), which counts, classes and defangs them. */
+ * their hosts), domains, e-mails, wallets, user agents, each with its
+ * provenance (where it was seen: the process, the memory area and whether
+ * that area is a file of the image, the queue, the file).  The IOCs go into
+ * the report's set (evidence/finding.h), which counts, classes and defangs
+ * them. */
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -9,6 +12,7 @@
 #include <string.h>
 
 #include "triage/analyze_int.h"
+#include "kcsi/recover.h"
 
 enum { RE_IPV4, RE_URL, RE_EMAIL, RE_XMR, RE_BTC, RE_UA, RE_IPV6, RE_DOMAIN, RE_N };
 
@@ -37,6 +41,10 @@ static const char *const patterns[RE_N] = {
 struct re_set {
 	pcre2_code *re[RE_N];
 	pcre2_match_data *md;
+	/* the files the container changed: the rootfs diff, deleted.files and
+	 * the deleted files processes hold or map (made when first needed) */
+	kcsi_strmap changed;
+	bool changed_made, changed_known;
 };
 
 kcsi_code az_ioc_scanner_init(az_ioc_scanner *s, kcsi_iocs *out, kcsi_error *err)
@@ -72,6 +80,7 @@ void az_ioc_scanner_free(az_ioc_scanner *s)
 			pcre2_code_free(rs->re[i]);
 	if (rs->md)
 		pcre2_match_data_free(rs->md);
+	kcsi_strmap_free(&rs->changed);
 	free(rs);
 	s->re = NULL;
 }
@@ -88,8 +97,129 @@ static int match(struct re_set *rs, int i, const char *p, size_t n, size_t start
 	return 1;
 }
 
+/* ---- provenance ---- */
+
+/* path as an absolute path ("./usr/x", "usr/x" -> "/usr/x") into out */
+static const char *abs_path(const char *path, char *out, size_t cap)
+{
+	while (path[0] == '.' && path[1] == '/')
+		path += 2;
+	while (*path == '/')
+		path++;
+	snprintf(out, cap, "/%s", path);
+	return out;
+}
+
+static void changed_put(struct re_set *rs, const char *path)
+{
+	char p[4096];
+	abs_path(path, p, sizeof(p));
+	kcsi_strmap_put(&rs->changed, p, strlen(p), 1);
+}
+
+/* The files the container changed, once: what cannot be read leaves every
+ * file possibly changed (changed_known false). */
+static void changed_files(az *a, struct re_set *rs)
+{
+	kcsi_rootfs_entry *v;
+	size_t n;
+	if (rs->changed_made)
+		return;
+	rs->changed_made = true;
+	if (kcsi_rootfs_list(a->c, &v, &n, NULL) != KCSI_OK)
+		return;
+	for (size_t i = 0; i < n; i++)
+		if (v[i].path)
+			changed_put(rs, v[i].path);
+	kcsi_rootfs_free(v, n);
+	for (size_t i = 0; i < a->nfds; i++)
+		if (a->fds[i].deleted && a->fds[i].path)
+			changed_put(rs, a->fds[i].path);
+	rs->changed_known = true;
+}
+
+/* Is this area a file-backed mapping of a file of the image, unchanged? */
+static bool image_mapping(az *a, const kcsi_vma *v)
+{
+	struct re_set *rs = a->iocs.re;
+	char p[4096];
+	if (!rs || !v || !v->kind || strcmp(v->kind, "file") || !v->path || v->path[0] != '/' ||
+	    strstr(v->path, " (deleted)"))
+		return false;
+	changed_files(a, rs);
+	return rs->changed_known && kcsi_strmap_get(&rs->changed, abs_path(v->path, p, sizeof(p)), strlen(p), 0) == 0;
+}
+
+static const kcsi_vma *vma_of(az *a, uint32_t pid, uint64_t addr)
+{
+	az_proc *pm = az_proc_of(a, pid);
+	for (size_t i = 0; pm && i < pm->nvmas; i++)
+		if (addr >= pm->vmas[i].start && addr < pm->vmas[i].end)
+			return &pm->vmas[i];
+	return NULL;
+}
+
+/* the static name of a file's origin */
+static const char *file_origin(const char *kind)
+{
+	static const char *const origins[] = {"rootfs-diff", "ghost-file", "memfd", "devshm"};
+	for (size_t i = 0; kind && i < sizeof(origins) / sizeof(origins[0]); i++)
+		if (!strcmp(kind, origins[i]))
+			return origins[i];
+	return NULL;
+}
+
+const kcsi_ioc_prov *az_ioc_prov_file(kcsi_ioc_prov *p, const char *origin, const char *path, int64_t pid, int64_t fd)
+{
+	*p = KCSI_IOC_PROV_NONE;
+	p->kind = "file";
+	p->origin = file_origin(origin);
+	p->path = path;
+	p->pid = pid > 0 ? pid : -1;
+	p->fd = p->pid >= 0 ? fd : -1;
+	return p;
+}
+
+void az_ioc_prov_of(az *a, kcsi_ioc_prov *p, const char *kind, uint32_t pid, int64_t fd, uint64_t at, bool has_addr,
+		    const char *path)
+{
+	*p = KCSI_IOC_PROV_NONE;
+	if (has_addr) {
+		const kcsi_vma *v = vma_of(a, pid, at);
+		p->kind = "memory";
+		p->pid = pid;
+		p->address = at;
+		p->has_address = true;
+		p->area = az_area_of(a, pid, at);
+		p->image = image_mapping(a, v);
+		return;
+	}
+	if (kind && !strcmp(kind, "tcp-queue")) {
+		p->kind = "queue";
+		p->pid = pid ? (int64_t)pid : -1;
+		p->fd = fd;
+	} else {
+		az_ioc_prov_file(p, kind, path, pid ? (int64_t)pid : -1, fd);
+	}
+	p->offset = at;
+	p->has_offset = true;
+}
+
+/* the provenance of a match mo bytes into text whose provenance is where */
+static const kcsi_ioc_prov *at_match(const kcsi_ioc_prov *where, size_t mo, kcsi_ioc_prov *out)
+{
+	if (!where)
+		return NULL;
+	*out = *where;
+	if (out->has_address)
+		out->address += mo;
+	if (out->has_offset)
+		out->offset += mo;
+	return out;
+}
+
 /* The host part of a URL, as an IOC of its own (ipv4, ipv6 or domain). */
-static void url_host(az_ioc_scanner *s, const char *url, unsigned rank, const char *source)
+static void url_host(az_ioc_scanner *s, const char *url, unsigned rank, const kcsi_ioc_prov *where)
 {
 	const char *h = strstr(url, "://");
 	char host[256];
@@ -113,11 +243,11 @@ static void url_host(az_ioc_scanner *s, const char *url, unsigned rank, const ch
 	if (!n)
 		return;
 	if (inet_pton(AF_INET, host, tmp) == 1)
-		kcsi_iocs_add(s->out, "ipv4", host, rank, source);
+		kcsi_iocs_add_prov(s->out, "ipv4", host, rank, where);
 	else if (inet_pton(AF_INET6, host, tmp) == 1)
-		kcsi_iocs_add(s->out, "ipv6", host, rank, source);
+		kcsi_iocs_add_prov(s->out, "ipv6", host, rank, where);
 	else if (strchr(host, '.'))
-		kcsi_iocs_add(s->out, "domain", host, rank, source);
+		kcsi_iocs_add_prov(s->out, "domain", host, rank, where);
 }
 
 /* Does a dot in the text start one of the top-level domains the domain
@@ -160,7 +290,7 @@ bool az_iocs_may_match(const char *p, size_t n)
 	       (dots && has_common_tld(p, n));
 }
 
-void az_iocs_scan_text(az_ioc_scanner *s, const char *p, size_t n, unsigned rank, const char *source)
+void az_iocs_scan_text(az_ioc_scanner *s, const char *p, size_t n, unsigned rank, const kcsi_ioc_prov *where)
 {
 	struct re_set *rs = s->re;
 	static const char *const types[RE_N] = {"ipv4", "url", "email", "wallet", "wallet", "user-agent", "ipv6",
@@ -190,6 +320,7 @@ void az_iocs_scan_text(az_ioc_scanner *s, const char *p, size_t n, unsigned rank
 			char v[512];
 			size_t l = ml < sizeof(v) - 1 ? ml : sizeof(v) - 1;
 			unsigned char tmp[16];
+			kcsi_ioc_prov here;
 			memcpy(v, p + mo, l);
 			v[l] = '\0';
 			start = mo + (ml ? ml : 1);
@@ -203,9 +334,9 @@ void az_iocs_scan_text(az_ioc_scanner *s, const char *p, size_t n, unsigned rank
 				/* trailing punctuation is rarely part of the URL */
 				while (l && strchr(".,;:)]'", v[l - 1]))
 					v[--l] = '\0';
-				url_host(s, v, rank, source);
+				url_host(s, v, rank, at_match(where, mo, &here));
 			}
-			kcsi_iocs_add(s->out, types[i], v, rank, source);
+			kcsi_iocs_add_prov(s->out, types[i], v, rank, at_match(where, mo, &here));
 		}
 	}
 }

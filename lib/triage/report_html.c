@@ -164,6 +164,8 @@ static void evidence(FILE *f, const kcsi_evidence *e)
 		fputc(' ', f);
 		h(f, e->path);
 	}
+	if (e->has_offset)
+		fprintf(f, " offset %" PRIu64, e->offset);
 	if (e->connection) {
 		fputc(' ', f);
 		h(f, e->connection);
@@ -207,7 +209,8 @@ static void finding(FILE *f, const kcsi_finding *fd)
 	h(f, fd->explanation);
 	fputs("</p><ul>", f);
 	for (size_t k = 0; k < fd->nev; k++)
-		evidence(f, &fd->ev[k]);
+		if (!kcsi_evidence_is_empty(&fd->ev[k]))
+			evidence(f, &fd->ev[k]);
 	fputs("</ul></div>\n", f);
 }
 

@@ -183,7 +183,8 @@ static void examine_file(az *a, const char *origin, const char *path, uint32_t m
 	bool script_ext = ext && (!strcmp(ext, ".sh") || !strcmp(ext, ".pl") || !strcmp(ext, ".py") ||
 				  !strcmp(ext, ".rb") || !strcmp(ext, ".php") || !strcmp(ext, ".elf"));
 	bool rootfs = !strcmp(origin, "rootfs-diff");
-	char src[600], hex[65];
+	char hex[65];
+	kcsi_ioc_prov pv;
 
 	fl.program = fl.elf || fl.script || script_ext || (mode & 0111);
 	az_strings_of(a, origin, pid >= 0 ? (uint32_t)pid : 0, fd, 0, false, path, p, n, 0, n, 2);
@@ -197,8 +198,7 @@ static void examine_file(az *a, const char *origin, const char *path, uint32_t m
 	if (fl.program) {
 		if (!sha256)
 			kcsi_sha256_hex(p, n, hex);
-		snprintf(src, sizeof(src), "%s %s", origin, path);
-		kcsi_iocs_add(&a->r->iocs, "sha256", sha256 ? sha256 : hex, 2, src);
+		kcsi_iocs_add_prov(&a->r->iocs, "sha256", sha256 ? sha256 : hex, 2, az_ioc_prov_file(&pv, origin, path, pid, fd));
 	}
 	if (rootfs && fl.program)
 		dropped(a, &fl);
@@ -317,6 +317,7 @@ static void examine_memfd(az *a, const MemfdInodeEntry *ino, const struct ck_idr
 	unsigned char *buf;
 	char path[300], hex[65];
 	int64_t pid = -1, fd = -1;
+	kcsi_ioc_prov pv;
 	if (kcsi_ckpt_shmem(a->c, ino->shmid, &runs, &nr, NULL) != KCSI_OK)
 		return;
 	size = memfd_extent(ino, runs, nr);
@@ -329,7 +330,7 @@ static void examine_memfd(az *a, const MemfdInodeEntry *ino, const struct ck_idr
 	snprintf(path, sizeof(path), "/memfd:%s", ino->name ? ino->name : "");
 	memfd_holder(a->c, ix, nix, ino->inode_id, &pid, &fd);
 	kcsi_sha256_hex(buf, size, hex);
-	kcsi_iocs_add(&a->r->iocs, "sha256", hex, 2, path); /* examine_file counts it again (a program, mode 0755) */
+	kcsi_iocs_add_prov(&a->r->iocs, "sha256", hex, 2, az_ioc_prov_file(&pv, "memfd", path, pid, fd)); /* examine_file counts it again (a program, mode 0755) */
 	examine_file(a, "memfd", path, 0755, pid, fd, buf, size, hex);
 	free(buf);
 }
