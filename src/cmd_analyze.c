@@ -149,8 +149,9 @@ const struct cmd cmd_analyze = {
 		"name, id, image, engine, pod, namespace, created, checkpointed, hostname}, processes\n"
 		"[{pid, ppid, comm, exe, cmdline, uid}], findings [{id, severity, title, explanation,\n"
 		"mitre [..], evidence [{kind, pid, fd, address, area, path, offset, proto, src, sport,\n"
-		"dst, dport, state, connection, excerpt, command}]}], iocs [{type, value, class, source,\n"
-		"provenance {kind, origin, pid, fd, address, area, path, offset, detail}, count}], stats}\n"
+		"dst, dport, state, connection, excerpt, command}]}], iocs [{type, value, class, to_ids,\n"
+		"source, provenance {kind, origin, pid, fd, address, area, path, offset, detail}, count,\n"
+		"distinct}], stats}\n"
 		"(schema 2.0, docs/analyze.md).\n"
 		"stix: a STIX 2.1 bundle; misp: a MISP event; timeline: Timesketch JSON lines.",
 	.example =

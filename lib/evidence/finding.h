@@ -215,6 +215,17 @@ char *kcsi_ioc_prov_text(const kcsi_ioc_prov *p);
  * link-local, documentation, multicast, reserved or public; NULL when the
  * text is not an address. */
 const char *kcsi_addr_class(const char *ip);
+/* The class of a host name (lower case): documentation (example.com ...),
+ * reserved (special-use names: .test, .invalid, .localhost, .local,
+ * .internal, .alt, and .arpa's reverse names), public (a registrable domain under a suffix
+ * of the Public Suffix List), internal (dotted, but under no known suffix);
+ * NULL when it is not a host name of two labels or more (or "localhost"). */
+const char *kcsi_name_class(const char *name);
+/* The class of a host: an address's or a name's (NULL: neither). */
+const char *kcsi_host_class(const char *host);
+/* The host of a URL (after the userinfo; without brackets or port), lower
+ * case, into host[cap]; its length (0: none). */
+size_t kcsi_url_host(const char *url, char *host, size_t cap);
 /* A defanged copy for pasting (198.51.100[.]23, hxxp[://]), malloc'd. */
 char *kcsi_defang(const char *type, const char *value);
 /* Is this a type the defanging changes (ipv4, ipv6, domain, url, email)? */

@@ -118,6 +118,7 @@ void kcsi_ioc_write_json_members(kcsi_jsonw *w, const kcsi_ioc *io, bool defang)
 	kcsi_jw_kstr(w, "value", v ? v : io->value);
 	if (io->klass)
 		kcsi_jw_kstr(w, "class", io->klass);
+	kcsi_jw_kbool(w, "to_ids", io->ids);
 	kcsi_jw_kstr(w, "source", io->source);
 	if (io->prov.kind) {
 		kcsi_jw_key(w, "provenance");

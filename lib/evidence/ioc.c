@@ -3,6 +3,8 @@
  * evidence/finding.h).  Finding IOCs in text is the triage engine's work
  * (lib/triage/ioc_extract.c). */
 #include <arpa/inet.h>
+#include <ctype.h>
+#include <libpsl.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -93,6 +95,118 @@ static void set_prov(kcsi_ioc *it, const kcsi_ioc_prov *p)
 	it->source = p ? kcsi_ioc_prov_text(&it->prov) : NULL;
 }
 
+/* ---- names ---- */
+
+/* Is name (lower case) that zone or under it? */
+static bool in_zone(const char *name, const char *zone)
+{
+	size_t n = strlen(name), z = strlen(zone);
+	return n == z ? !strcmp(name, zone) : n > z && name[n - z - 1] == '.' && !strcmp(name + n - z, zone);
+}
+
+/* Is every label 1-63 letters, digits and hyphens, not at either end? */
+static bool ldh_labels(const char *name)
+{
+	size_t len = 0;
+	const char *label = name;
+	if (!*name || strlen(name) > 253)
+		return false;
+	for (const char *p = name;; p++) {
+		if (*p == '.' || !*p) {
+			len = (size_t)(p - label);
+			if (len == 0 || len > 63 || label[0] == '-' || p[-1] == '-')
+				return false;
+			if (!*p)
+				return true;
+			label = p + 1;
+		} else if (!(isalnum((unsigned char)*p) || *p == '-') || isupper((unsigned char)*p)) {
+			return false;
+		}
+	}
+}
+
+const char *kcsi_name_class(const char *name)
+{
+	/* RFC 2606, 6761, 6762, 9476, ICANN's .internal, and .arpa (reverse
+	 * names, home.arpa): not hosts of the public DNS */
+	static const char *const documentation[] = {"example", "example.com", "example.net", "example.org"};
+	static const char *const reserved[] = {"test", "invalid", "localhost", "local", "internal", "alt", "arpa"};
+	const psl_ctx_t *psl = psl_builtin();
+	const char *tld;
+	if (!name || !ldh_labels(name))
+		return NULL;
+	for (size_t i = 0; i < sizeof(documentation) / sizeof(documentation[0]); i++)
+		if (in_zone(name, documentation[i]))
+			return "documentation";
+	for (size_t i = 0; i < sizeof(reserved) / sizeof(reserved[0]); i++)
+		if (in_zone(name, reserved[i]))
+			return "reserved";
+	if (!(tld = strrchr(name, '.')))
+		return NULL; /* one label: a host of a local network, or a word */
+	tld++;
+	if (isdigit((unsigned char)*tld))
+		return NULL; /* 10.1.2.999, a version */
+	if (psl && psl_is_public_suffix2(psl, tld, PSL_TYPE_ANY | PSL_TYPE_NO_STAR_RULE) &&
+	    psl_registrable_domain(psl, name))
+		return "public";
+	return "internal";
+}
+
+size_t kcsi_url_host(const char *url, char *host, size_t cap)
+{
+	const char *h = strstr(url, "://"), *at, *end;
+	size_t n = 0;
+	if (!cap)
+		return 0;
+	host[0] = '\0';
+	if (!h)
+		return 0;
+	h += 3;
+	end = h + strcspn(h, "/?#");
+	if ((at = memchr(h, '@', (size_t)(end - h))))
+		h = at + 1;
+	if (*h == '[') {
+		h++;
+		while (h < end && h[n] != ']' && n < cap - 1)
+			n++;
+	} else {
+		while (h + n < end && h[n] != ':' && n < cap - 1)
+			n++;
+	}
+	memcpy(host, h, n);
+	host[n] = '\0';
+	for (size_t i = 0; i < n; i++)
+		host[i] = (char)tolower((unsigned char)host[i]);
+	return n;
+}
+
+const char *kcsi_host_class(const char *host)
+{
+	const char *k = kcsi_addr_class(host);
+	return k ? k : kcsi_name_class(host);
+}
+
+/* the class of an IOC's value: addresses, names, and the host of URLs and
+ * e-mail addresses; NULL for other types */
+static const char *value_class(const char *type, const char *value)
+{
+	char host[256];
+	const char *at;
+	if (!strcmp(type, "ipv4") || !strcmp(type, "ipv6"))
+		return kcsi_addr_class(value);
+	if (!strcmp(type, "domain"))
+		return kcsi_name_class(value[0] == '*' && value[1] == '.' ? value + 2 : value);
+	if (!strcmp(type, "url"))
+		return kcsi_url_host(value, host, sizeof(host)) ? kcsi_host_class(host) : NULL;
+	if (!strcmp(type, "email") && (at = strrchr(value, '@'))) {
+		snprintf(host, sizeof(host), "%s", at + 1);
+		for (char *q = host; *q; q++)
+			*q = (char)tolower((unsigned char)*q);
+		return kcsi_name_class(host);
+	}
+	return NULL;
+}
+
 /* ---- the set ---- */
 
 kcsi_ioc *kcsi_iocs_add_prov(kcsi_iocs *s, const char *type, const char *value, unsigned rank,
@@ -135,8 +249,7 @@ kcsi_ioc *kcsi_iocs_add_prov(kcsi_iocs *s, const char *type, const char *value, 
 	set_prov(it, prov);
 	it->count = 1;
 	it->image_only = image;
-	if (!strcmp(type, "ipv4") || !strcmp(type, "ipv6"))
-		it->klass = kcsi_addr_class(value);
+	it->klass = value_class(type, value);
 	return it;
 }
 

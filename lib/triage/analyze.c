@@ -215,6 +215,7 @@ kcsi_code kcsi_analyze(kcsi_ckpt *c, const kcsi_analyze_opts *o, kcsi_report **o
 		goto done;
 	run_stage(&a, AZ_AFTER_MEMORY);
 	run_stage(&a, AZ_SUMMARY);
+	az_iocs_finish(&a);
 	az_verdict(a.r); /* the reasons in the order the findings were made */
 	kcsi_findings_sort(&a.r->findings);
 	kcsi_iocs_sort(&a.r->iocs);

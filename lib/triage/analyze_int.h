@@ -54,6 +54,11 @@ kcsi_code az_ioc_scanner_init(az_ioc_scanner *s, kcsi_iocs *out, kcsi_error *err
 void az_ioc_scanner_free(az_ioc_scanner *s);
 /* Cheap test: can this text hold an IOC? */
 bool az_iocs_may_match(const char *p, size_t n);
+/* Where a piece of text from p[s] to at most p[e] of no more than max
+ * bytes ends: after the last byte that cannot be inside an indicator
+ * (space, quotes, brackets ...) when the text goes on, so that no host name
+ * is cut in two (smtp.example.com into s and mtp.example.com). */
+size_t az_text_piece(const char *p, size_t s, size_t e, size_t max);
 /* Find IOCs in a piece of text (a string from memory, a file, a queue);
  * where is the provenance of p[0] (NULL: none); each IOC's address or
  * offset is its own. */
@@ -139,6 +144,14 @@ void az_ioc_prov_of(az *a, kcsi_ioc_prov *p, const char *kind, uint32_t pid, int
 /* ioc_extract.c: the provenance of a whole file (origin as above, pid and fd
  * of a process holding it or -1), into p; returns p. */
 const kcsi_ioc_prov *az_ioc_prov_file(kcsi_ioc_prov *p, const char *origin, const char *path, int64_t pid, int64_t fd);
+/* ioc_extract.c: after the rule families, before the sort: IOCs that only
+ * the image's own mapped files held are left out, repeated low-value ones
+ * aggregated, and those worth blocking marked (docs/analyze.md,
+ * "Indicators"). */
+void az_iocs_finish(az *a);
+/* ioc_extract.c: mark the IOCs worth blocking from the report's findings
+ * (the merge of a detonation does it again). */
+void az_iocs_mark_ids(kcsi_report *r);
 /* rules_process.c: a shell, an interpreter or a relay tool (python3.11 too) */
 bool az_is_shell_or_interp(const char *exe);
 /* rules_process.c: a command shell or a relay tool, not a general-purpose

@@ -9,7 +9,6 @@
 
 static void misp_type(const kcsi_ioc *io, const char **type, const char **cat, bool *ids)
 {
-	*ids = true;
 	*cat = "Network activity";
 	if (!strcmp(io->type, "ipv4") || !strcmp(io->type, "ipv6")) *type = "ip-dst";
 	else if (!strcmp(io->type, "domain")) *type = "domain";
@@ -18,10 +17,10 @@ static void misp_type(const kcsi_ioc *io, const char **type, const char **cat, b
 	else if (!strcmp(io->type, "sha256")) { *type = "sha256"; *cat = "Artifacts dropped"; }
 	else if (!strcmp(io->type, "wallet")) { *type = io->value[0] == 'b' ? "btc" : "xmr"; *cat = "Financial fraud"; }
 	else if (!strcmp(io->type, "user-agent")) *type = "user-agent";
-	else { *type = "text"; *ids = false; }
-	if (io->klass && (!strcmp(io->klass, "loopback") || !strcmp(io->klass, "private") ||
-			  !strcmp(io->klass, "documentation") || !strcmp(io->klass, "reserved")))
-		*ids = false; /* not useful to block on other networks */
+	else *type = "text";
+	if (io->distinct) /* an aggregate (docs/analyze.md, "Indicators") */
+		*type = "text";
+	*ids = io->ids; /* worth blocking (docs/analyze.md, "Indicators") */
 }
 
 /* MITRE techniques, each once (the first 64) */

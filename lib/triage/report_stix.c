@@ -113,6 +113,8 @@ static void ioc_objects(struct bundle *b, const kcsi_ioc *io, const char *st, ch
 		kcsi_jw_kstr(&b->w, "value", io->value);
 	}
 	kcsi_jw_obj_end(&b->w);
+	if (!io->ids) /* an observable only (docs/analyze.md, "Indicators") */
+		return;
 	kcsi_buf_init(&pat, 1u << 16);
 	if (!strcmp(st, "file"))
 		kcsi_buf_printf(&pat, "[file:hashes.'SHA-256' = '");
@@ -129,7 +131,7 @@ static void ioc_objects(struct bundle *b, const kcsi_ioc *io, const char *st, ch
 	kcsi_jw_kstr(&b->w, "description", text);
 	kcsi_jw_key(&b->w, "indicator_types");
 	kcsi_jw_arr(&b->w);
-	kcsi_jw_str(&b->w, b->malicious ? "malicious-activity" : "unknown");
+	kcsi_jw_str(&b->w, "malicious-activity");
 	kcsi_jw_arr_end(&b->w);
 	kcsi_jw_kstr(&b->w, "pattern", kcsi_buf_str(&pat));
 	kcsi_jw_kstr(&b->w, "pattern_type", "stix");
@@ -188,7 +190,7 @@ void az_report_stix(const kcsi_report *r, kcsi_ckpt *c, FILE *f)
 	for (size_t i = 0; i < r->iocs.n; i++) {
 		const char *st = sco_type(r->iocs.v[i].type);
 		char sid[128];
-		if (!st)
+		if (!st || r->iocs.v[i].distinct) /* aggregates (*@domain) are no observable value */
 			continue;
 		ioc_objects(&b, &r->iocs.v[i], st, sid, sizeof(sid));
 		if (sco_ids)

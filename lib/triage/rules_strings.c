@@ -221,8 +221,8 @@ void az_strings_of(az *a, const char *kind, uint32_t pid, int64_t fd, uint64_t b
 		while (e < n && printable[p[e]])
 			e++;
 		if (e - j >= MIN_STR) {
-			for (size_t s = j; s < e; s += 4096) { /* very long runs in pieces */
-				size_t len = e - s < 4096 ? e - s : 4096;
+			for (size_t s = j, len; s < e; s += len) { /* very long runs in pieces, not across a word */
+				len = az_text_piece((const char *)p, s, e, 4096) - s;
 				text_at t = {kind, pid, fd, base_addr + s, has_addr, path, rank, NULL, {0}, false};
 				if (len >= MIN_STR && s >= from && s < to)
 					on_text(a, &t, (const char *)p + s, len);
