@@ -128,8 +128,9 @@ def test_custom_yara_rule_with_addresses():
 
 
 def test_deterministic_and_defang():
-    a = run('analyze', '--format', 'json', fixture('perlbot'))[1]
-    b = run('analyze', '--format', 'json', fixture('perlbot'))[1]
+    fixed = {'SOURCE_DATE_EPOCH': '1700000000'}  # the analysis time every report names
+    a = run('analyze', '--format', 'json', fixture('perlbot'), env=fixed)[1]
+    b = run('analyze', '--format', 'json', fixture('perlbot'), env=fixed)[1]
     eq(a, b, 'two runs')
     d = jrun('analyze', '--format', 'json', '--defang', fixture('perlbot'))
     vals = [i['value'] for i in d['iocs']]
@@ -151,6 +152,8 @@ def test_stix_bundle_structure():
         'indicator': ['pattern', 'pattern_type', 'valid_from'],
         'relationship': ['relationship_type', 'source_ref', 'target_ref'],
         'observed-data': ['first_observed', 'last_observed', 'number_observed', 'object_refs'],
+        'attack-pattern': ['name', 'external_references'], 'note': ['content', 'object_refs'],
+        'report': ['name', 'published', 'object_refs'],
     }
     sco = {'ipv4-addr': ['value'], 'ipv6-addr': ['value'], 'url': ['value'], 'domain-name': ['value'],
            'email-addr': ['value'], 'file': ['hashes']}
@@ -191,7 +194,7 @@ def test_misp_event_fields():
     for a in e['Attribute']:
         for k in ('type', 'category', 'value', 'to_ids', 'uuid'):
             assert k in a, k
-    assert any(t['name'] == 'mitre-attack:attack-pattern="T1036"' for t in e['Tag'])
+    assert any(t['name'] == 'misp-galaxy:mitre-attack-pattern="Masquerading - T1036"' for t in e['Tag'])
 
 
 def test_timeline_lines():

@@ -3,9 +3,16 @@ structured evidence (file offsets as numbers, connections with the keys of
 `kcsi net --json`), IOC provenance as an object, no empty evidence items, the
 merge reading old and new detonation layouts.  Every archive is a fixture or
 built here from one; time is bounded by subprocess timeouts, never measured."""
+import calendar
+import hashlib
 import io
+import json
 import os
+import re
+import shutil
+import subprocess
 import tarfile
+import time
 
 import kt
 from kt import eq, fixture
@@ -336,3 +343,258 @@ def test_image_page_text_a_finding_points_at_is_kept():
     assert 'http://kcsi-drop.net/a.sh' in vals and 'kcsi-drop.net' in vals, sorted(vals)
     eq(vals['kcsi-drop.net']['provenance']['area'], '/usr/bin/dash', 'where it was')
     assert 'update.kcsi-beacon.org' not in vals, sorted(vals)
+
+
+# ---------------------------------------------------------------- exports
+
+UUID = r'[0-9a-f]{8}-[0-9a-f]{4}-[1-5][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}'
+STIX_TS = r'^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$'
+# STIX 2.1 required properties (spec section 4-6) of the types kcsi writes
+SDO_REQUIRED = {'identity': ['name'], 'malware': ['name', 'is_family'], 'attack-pattern': ['name'],
+                'note': ['content', 'object_refs'], 'report': ['name', 'published', 'object_refs'],
+                'indicator': ['pattern', 'pattern_type', 'valid_from'], 'observed-data':
+                ['first_observed', 'last_observed', 'number_observed', 'object_refs'],
+                'relationship': ['relationship_type', 'source_ref', 'target_ref']}
+SCO_REQUIRED = {'ipv4-addr': ['value'], 'ipv6-addr': ['value'], 'url': ['value'], 'domain-name': ['value'],
+                'email-addr': ['value'], 'file': []}
+
+
+def _refs(o):
+    """every id an object refers to (*_ref, *_refs)"""
+    out = []
+    for k, v in o.items():
+        if k.endswith('_ref'):
+            out.append(v)
+        elif k.endswith('_refs'):
+            out += v
+    return out
+
+
+def check_stix(b):
+    """Structural checks of a STIX 2.1 bundle (no validator in Debian): ids
+    of the form type--UUID and unique, required and common properties,
+    timestamps, custom properties named x_..., every reference resolves,
+    relationships and sightings between the right kinds, the report holds
+    every other object.  Returns the objects by id."""
+    eq(b['type'], 'bundle', 'bundle')
+    assert re.match(r'^bundle--' + UUID + '$', b['id']), b['id']
+    objs = {}
+    for o in b['objects']:
+        assert re.match(r'^[a-z][a-z0-9-]+--' + UUID + '$', o['id']), o['id']
+        eq(o['id'].split('--')[0], o['type'], 'id prefix')
+        assert o['id'] not in objs, ('duplicate id', o['id'])
+        objs[o['id']] = o
+        eq(o['spec_version'], '2.1', 'spec_version')
+        for k in o:
+            assert re.match(r'^[a-z0-9_]{3,250}$', k) or k == 'id', k
+        if o['type'] in SDO_REQUIRED:
+            for k in ('created', 'modified'):
+                assert re.match(STIX_TS, o[k]), (o['type'], k, o.get(k))
+            for k in SDO_REQUIRED[o['type']]:
+                assert k in o and o[k] not in (None, '', []), (o['type'], k)
+        else:
+            assert o['type'] in SCO_REQUIRED, o['type']
+            for k in SCO_REQUIRED[o['type']]:
+                assert o.get(k), (o['type'], k)
+            assert 'created' not in o, o
+        for er in o.get('external_references', []):
+            assert er.get('source_name'), er
+            if er['source_name'] == 'mitre-attack':
+                assert re.match(r'^T\d{4}(\.\d{3})?$', er['external_id']), er
+                tid = er['external_id'].replace('.', '/')
+                eq(er['url'], 'https://attack.mitre.org/techniques/%s/' % tid, 'ATT&CK url')
+        if o['type'] == 'indicator':
+            eq(o['pattern_type'], 'stix', 'pattern_type')
+            assert re.match(r"^\[[a-z0-9-]+:[a-z_.'A-Z0-9-]+ = '([^'\\]|\\.)*'\]$", o['pattern']), o['pattern']
+            eq(o['indicator_types'], ['malicious-activity'], 'indicator types')
+        if o['type'] == 'file':
+            assert o.get('hashes', {}).get('SHA-256') or o.get('name'), o
+    for o in objs.values():
+        for ref in _refs(o):
+            assert ref in objs, (o['id'], ref)
+        if o['type'] == 'observed-data':
+            assert all(objs[r]['type'] in SCO_REQUIRED for r in o['object_refs']), o
+        if o['type'] == 'relationship' and o['relationship_type'] == 'uses':
+            eq((objs[o['source_ref']]['type'], objs[o['target_ref']]['type']), ('malware', 'attack-pattern'), 'uses')
+        if o['type'] == 'relationship' and o['relationship_type'] == 'indicates':
+            eq(objs[o['source_ref']]['type'], 'indicator', 'indicates')
+    reports = [o for o in objs.values() if o['type'] == 'report']
+    eq(len(reports), 1, 'one report')
+    eq(set(reports[0]['object_refs']), set(objs) - {reports[0]['id']}, 'the report holds every object')
+    return objs
+
+
+def test_stix_carries_every_finding():
+    """The STIX bundle held IOCs only: no finding, no ATT&CK technique.  Every
+    finding is a note (its id, severity, explanation, evidence) that refers
+    to an attack-pattern per technique with external_references to
+    mitre-attack; the bundle passes structural checks (ids, required
+    properties, references), merged detonations included."""
+    d = _detonation('ioc-stix', [{'id': 'KCSI-DYN-X-001', 'severity': 'high', 'title': 'x', 'explanation': 'e',
+                                  'mitre': ['T1041'], 'evidence': [{'kind': 'socket', 'dst': '45.33.32.156'}]},
+                                 {'severity': 'low', 'evidence': []}])
+    for args in ([fixture('perlbot')], [fixture('revshell')], [fixture('memfd')], [fixture('counter')],
+                 ['--detonation', d, fixture('counter')]):
+        r = kt.jrun('analyze', '--format', 'json', *args)
+        objs = check_stix(kt.jrun('analyze', '--format', 'stix', *args))
+        notes = [o for o in objs.values() if o['type'] == 'note']
+        eq(len(notes), len(r['findings']), 'a note per finding (%s)' % args[-1])
+        patterns = {o['external_references'][0]['external_id']: o for o in objs.values()
+                    if o['type'] == 'attack-pattern'}
+        for f, n in zip(r['findings'], notes):
+            assert n['abstract'].startswith('%s (%s): ' % (f['id'] or '?', f['severity'])), (f, n['abstract'])
+            assert (f['explanation'] or f['title'] or '(no explanation)') in n['content'], n
+            eq(n['labels'], [f['severity']], 'severity label')
+            for t in f['mitre']:
+                assert patterns[t]['id'] in n['object_refs'], (t, n)
+                assert {'source_name': 'mitre-attack', 'external_id': t,
+                        'url': patterns[t]['external_references'][0]['url']} in n['external_references'], n
+        eq(set(patterns), {t for f in r['findings'] for t in f['mitre']}, 'an attack-pattern per technique')
+
+
+def _attack_table():
+    src = open(os.path.join(kt.ROOT, 'lib', 'triage', 'report.c')).read()
+    return dict(re.findall(r'\{"(T\d{4}(?:\.\d{3})?)", "([^"]+)"\}', src))
+
+
+def test_misp_uses_the_attack_galaxy():
+    """MISP tags were mitre-attack:attack-pattern="T1036"; MISP's ATT&CK
+    galaxy names its clusters "Name - Txxxx".  Every technique of the
+    findings is a galaxy tag, and every technique kcsi's rules name (sources
+    and YARA rules) has its ATT&CK name in kcsi's table."""
+    table = _attack_table()
+    named = set()
+    for d, _, fs in os.walk(os.path.join(kt.ROOT, 'lib')):
+        for f in fs:
+            if f.endswith('.c'):
+                for lit in re.findall(r'"((?:T\d{4}(?:\.\d{3})?[ ,]*)+)"', open(os.path.join(d, f)).read()):
+                    named |= set(re.findall(r'T\d{4}(?:\.\d{3})?', lit))
+    for f in os.listdir(os.path.join(kt.ROOT, 'rules')):
+        if f.endswith(('.yar', '.yara')):
+            for meta in re.findall(r'mitre\s*=\s*"([^"]*)"', open(os.path.join(kt.ROOT, 'rules', f)).read()):
+                named |= set(re.findall(r'T\d{4}(?:\.\d{3})?', meta))
+    assert named and not named - set(table), sorted(named - set(table))
+    for name in ('perlbot', 'memfd'):
+        r = report(name)
+        tags = {t['name'] for t in kt.jrun('analyze', '--format', 'misp', fixture(name))['Event']['Tag']}
+        want = {'misp-galaxy:mitre-attack-pattern="%s - %s"' % (table[t], t) for f in r['findings'] for t in f['mitre']}
+        eq(tags, want, 'galaxy tags (%s)' % name)
+
+
+def _stamp_expected(path):
+    rules = os.path.join(kt.ROOT, 'rules')
+    lines = ''
+    for f in sorted(os.listdir(rules)):
+        if f.endswith(('.yar', '.yara')):
+            lines += '%s %s\n' % (hashlib.sha256(open(os.path.join(rules, f), 'rb').read()).hexdigest(), f)
+    return {'archive': hashlib.sha256(open(path, 'rb').read()).hexdigest(),
+            'version': kt.run('--version')[1].decode().split()[-1],
+            'rules': open(os.path.join(rules, 'VERSION')).read().strip(),
+            'rules_sha256': hashlib.sha256(lines.encode()).hexdigest()}
+
+
+def test_every_report_says_what_made_it():
+    """Reports did not say which archive (by hash), which kcsi, which rules or
+    when.  JSON, HTML, STIX and MISP carry the archive's sha256, kcsi's
+    version, the rule set (rules/VERSION and the sha256 of the rule files
+    loaded) and the analysis time ($SOURCE_DATE_EPOCH, else now)."""
+    path = fixture('perlbot')
+    want = _stamp_expected(path)
+    env = {'SOURCE_DATE_EPOCH': '1767225600', 'KCSI_RULES': os.path.join(kt.ROOT, 'rules')}
+    when = '2026-01-01T00:00:00Z'
+    j = json.loads(kt.run('analyze', '--format', 'json', path, env=env)[1])
+    eq((j['archive_sha256'], j['kcsi_version'], j['ruleset']['version'], j['ruleset']['sha256'],
+        j['analysis_time']), (want['archive'], want['version'], want['rules'], want['rules_sha256'], when), 'JSON')
+    html = kt.run('analyze', '--format', 'html', path, env=env)[1].decode()
+    for v in (want['archive'], 'kcsi ' + want['version'], want['rules'], want['rules_sha256'][:16], when):
+        assert v in html, v
+    b = json.loads(kt.run('analyze', '--format', 'stix', path, env=env)[1])
+    rep = [o for o in b['objects'] if o['type'] == 'report'][0]
+    eq((rep['x_kcsi_archive_sha256'], rep['x_kcsi_version'], rep['x_kcsi_ruleset_version'],
+        rep['x_kcsi_ruleset_sha256'], rep['published']),
+       (want['archive'], want['version'], want['rules'], want['rules_sha256'], when), 'STIX report')
+    assert {'SHA-256': want['archive']} in [o.get('hashes') for o in b['objects'] if o['type'] == 'file'], 'archive'
+    ev = json.loads(kt.run('analyze', '--format', 'misp', path, env=env)[1])['Event']
+    vals = {a['value'] for a in ev['Attribute']}
+    assert want['archive'] in vals and when in vals, sorted(vals)[:20]
+    assert any(want['version'] in v and want['rules'] in v for v in vals), vals
+    # without SOURCE_DATE_EPOCH: now
+    before = time.time()
+    j = json.loads(kt.run('analyze', '--format', 'json', path, env={'SOURCE_DATE_EPOCH': ''})[1])
+    t = calendar.timegm(time.strptime(j['analysis_time'], '%Y-%m-%dT%H:%M:%SZ'))
+    assert int(before) <= t <= time.time() + 1, (before, j['analysis_time'])
+
+
+def test_html_opens_with_why():
+    """The HTML report began with the container; it opens with why the
+    verdict is what it is: the rule that applied and the findings that
+    decided it (the critical ones, two highs, or all medium and above)."""
+    for name, rule in (('revshell', 'a critical finding'), ('counter', 'no finding of medium severity')):
+        r = report(name)
+        page = kt.run('analyze', '--format', 'html', fixture(name))[1].decode()
+        why = page.index('<section id="why">')
+        assert why < page.index('id="container"') and why < page.index('id="findings"'), name
+        sec = page[why:page.index('</section>', why)]
+        assert ('Why %s' % r['verdict']) in sec and rule in sec, sec
+        crit = [f['id'] for f in r['findings'] if f['severity'] == 'critical']
+        eq(re.findall(r'<code>(KCSI-[^<]+)</code>', sec), crit, 'the deciding findings (%s)' % name)
+
+
+def test_ndjson_lines():
+    """analyze had no line-per-record output for jq and SIEMs: --format
+    ndjson gives a report line, then a line per finding, then per IOC, the
+    same objects as the JSON report's."""
+    env = {'SOURCE_DATE_EPOCH': '1700000000'}
+    whole = json.loads(kt.run('analyze', '--format', 'json', fixture('perlbot'), env=env)[1])
+    lines = [json.loads(l) for l in kt.run('analyze', '--format', 'ndjson', fixture('perlbot'),
+                                           env=env)[1].decode().splitlines()]
+    eq(lines[0]['record'], 'report', 'first line')
+    eq((lines[0]['verdict'], lines[0]['archive_sha256']), (whole['verdict'], whole['archive_sha256']), 'report line')
+    rest = [dict(l) for l in lines[1:]]
+    for l in rest:
+        l.pop('record')
+    eq(rest, whole['findings'] + whole['iocs'], 'findings, then IOCs')
+    eq([l['record'] for l in lines[1:]], ['finding'] * len(whole['findings']) + ['ioc'] * len(whole['iocs']), 'kinds')
+
+
+def test_no_rules_loaded_is_a_warning():
+    """With no YARA rule loaded analyze said nothing: a YARA-less triage
+    looked like a clean one.  It warns on stderr and in every report."""
+    rc, out, err = kt.run('analyze', '--format', 'json', '--no-builtin-rules', fixture('counter'))
+    assert 'warning: no YARA rules were loaded' in err, err
+    assert any('no YARA rules' in w for w in json.loads(out)['warnings']), out[:300]
+    eq(json.loads(out)['ruleset'], {'version': None, 'sha256': None, 'rules': 0}, 'no rule set')
+    for fmt in ('text', 'html', 'misp'):
+        assert b'no YARA rules were loaded' in kt.run('analyze', '--format', fmt, '--no-builtin-rules',
+                                                      fixture('counter'))[1], fmt
+    _, _, err = kt.run('analyze', '--format', 'json', fixture('counter'))
+    assert 'warning' not in err, err
+
+
+def test_installed_rules_are_found():
+    """The YARA rules were not installed: an installed kcsi ran without them.
+    `meson install` puts them in share/kcsi/rules, where the installed binary
+    finds them ($KCSI_RULES unset, no rules/ beside it)."""
+    meson = shutil.which('meson')
+    if not meson:
+        raise kt.Skip('meson not installed')
+    build = os.path.dirname(os.path.abspath(kt.KCSI))
+    dest = os.path.join(kt.tmpdir(), 'ioc-install')
+    shutil.rmtree(dest, ignore_errors=True)
+    p = subprocess.run([meson, 'install', '-C', build, '--destdir', dest, '--quiet', '--no-rebuild'],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=600)
+    eq(p.returncode, 0, p.stdout.decode()[-2000:])
+    kcsi = [os.path.join(d, f) for d, _, fs in os.walk(dest) for f in fs if f == 'kcsi' and '/bin' in d]
+    rules = [d for d, _, fs in os.walk(dest) if d.endswith('share/kcsi/rules') and 'kcsi.yar' in fs]
+    assert kcsi and rules, (kcsi, rules)
+    eq(sorted(os.listdir(rules[0])), sorted(f for f in os.listdir(os.path.join(kt.ROOT, 'rules'))
+                                           if f.endswith('.yar') or f == 'VERSION'), 'installed rule files')
+    env = dict(os.environ)
+    env.pop('KCSI_RULES', None)
+    p = subprocess.run([kcsi[0], 'analyze', '--format', 'json', fixture('perlbot')], stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, env=env, cwd=kt.tmpdir(), timeout=300)
+    eq(p.returncode, 0, p.stderr.decode())
+    r = json.loads(p.stdout)
+    assert r['ruleset']['rules'] > 0 and 'warning' not in p.stderr.decode(), (r['ruleset'], p.stderr)
+    eq(r['ruleset']['version'], open(os.path.join(kt.ROOT, 'rules', 'VERSION')).read().strip(), 'rule set')
+    assert any(f['id'].startswith('KCSI-YARA-') for f in r['findings']), [f['id'] for f in r['findings']]

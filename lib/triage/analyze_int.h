@@ -36,8 +36,21 @@ struct kcsi_report {
 	uint64_t bytes_scanned;
 	unsigned yara_rules;
 	char *archive;
-	char *archive_sha256;
+	char *archive_sha256;  /* NULL when the archive could not be read again */
+	char *tool_version;    /* kcsi's */
+	char *rules_version;   /* the VERSION of kcsi's rule set, NULL: none loaded */
+	char *rules_sha256;    /* of the rule files loaded (names and contents), NULL: none */
+	int64_t analysis_time; /* seconds since the epoch */
+	char **warnings;
+	size_t nwarnings;
 };
+
+/* report.c: what every report says about itself (the archive's sha256,
+ * kcsi's version, the rule set's, the analysis time) and the warning when
+ * no YARA rule is loaded; rules_sha256 from kcsi_yara_digest (NULL: none). */
+void az_report_stamp(kcsi_report *r, const kcsi_analyze_opts *o, const char *rules_sha256);
+/* report.c: a warning on the report (msg taken over). */
+void az_report_warn(kcsi_report *r, char *msg);
 
 /* verdict.c: score, verdict and the reasons (medium and above) from the
  * findings, by the rules of docs/analyze.md. */
@@ -73,6 +86,9 @@ typedef void (*kcsi_yara_hit)(void *ctx, const char *rule, const char *ns, const
 /* Compile rule files (and *.yar / *.yara in directories). */
 kcsi_code kcsi_yara_load(const char *const *paths, kcsi_yara **out, unsigned *nrules, kcsi_error *err);
 void kcsi_yara_free(kcsi_yara *y);
+/* The sha256 of the rule files loaded (each file's name and sha256, in the
+ * order loaded), as hex. */
+const char *kcsi_yara_digest(const kcsi_yara *y);
 kcsi_code kcsi_yara_scan(kcsi_yara *y, const unsigned char *p, size_t n, kcsi_yara_hit cb, void *ctx,
 			 kcsi_error *err);
 

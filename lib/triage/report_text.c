@@ -45,8 +45,14 @@ static void header(const kcsi_report *r, kcsi_ckpt *c, FILE *f, const struct col
 	tx(f, m->engine);
 	fputs(", checkpointed ", f);
 	tx(f, m->checkpointed);
-	fprintf(f, ", %zu processes, %.1f MiB of memory scanned, %u YARA rules%s\n\n", kcsi_ckpt_nprocs(c),
+	fprintf(f, ", %zu processes, %.1f MiB of memory scanned, %u YARA rules%s\n", kcsi_ckpt_nprocs(c),
 		(double)r->bytes_scanned / 1048576.0, r->yara_rules, k->off);
+	for (size_t i = 0; i < r->nwarnings; i++) {
+		fprintf(f, "%swarning: ", k->yellow);
+		tx(f, r->warnings[i]);
+		fprintf(f, "%s\n", k->off);
+	}
+	fputc('\n', f);
 }
 
 static void evidence(FILE *f, const kcsi_evidence *e, const struct colors *k)
