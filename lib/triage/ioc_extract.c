@@ -153,12 +153,20 @@ static bool image_mapping(az *a, const kcsi_vma *v)
 	return rs->changed_known && kcsi_strmap_get(&rs->changed, abs_path(v->path, p, sizeof(p)), strlen(p), 0) == 0;
 }
 
+/* The area of pid holding addr (areas are sorted by address), or NULL. */
 static const kcsi_vma *vma_of(az *a, uint32_t pid, uint64_t addr)
 {
 	az_proc *pm = az_proc_of(a, pid);
-	for (size_t i = 0; pm && i < pm->nvmas; i++)
-		if (addr >= pm->vmas[i].start && addr < pm->vmas[i].end)
-			return &pm->vmas[i];
+	size_t lo = 0, hi = pm ? pm->nvmas : 0;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (pm->vmas[mid].end <= addr)
+			lo = mid + 1;
+		else if (pm->vmas[mid].start > addr)
+			hi = mid;
+		else
+			return &pm->vmas[mid];
+	}
 	return NULL;
 }
 
@@ -193,7 +201,7 @@ void az_ioc_prov_of(az *a, kcsi_ioc_prov *p, const char *kind, uint32_t pid, int
 		p->pid = pid;
 		p->address = at;
 		p->has_address = true;
-		p->area = az_area_of(a, pid, at);
+		p->area = !v ? "?" : v->path ? v->path : v->kind; /* as kcsi_area_name names it */
 		p->image = image_mapping(a, v);
 		return;
 	}
