@@ -233,6 +233,7 @@ NOTES = b'\n'.join([
     b'run ./setup.py and deploy.sh',                         # file names
     b'see https://click. and http://www and evil.notatld',  # cut-off and unknown names
     b'contact ops@kcsi-c2.net or ops@localhost',
+    b'"universe_domain": "googleapis.com", "suffix": "co.uk"',  # a name of the list's private part; a suffix
 ])
 
 
@@ -246,11 +247,12 @@ def test_names_by_the_public_suffix_list():
     path = _counter_with('names', files=[('/srv/notes.txt', NOTES)])
     r = _analyze(path)
     got = {(i['type'], i['value']) for i in r['iocs']}
-    for want in [('domain', 'a.mfrggzdf.tun-zone.top'), ('domain', 'x.kcsi-c2.net'), ('email', 'ops@kcsi-c2.net')]:
+    for want in [('domain', 'a.mfrggzdf.tun-zone.top'), ('domain', 'x.kcsi-c2.net'), ('email', 'ops@kcsi-c2.net'),
+                 ('domain', 'googleapis.com')]:
         assert want in got, (want, sorted(got))
     values = ' '.join(v for _, v in got)
     for bad in ('glibc.malloc.top', 'sys.int', '203.0.113.%d', 'color.red', 'obj.name', 'os.open', 'setup.py',
-                'deploy.sh', 'click.', 'http://www', 'notatld', 'localhost'):
+                'deploy.sh', 'click.', 'http://www', 'notatld', 'localhost', 'co.uk'):
         assert bad not in values, (bad, sorted(got))
 
 

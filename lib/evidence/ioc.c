@@ -146,10 +146,11 @@ const char *kcsi_name_class(const char *name)
 	tld++;
 	if (isdigit((unsigned char)*tld))
 		return NULL; /* 10.1.2.999, a version */
-	if (psl && psl_is_public_suffix2(psl, tld, PSL_TYPE_ANY | PSL_TYPE_NO_STAR_RULE) &&
-	    psl_registrable_domain(psl, name))
-		return "public";
-	return "internal";
+	if (!psl || !psl_is_public_suffix2(psl, tld, PSL_TYPE_ANY | PSL_TYPE_NO_STAR_RULE))
+		return "internal";
+	/* a suffix itself (co.uk) is no host; one of the list's private part
+	 * (googleapis.com, github.io) is */
+	return psl_is_public_suffix2(psl, name, PSL_TYPE_ICANN | PSL_TYPE_NO_STAR_RULE) ? NULL : "public";
 }
 
 size_t kcsi_url_host(const char *url, char *host, size_t cap)

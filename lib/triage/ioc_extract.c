@@ -312,8 +312,10 @@ static bool host_ok(char *v)
 		return false;
 	memcpy(low, v, n + 1);
 	lower(low);
-	if (!(k = kcsi_name_class(low)) || strcmp(k, "public") || !(reg = psl_registrable_domain(psl_builtin(), low)))
+	if (!(k = kcsi_name_class(low)) || strcmp(k, "public"))
 		return false;
+	if (!(reg = psl_registrable_domain(psl_builtin(), low))) /* a suffix of the list's private part */
+		reg = low;
 	if (!one_case(v + (n - strlen(reg)), strlen(reg)) && !one_case(v, n))
 		return false;
 	memcpy(v, low, n + 1);
@@ -506,8 +508,8 @@ static bool aggregate_value(const kcsi_ioc *io, char *out, size_t cap)
 		snprintf(out, cap, "*%s", at);
 	else if (!strcmp(io->type, "url") && (sep = strstr(v, "://")))
 		snprintf(out, cap, "%.*s/*", (int)(sep + 3 - v + strcspn(sep + 3, "/?#")), v);
-	else if (!strcmp(io->type, "domain") && (reg = psl_registrable_domain(psl_builtin(), v)))
-		snprintf(out, cap, "*.%s", reg);
+	else if (!strcmp(io->type, "domain"))
+		snprintf(out, cap, "*.%s", (reg = psl_registrable_domain(psl_builtin(), v)) ? reg : v);
 	else
 		return false;
 	return true;
