@@ -12,7 +12,7 @@
 static const struct opt opts[] = {
 	{"yara", 'y', "FILE|DIR", "add YARA rules from a file or a directory", .kind = OPT_TEXT, .flags = OPT_REPEAT},
 	{"format", 'f', "FORMAT", "the report's format (default text)", .kind = OPT_CHOICE,
-	 .choices = "text|json|html|stix|misp|timeline"},
+	 .choices = "text|json|ndjson|html|stix|misp|timeline"},
 	{"output", 'o', "FILE", "write the report to FILE instead of stdout", .kind = OPT_TEXT},
 	{"defang", 0, NULL, "defang IOCs (198.51.100[.]23, hxxp://) for pasting into chat", .kind = OPT_FLAG},
 	{"no-builtin-rules", 0, NULL, "do not use kcsi's own YARA rules", .kind = OPT_FLAG},
@@ -24,22 +24,45 @@ static const struct opt opts[] = {
 	{0},
 };
 
-/* kcsi's rule set: $KCSI_RULES, else next to the binary (../rules or
- * ../share/kcsi/rules), else the source tree's rules/. */
+#ifndef KCSI_RULES_DIR
+#define KCSI_RULES_DIR "/usr/local/share/kcsi/rules"
+#endif
+
+/* kcsi's rule set: $KCSI_RULES, else rules/ beside the binary (the build
+ * tree: ../rules), else where `ninja install` put it (KCSI_RULES_DIR, from
+ * the install prefix), else share/kcsi/rules of a prefix moved elsewhere
+ * (../share/kcsi/rules beside the binary). */
 static const char *builtin_rules(const char *argv0_dir)
 {
 	static char buf[4096 + 64];
 	const char *env = getenv("KCSI_RULES");
-	const char *cands[] = {"/../rules", "/../share/kcsi/rules", "/rules", NULL};
+	const char *cands[] = {"/../rules", "/rules", NULL, "/../share/kcsi/rules", NULL};
 	struct stat st;
 	if (env && *env)
 		return env;
-	for (int i = 0; cands[i]; i++) {
-		snprintf(buf, sizeof(buf), "%.4000s%.40s", argv0_dir, cands[i]);
+	for (size_t i = 0; i < sizeof(cands) / sizeof(cands[0]); i++) {
+		if (cands[i])
+			snprintf(buf, sizeof(buf), "%.4000s%.40s", argv0_dir, cands[i]);
+		else if (i == 2)
+			snprintf(buf, sizeof(buf), "%s", KCSI_RULES_DIR);
+		else
+			continue;
 		if (stat(buf, &st) == 0 && S_ISDIR(st.st_mode))
 			return buf;
 	}
 	return NULL;
+}
+
+/* The analysis time: $SOURCE_DATE_EPOCH (reproducible reports), else now. */
+static int64_t analysis_time(void)
+{
+	const char *e = getenv("SOURCE_DATE_EPOCH");
+	char *end;
+	long long t;
+	if (!e || !*e)
+		return 0;
+	t = strtoll(e, &end, 10);
+	return *end || t <= 0 ? 0 : (int64_t)t;
 }
 
 /* --fail-on: is the verdict LEVEL or worse? */
@@ -93,6 +116,8 @@ static int run(struct args *a)
 	}
 	if (!opt_set(a, "no-builtin-rules"))
 		ao.rules_dir = builtin_rules(self);
+	ao.tool_version = KCSI_VERSION;
+	ao.analysis_time = analysis_time();
 	if ((rc = open_ckpt(a->pos[0], KCSI_CKPT_MEMORY | KCSI_CKPT_BULK, &c)))
 		return rc;
 	if (kcsi_analyze(c, &ao, &r, &err) != KCSI_OK) {
@@ -102,6 +127,11 @@ static int run(struct args *a)
 		kcsi_report_free(r);
 		return ckpt_fail(c, opt_val(a, "detonation"), &err);
 	}
+	for (size_t i = 0; i < kcsi_report_nwarnings(r); i++)
+		fprintf(stderr, "kcsi: warning: %s\n", kcsi_report_warning(r, i));
+	if (!ao.rules_dir && !opt_set(a, "no-builtin-rules"))
+		fprintf(stderr, "kcsi: warning: kcsi's YARA rules were not found ($KCSI_RULES, rules/ beside the "
+				"binary, %s)\n", KCSI_RULES_DIR);
 	if (outpath) {
 		FILE *f = fopen(outpath, "w");
 		if (!f) {
@@ -128,7 +158,7 @@ static int run(struct args *a)
 }
 
 const struct cmd cmd_analyze = {
-	.synopsis = "[--yara FILE|DIR]... [--format text|json|html|stix|misp|timeline] [-o FILE] [--defang] "
+	.synopsis = "[--yara FILE|DIR]... [--format text|json|ndjson|html|stix|misp|timeline] [-o FILE] [--defang] "
 		    "[--fail-on suspicious|malicious] ARCHIVE",
 	.summary = "triage a checkpoint: findings with evidence, IOCs, MITRE ATT&CK, a verdict",
 	.description =
@@ -139,17 +169,26 @@ const struct cmd cmd_analyze = {
 		"URLs, domains, e-mails, hashes of dropped, ghost and memfd files, wallets, user\n"
 		"agents, IRC channels and nicks), and a verdict: malicious, suspicious or clean.\n"
 		"One pass over all process memory serves the IOC and protocol patterns and YARA.\n"
-		"kcsi's own YARA rules (rules/ beside the binary, or $KCSI_RULES) are used with\n"
-		"the rules given by --yara (files, or directories of *.yar/*.yara; repeatable).\n"
+		"kcsi's own YARA rules ($KCSI_RULES, rules/ beside the binary, or where ninja\n"
+		"install put them) are used with the rules given by --yara (files, or directories\n"
+		"of *.yar/*.yara; repeatable); with no rule loaded analyze warns on stderr and in\n"
+		"the report.  Every report names the archive's sha256, kcsi's version, the rule\n"
+		"set's and the analysis time ($SOURCE_DATE_EPOCH when set, for reproducible\n"
+		"reports).\n"
 		"Verdict: malicious with a critical finding, two high ones or a score >= 60;\n"
 		"suspicious with a high or medium finding; otherwise clean.  Scores: critical 40,\n"
 		"high 20, medium 8, low 2, info 0, at most 100.  See docs/analyze.md.",
 	.json_doc =
-		"--format json: {schema_version, verdict, score, verdict_reasons, container {archive,\n"
+		"--format json: {schema_version, kcsi_version, ruleset {version, sha256, rules},\n"
+		"analysis_time, archive_sha256, warnings, verdict, score, verdict_reasons, container {archive,\n"
 		"name, id, image, engine, pod, namespace, created, checkpointed, hostname}, processes\n"
 		"[{pid, ppid, comm, exe, cmdline, uid}], findings [{id, severity, title, explanation,\n"
-		"mitre [..], evidence [{kind, pid, fd, address, area, path, connection, excerpt,\n"
-		"command}]}], iocs [{type, value, class, source, count}], stats}.\n"
+		"mitre [..], evidence [{kind, pid, fd, address, area, path, offset, proto, src, sport,\n"
+		"dst, dport, state, connection, excerpt, command}]}], iocs [{type, value, class, to_ids,\n"
+		"source, provenance {kind, origin, pid, fd, address, area, path, offset, detail}, count,\n"
+		"distinct}], stats}\n"
+		"(schema 2.0, docs/analyze.md).\n"
+		"ndjson: a report line, then a line per finding and per IOC (\"record\").\n"
 		"stix: a STIX 2.1 bundle; misp: a MISP event; timeline: Timesketch JSON lines.",
 	.example =
 		"$ kcsi analyze checkpoint-perlbot.tar\n"

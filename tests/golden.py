@@ -56,6 +56,7 @@ def render(argv):
     env = dict(os.environ)
     env.pop('NO_COLOR', None)
     env['COLUMNS'] = '100'
+    env['SOURCE_DATE_EPOCH'] = '1700000000'  # analyze's reports name the analysis time
     p = subprocess.run([KCSI] + argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT, env=env, timeout=300)
     body = p.stdout
     head = ('exit %d\n' % p.returncode).encode()

@@ -366,7 +366,7 @@ COMPLETIONS = [
     ('kcsi ps --', ['--env', '--help', '--json', '--ndjson', '--pid', '--pretty']),
     ('kcsi vault p', ['purge', 'put']),
     ('kcsi vault put --c', ['--case']),
-    ('kcsi analyze --format ', ['html', 'json', 'misp', 'stix', 'text', 'timeline']),
+    ('kcsi analyze --format ', ['html', 'json', 'misp', 'ndjson', 'stix', 'text', 'timeline']),
     ('kcsi analyze -f j', ['json']),
     ('kcsi completion ', ['bash', 'fish', 'zsh']),
     ('kcsi help v', ['vault', 'version']),

@@ -110,10 +110,20 @@ void kcsi_findings_sort(kcsi_findings *fs)
 		qsort(fs->v, fs->n, sizeof(*fs->v), cmp_finding);
 }
 
+static void conn_clear(kcsi_conn *c)
+{
+	free(c->proto);
+	free(c->src);
+	free(c->dst);
+	free(c->state);
+	memset(c, 0, sizeof(*c));
+}
+
 void kcsi_evidence_clear(kcsi_evidence *e)
 {
 	free(e->area);
 	free(e->path);
+	conn_clear(&e->conn);
 	free(e->connection);
 	free(e->excerpt);
 	free(e->command);
@@ -136,6 +146,56 @@ void kcsi_findings_free(kcsi_findings *fs)
 	}
 	free(fs->v);
 	memset(fs, 0, sizeof(*fs));
+}
+
+/* ---- structured fields ---- */
+
+/* an address as a connection's text shows it: IPv6 in brackets */
+static const char *bracket_open(const char *addr)
+{
+	return addr && strchr(addr, ':') ? "[" : "";
+}
+
+static const char *bracket_close(const char *addr)
+{
+	return addr && strchr(addr, ':') ? "]" : "";
+}
+
+void kcsi_evidence_set_conn(kcsi_evidence *e, const char *proto, const char *src, uint32_t sport, const char *dst,
+			    uint32_t dport, const char *state)
+{
+	char *text = NULL;
+	if (!e)
+		return;
+	conn_clear(&e->conn);
+	e->conn.proto = dup_or_null(proto ? proto : "?");
+	e->conn.src = dup_or_null(src ? src : "?");
+	e->conn.dst = dup_or_null(dst ? dst : "?");
+	e->conn.sport = sport;
+	e->conn.dport = dport;
+	e->conn.state = dup_or_null(state && *state ? state : NULL);
+	e->has_conn = e->conn.proto && e->conn.src && e->conn.dst;
+	if (asprintf(&text, "%s %s%s%s:%u -> %s%s%s:%u%s%s", e->conn.proto ? e->conn.proto : "?", bracket_open(src),
+		     src ? src : "?", bracket_close(src), sport, bracket_open(dst), dst ? dst : "?", bracket_close(dst),
+		     dport, e->conn.state ? " " : "", e->conn.state ? e->conn.state : "") < 0)
+		text = NULL;
+	free(e->connection);
+	e->connection = text;
+}
+
+void kcsi_evidence_set_offset(kcsi_evidence *e, uint64_t offset)
+{
+	if (e) {
+		e->offset = offset;
+		e->has_offset = true;
+	}
+}
+
+bool kcsi_evidence_is_empty(const kcsi_evidence *e)
+{
+	return e->pid < 0 && e->fd < 0 && !e->has_address && !e->has_offset && !(e->area && *e->area) &&
+	       !(e->path && *e->path) && !e->has_conn && !(e->connection && *e->connection) && !e->excerpt &&
+	       !(e->command && *e->command);
 }
 
 /* ---- excerpts ---- */
@@ -195,6 +255,10 @@ void kcsi_evidence_copy(kcsi_evidence *dst, const kcsi_evidence *src)
 	dst->area = dup_or_null(src->area);
 	dst->path = dup_or_null(src->path);
 	dst->connection = dup_or_null(src->connection);
+	dst->conn.proto = dup_or_null(src->conn.proto);
+	dst->conn.src = dup_or_null(src->conn.src);
+	dst->conn.dst = dup_or_null(src->conn.dst);
+	dst->conn.state = dup_or_null(src->conn.state);
 	dst->command = dup_or_null(src->command);
 	dst->excerpt = NULL;
 	dst->excerpt_len = 0;

@@ -63,7 +63,7 @@ static void evidence(kcsi_finding *f, const char *kind, json_int_t pid, const ch
 static void ioc(det_found *d, const char *type, const char *value, const char *source)
 {
 	if (value && *value)
-		kcsi_iocs_add(&d->iocs, type, value, 0, source);
+		kcsi_iocs_add_prov(&d->iocs, type, value, 0, &(kcsi_ioc_prov){.kind = "detonation", .pid = -1, .fd = -1, .detail = source});
 }
 
 /* ---- the pcap's conversations (IPv4 TCP/UDP), for the report and to find resets ---- */

@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "triage/analyze_int.h"
+#include "triage/report.h"
 #include "reader/ckpt_int.h"
 
 const az_family az_families[] = {
@@ -163,6 +164,7 @@ static kcsi_code az_open(az *a, kcsi_ckpt *c, const kcsi_analyze_opts *o, kcsi_e
 	paths[np] = NULL;
 	if (np && (rc = kcsi_yara_load(paths, &a->yara, &a->r->yara_rules, err)) != KCSI_OK)
 		return rc;
+	az_report_stamp(a->r, o, kcsi_yara_digest(a->yara));
 	if ((rc = kcsi_ckpt_fds(c, 0, &a->fds, &a->nfds, err)) != KCSI_OK ||
 	    (rc = kcsi_ckpt_socks(c, &a->socks, &a->nsocks, err)) != KCSI_OK)
 		return rc;
@@ -215,6 +217,7 @@ kcsi_code kcsi_analyze(kcsi_ckpt *c, const kcsi_analyze_opts *o, kcsi_report **o
 		goto done;
 	run_stage(&a, AZ_AFTER_MEMORY);
 	run_stage(&a, AZ_SUMMARY);
+	az_iocs_finish(&a);
 	az_verdict(a.r); /* the reasons in the order the findings were made */
 	kcsi_findings_sort(&a.r->findings);
 	kcsi_iocs_sort(&a.r->iocs);
@@ -252,5 +255,6 @@ void kcsi_report_free(kcsi_report *r)
 	free(r->verdict_reasons);
 	free(r->archive);
 	free(r->archive_sha256);
+	az_report_stamp_free(r);
 	free(r);
 }

@@ -36,8 +36,21 @@ struct kcsi_report {
 	uint64_t bytes_scanned;
 	unsigned yara_rules;
 	char *archive;
-	char *archive_sha256;
+	char *archive_sha256;  /* NULL when the archive could not be read again */
+	char *tool_version;    /* kcsi's */
+	char *rules_version;   /* the VERSION of kcsi's rule set, NULL: none loaded */
+	char *rules_sha256;    /* of the rule files loaded (names and contents), NULL: none */
+	int64_t analysis_time; /* seconds since the epoch */
+	char **warnings;
+	size_t nwarnings;
 };
+
+/* report.c: what every report says about itself (the archive's sha256,
+ * kcsi's version, the rule set's, the analysis time) and the warning when
+ * no YARA rule is loaded; rules_sha256 from kcsi_yara_digest (NULL: none). */
+void az_report_stamp(kcsi_report *r, const kcsi_analyze_opts *o, const char *rules_sha256);
+/* report.c: a warning on the report (msg taken over). */
+void az_report_warn(kcsi_report *r, char *msg);
 
 /* verdict.c: score, verdict and the reasons (medium and above) from the
  * findings, by the rules of docs/analyze.md. */
@@ -54,8 +67,15 @@ kcsi_code az_ioc_scanner_init(az_ioc_scanner *s, kcsi_iocs *out, kcsi_error *err
 void az_ioc_scanner_free(az_ioc_scanner *s);
 /* Cheap test: can this text hold an IOC? */
 bool az_iocs_may_match(const char *p, size_t n);
-/* Find IOCs in a piece of text (a string from memory, a file, a queue). */
-void az_iocs_scan_text(az_ioc_scanner *s, const char *p, size_t n, unsigned rank, const char *source);
+/* Where a piece of text from p[s] to at most p[e] of no more than max
+ * bytes ends: after the last byte that cannot be inside an indicator
+ * (space, quotes, brackets ...) when the text goes on, so that no host name
+ * is cut in two (smtp.example.com into s and mtp.example.com). */
+size_t az_text_piece(const char *p, size_t s, size_t e, size_t max);
+/* Find IOCs in a piece of text (a string from memory, a file, a queue);
+ * where is the provenance of p[0] (NULL: none); each IOC's address or
+ * offset is its own. */
+void az_iocs_scan_text(az_ioc_scanner *s, const char *p, size_t n, unsigned rank, const kcsi_ioc_prov *where);
 
 /* ---- YARA (yara.c) ---- */
 
@@ -66,6 +86,9 @@ typedef void (*kcsi_yara_hit)(void *ctx, const char *rule, const char *ns, const
 /* Compile rule files (and *.yar / *.yara in directories). */
 kcsi_code kcsi_yara_load(const char *const *paths, kcsi_yara **out, unsigned *nrules, kcsi_error *err);
 void kcsi_yara_free(kcsi_yara *y);
+/* The sha256 of the rule files loaded (each file's name and sha256, in the
+ * order loaded), as hex. */
+const char *kcsi_yara_digest(const kcsi_yara *y);
 kcsi_code kcsi_yara_scan(kcsi_yara *y, const unsigned char *p, size_t n, kcsi_yara_hit cb, void *ctx,
 			 kcsi_error *err);
 
@@ -131,6 +154,22 @@ const char *az_base(const char *path); /* the last component ("" for NULL) */
 az_proc *az_proc_of(az *a, uint32_t pid);
 /* The name of the memory area of pid that holds addr ("?" when unknown). */
 const char *az_area_of(az *a, uint32_t pid, uint64_t addr);
+/* ioc_extract.c: the provenance of text seen in kind (memory, tcp-queue,
+ * rootfs-diff, ghost-file, memfd, devshm) of pid (0: none) at an address
+ * (memory, has_addr) or an offset (at); strings borrowed from the analysis. */
+void az_ioc_prov_of(az *a, kcsi_ioc_prov *p, const char *kind, uint32_t pid, int64_t fd, uint64_t at, bool has_addr,
+		    const char *path);
+/* ioc_extract.c: the provenance of a whole file (origin as above, pid and fd
+ * of a process holding it or -1), into p; returns p. */
+const kcsi_ioc_prov *az_ioc_prov_file(kcsi_ioc_prov *p, const char *origin, const char *path, int64_t pid, int64_t fd);
+/* ioc_extract.c: after the rule families, before the sort: IOCs that only
+ * the image's own mapped files held are left out, repeated low-value ones
+ * aggregated, and those worth blocking marked (docs/analyze.md,
+ * "Indicators"). */
+void az_iocs_finish(az *a);
+/* ioc_extract.c: mark the IOCs worth blocking from the report's findings
+ * (the merge of a detonation does it again). */
+void az_iocs_mark_ids(kcsi_report *r);
 /* rules_process.c: a shell, an interpreter or a relay tool (python3.11 too) */
 bool az_is_shell_or_interp(const char *exe);
 /* rules_process.c: a command shell or a relay tool, not a general-purpose

@@ -57,7 +57,9 @@ kcsi_code kcsi_detonation_merge(kcsi_report *r, const char *dir, kcsi_error *err
 	if (rc == KCSI_OK)
 		rc = kcsi_iocs_from_json(&r->iocs, json_object_get(j, "iocs"), err);
 	json_decref(j);
-	if (rc == KCSI_OK)
+	if (rc == KCSI_OK) {
 		az_verdict(r); /* again, with analyze's weights and thresholds */
+		az_iocs_mark_ids(r);
+	}
 	return rc;
 }

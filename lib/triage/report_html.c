@@ -1,6 +1,8 @@
-/* kcsi — the triage report as one self-contained HTML page: the verdict, the
- * container, the process tree, connections, findings with their evidence,
- * IOCs and the timeline.  Every string may come from the archive: first the
+/* kcsi — the triage report as one self-contained HTML page: the verdict and
+ * why (the findings that decided it), what the report says about itself
+ * (archive sha256, versions, analysis time, warnings), the container, the
+ * process tree, connections, findings with their evidence, IOCs and the
+ * timeline.  Every string may come from the archive: first the
  * rule of kcsi/text.h, then HTML's escapes. */
 #include <inttypes.h>
 #include <stdio.h>
@@ -49,6 +51,7 @@ static const char style[] =
 	".sev{font-weight:600}.critical{color:#b71c1c}.high{color:#c62828}.medium{color:#b26a00}.low{color:#546e7a}.info{color:#78909c}\n"
 	".finding{background:#fff;border:1px solid #d8dde6;border-radius:6px;padding:.6em 1em;margin:.7em 0}\n"
 	".meta{color:#5f6b7a}ul.tree{list-style:none;padding-left:1.2em}ul.tree li{margin:.15em 0}\n"
+	".warning{background:#fff3cd;border:1px solid #e0b000;padding:.4em .7em;border-radius:4px;font-weight:600}\n"
 	"</style></head><body>\n";
 
 static void head(const kcsi_report *r, FILE *f, const kcsi_meta *m)
@@ -69,6 +72,51 @@ static void head(const kcsi_report *r, FILE *f, const kcsi_meta *m)
 	fputs(" &middot; archive <code>", f);
 	h(f, r->archive);
 	fprintf(f, "</code></p>\n");
+}
+
+/* What the report says about itself, and its warnings. */
+static void stamp(const kcsi_report *r, FILE *f)
+{
+	char t[40], rs[160];
+	fputs("<p class=\"meta\" id=\"stamp\">archive sha256 <code>", f);
+	h(f, r->archive_sha256 ? r->archive_sha256 : "unknown");
+	fputs("</code> &middot; kcsi ", f);
+	h(f, r->tool_version);
+	fputs(" &middot; rules ", f);
+	h(f, az_ruleset(r, rs, sizeof(rs)));
+	fputs(" &middot; analysed ", f);
+	h(f, az_analysis_time(r, t, sizeof(t)));
+	fputs("</p>\n", f);
+	for (size_t i = 0; i < r->nwarnings; i++) {
+		fputs("<p class=\"warning\">warning: ", f);
+		h(f, r->warnings[i]);
+		fputs("</p>\n", f);
+	}
+}
+
+/* Why the verdict is what it is: the rule that applied and the findings that
+ * decided it, first on the page. */
+static void why(const kcsi_report *r, FILE *f)
+{
+	const kcsi_finding *basis[16];
+	const char *rule = "";
+	size_t n = az_verdict_basis(r, basis, 16, &rule);
+	fprintf(f, "<section id=\"why\"><h2>Why %s</h2><p>", r->verdict);
+	h(f, rule);
+	fprintf(f, " (score %u/100).</p>", r->score);
+	if (n) {
+		fputs("<ul>", f);
+		for (size_t i = 0; i < n; i++) {
+			fprintf(f, "<li><span class=\"sev %s\">%s</span> <code>", kcsi_severity_name(basis[i]->severity),
+				kcsi_severity_name(basis[i]->severity));
+			h(f, basis[i]->id);
+			fputs("</code> ", f);
+			h(f, basis[i]->title);
+			fputs("</li>", f);
+		}
+		fputs("</ul>", f);
+	}
+	fputs("</section>\n", f);
 }
 
 static void container(FILE *f, const kcsi_meta *m)
@@ -164,6 +212,8 @@ static void evidence(FILE *f, const kcsi_evidence *e)
 		fputc(' ', f);
 		h(f, e->path);
 	}
+	if (e->has_offset)
+		fprintf(f, " offset %" PRIu64, e->offset);
 	if (e->connection) {
 		fputc(' ', f);
 		h(f, e->connection);
@@ -207,7 +257,8 @@ static void finding(FILE *f, const kcsi_finding *fd)
 	h(f, fd->explanation);
 	fputs("</p><ul>", f);
 	for (size_t k = 0; k < fd->nev; k++)
-		evidence(f, &fd->ev[k]);
+		if (!kcsi_evidence_is_empty(&fd->ev[k]))
+			evidence(f, &fd->ev[k]);
 	fputs("</ul></div>\n", f);
 }
 
@@ -252,6 +303,8 @@ void az_report_html(const kcsi_report *r, kcsi_ckpt *c, FILE *f, bool defang)
 {
 	const kcsi_meta *m = kcsi_ckpt_meta(c);
 	head(r, f, m);
+	why(r, f);
+	stamp(r, f);
 	container(f, m);
 	processes(f, c);
 	connections(f, c);

@@ -45,13 +45,27 @@ static void header(const kcsi_report *r, kcsi_ckpt *c, FILE *f, const struct col
 	tx(f, m->engine);
 	fputs(", checkpointed ", f);
 	tx(f, m->checkpointed);
-	fprintf(f, ", %zu processes, %.1f MiB of memory scanned, %u YARA rules%s\n\n", kcsi_ckpt_nprocs(c),
+	fprintf(f, ", %zu processes, %.1f MiB of memory scanned, %u YARA rules%s\n", kcsi_ckpt_nprocs(c),
 		(double)r->bytes_scanned / 1048576.0, r->yara_rules, k->off);
+	for (size_t i = 0; i < r->nwarnings; i++) {
+		fprintf(f, "%swarning: ", k->yellow);
+		tx(f, r->warnings[i]);
+		fprintf(f, "%s\n", k->off);
+	}
+	fputc('\n', f);
 }
 
 static void evidence(FILE *f, const kcsi_evidence *e, const struct colors *k)
 {
 	fprintf(f, "         %s", k->dim);
+	if (e->pid < 0 && e->fd < 0 && !e->has_address && !e->area && !e->path && !e->has_offset && !e->connection &&
+	    !e->excerpt) { /* nothing but where to look: say that, never a blank line */
+		tx(f, e->kind);
+		fputs(": ", f);
+		tx(f, e->command);
+		fprintf(f, "%s\n", k->off);
+		return;
+	}
 	if (e->pid >= 0)
 		fprintf(f, "pid %" PRId64 " ", e->pid);
 	if (e->fd >= 0)
@@ -67,6 +81,8 @@ static void evidence(FILE *f, const kcsi_evidence *e, const struct colors *k)
 		tx(f, e->path);
 		fputc(' ', f);
 	}
+	if (e->has_offset)
+		fprintf(f, "offset %" PRIu64 " ", e->offset);
 	if (e->connection) {
 		tx(f, e->connection);
 		fputc(' ', f);
@@ -98,8 +114,11 @@ static void finding(FILE *f, const kcsi_finding *fd, const struct colors *k)
 		fprintf(f, "]%s", k->off);
 	}
 	fputc('\n', f);
-	for (size_t i = 0; i < fd->nev && i < 3; i++)
-		evidence(f, &fd->ev[i], k);
+	for (size_t i = 0, shown = 0; i < fd->nev && shown < 3; i++)
+		if (!kcsi_evidence_is_empty(&fd->ev[i])) {
+			evidence(f, &fd->ev[i], k);
+			shown++;
+		}
 }
 
 static void iocs(const kcsi_report *r, FILE *f, bool defang, const struct colors *k)

@@ -135,15 +135,18 @@ static void program(az *a, const az_content *c, bool elf, bool script)
 	bool hot = memory_backed(c) || temp_or_hidden(c->path);
 	const char *id = "KCSI-DROP-002";
 	enum kcsi_severity sev = KCSI_SEV_LOW;
-	char hex[65], src[600], who[48] = "";
+	char hex[65], who[48] = "";
 	kcsi_finding *f;
 	kcsi_evidence *e;
+	kcsi_ioc_prov pv;
 
 	kcsi_sha256_hex(c->p, c->n, hex);
 	if (run)
-		snprintf(who, sizeof(who), ", run by process %u", run->pid);
-	snprintf(src, sizeof(src), "%s %s%s", c->origin, c->path, who);
-	kcsi_iocs_add(&a->r->iocs, "sha256", hex, 2, src);
+		snprintf(who, sizeof(who), "run by process %u", run->pid);
+	az_ioc_prov_file(&pv, c->origin, c->path, run ? (int64_t)run->pid : c->pid, run ? -1 : c->fd);
+	if (who[0])
+		pv.detail = who;
+	kcsi_iocs_add_prov(&a->r->iocs, "sha256", hex, 2, &pv);
 	if (c->kind == AZ_C_MEMFD) {
 		if (run || !elf)
 			return; /* a memfd program that runs: KCSI-FILELESS-001 */

@@ -41,11 +41,9 @@ static bool is_inet(const kcsi_sock *s)
 	return !strcmp(s->family, "INET") || !strcmp(s->family, "INET6");
 }
 
-static char *conn_text(const kcsi_sock *s)
+static void conn_text(kcsi_evidence *e, const kcsi_sock *s)
 {
-	bool v6 = !strcmp(s->family, "INET6");
-	return az_printf("%s %s%s%s:%u -> %s%s%s:%u %s", s->proto, v6 ? "[" : "", s->src, v6 ? "]" : "", s->sport,
-			 v6 ? "[" : "", s->dst, v6 ? "]" : "", s->dport, s->state);
+	kcsi_evidence_set_conn(e, s->proto, s->src, s->sport, s->dst, s->dport, s->state);
 }
 
 static bool listening_port(az *a, uint32_t port)
@@ -108,7 +106,6 @@ static void sockets(az *a)
 		bool inet = is_inet(s), dup = false;
 		kcsi_finding *f = NULL;
 		kcsi_evidence *e;
-		char *conn;
 
 		for (size_t k = 0; k < i; k++)
 			if (a->socks[k].ino == s->ino && a->socks[k].pid == s->pid)
@@ -126,9 +123,11 @@ static void sockets(az *a)
 		if (!inet)
 			continue;
 		if (s->dport && !dup) {
-			kcsi_iocs_add(&a->r->iocs, !strcmp(s->family, "INET6") ? "ipv6" : "ipv4", s->dst, 0,
-				      conn = az_printf("connection pid %u fd %d", s->pid, s->fd));
-			free(conn);
+			kcsi_ioc_prov pv = KCSI_IOC_PROV_NONE;
+			pv.kind = "connection";
+			pv.pid = s->pid;
+			pv.fd = s->fd;
+			kcsi_iocs_add_prov(&a->r->iocs, !strcmp(s->family, "INET6") ? "ipv6" : "ipv4", s->dst, 0, &pv);
 		}
 		if (dup)
 			continue;
@@ -137,7 +136,7 @@ static void sockets(az *a)
 		else if (s->dport && !listening_port(a, s->sport) && !listening_port(a, s->dport))
 			f = outbound(a, s);
 		if (f && (e = az_evidence(f, "socket", s->pid, s->fd))) {
-			e->connection = conn_text(s);
+			conn_text(e, s);
 			e->command = strdup("kcsi net ARCHIVE");
 		}
 	}
@@ -172,7 +171,7 @@ static void socket_shells(az *a)
 					 net->dport),
 			       "T1059.004 T1071");
 		if ((e = az_evidence(f, "socket", p->pid, net->fd))) {
-			e->connection = conn_text(net);
+			conn_text(e, net);
 			kcsi_evidence_excerptf(e, "stdin %s, stdout %s, stderr %s", fds[0] >= 0 ? "socket" : "-",
 					       fds[1] >= 0 ? "socket" : "-", fds[2] >= 0 ? "socket" : "-");
 			e->command = az_printf("kcsi files --pid %u ARCHIVE", p->pid);
@@ -249,7 +248,7 @@ static void piped_shell(az *a, const kcsi_proc *p)
 		e->command = az_printf("kcsi files --pid %u ARCHIVE", p->pid);
 	}
 	if ((e = az_evidence(f, "socket", conn->pid, conn->fd))) {
-		e->connection = conn_text(conn);
+		conn_text(e, conn);
 		e->command = strdup("kcsi net ARCHIVE");
 	}
 }

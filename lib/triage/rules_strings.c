@@ -86,7 +86,8 @@ typedef struct text_at {
 	const char *path;
 	unsigned rank;         /* of the IOCs found there */
 	const char *area;      /* found when needed: see area() */
-	char src[160];         /* the IOC source, made when needed: see source() */
+	kcsi_ioc_prov pv;      /* the IOC provenance, made when needed: see prov() */
+	bool has_pv;
 } text_at;
 
 static const char *area(az *a, text_at *t)
@@ -96,17 +97,12 @@ static const char *area(az *a, text_at *t)
 	return t->area;
 }
 
-static const char *source(az *a, text_at *t)
+static const kcsi_ioc_prov *prov(az *a, text_at *t)
 {
-	if (t->src[0])
-		return t->src;
-	if (t->has_addr)
-		snprintf(t->src, sizeof(t->src), "memory pid %u 0x%llx (%s)", t->pid, (unsigned long long)t->addr, area(a, t));
-	else if (t->fd >= 0)
-		snprintf(t->src, sizeof(t->src), "%s pid %u fd %lld", t->kind, t->pid, (long long)t->fd);
-	else
-		snprintf(t->src, sizeof(t->src), "%s %s", t->kind, t->path ? t->path : "");
-	return t->src;
+	if (!t->has_pv)
+		az_ioc_prov_of(a, &t->pv, t->kind, t->pid, t->fd, t->addr, t->has_addr, t->path);
+	t->has_pv = true;
+	return &t->pv;
 }
 
 /* Keep len bytes at offset off of the text as evidence of what pm holds. */
@@ -139,7 +135,7 @@ static void word_ioc(az *a, text_at *t, const char *type, const char *q, const c
 		w[l] = q[l], l++;
 	w[l] = '\0';
 	if (l >= min)
-		kcsi_iocs_add(&a->r->iocs, type, w, t->rank, source(a, t));
+		kcsi_iocs_add_prov(&a->r->iocs, type, w, t->rank, prov(a, t));
 }
 
 /* IRC commands at the start of a line; channels and nicks are IOCs */
@@ -148,7 +144,6 @@ static void irc_line(az *a, az_proc *pm, text_at *t, const char *p, size_t n)
 	unsigned bit = !strncmp(p, "NICK", 4) ? AZ_IRC_NICK : !strncmp(p, "USER", 4) ? AZ_IRC_USER
 		     : !strncmp(p, "JOIN", 4) ? AZ_IRC_JOIN : !strncmp(p, "PRIVMSG", 7) ? AZ_IRC_PRIVMSG
 		     : !strncmp(p, "MODE", 4) ? AZ_IRC_MODE : AZ_IRC_PING;
-	source(a, t);
 	if (!(pm->irc_cmds & bit))
 		seen(a, pm, AZ_SEEN_IRC, t, 0, p, n);
 	pm->irc_cmds |= bit;
@@ -168,7 +163,7 @@ static void on_text(az *a, text_at *t, const char *p, size_t n)
 	size_t mo, ml;
 
 	if (az_iocs_may_match(p, n))
-		az_iocs_scan_text(&a->iocs, p, n, t->rank, source(a, t));
+		az_iocs_scan_text(&a->iocs, p, n, t->rank, prov(a, t));
 	if (!pm)
 		return;
 	if (n > 5 && isupper((unsigned char)p[0]) && re_find(a, RE_IRC, p, n, &mo, &ml))
@@ -212,9 +207,9 @@ void az_strings_of(az *a, const char *kind, uint32_t pid, int64_t fd, uint64_t b
 		while (e < n && printable[p[e]])
 			e++;
 		if (e - j >= MIN_STR) {
-			for (size_t s = j; s < e; s += 4096) { /* very long runs in pieces */
-				size_t len = e - s < 4096 ? e - s : 4096;
-				text_at t = {kind, pid, fd, base_addr + s, has_addr, path, rank, NULL, ""};
+			for (size_t s = j, len; s < e; s += len) { /* very long runs in pieces, not across a word */
+				len = az_text_piece((const char *)p, s, e, 4096) - s;
+				text_at t = {kind, pid, fd, base_addr + s, has_addr, path, rank, NULL, {0}, false};
 				if (len >= MIN_STR && s >= from && s < to)
 					on_text(a, &t, (const char *)p + s, len);
 			}

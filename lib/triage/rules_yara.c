@@ -63,7 +63,7 @@ static void string_evidence(az *a, kcsi_finding *f, uint64_t offset, const char 
 		return;
 	if (t->file) {
 		e->path = strdup(t->file);
-		e->area = az_printf("offset %llu", (unsigned long long)offset);
+		kcsi_evidence_set_offset(e, offset);
 	} else {
 		e->address = t->base + offset;
 		e->has_address = true;

@@ -8,9 +8,11 @@
 #include <yara.h>
 
 #include "triage/analyze_int.h"
+#include "base/hash.h"
 
 struct kcsi_yara {
 	YR_RULES *rules;
+	char digest[65]; /* of the files loaded: kcsi_yara_digest */
 };
 
 static int yr_refs;
@@ -29,11 +31,18 @@ static void on_compile(int level, const char *file, int line, const YR_RULE *rul
 		snprintf(c->msg, sizeof(c->msg), "%s:%d: %s", file ? file : "?", line, message);
 }
 
-static kcsi_code add_file(YR_COMPILER *cp, const char *path, const char *ns, struct cerr *ce, kcsi_error *err)
+/* Compile a rule file; its name and sha256 go on the list the rule set's
+ * digest is made of. */
+static kcsi_code add_file(YR_COMPILER *cp, const char *path, const char *ns, struct cerr *ce, kcsi_buf *list,
+			  kcsi_error *err)
 {
 	FILE *f = fopen(path, "r");
+	const char *base = strrchr(path, '/');
+	char hex[65];
 	if (!f)
 		return kcsi_error_set(err, KCSI_ERR_IO, "YARA rules %s: cannot open", path);
+	if (kcsi_sha256_file(path, hex, NULL) == KCSI_OK)
+		kcsi_buf_printf(list, "%s %s\n", hex, base ? base + 1 : path);
 	yr_compiler_add_file(cp, f, ns, path);
 	fclose(f);
 	if (ce->errors)
@@ -52,7 +61,9 @@ kcsi_code kcsi_yara_load(const char *const *paths, kcsi_yara **out, unsigned *nr
 	struct cerr ce = {{0}, 0};
 	kcsi_yara *y;
 	kcsi_code rc = KCSI_OK;
+	kcsi_buf list;
 
+	kcsi_buf_init(&list, 1u << 24);
 	*out = NULL;
 	*nrules = 0;
 	if (!paths || !paths[0])
@@ -89,18 +100,21 @@ kcsi_code kcsi_yara_load(const char *const *paths, kcsi_yara **out, unsigned *nr
 			qsort(names, n, sizeof(*names), cmp_str);
 			for (size_t k = 0; k < n; k++) {
 				if (rc == KCSI_OK)
-					rc = add_file(cp, names[k], "default", &ce, err);
+					rc = add_file(cp, names[k], "default", &ce, &list, err);
 				free(names[k]);
 			}
 			free(names);
 		} else {
-			rc = add_file(cp, paths[i], "default", &ce, err);
+			rc = add_file(cp, paths[i], "default", &ce, &list, err);
 		}
 	}
 	y = calloc(1, sizeof(*y));
 	if (rc == KCSI_OK && (!y || yr_compiler_get_rules(cp, &y->rules) != ERROR_SUCCESS))
 		rc = kcsi_error_set(err, KCSI_ERR_NOMEM, "YARA: cannot build the rules");
 	yr_compiler_destroy(cp);
+	if (y)
+		kcsi_sha256_hex(list.data ? list.data : "", list.len, y->digest);
+	kcsi_buf_free(&list);
 	if (rc != KCSI_OK) {
 		free(y);
 		if (--yr_refs == 0)
@@ -113,6 +127,11 @@ kcsi_code kcsi_yara_load(const char *const *paths, kcsi_yara **out, unsigned *nr
 	}
 	*out = y;
 	return KCSI_OK;
+}
+
+const char *kcsi_yara_digest(const kcsi_yara *y)
+{
+	return y ? y->digest : NULL;
 }
 
 void kcsi_yara_free(kcsi_yara *y)
