@@ -258,6 +258,47 @@ static void hit_evidence(kcsi_finding *f, const kcsi_history_entry *h)
 	e->command = az_printf("kcsi history --pid %u ARCHIVE", h->pid);
 }
 
+/* Is id a whole word of the list? */
+static bool has_id(const char *list, const char *id)
+{
+	size_t n = strlen(id);
+	for (const char *p = strstr(list, id); p; p = strstr(p + 1, id))
+		if ((p == list || p[-1] == ' ') && (p[n] == ' ' || !p[n]))
+			return true;
+	return false;
+}
+
+static int cmp_hit(const void *x, const void *y)
+{
+	const hist_hit *a = x, *b = y;
+	return a->entry < b->entry ? -1 : a->entry > b->entry;
+}
+
+/* The different things the hits of a rule are, as a list ("downloaded to a
+ * file, made executable, ..."). */
+static const char *hit_names(const hist_session *s, enum hist_rule r, char *buf, size_t cap)
+{
+	size_t len = 0, shown = 0;
+	buf[0] = '\0';
+	for (size_t k = 0; k < s->nhits[r]; k++) {
+		const char *n = s->hits[r][k].pat->name;
+		bool dup = false;
+		for (size_t j = 0; j < k; j++)
+			dup |= !strcmp(s->hits[r][j].pat->name, n);
+		if (dup)
+			continue;
+		if (shown == 3) {
+			snprintf(buf + len, cap - len, ", ...");
+			break;
+		}
+		len += (size_t)snprintf(buf + len, cap - len, "%s%s", shown ? ", " : "", n);
+		if (len >= cap)
+			break;
+		shown++;
+	}
+	return buf;
+}
+
 static void session_findings(az *a, const hist_session *s, const kcsi_history_entry *v, uint32_t pid)
 {
 	hist_session t = *s;
@@ -278,30 +319,32 @@ static void session_findings(az *a, const hist_session *s, const kcsi_history_en
 	}
 	for (int r = 0; r < H_N; r++) {
 		enum kcsi_severity sev = rules[r].sev;
-		char mitre[200] = "";
+		char mitre[200] = "", names[200];
 		size_t ml = 0;
 		kcsi_finding *f;
 		if (!t.nhits[r])
 			continue;
 		if (r == H_DISC && t.ndisc >= 3)
 			sev = KCSI_SEV_MEDIUM;
-		for (size_t k = 0; k < t.nmitre[r] && ml + 40 < sizeof(mitre); k++)
-			ml += (size_t)snprintf(mitre + ml, sizeof(mitre) - ml, "%s%s", k ? " " : "", t.mitre[r][k]);
-		if (r == H_DL_RUN && t.nmitre[r] == 0)
-			snprintf(mitre, sizeof(mitre), "T1105 T1059.004");
+		for (size_t k = 0; k < t.nmitre[r]; k++) /* each technique once */
+			for (const char *m = t.mitre[r][k]; *m; m += strspn(m, " ")) {
+				size_t l = strcspn(m, " ");
+				char id[16];
+				snprintf(id, sizeof(id), "%.*s", (int)(l < sizeof(id) ? l : sizeof(id) - 1), m);
+				m += l;
+				if (!has_id(mitre, id) && ml + l + 2 < sizeof(mitre))
+					ml += (size_t)snprintf(mitre + ml, sizeof(mitre) - ml, "%s%s", ml ? " " : "", id);
+			}
+		qsort(t.hits[r], t.nhits[r], sizeof(hist_hit), cmp_hit); /* evidence in the order typed */
 		f = az_finding(a, rules[r].id, sev,
-			       r == H_DISC ? az_printf("Shell %u %s (%zu discovery command%s: %s%s%s%s%s)", pid,
-						       rules[r].title, t.ndisc, t.ndisc == 1 ? "" : "s", t.disc_names[0],
-						       t.ndisc > 1 ? ", " : "", t.ndisc > 1 ? t.disc_names[1] : "",
-						       t.ndisc > 2 ? ", " : "", t.ndisc > 2 ? t.disc_names[2] : "")
-					   : az_printf("Shell %u %s (%s%s)", pid, rules[r].title, t.hits[r][0].pat->name,
-						       t.nhits[r] > 1 ? ", ..." : ""),
+			       r == H_DISC ? az_printf("Shell %u %s (%zu kinds of discovery command: %s)", pid, rules[r].title,
+						       t.ndisc, hit_names(&t, H_DISC, names, sizeof(names)))
+					   : az_printf("Shell %u %s (%s)", pid, rules[r].title, hit_names(&t, (enum hist_rule)r, names,
+												       sizeof(names))),
 			       az_printf("The history kept in the memory of bash process %u shows that someone at its prompt "
 					 "%s",
 					 pid, rules[r].expl),
 			       mitre);
-		if (r == H_DL_RUN && t.ingress)
-			kcsi_finding_add_mitre(f, "T1105");
 		for (size_t k = 0; k < t.nhits[r]; k++)
 			hit_evidence(f, &v[t.hits[r][k].entry]);
 	}

@@ -287,10 +287,14 @@ static void preloads(az *a, const az_programs *pg)
 
 /* ---- KCSI-EXEC-001: shells driven over the network ---- */
 
-/* Started to be interactive: -i (alone or among other one-letter options
- * before the first operand), or a login shell. */
-static bool interactive(const kcsi_proc *p)
+/* Interactive: its input is a terminal (a pty a relay holds the other end
+ * of), started with -i (alone or among other one-letter options before the
+ * first operand), or a login shell. */
+static bool interactive(az *a, const kcsi_proc *p)
 {
+	for (size_t k = 0; k < a->nfds; k++)
+		if (a->fds[k].pid == p->pid && a->fds[k].fd == 0 && !strcmp(a->fds[k].type, "TTY"))
+			return true;
 	if (!p->memory_read || !p->argc)
 		return false;
 	if (p->argv[0][0] == '-')
@@ -361,7 +365,7 @@ static void driven_shells(az *a)
 			continue;
 		az_prog_name(d, dname, sizeof(dname));
 		relay = az_relay_tool(dname) && (conn = az_inet_of(a, d->pid));
-		if (!relay && !(d->exe && az_is_shell_or_interp(d->exe) && interactive(s) && (conn = az_outbound_of(a, d->pid))))
+		if (!relay && !(d->exe && az_is_shell_or_interp(d->exe) && interactive(a, s) && (conn = az_outbound_of(a, d->pid))))
 			continue;
 		kcsi_strmap_put(&done, (const char *)&d->pid, sizeof(d->pid), 1);
 		f = az_finding(a, "KCSI-EXEC-001", KCSI_SEV_HIGH,
