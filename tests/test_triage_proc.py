@@ -423,3 +423,45 @@ def test_lab_reverse_shell_history():
     assert cred and _at_least(cred[0], 'high'), [(x['id'], x['title']) for x in r['findings']]
     assert _pids(cred[0]) & set(bash), (cred[0], bash)
     assert any('/etc/shadow' in (e.get('excerpt') or '') for e in cred[0]['evidence'])
+
+
+def test_lab_masq_shim_held_out():
+    """masq-shim (held out): bash started with exec -a under a daemon's name
+    (no rewriting) calling out, and bash copied under a runtime's name."""
+    r, truth = _scene_report('masq-shim')
+    f, p = truth['facts'], truth['params']
+    eq(r['verdict'], 'malicious', 'verdict')
+    masq = [x for x in _find(r, 'KCSI-MASQ-004') if f['implant_pid'] in _pids(x)]
+    assert masq and _at_least(masq[0], 'high'), [(x['id'], x['title']) for x in r['findings']]
+    ren = [x for x in _find(r, 'KCSI-MASQ-005') if f['renamed_pid'] in _pids(x)]
+    assert ren and _at_least(ren[0], 'high'), [(x['id'], x['title']) for x in r['findings']]
+    assert {p['renamed_binary'], p['renamed_from']} <= {e.get('path') for e in ren[0]['evidence']}, ren[0]
+
+
+def test_lab_history_session_held_out():
+    """histshell (held out): bash on a pty held by python3's reverse shell; the
+    typed download, chmod and run, and the credential reads are findings of
+    that bash with their entries; the pty shell is an execution finding."""
+    r, truth = _scene_report('histshell')
+    f, p = truth['facts'], truth['params']
+    shell = f['shell_pid']
+    eq(r['verdict'], 'malicious', 'verdict')
+    dl = [x for x in _find(r, 'KCSI-HIST-001') if shell in _pids(x)]
+    assert dl and _at_least(dl[0], 'high'), [(x['id'], x['title']) for x in r['findings']]
+    typed = {e.get('excerpt') for e in dl[0]['evidence']}
+    assert any(p['download_url'] in (t or '') for t in typed) and p['dropped'] in typed, typed
+    cred = [x for x in _find(r, 'KCSI-HIST-003') if shell in _pids(x)]
+    assert cred and any('serviceaccount/token' in (e.get('excerpt') or '') for e in cred[0]['evidence']), cred
+    ex = [x for x in _find(r, 'KCSI-EXEC-001') if shell in _pids(x) and f['relay_pid'] in _pids(x)]
+    assert ex and _at_least(ex[0], 'high'), [(x['id'], x['title']) for x in r['findings']]
+
+
+def test_lab_self_titled_programs_stay_clean():
+    """selftitle (benign control): a native daemon, a Perl and a Python worker
+    that title their processes with their own names: clean, and no
+    masquerade finding above low."""
+    r, truth = _scene_report('selftitle')
+    eq(truth['facts']['malicious'], False, 'a control')
+    assert truth['facts']['workers'], 'the daemon\'s workers ran titled'
+    eq(r['verdict'], 'clean', [(x['id'], x['severity'], x['title']) for x in r['findings']])
+    eq([x['title'] for x in _find(r, 'KCSI-MASQ') if _at_least(x, 'medium')], [], 'no disguise')
