@@ -475,7 +475,8 @@ const kcsi_sock *az_outbound_of(az *a, uint32_t pid)
 	for (size_t i = 0; i < a->nsocks; i++) {
 		const kcsi_sock *s = &a->socks[i];
 		if (s->pid == pid && inet(s) && s->dport &&
-		    (!strcmp(s->state, "ESTABLISHED") || !strcmp(s->state, "SYN_SENT")) && !listens_on(a, s->sport))
+		    (!strcmp(s->state, "ESTABLISHED") || !strcmp(s->state, "SYN_SENT")) && !listens_on(a, s->sport) &&
+		    !listens_on(a, s->dport))
 			return s;
 	}
 	return NULL;
@@ -483,10 +484,96 @@ const kcsi_sock *az_outbound_of(az *a, uint32_t pid)
 
 const kcsi_sock *az_inet_of(az *a, uint32_t pid)
 {
+	const kcsi_sock *any = NULL;
 	for (size_t i = 0; i < a->nsocks; i++)
-		if (a->socks[i].pid == pid && inet(&a->socks[i]))
-			return &a->socks[i];
+		if (a->socks[i].pid == pid && inet(&a->socks[i])) {
+			if (!strcmp(a->socks[i].state, "ESTABLISHED"))
+				return &a->socks[i];
+			any = any ? any : &a->socks[i];
+		}
+	return any;
+}
+
+/* The socket on stdin or stdout of pid when it is a network one, or NULL. */
+static const kcsi_sock *stdio_socket(az *a, uint32_t pid)
+{
+	for (size_t k = 0; k < a->nsocks; k++) {
+		const kcsi_sock *s = &a->socks[k];
+		if (s->pid == pid && (s->fd == 0 || s->fd == 1) && inet(s))
+			return s;
+	}
 	return NULL;
+}
+
+static const kcsi_sock *listener_of(az *a, uint32_t pid)
+{
+	for (size_t k = 0; k < a->nsocks; k++)
+		if (a->socks[k].pid == pid && inet(&a->socks[k]) && !strcmp(a->socks[k].state, "LISTEN"))
+			return &a->socks[k];
+	return NULL;
+}
+
+static bool stdin_tty(az *a, uint32_t pid)
+{
+	for (size_t k = 0; k < a->nfds; k++)
+		if (a->fds[k].pid == pid && a->fds[k].fd == 0 && !strcmp(a->fds[k].type, "TTY"))
+			return true;
+	return false;
+}
+
+/* Started with -i, alone or among one-letter options before the first
+ * operand (sh -c runs a command: not interactive); login: argv[0] '-'. */
+static bool dash_i(const kcsi_proc *p, bool *login)
+{
+	*login = p->memory_read && p->argc && p->argv[0][0] == '-';
+	for (size_t k = 1; p->memory_read && k < p->argc; k++) {
+		const char *o = p->argv[k];
+		if (o[0] != '-' || o[1] == '-' || !o[1] || strchr(o, 'c'))
+			return false;
+		if (strchr(o, 'i'))
+			return true;
+	}
+	return false;
+}
+
+/* The nearest ancestor of p that is not a command shell, or NULL. */
+static const kcsi_proc *first_non_shell(az *a, const kcsi_proc *p)
+{
+	char name[256];
+	for (size_t depth = 0; depth < 64 && p->ppid && p->ppid != p->pid; depth++) {
+		if (!(p = kcsi_ckpt_proc_by_pid(a->c, p->ppid)))
+			return NULL;
+		if (!az_command_shell(az_prog_name(p, name, sizeof(name))))
+			return p;
+	}
+	return NULL;
+}
+
+enum az_drive az_shell_driver(az *a, const kcsi_proc *s, const kcsi_proc **driver, const kcsi_sock **conn)
+{
+	char name[256];
+	const kcsi_proc *d;
+	bool login, i;
+	*driver = NULL;
+	*conn = NULL;
+	if (!az_command_shell(az_prog_name(s, name, sizeof(name))))
+		return AZ_DRIVE_NONE;
+	if (stdio_socket(a, s->pid))
+		return AZ_DRIVE_SOCKET;
+	if (!(d = first_non_shell(a, s)))
+		return AZ_DRIVE_NONE;
+	*driver = d;
+	i = dash_i(s, &login);
+	if (az_relay_tool(az_prog_name(d, name, sizeof(name))) && (*conn = az_inet_of(a, d->pid)))
+		return AZ_DRIVE_RELAY;
+	if (d->exe && az_is_shell_or_interp(d->exe) && (i || login || stdin_tty(a, s->pid)) &&
+	    (*conn = stdio_socket(a, d->pid)))
+		return AZ_DRIVE_INTERP;
+	if (i && (*conn = listener_of(a, d->pid)))
+		return AZ_DRIVE_SERVICE;
+	*driver = NULL;
+	*conn = NULL;
+	return AZ_DRIVE_NONE;
 }
 
 char *az_prog_conn_text(const kcsi_sock *s)

@@ -88,11 +88,27 @@ bool az_same_program(const char *a, const char *b);
 
 /* ---- connections ---- */
 
-/* An outbound connection of pid (established or being made, not accepted
- * on one of the checkpoint's listening ports), or NULL. */
+/* An outbound connection of pid (established or being made, neither
+ * accepted on nor made to one of the checkpoint's listening ports), or
+ * NULL. */
 const kcsi_sock *az_outbound_of(az *a, uint32_t pid);
 /* Any INET socket of pid (a connection or a listener), or NULL. */
 const kcsi_sock *az_inet_of(az *a, uint32_t pid);
+/* How a command shell is driven from the network:
+ *   SOCKET   its own stdin or stdout is a network socket (the remote-shell
+ *            rule's case);
+ *   RELAY    its nearest ancestor that is not a shell is a relay tool (socat,
+ *            nc ...) holding a network socket;
+ *   INTERP   that ancestor is an interpreter whose own stdin or stdout is a
+ *            network connection, and the shell is interactive (a pty: the
+ *            python -c 'pty.spawn' upgrade);
+ *   SERVICE  that ancestor listens on a port and the shell was started
+ *            with -i (a web shell's or an exploited service's shell; login
+ *            shells and terminals of sshd, Jupyter ... do not count);
+ *   NONE     none of these.
+ * *driver and *conn: the ancestor and its socket (NULL for NONE, SOCKET). */
+enum az_drive { AZ_DRIVE_NONE, AZ_DRIVE_SOCKET, AZ_DRIVE_RELAY, AZ_DRIVE_INTERP, AZ_DRIVE_SERVICE };
+enum az_drive az_shell_driver(az *a, const kcsi_proc *shell, const kcsi_proc **driver, const kcsi_sock **conn);
 /* "TCP 127.0.0.1:40182 -> 127.6.6.6:6667 ESTABLISHED", malloc'd. */
 char *az_prog_conn_text(const kcsi_sock *s);
 

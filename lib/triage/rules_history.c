@@ -12,8 +12,9 @@
  *        the cloud metadata service, secrets grepped from the environment
  *                                                                 high
  *   004  discovery: who am I, what system, what network, which processes
- *        and files; a burst of three or more different such commands is
- *        medium, fewer low
+ *        and files; low, medium for a burst of three or more different such
+ *        commands in a shell driven from the network (programs.c) or with
+ *        another of these findings (an administrator looks around too)
  *   005  covering tracks: history cleared or disabled, logs removed,
  *        defences stopped                                        medium
  *   006  persistence set up by hand: cron, ssh keys, shell start-up files,
@@ -32,7 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "triage/analyze_int.h"
+#include "triage/programs.h"
 #include "base/time.h"
 #include "kcsi/history.h"
 
@@ -164,7 +165,8 @@ static const struct {
 		    "files, private keys, other processes' environment or the cloud metadata service."},
 	[H_DISC] = {"KCSI-HIST-004", "explored the system", KCSI_SEV_LOW,
 		    "ran discovery commands (who am I, what system and network, which processes and files): the first "
-		    "thing an intruder does. Three or more different ones make a burst (medium)."},
+		    "thing an intruder does. Three or more different ones in a shell driven from the network, or with "
+		    "other findings of its history, make a burst (medium); alone, an administrator does the same."},
 	[H_EVADE] = {"KCSI-HIST-005", "covered its tracks", KCSI_SEV_MEDIUM,
 		     "cleared or disabled the shell history, removed logs or stopped defences."},
 	[H_PERSIST] = {"KCSI-HIST-006", "set up persistence", KCSI_SEV_HIGH,
@@ -302,6 +304,9 @@ static const char *hit_names(const hist_session *s, enum hist_rule r, char *buf,
 static void session_findings(az *a, const hist_session *s, const kcsi_history_entry *v, uint32_t pid)
 {
 	hist_session t = *s;
+	const kcsi_proc *p = kcsi_ckpt_proc_by_pid(a->c, pid), *driver;
+	const kcsi_sock *conn;
+	bool remote = p && az_shell_driver(a, p, &driver, &conn) != AZ_DRIVE_NONE;
 	/* something brought in and something run: the two halves of 001 */
 	if (t.ingress && t.staged) {
 		for (size_t k = 0; k < t.nhits[H_INGRESS]; k++)
@@ -324,7 +329,9 @@ static void session_findings(az *a, const hist_session *s, const kcsi_history_en
 		kcsi_finding *f;
 		if (!t.nhits[r])
 			continue;
-		if (r == H_DISC && t.ndisc >= 3)
+		for (int o = 0; o < H_N; o++)
+			remote |= o != H_DISC && t.nhits[o];
+		if (r == H_DISC && t.ndisc >= 3 && remote)
 			sev = KCSI_SEV_MEDIUM;
 		for (size_t k = 0; k < t.nmitre[r]; k++) /* each technique once */
 			for (const char *m = t.mitre[r][k]; *m; m += strspn(m, " ")) {

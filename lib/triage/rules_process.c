@@ -5,8 +5,10 @@
  *   KCSI-INJECT-002: libraries preloaded by LD_PRELOAD / LD_AUDIT or by
  *     /etc/ld.so.preload, one finding per library with the processes that
  *     map it;
- *   KCSI-EXEC-001: shells run by a network relay, or interactive shells run
- *     by an interpreter over its outbound connection;
+ *   KCSI-EXEC-001: shells driven from the network through another process:
+ *     run by a relay tool, interactive under an interpreter whose standard
+ *     streams are a connection, or started with -i by a network service
+ *     (programs.c, az_shell_driver);
  *   KCSI-SECRET-001: secret-looking variables in the environment.
  * Rules look at behaviour, never at particular names of a scene. */
 #include <ctype.h>
@@ -287,55 +289,6 @@ static void preloads(az *a, const az_programs *pg)
 
 /* ---- KCSI-EXEC-001: shells driven over the network ---- */
 
-/* Interactive: its input is a terminal (a pty a relay holds the other end
- * of), started with -i (alone or among other one-letter options before the
- * first operand), or a login shell. */
-static bool interactive(az *a, const kcsi_proc *p)
-{
-	for (size_t k = 0; k < a->nfds; k++)
-		if (a->fds[k].pid == p->pid && a->fds[k].fd == 0 && !strcmp(a->fds[k].type, "TTY"))
-			return true;
-	if (!p->memory_read || !p->argc)
-		return false;
-	if (p->argv[0][0] == '-')
-		return true;
-	for (size_t k = 1; k < p->argc; k++) {
-		const char *o = p->argv[k];
-		if (o[0] != '-' || o[1] == '-' || !o[1])
-			break;
-		if (strchr(o, 'c'))
-			return false; /* sh -c: runs a command */
-		if (strchr(o, 'i'))
-			return true;
-	}
-	return false;
-}
-
-/* Is a standard stream (0 or 1) of pid a network socket? */
-static bool stdio_on_network(az *a, uint32_t pid)
-{
-	for (size_t k = 0; k < a->nsocks; k++) {
-		const kcsi_sock *s = &a->socks[k];
-		if (s->pid == pid && (s->fd == 0 || s->fd == 1) &&
-		    (!strcmp(s->family, "INET") || !strcmp(s->family, "INET6")))
-			return true;
-	}
-	return false;
-}
-
-/* The nearest ancestor of p that is not a command shell, or NULL. */
-static const kcsi_proc *driver_of(az *a, const kcsi_proc *p)
-{
-	char name[256];
-	for (size_t depth = 0; depth < 64 && p->ppid && p->ppid != p->pid; depth++) {
-		if (!(p = kcsi_ckpt_proc_by_pid(a->c, p->ppid)))
-			return NULL;
-		if (!az_command_shell(az_prog_name(p, name, sizeof(name))))
-			return p;
-	}
-	return NULL;
-}
-
 static void cmdline_excerpt(kcsi_evidence *e, const kcsi_proc *p)
 {
 	char buf[240];
@@ -348,40 +301,47 @@ static void cmdline_excerpt(kcsi_evidence *e, const kcsi_proc *p)
 	kcsi_evidence_excerpt(e, buf, strlen(buf), SIZE_MAX);
 }
 
-/* One finding per driver: the shells it runs and its connection. */
+/* One finding per driver: the shells it runs and its connection.  Shells
+ * whose own standard streams are the socket are the remote-shell rule's
+ * (rules_net.c). */
 static void driven_shells(az *a)
 {
+	static const char *const how_text[] = {
+		[AZ_DRIVE_RELAY] = "is a network relay tool holding a socket",
+		[AZ_DRIVE_INTERP] = "is an interpreter whose own standard streams are a network connection",
+		[AZ_DRIVE_SERVICE] = "is a network service (it listens on a port)",
+	};
 	size_t n = kcsi_ckpt_nprocs(a->c);
 	kcsi_strmap done = {0};
 	for (size_t i = 0; i < n; i++) {
 		const kcsi_proc *s = kcsi_ckpt_proc(a->c, i), *d;
 		const kcsi_sock *conn;
 		char sname[256], dname[256];
-		bool relay;
+		enum az_drive how = az_shell_driver(a, s, &d, &conn);
 		kcsi_finding *f;
 		kcsi_evidence *e;
-		if (!az_command_shell(az_prog_name(s, sname, sizeof(sname))) || stdio_on_network(a, s->pid) ||
-		    !(d = driver_of(a, s)) || kcsi_strmap_get(&done, (const char *)&d->pid, sizeof(d->pid), 0))
-			continue;
-		az_prog_name(d, dname, sizeof(dname));
-		relay = az_relay_tool(dname) && (conn = az_inet_of(a, d->pid));
-		if (!relay && !(d->exe && az_is_shell_or_interp(d->exe) && interactive(a, s) && (conn = az_outbound_of(a, d->pid))))
+		if (how == AZ_DRIVE_NONE || how == AZ_DRIVE_SOCKET ||
+		    kcsi_strmap_get(&done, (const char *)&d->pid, sizeof(d->pid), 0))
 			continue;
 		kcsi_strmap_put(&done, (const char *)&d->pid, sizeof(d->pid), 1);
-		f = az_finding(a, "KCSI-EXEC-001", KCSI_SEV_HIGH,
-			       relay ? az_printf("Shell run by the network relay %s (pid %u)", dname, d->pid)
-				     : az_printf("Interactive shell run by %s (pid %u) over its connection to %s:%u", dname,
-						 d->pid, conn->dst, conn->dport),
-			       az_printf("%s (pid %u) %s and runs %s (pid %u)%s: whoever is at the other end of the connection "
-					 "types into that shell. Workloads do not run shells that way.",
-					 dname, d->pid,
-					 relay ? "is a network relay tool holding a socket" : "holds an outbound connection",
-					 sname, s->pid, relay ? "" : ", started interactive"),
+		az_prog_name(s, sname, sizeof(sname));
+		az_prog_name(d, dname, sizeof(dname));
+		f = az_finding(a, "KCSI-EXEC-001",
+			       how == AZ_DRIVE_RELAY && !strcmp(conn->state, "ESTABLISHED") ? KCSI_SEV_CRITICAL : KCSI_SEV_HIGH,
+			       how == AZ_DRIVE_RELAY ? az_printf("Shell run by the network relay %s (pid %u)", dname, d->pid)
+			       : how == AZ_DRIVE_INTERP
+				       ? az_printf("Interactive shell run by %s (pid %u) over its connection to %s:%u", dname,
+						   d->pid, conn->dst, conn->dport)
+				       : az_printf("Interactive shell started by the network service %s (pid %u)", dname, d->pid),
+			       az_printf("%s (pid %u) %s and runs %s (pid %u)%s: whoever is at the other end of the "
+					 "connection types into that shell. Workloads do not run shells that way.",
+					 dname, d->pid, how_text[how], sname, s->pid,
+					 how == AZ_DRIVE_RELAY ? "" : ", interactive"),
 			       "T1059 T1059.004");
-		for (size_t k = i; k < n; k++) { /* every shell under this driver */
-			const kcsi_proc *t = kcsi_ckpt_proc(a->c, k);
-			if (az_command_shell(az_prog_name(t, sname, sizeof(sname))) && driver_of(a, t) == d &&
-			    (e = az_evidence(f, "process", t->pid, -1))) {
+		for (size_t k = i; k < n; k++) { /* every shell this driver runs */
+			const kcsi_proc *t = kcsi_ckpt_proc(a->c, k), *td;
+			const kcsi_sock *tc;
+			if (az_shell_driver(a, t, &td, &tc) == how && td == d && (e = az_evidence(f, "process", t->pid, -1))) {
 				e->path = az_strdup(t->exe);
 				cmdline_excerpt(e, t);
 				e->command = az_printf("kcsi files --pid %u ARCHIVE", t->pid);
