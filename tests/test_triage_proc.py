@@ -21,6 +21,7 @@ import sys
 import tarfile
 
 import kt
+import pbedit
 from kt import eq, run
 
 SEV = ['info', 'low', 'medium', 'high', 'critical']
@@ -121,6 +122,36 @@ def test_masq_program_titled_with_its_own_name_stays_clean():
     r = _analyze(d)
     eq(r['verdict'], 'clean', [(f['id'], f['severity'], f['title']) for f in r['findings']])
     eq([f['id'] for f in _find(r, 'KCSI-MASQ')], [], 'no masquerade finding')
+
+
+def _set_comm(d, pid, comm):
+    """Set pid's comm in its core image, as prctl(PR_SET_NAME) does."""
+    path = os.path.join(d, 'checkpoint', 'core-%d.img' % pid)
+    hdr, entries = pbedit.read_image(open(path, 'rb').read())
+    core = pbedit.msg(entries[0])
+    tc = pbedit.msg(pbedit.get(core, 3)[0])
+    pbedit.put(tc, 6, comm.encode(), 2)
+    pbedit.put(core, 3, tc, 2)
+    entries[0] = core
+    with open(path, 'wb') as f:
+        f.write(pbedit.write_image(hdr, entries))
+
+
+def test_masq_comm_set_to_a_daemon_name():
+    """A comm set to a daemon's name (prctl: what `ps -e` and top show) that
+    neither the executable nor any argument bears is a disguise; the name a
+    symbolic link or a script gives (an argument's basename) is not."""
+    name = random.choice(['sshd', 'rsyslogd', 'containerd', 'dockerd', 'kubelet'])
+    d = _copy('counter', 'comm')
+    _set_comm(d, 9, name)
+    r = _analyze(d)
+    masq = [f for f in _find(r, 'KCSI-MASQ-004') if 9 in _pids(f)]
+    assert masq and _at_least(masq[0], 'high'), [(f['id'], f['title']) for f in r['findings']]
+    d = _copy('counter', 'comm-argv')
+    _set_comm(d, 9, 'sleep')
+    _retitle(d, 1, 'sh')
+    r = _analyze(d)
+    eq([f['title'] for f in _find(r, 'KCSI-MASQ')], [], 'comm and title that the program bears')
 
 
 def test_masq_kernel_thread_title_with_a_connection_is_critical():

@@ -8,8 +8,9 @@
  *   001  a kernel-thread name ([kworker/0:1], kswapd0 ...): never a process
  *        of a container                                          high
  *   004  the title names a system daemon (sshd, nginx, systemd-*, crond ...)
- *        that the program is not: an interpreter or shell titled so, or a
- *        program that rewrote its title to another daemon's name high
+ *        that the program is not: an interpreter or shell titled so, a
+ *        program that rewrote its title to another daemon's name, or a comm
+ *        set to a daemon's name that no argument bears (prctl)  high
  *        001 and 004 are critical when the process also holds an outbound
  *        connection: a disguised process calling out
  *   002  another rewritten title: medium for a native program or an
@@ -143,6 +144,22 @@ static void daemon_title(az *a, const kcsi_proc *p, const char *title, const cha
 		conn_evidence(f, out);
 }
 
+/* A comm that names a daemon which neither the executable nor any argument
+ * bears: the program set it (prctl), so that `ps -e` and `top` show the
+ * daemon.  The kernel names a process after the file it runs (a script's
+ * own name under its interpreter, a symbolic link's name), so those are
+ * not counted. */
+static bool comm_set_by_program(const kcsi_proc *p, const char *prog)
+{
+	if (!p->comm || !p->memory_read || !p->argc || p->argv_rewritten || !az_daemon_name(p->comm) ||
+	    az_same_program(p->comm, prog))
+		return false;
+	for (size_t k = 0; k < p->argc && k < 16; k++)
+		if (az_same_program(p->comm, az_base(p->argv[k])))
+			return false;
+	return true;
+}
+
 /* The title rules (001 to 004) for one process; true when it claims, by a
  * kernel-thread or a daemon name, to be what its executable is named. */
 static bool title_rules(az *a, const kcsi_proc *p, const char *prog)
@@ -161,7 +178,11 @@ static bool title_rules(az *a, const kcsi_proc *p, const char *prog)
 	}
 	if (differs && az_daemon_name(claim) && (interp || p->argv_rewritten)) {
 		daemon_title(a, p, title, claim, prog, interp, az_outbound_of(a, p->pid));
-		return !strcmp(claim, prog);
+		return false;
+	}
+	if (comm_set_by_program(p, prog)) {
+		daemon_title(a, p, p->comm, p->comm, prog, interp, az_outbound_of(a, p->pid));
+		return false;
 	}
 	if (differs && p->argv_rewritten) {
 		bool sys = title[0] == '/' && system_dir(title);
