@@ -344,8 +344,8 @@ static void session_findings(az *a, const hist_session *s, const kcsi_history_en
 			}
 		qsort(t.hits[r], t.nhits[r], sizeof(hist_hit), cmp_hit); /* evidence in the order typed */
 		f = az_finding(a, rules[r].id, sev,
-			       r == H_DISC ? az_printf("Shell %u %s (%zu kinds of discovery command: %s)", pid, rules[r].title,
-						       t.ndisc, hit_names(&t, H_DISC, names, sizeof(names)))
+			       r == H_DISC ? az_printf("Shell %u %s (%zu kind%s of discovery command: %s)", pid, rules[r].title,
+						       t.ndisc, t.ndisc == 1 ? "" : "s", hit_names(&t, H_DISC, names, sizeof(names)))
 					   : az_printf("Shell %u %s (%s)", pid, rules[r].title, hit_names(&t, (enum hist_rule)r, names,
 												       sizeof(names))),
 			       az_printf("The history kept in the memory of bash process %u shows that someone at its prompt "
