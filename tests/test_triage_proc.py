@@ -124,6 +124,22 @@ def test_masq_program_titled_with_its_own_name_stays_clean():
     eq([f['id'] for f in _find(r, 'KCSI-MASQ')], [], 'no masquerade finding')
 
 
+def test_masq_forked_disguise_is_one_finding():
+    """Two processes of one program under one daemon title (an implant's
+    forked workers) are one finding with both pids; it is critical because
+    one of them holds the outbound connection (the revshell fixture's two
+    bash processes, the second on the attacker's socket)."""
+    title = random.choice(['/usr/sbin/sshd -D', 'nginx: worker process', '/usr/sbin/cron -f'])
+    d = _copy('revshell', 'forked')
+    _retitle(d, 14, title)
+    _retitle(d, 15, title)
+    r = _analyze(d)
+    masq = _find(r, 'KCSI-MASQ-004')
+    eq(len(masq), 1, [(f['id'], f['title']) for f in r['findings']])
+    assert {14, 15} <= _pids(masq[0]), masq[0]
+    eq(masq[0]['severity'], 'critical', 'one of them calls out')
+
+
 def _set_comm(d, pid, comm):
     """Set pid's comm in its core image, as prctl(PR_SET_NAME) does."""
     path = os.path.join(d, 'checkpoint', 'core-%d.img' % pid)

@@ -105,10 +105,70 @@ static void conn_evidence(kcsi_finding *f, const kcsi_sock *s)
 	e->command = strdup("kcsi net ARCHIVE");
 }
 
-/* 001: a kernel-thread name */
-static void kernel_thread(az *a, const kcsi_proc *p, const char *title, const kcsi_sock *out)
+/* The title findings made so far: processes of one program under one title
+ * (an implant's forked workers) share a finding. */
+typedef struct disguise {
+	const char *id;
+	const char *exe;       /* the process's, in the checkpoint */
+	char *title;
+	kcsi_finding *f;
+} disguise;
+
+typedef struct masq_seen {
+	disguise *v;
+	size_t n, cap;
+} masq_seen;
+
+static kcsi_finding *seen_disguise(const masq_seen *ms, const char *id, const kcsi_proc *p, const char *title)
 {
-	kcsi_finding *f = az_finding(
+	for (size_t i = 0; i < ms->n; i++)
+		if (!strcmp(ms->v[i].id, id) && ms->v[i].exe && p->exe && !strcmp(ms->v[i].exe, p->exe) &&
+		    !strcmp(ms->v[i].title, title))
+			return ms->v[i].f;
+	return NULL;
+}
+
+static void keep_disguise(masq_seen *ms, const char *id, const kcsi_proc *p, const char *title, kcsi_finding *f)
+{
+	if (!f || !p->exe)
+		return;
+	if (ms->n == ms->cap) {
+		size_t nc = ms->cap ? ms->cap * 2 : 16;
+		disguise *g = realloc(ms->v, nc * sizeof(*g));
+		if (!g)
+			return;
+		ms->v = g;
+		ms->cap = nc;
+	}
+	char *t = strdup(title);
+	if (t)
+		ms->v[ms->n++] = (disguise){id, p->exe, t, f};
+}
+
+/* Another process of a disguise already reported: its evidence joins the
+ * finding, which becomes critical when this one holds the outbound
+ * connection.  False when there is no such finding yet. */
+static bool join_disguise(const masq_seen *ms, const char *id, const kcsi_proc *p, const char *title,
+			  const kcsi_sock *out)
+{
+	kcsi_finding *f = seen_disguise(ms, id, p, title);
+	if (!f)
+		return false;
+	proc_evidence(f, p, title);
+	if (out) {
+		f->severity = KCSI_SEV_CRITICAL;
+		conn_evidence(f, out);
+	}
+	return true;
+}
+
+/* 001: a kernel-thread name */
+static void kernel_thread(az *a, masq_seen *ms, const kcsi_proc *p, const char *title, const kcsi_sock *out)
+{
+	kcsi_finding *f;
+	if (join_disguise(ms, "KCSI-MASQ-001", p, title, out))
+		return;
+	f = az_finding(
 		a, "KCSI-MASQ-001", out ? KCSI_SEV_CRITICAL : KCSI_SEV_HIGH,
 		out ? az_printf("Process %u poses as a kernel thread ('%s') and connects to %s:%u", p->pid, title, out->dst,
 				out->dport)
@@ -122,13 +182,17 @@ static void kernel_thread(az *a, const kcsi_proc *p, const char *title, const kc
 	proc_evidence(f, p, title);
 	if (out)
 		conn_evidence(f, out);
+	keep_disguise(ms, "KCSI-MASQ-001", p, title, f);
 }
 
 /* 004: a system daemon's name on another program */
-static void daemon_title(az *a, const kcsi_proc *p, const char *title, const char *claim, const char *prog,
-			 bool interp, const kcsi_sock *out)
+static void daemon_title(az *a, masq_seen *ms, const kcsi_proc *p, const char *title, const char *claim,
+			 const char *prog, bool interp, const kcsi_sock *out)
 {
-	kcsi_finding *f = az_finding(
+	kcsi_finding *f;
+	if (join_disguise(ms, "KCSI-MASQ-004", p, title, out))
+		return;
+	f = az_finding(
 		a, "KCSI-MASQ-004", out ? KCSI_SEV_CRITICAL : KCSI_SEV_HIGH,
 		az_printf("Process %u (%s) poses as %s ('%s')%s", p->pid, prog, claim, title,
 			  out ? " and holds an outbound connection" : ""),
@@ -142,6 +206,7 @@ static void daemon_title(az *a, const kcsi_proc *p, const char *title, const cha
 	proc_evidence(f, p, title);
 	if (out)
 		conn_evidence(f, out);
+	keep_disguise(ms, "KCSI-MASQ-004", p, title, f);
 }
 
 /* A comm that names a daemon which neither the executable nor any argument
@@ -162,7 +227,7 @@ static bool comm_set_by_program(const kcsi_proc *p, const char *prog)
 
 /* The title rules (001 to 004) for one process; true when it claims, by a
  * kernel-thread or a daemon name, to be what its executable is named. */
-static bool title_rules(az *a, const kcsi_proc *p, const char *prog)
+static bool title_rules(az *a, masq_seen *ms, const kcsi_proc *p, const char *prog)
 {
 	bool have_argv = p->memory_read && p->argc;
 	const char *title = have_argv ? p->argv[0] : p->comm ? p->comm : "";
@@ -173,20 +238,22 @@ static bool title_rules(az *a, const kcsi_proc *p, const char *prog)
 	kcsi_finding *f;
 
 	if (az_kernel_thread_name(p->comm) || az_kernel_thread_name(title)) {
-		kernel_thread(a, p, title, az_outbound_of(a, p->pid));
+		kernel_thread(a, ms, p, title, az_outbound_of(a, p->pid));
 		return true;
 	}
 	if (differs && az_daemon_name(claim) && (interp || p->argv_rewritten)) {
-		daemon_title(a, p, title, claim, prog, interp, az_outbound_of(a, p->pid));
+		daemon_title(a, ms, p, title, claim, prog, interp, az_outbound_of(a, p->pid));
 		return false;
 	}
 	if (comm_set_by_program(p, prog)) {
-		daemon_title(a, p, p->comm, p->comm, prog, interp, az_outbound_of(a, p->pid));
+		daemon_title(a, ms, p, p->comm, p->comm, prog, interp, az_outbound_of(a, p->pid));
 		return false;
 	}
 	if (differs && p->argv_rewritten) {
 		bool sys = title[0] == '/' && system_dir(title);
 		enum kcsi_severity sev = !interp || sys ? KCSI_SEV_MEDIUM : KCSI_SEV_LOW;
+		if (join_disguise(ms, "KCSI-MASQ-002", p, title, NULL))
+			return false;
 		f = az_finding(a, "KCSI-MASQ-002", sev, az_printf("Process %u rewrote its command line ('%s')", p->pid, title),
 			       az_printf("The argument area of process %u no longer ends with a NUL byte: the program replaced "
 					 "its command line with '%s', another name than its own (it runs %s).%s",
@@ -196,6 +263,7 @@ static bool title_rules(az *a, const kcsi_proc *p, const char *prog)
 							: " Programs do this to hide what they are."),
 			       "T1036");
 		proc_evidence(f, p, title);
+		keep_disguise(ms, "KCSI-MASQ-002", p, title, f);
 	} else if (differs && have_argv && p->exe && !p->exe_memfd) {
 		f = az_finding(a, "KCSI-MASQ-003", KCSI_SEV_LOW,
 			       az_printf("Process %u: argv[0] '%s' is not its executable", p->pid, az_base(p->argv[0])),
@@ -284,11 +352,12 @@ void az_masquerade(az *a, const az_programs *pg)
 {
 	size_t n = kcsi_ckpt_nprocs(a->c);
 	kcsi_strmap done = {0}; /* executables looked at */
+	masq_seen ms = {0};
 	for (size_t i = 0; i < n; i++) {
 		const kcsi_proc *p = kcsi_ckpt_proc(a->c, i);
 		char prog[256];
 		const az_elf_id *id, *orig;
-		bool named = title_rules(a, p, az_prog_name(p, prog, sizeof(prog)));
+		bool named = title_rules(a, &ms, p, az_prog_name(p, prog, sizeof(prog)));
 		if (!p->exe || kcsi_strmap_get(&done, p->exe, strlen(p->exe), 0))
 			continue;
 		kcsi_strmap_put(&done, p->exe, strlen(p->exe), 1);
@@ -304,4 +373,7 @@ void az_masquerade(az *a, const az_programs *pg)
 			renamed_copy(a, id, orig);
 	}
 	kcsi_strmap_free(&done);
+	for (size_t i = 0; i < ms.n; i++)
+		free(ms.v[i].title);
+	free(ms.v);
 }
