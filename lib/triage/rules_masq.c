@@ -13,9 +13,10 @@
  *        set to a daemon's name that no argument bears (prctl)  high
  *        001 and 004 are critical when the process also holds an outbound
  *        connection: a disguised process calling out
- *   002  another rewritten title: medium for a native program or an
- *        interpreter titled with a system path, low for an interpreter
- *        titled with an application's name (gunicorn, puma, workers do this)
+ *   002  another rewritten title: medium for a native program, or an
+ *        interpreter titled with a system path or another interpreter's
+ *        name; low for an interpreter titled with an application's name
+ *        (gunicorn, puma, workers do this)
  *   003  argv[0] is another program than the executable, title not
  *        rewritten (symlinks do this too)                       low
  *   005  the executable (or a file the container wrote) is a renamed copy
@@ -250,7 +251,8 @@ static bool title_rules(az *a, masq_seen *ms, const kcsi_proc *p, const char *pr
 		return false;
 	}
 	if (differs && p->argv_rewritten) {
-		bool sys = title[0] == '/' && system_dir(title);
+		/* a system path, or another interpreter's name, is no application's own */
+		bool sys = (title[0] == '/' && system_dir(title)) || az_is_shell_or_interp(claim) || !strcmp(claim, "java");
 		enum kcsi_severity sev = !interp || sys ? KCSI_SEV_MEDIUM : KCSI_SEV_LOW;
 		if (join_disguise(ms, "KCSI-MASQ-002", p, title, NULL))
 			return false;

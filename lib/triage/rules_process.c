@@ -200,8 +200,13 @@ static enum kcsi_severity preload_severity(const preload *pl, const az_programs 
 					      "/usr/libexec/", "/usr/local/lib/"};
 	const char *l = pl->lib;
 	bool sys = false;
-	if (az_prog_added(pg, l)) {
+	const az_elf_id *id = az_prog_id_of(pg, l);
+	if (az_prog_added(pg, l) || (id && !strcmp(id->origin, "devshm"))) {
 		*why = "the container wrote it after it started";
+		return KCSI_SEV_HIGH;
+	}
+	if (az_prog_deleted(pg, l) || (id && !strcmp(id->origin, "ghost-file"))) {
+		*why = "it was deleted after it was loaded";
 		return KCSI_SEV_HIGH;
 	}
 	if (!strncmp(l, "/tmp/", 5) || !strncmp(l, "/var/tmp/", 9) || !strncmp(l, "/dev/shm/", 9) || strstr(l, "/.")) {
