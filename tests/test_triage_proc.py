@@ -272,6 +272,51 @@ def test_masq_hostile_elf_headers():
     eq(found, ['/usr/sbin/b', '/usr/sbin/c'], 'copies found')
 
 
+def _rename_file(d, old, new):
+    """Give the file CRIU recorded as old (the executable and mappings of the
+    processes that run it) the path new."""
+    path = os.path.join(d, 'checkpoint', 'files.img')
+    hdr, entries = pbedit.read_image(open(path, 'rb').read())
+    out = []
+    for e in entries:
+        fe = pbedit.msg(e)
+        regs = pbedit.get(fe, 3)
+        if regs:
+            reg = pbedit.msg(regs[0])
+            if pbedit.get(reg, 6) == [old.encode()]:
+                pbedit.put(reg, 6, new.encode(), 2)
+                pbedit.put(fe, 3, reg, 2)
+        out.append(fe)
+    with open(path, 'wb') as f:
+        f.write(pbedit.write_image(hdr, out))
+
+
+def test_masq_written_programs_by_name_and_place():
+    """The counter's sleep made to run from files the container wrote: under a
+    daemon's name in a hidden directory (high), under another name in a
+    system directory (low), in a hidden directory there (medium), and the
+    same file listed by a dpkg package list of the diff (nothing)."""
+    daemon = random.choice(['crond', 'sshd', 'rsyslogd', 'dbus-daemon'])
+    other = _rand(7)
+    cases = [('/usr/lib/.%s/%s' % (_rand(), daemon), 'KCSI-MASQ-006', 'high', False),
+             ('/usr/local/bin/%s' % other, 'KCSI-MASQ-007', 'low', False),
+             ('/usr/sbin/.%s/%s' % (_rand(), other), 'KCSI-MASQ-007', 'medium', False),
+             ('/usr/bin/%s' % other, None, None, True)]
+    for exe, fid, sev, packaged in cases:
+        d = _copy('counter', 'written')
+        _rename_file(d, '/usr/bin/sleep', exe)
+        files = {exe: _elf(os.urandom(20))}
+        if packaged:
+            files['/var/lib/dpkg/info/%s.list' % other] = ('/.\n/usr\n/usr/bin\n%s\n' % exe).encode()
+        _add_to_rootfs(d, files)
+        r = _analyze(d)
+        got = [f for f in _find(r, 'KCSI-MASQ-00') if 9 in _pids(f) and f['id'] in ('KCSI-MASQ-006', 'KCSI-MASQ-007')]
+        if fid is None:
+            eq(got, [], exe)
+            continue
+        assert [(f['id'], f['severity']) for f in got] == [(fid, sev)], (exe, [(f['id'], f['severity']) for f in got])
+
+
 # ---------------------------------------------------------------- preloaded libraries
 def test_preload_file_names_the_library():
     """/etc/ld.so.preload written by the container: the finding names the

@@ -28,7 +28,7 @@
  *        the container wrote that no package database accounts for: high,
  *        critical with an outbound connection
  *   007  a program the container wrote (no package accounts for it) runs
- *        from a system directory                                 low
+ *        from a system directory: low; medium in a hidden directory there
  * A program whose title names itself (nginx: worker process, postgres:
  * writer, sshd: user@pts/0 run by nginx, postgres, sshd) is not flagged. */
 #include <stdio.h>
@@ -340,11 +340,13 @@ static void exe_place(az *a, const kcsi_proc *p, const char *prog, const az_prog
 		if (out)
 			conn_evidence(f, out);
 	} else if (system_dir(p->exe) && az_prog_unpackaged(pg, p->exe)) {
-		f = az_finding(a, "KCSI-MASQ-007", KCSI_SEV_LOW,
-			       az_printf("Program %s, written by the container, runs from a system directory", p->exe),
+		bool hidden = strstr(p->exe, "/.") != NULL; /* /usr/sbin/.x/: no package makes such a place */
+		f = az_finding(a, "KCSI-MASQ-007", hidden ? KCSI_SEV_MEDIUM : KCSI_SEV_LOW,
+			       az_printf("Program %s, written by the container, runs from %s system directory", p->exe,
+					 hidden ? "a hidden place in a" : "a"),
 			       az_printf("%s is in the rootfs diff (the container wrote it after it started) and no package "
-					 "database of the diff accounts for it, yet it sits among the system's programs.",
-					 p->exe),
+					 "database of the diff accounts for it, yet it sits among the system's programs%s.",
+					 p->exe, hidden ? ", in a hidden directory" : ""),
 			       "T1036.005");
 		runners(a, f, p->exe);
 	}
