@@ -57,7 +57,6 @@ SKIPPED = {
 # tools/sync-examples.py on the file.  An entry whose example passes fails
 # the test, so the list cannot go stale.
 KNOWN_DRIFT = {
-    'analyze': 'src/cmd_analyze.c: findings left out without `...` (tools/sync-examples.py src/cmd_analyze.c)',
 }
 
 # Programs examples pipe into besides kcsi and the shell's own.

@@ -5,7 +5,9 @@
  * 16-byte aligned as malloc returns them); the second looks, at every
  * 8-byte aligned word, for a pointer to one of them: the word before it is
  * the entry's line pointer.  The line is read where it points and must be
- * printable text. */
+ * printable text.  The bytes read for lines are bounded per call
+ * (READ_BUDGET): a hostile memory can point any number of entries at long
+ * lines. */
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +18,7 @@
 
 #define HIST_MAX 100000      /* entries per process */
 #define LINE_MAX_BYTES 65536 /* a history line longer than this is cut */
+#define READ_BUDGET (16u << 20) /* bytes of lines read per call, in all */
 
 struct hctx {
 	kcsi_ckpt *c;
@@ -26,6 +29,7 @@ struct hctx {
 	kcsi_strmap seen;    /* entry addresses found */
 	kcsi_history_entry *v;
 	size_t n, cap;
+	size_t *budget;      /* bytes of lines that may still be read */
 	bool nomem;
 };
 
@@ -72,25 +76,42 @@ static int find_stamps(void *ctx, const kcsi_window *w)
 	return 0;
 }
 
-static char *read_line(kcsi_ckpt *c, uint32_t pid, uint64_t at)
+/* The NUL-terminated printable line at `at` (newlines and tabs allowed),
+ * read in growing pieces so that a short line costs little; NULL when there
+ * is none, or when the budget is spent. */
+static char *read_line(kcsi_ckpt *c, uint32_t pid, uint64_t at, size_t *budget)
 {
-	char *buf = malloc(LINE_MAX_BYTES + 1);
-	size_t got, n;
-	if (!buf)
-		return NULL;
-	got = kcsi_ckpt_read(c, pid, at, buf, LINE_MAX_BYTES);
-	n = strnlen(buf, got);
-	if (n == 0 || n == got) { /* empty, or no end in sight */
+	char *buf = NULL;
+	size_t got = 0, n = 0;
+	for (size_t want = 256; !n; want *= 2) {
+		char *g;
+		if (want > LINE_MAX_BYTES || want > *budget || !(g = realloc(buf, want + 1))) {
+			free(buf);
+			return NULL;
+		}
+		buf = g;
+		got = kcsi_ckpt_read(c, pid, at, buf, want);
+		*budget -= got;
+		n = strnlen(buf, got);
+		if (n == got && got < want) { /* no end before the bytes held end */
+			free(buf);
+			return NULL;
+		}
+		if (n == got)
+			n = 0; /* longer: read more */
+		else if (n == 0)
+			break; /* empty */
+	}
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)buf[i] < 0x20 && buf[i] != '\n' && buf[i] != '\t')
+			n = 0; /* not a command line */
+	if (!n) {
 		free(buf);
 		return NULL;
 	}
-	for (size_t i = 0; i < n; i++)
-		if ((unsigned char)buf[i] < 0x20 && buf[i] != '\n' && buf[i] != '\t') {
-			free(buf);
-			return NULL; /* not a command line */
-		}
 	buf[n] = '\0';
-	return buf;
+	char *small = realloc(buf, n + 1);
+	return small ? small : buf;
 }
 
 static int find_entries(void *ctx, const kcsi_window *w)
@@ -105,7 +126,7 @@ static int find_entries(void *ctx, const kcsi_window *w)
 		if (k < 0 || kcsi_strmap_get(&x->seen, (const char *)&entry, sizeof(entry), 0))
 			continue;
 		uint64_t line = le64(w->p + i - 8);
-		char *cmd = read_line(x->c, x->pid, line);
+		char *cmd = read_line(x->c, x->pid, line, x->budget);
 		if (!cmd)
 			continue;
 		if (x->n == x->cap) {
@@ -147,13 +168,13 @@ static bool is_bash(const kcsi_proc *p)
 kcsi_code kcsi_history(kcsi_ckpt *c, uint32_t pid, kcsi_history_entry **out, size_t *n, kcsi_error *err)
 {
 	kcsi_history_entry *all = NULL;
-	size_t nall = 0;
+	size_t nall = 0, budget = READ_BUDGET;
 	kcsi_code rc = KCSI_OK;
 	*out = NULL;
 	*n = 0;
 	for (size_t i = 0; i < kcsi_ckpt_nprocs(c) && !rc; i++) {
 		const kcsi_proc *p = kcsi_ckpt_proc(c, i);
-		struct hctx x = {.c = c, .pid = p->pid};
+		struct hctx x = {.c = c, .pid = p->pid, .budget = &budget};
 		if ((pid && p->pid != pid) || (!pid && !is_bash(p)))
 			continue;
 		if ((rc = kcsi_walk_memory(c, p->pid, find_stamps, &x, err)) == KCSI_OK && x.ntimes && !x.nomem)

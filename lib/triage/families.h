@@ -4,7 +4,7 @@
  * the order of the findings before the report sorts them, and decides which
  * source an IOC seen twice keeps: add new families at the end of their stage.
  * Included with AZ_FAMILY defined; no include guard on purpose. */
-AZ_FAMILY(process, AZ_BEFORE_MEMORY)        /* rules_process.c: masquerade, fileless, environment */
+AZ_FAMILY(process, AZ_BEFORE_MEMORY)        /* rules_process.c (+ rules_masq.c): masquerade, fileless, preloads, driven shells, environment */
 AZ_FAMILY(network, AZ_BEFORE_MEMORY)        /* rules_net.c: sockets, ports, remote shells, raw sockets */
 AZ_FAMILY(descriptors, AZ_BEFORE_MEMORY)    /* rules_files.c: files deleted while held open */
 AZ_FAMILY(memory_areas, AZ_BEFORE_MEMORY)   /* rules_memory.c: executable anonymous memory, patched code */
@@ -15,3 +15,4 @@ AZ_FAMILY(content, AZ_AFTER_MEMORY)         /* rules_content.c: queues, ghost, m
 AZ_FAMILY(strings, AZ_SUMMARY)              /* rules_strings.c: protocols and commands in the text */
 AZ_FAMILY(content_summary, AZ_SUMMARY)      /* rules_content.c: staged data in memory and send queues */
 AZ_FAMILY(credentials, AZ_SUMMARY)          /* rules_creds.c: secrets, credential access (frees the gatherings) */
+AZ_FAMILY(history, AZ_SUMMARY)              /* rules_history.c: commands typed into bash (its history in memory) */

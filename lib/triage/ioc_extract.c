@@ -649,7 +649,11 @@ static bool worth_blocking(const kcsi_ioc *io, const struct pointed *pt)
 		return false;
 	if (!strcmp(io->type, "sha256") || !strcmp(io->type, "wallet"))
 		return true;
-	return kcsi_ioc_type_is_network(io->type) && io->klass && !strcmp(io->klass, "public");
+	/* a name or address must be named by the finding itself: text that
+	 * merely lies in a flagged file (a renamed copy of an image program
+	 * carries its vendor's URLs) is not what the finding is about */
+	return kcsi_ioc_type_is_network(io->type) && io->klass && !strcmp(io->klass, "public") &&
+	       kcsi_iocs_find(&pt->named, io->type, io->value);
 }
 
 /* Not only the image's own bytes, or a finding points at it (text a rule

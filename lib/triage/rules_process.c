@@ -1,37 +1,22 @@
-/* kcsi — triage rules on processes: names that disguise (kernel-thread
- * names, rewritten command lines, argv[0] that is not the program), programs
- * run from memory or deleted, and the environment (preloaded libraries,
- * secrets).  Rules look at behaviour, never at particular names of a scene. */
+/* kcsi — triage rules on processes: the process family.  It gathers the
+ * facts about programs once (programs.c) and runs, per process:
+ *   masquerade (rules_masq.c): names and places that disguise a program;
+ *   KCSI-FILELESS-*: programs run from memory or from deleted files;
+ *   KCSI-INJECT-002: libraries preloaded by LD_PRELOAD / LD_AUDIT or by
+ *     /etc/ld.so.preload, one finding per library with the processes that
+ *     map it;
+ *   KCSI-EXEC-001: shells driven from the network through another process:
+ *     run by a relay tool, interactive under an interpreter whose standard
+ *     streams are a connection, or started with -i by a network service
+ *     (programs.c, az_shell_driver);
+ *   KCSI-SECRET-001: secret-looking variables in the environment.
+ * Rules look at behaviour, never at particular names of a scene. */
 #include <ctype.h>
-#include <fnmatch.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "triage/analyze_int.h"
-
-static bool kernel_thread_like(const char *s)
-{
-	static const char *const pats[] = {
-		"kworker*", "kthreadd", "ksoftirqd*", "kswapd*", "migration/*", "rcu_*", "watchdog/*",
-		"kblockd*", "khugepaged", "kdevtmpfs*", "jbd2/*", "irq/*", "kcompactd*", "kauditd",
-		"ksmd", "kintegrityd", "writeback", "cpuhp/*", "oom_reaper", "kthrotld", "scsi_eh_*",
-	};
-	char t[64];
-	if (!s || !*s)
-		return false;
-	if (s[0] == '[') { /* the way ps shows kernel threads */
-		const char *e = strchr(s, ']');
-		/* any bracketed name is a kernel-thread disguise for a user process */
-		return e && e != s + 1;
-	}
-	snprintf(t, sizeof(t), "%s", s);
-	t[strcspn(t, " ")] = '\0';
-	for (size_t i = 0; i < sizeof(pats) / sizeof(pats[0]); i++)
-		if (fnmatch(pats[i], t, 0) == 0)
-			return true;
-	return false;
-}
+#include "triage/programs.h"
 
 bool az_is_shell_or_interp(const char *exe)
 {
@@ -66,67 +51,6 @@ bool az_is_plain_shell(const char *exe)
 		if (!strcmp(b, names[i]))
 			return true;
 	return false;
-}
-
-/* Same program under another name? sh -> dash, python3 -> python3.11 ... */
-static bool same_program(const char *argv0, const char *exe)
-{
-	static const char *const shells[] = {"sh", "bash", "dash", "ash", "busybox", "mksh", "ksh"};
-	const char *a = az_base(argv0), *e = az_base(exe);
-	bool as = false, es = false;
-	if (!*a || !*e)
-		return true;
-	if (a[0] == '-')
-		a++; /* login shells */
-	if (!strncmp(a, e, strlen(a)) || !strncmp(e, a, strlen(e)))
-		return true;
-	for (size_t i = 0; i < sizeof(shells) / sizeof(shells[0]); i++) {
-		as |= !strcmp(a, shells[i]);
-		es |= !strcmp(e, shells[i]);
-	}
-	return as && es;
-}
-
-/* KCSI-MASQ-*: a name that hides what the process runs */
-static void masquerade(az *a, const kcsi_proc *p, const char *cmd)
-{
-	const char *title = p->memory_read && p->argc ? p->argv[0] : p->comm;
-	kcsi_finding *f;
-	kcsi_evidence *e;
-	if (kernel_thread_like(p->comm) || kernel_thread_like(title)) {
-		f = az_finding(a, "KCSI-MASQ-001", KCSI_SEV_HIGH,
-			       az_printf("Process %u poses as a kernel thread ('%s')", p->pid, title),
-			       az_printf("A process inside the container is named like a kernel thread (comm '%s', command "
-					 "line '%s') but runs the program %s. Kernel threads have no executable and never run "
-					 "inside a container: the name is a disguise to blend into a process list.",
-					 p->comm, title, p->exe ? p->exe : "(unknown)"),
-			       "T1036 T1036.004");
-		if ((e = az_evidence(f, "process", p->pid, -1))) {
-			e->path = az_strdup(p->exe);
-			kcsi_evidence_excerptf(e, "comm=%s cmdline=%s", p->comm, title);
-			e->command = strdup(cmd);
-		}
-	} else if (p->argv_rewritten) {
-		f = az_finding(a, "KCSI-MASQ-002", KCSI_SEV_MEDIUM, az_printf("Process %u rewrote its command line", p->pid),
-			       az_printf("The argument area of process %u no longer ends with a NUL byte: the program replaced "
-					 "its command line with '%s' (it runs %s). Programs do this to hide what they are.",
-					 p->pid, title, p->exe ? p->exe : "(unknown)"),
-			       "T1036");
-		if ((e = az_evidence(f, "process", p->pid, -1))) {
-			e->path = az_strdup(p->exe);
-			kcsi_evidence_excerpt(e, title, strlen(title), SIZE_MAX);
-			e->command = strdup(cmd);
-		}
-	} else if (p->exe && p->memory_read && p->argc && !same_program(p->argv[0], p->exe) && !p->exe_memfd &&
-		   !az_is_shell_or_interp(p->exe)) {
-		f = az_finding(a, "KCSI-MASQ-003", KCSI_SEV_LOW,
-			       az_printf("Process %u: argv[0] '%s' is not its executable", p->pid, az_base(p->argv[0])),
-			       az_printf("Process %u was started as '%s' but runs %s.", p->pid, p->argv[0], p->exe), "T1036");
-		if ((e = az_evidence(f, "process", p->pid, -1))) {
-			e->path = az_strdup(p->exe);
-			e->command = strdup(cmd);
-		}
-	}
 }
 
 /* KCSI-FILELESS-*: the program is not on the disk */
@@ -172,7 +96,7 @@ static bool secret_name(const char *name)
 	return false;
 }
 
-/* KCSI-INJECT-002 (LD_PRELOAD, LD_AUDIT) and KCSI-SECRET-001 */
+/* KCSI-SECRET-001 */
 static void environment(az *a, const kcsi_proc *p)
 {
 	for (size_t k = 0; k < p->envc; k++) {
@@ -186,15 +110,6 @@ static void environment(az *a, const kcsi_proc *p)
 		nl = (size_t)(eq - v) < sizeof(name) - 1 ? (size_t)(eq - v) : sizeof(name) - 1;
 		memcpy(name, v, nl);
 		name[nl] = '\0';
-		if (!strcmp(name, "LD_PRELOAD") || !strcmp(name, "LD_AUDIT")) {
-			f = az_finding(a, "KCSI-INJECT-002", KCSI_SEV_HIGH,
-				       az_printf("Process %u preloads a library (%s)", p->pid, name),
-				       az_printf("%s in the environment of process %u loads '%s' into the program: a way to "
-						 "hijack its functions.", name, p->pid, eq + 1),
-				       "T1574.006");
-			if ((e = az_evidence(f, "env", p->pid, -1)))
-				kcsi_evidence_excerpt(e, v, strlen(v), SIZE_MAX);
-		}
 		for (char *q = name; *q; q++)
 			*q = (char)toupper((unsigned char)*q);
 		if (eq[1] && !seen_secret(a, name) && secret_name(name)) {
@@ -209,14 +124,255 @@ static void environment(az *a, const kcsi_proc *p)
 	}
 }
 
-void az_family_process(az *a)
+/* ---- KCSI-INJECT-002: preloaded libraries ---- */
+
+#define MAX_PRELOADS 64
+
+typedef struct preload {
+	char lib[1024];
+	bool by_file;                   /* listed in /etc/ld.so.preload */
+	uint32_t env_pids[AZ_MAX_EVIDENCE];
+	size_t nenv;                    /* processes whose environment names it (all, not just those kept) */
+	const char *var;                /* LD_PRELOAD or LD_AUDIT */
+} preload;
+
+static preload *preload_of(preload *v, size_t *n, const char *lib)
 {
+	for (size_t i = 0; i < *n; i++)
+		if (!strcmp(v[i].lib, lib))
+			return &v[i];
+	if (*n == MAX_PRELOADS || !*lib || strlen(lib) >= sizeof(v->lib))
+		return NULL;
+	memset(&v[*n], 0, sizeof(*v));
+	snprintf(v[*n].lib, sizeof(v->lib), "%s", lib);
+	return &v[(*n)++];
+}
+
+/* The libraries a list names (LD_PRELOAD: separated by ':' or blanks;
+ * /etc/ld.so.preload: by blanks and lines, '#' comments). */
+static void preload_list(preload *v, size_t *n, const char *list, const char *var, uint32_t pid)
+{
+	const char *s = list;
+	while (*s) {
+		size_t l;
+		char lib[1024];
+		preload *pl;
+		if (*s == '#') {
+			s += strcspn(s, "\n");
+			continue;
+		}
+		s += strspn(s, ": \t\r\n");
+		l = strcspn(s, ": \t\r\n");
+		if (!l)
+			continue;
+		snprintf(lib, sizeof(lib), "%.*s", (int)(l < sizeof(lib) ? l : sizeof(lib) - 1), s);
+		s += l;
+		if (!(pl = preload_of(v, n, lib)))
+			continue;
+		if (!var) {
+			pl->by_file = true;
+		} else {
+			pl->var = pl->var ? pl->var : var;
+			if (pl->nenv < AZ_MAX_EVIDENCE)
+				pl->env_pids[pl->nenv] = pid;
+			pl->nenv++;
+		}
+	}
+}
+
+/* A file mapping of a process that is the library (its path, or its
+ * basename when the list names it without a directory). */
+static const kcsi_vma *maps_lib(const az_proc *pm, const char *lib)
+{
+	bool bare = !strchr(lib, '/');
+	for (size_t k = 0; k < pm->nvmas; k++) {
+		const kcsi_vma *v = &pm->vmas[k];
+		if (v->path && (!strcmp(v->path, lib) || (bare && !strcmp(az_base(v->path), lib))))
+			return v;
+	}
+	return NULL;
+}
+
+/* How strong a preload is: the library's place decides. */
+static enum kcsi_severity preload_severity(const preload *pl, const az_programs *pg, const char **why)
+{
+	static const char *const libdirs[] = {"/lib/", "/lib64/", "/lib32/", "/usr/lib/", "/usr/lib64/", "/usr/lib32/",
+					      "/usr/libexec/", "/usr/local/lib/"};
+	const char *l = pl->lib;
+	bool sys = false;
+	const az_elf_id *id = az_prog_id_of(pg, l);
+	if (az_prog_added(pg, l) || (id && !strcmp(id->origin, "devshm"))) {
+		*why = "the container wrote it after it started";
+		return KCSI_SEV_HIGH;
+	}
+	if (az_prog_deleted(pg, l) || (id && !strcmp(id->origin, "ghost-file"))) {
+		*why = "it was deleted after it was loaded";
+		return KCSI_SEV_HIGH;
+	}
+	if (!strncmp(l, "/tmp/", 5) || !strncmp(l, "/var/tmp/", 9) || !strncmp(l, "/dev/shm/", 9) || strstr(l, "/.")) {
+		*why = "it lies in a temporary or hidden directory";
+		return KCSI_SEV_HIGH;
+	}
+	for (size_t i = 0; i < sizeof(libdirs) / sizeof(libdirs[0]); i++)
+		sys |= !strncmp(l, libdirs[i], strlen(libdirs[i]));
+	if (sys || !strchr(l, '/')) {
+		*why = "it is a library of the image (allocators, nss_wrapper, stdbuf and tracing agents are preloaded so)";
+		return KCSI_SEV_LOW;
+	}
+	*why = "it lies outside the system's library directories";
+	return KCSI_SEV_MEDIUM;
+}
+
+static void preload_finding(az *a, const preload *pl, const az_programs *pg)
+{
+	const char *why = "";
+	enum kcsi_severity sev = preload_severity(pl, pg, &why);
+	char who[256] = "";
+	size_t nmap = 0, len = 0;
+	kcsi_finding *f;
+	kcsi_evidence *e;
+	for (size_t i = 0; i + 1 < a->npm; i++)
+		if (maps_lib(&a->pm[i], pl->lib)) {
+			if (nmap < 8 && len + 16 < sizeof(who))
+				len += (size_t)snprintf(who + len, sizeof(who) - len, "%s%u", nmap ? ", " : "", a->pm[i].pid);
+			nmap++;
+		}
+	f = az_finding(a, "KCSI-INJECT-002", sev,
+		       nmap ? az_printf("Library %s is preloaded (%s) into process%s %s%s", pl->lib,
+					pl->by_file ? "/etc/ld.so.preload" : pl->var, nmap > 1 ? "es" : "", who,
+					nmap > 8 ? " ..." : "")
+			    : az_printf("Library %s is preloaded (%s)", pl->lib, pl->by_file ? "/etc/ld.so.preload" : pl->var),
+		       az_printf("%s%s%s makes the dynamic linker load %s into %s before the program's own libraries: a way "
+				 "to hijack its functions. %zu process%s map%s it; %s.",
+				 pl->by_file ? "/etc/ld.so.preload" : "",
+				 pl->by_file && pl->nenv ? " and " : "",
+				 pl->nenv ? (pl->var ? pl->var : "LD_PRELOAD") : "", pl->lib,
+				 pl->by_file ? "every program started after it was written" : "the processes that inherit it",
+				 nmap, nmap == 1 ? "" : "es", nmap == 1 ? "s" : "", why),
+		       "T1574.006");
+	if (pl->by_file && (e = az_evidence(f, "rootfs", -1, -1))) {
+		e->path = strdup("/etc/ld.so.preload");
+		kcsi_evidence_excerpt(e, pg->preload, strlen(pg->preload), 120);
+		e->command = strdup("kcsi recover --out DIR ARCHIVE");
+	}
+	for (size_t k = 0; k < pl->nenv && k < AZ_MAX_EVIDENCE; k++)
+		if ((e = az_evidence(f, "env", pl->env_pids[k], -1)))
+			kcsi_evidence_excerptf(e, "%s=%s", pl->var ? pl->var : "LD_PRELOAD", pl->lib);
+	for (size_t i = 0, kept = 0; i + 1 < a->npm && kept < AZ_MAX_EVIDENCE; i++) {
+		const kcsi_vma *v = maps_lib(&a->pm[i], pl->lib);
+		if (!v || !(e = az_evidence(f, "memory", a->pm[i].pid, -1)))
+			continue;
+		e->address = v->start;
+		e->has_address = true;
+		e->path = az_strdup(v->path);
+		e->command = az_printf("kcsi maps --pid %u ARCHIVE", a->pm[i].pid);
+		kept++;
+	}
+}
+
+static void preloads(az *a, const az_programs *pg)
+{
+	preload *v = calloc(MAX_PRELOADS, sizeof(*v));
+	size_t n = 0;
+	if (!v)
+		return;
+	if (pg->preload)
+		preload_list(v, &n, pg->preload, NULL, 0);
 	for (size_t i = 0; i < kcsi_ckpt_nprocs(a->c); i++) {
 		const kcsi_proc *p = kcsi_ckpt_proc(a->c, i);
-		char cmd[96];
-		snprintf(cmd, sizeof(cmd), "kcsi ps --pid %u ARCHIVE", p->pid);
-		masquerade(a, p, cmd);
+		for (size_t k = 0; k < p->envc; k++) {
+			if (!strncmp(p->env[k], "LD_PRELOAD=", 11))
+				preload_list(v, &n, p->env[k] + 11, "LD_PRELOAD", p->pid);
+			else if (!strncmp(p->env[k], "LD_AUDIT=", 9))
+				preload_list(v, &n, p->env[k] + 9, "LD_AUDIT", p->pid);
+		}
+	}
+	for (size_t i = 0; i < n; i++)
+		preload_finding(a, &v[i], pg);
+	free(v);
+}
+
+/* ---- KCSI-EXEC-001: shells driven over the network ---- */
+
+static void cmdline_excerpt(kcsi_evidence *e, const kcsi_proc *p)
+{
+	char buf[240];
+	size_t len = 0;
+	buf[0] = '\0';
+	for (size_t k = 0; p->memory_read && k < p->argc && len + 2 < sizeof(buf); k++)
+		len += (size_t)snprintf(buf + len, sizeof(buf) - len, "%s%s", k ? " " : "", p->argv[k]);
+	if (!p->memory_read || !p->argc)
+		snprintf(buf, sizeof(buf), "%s", p->comm ? p->comm : "");
+	kcsi_evidence_excerpt(e, buf, strlen(buf), SIZE_MAX);
+}
+
+/* One finding per driver: the shells it runs and its connection.  Shells
+ * whose own standard streams are the socket are the remote-shell rule's
+ * (rules_net.c). */
+static void driven_shells(az *a)
+{
+	static const char *const how_text[] = {
+		[AZ_DRIVE_RELAY] = "is a network relay tool holding a socket",
+		[AZ_DRIVE_INTERP] = "is an interpreter whose own standard streams are a network connection",
+		[AZ_DRIVE_SERVICE] = "is a network service (it listens on a port)",
+	};
+	size_t n = kcsi_ckpt_nprocs(a->c);
+	kcsi_strmap done = {0};
+	for (size_t i = 0; i < n; i++) {
+		const kcsi_proc *s = kcsi_ckpt_proc(a->c, i), *d;
+		const kcsi_sock *conn;
+		char sname[256], dname[256];
+		enum az_drive how = az_shell_driver(a, s, &d, &conn);
+		kcsi_finding *f;
+		kcsi_evidence *e;
+		if (how == AZ_DRIVE_NONE || how == AZ_DRIVE_SOCKET ||
+		    kcsi_strmap_get(&done, (const char *)&d->pid, sizeof(d->pid), 0))
+			continue;
+		kcsi_strmap_put(&done, (const char *)&d->pid, sizeof(d->pid), 1);
+		az_prog_name(s, sname, sizeof(sname));
+		az_prog_name(d, dname, sizeof(dname));
+		f = az_finding(a, "KCSI-EXEC-001",
+			       how == AZ_DRIVE_RELAY && !strcmp(conn->state, "ESTABLISHED") ? KCSI_SEV_CRITICAL : KCSI_SEV_HIGH,
+			       how == AZ_DRIVE_RELAY ? az_printf("Shell run by the network relay %s (pid %u)", dname, d->pid)
+			       : how == AZ_DRIVE_INTERP
+				       ? az_printf("Interactive shell run by %s (pid %u) over its connection to %s:%u", dname,
+						   d->pid, conn->dst, conn->dport)
+				       : az_printf("Interactive shell started by the network service %s (pid %u)", dname, d->pid),
+			       az_printf("%s (pid %u) %s and runs %s (pid %u)%s: whoever is at the other end of the "
+					 "connection types into that shell. Workloads do not run shells that way.",
+					 dname, d->pid, how_text[how], sname, s->pid,
+					 how == AZ_DRIVE_RELAY ? "" : ", interactive"),
+			       "T1059 T1059.004");
+		for (size_t k = i; k < n; k++) { /* every shell this driver runs */
+			const kcsi_proc *t = kcsi_ckpt_proc(a->c, k), *td;
+			const kcsi_sock *tc;
+			if (az_shell_driver(a, t, &td, &tc) == how && td == d && (e = az_evidence(f, "process", t->pid, -1))) {
+				e->path = az_strdup(t->exe);
+				cmdline_excerpt(e, t);
+				e->command = az_printf("kcsi files --pid %u ARCHIVE", t->pid);
+			}
+		}
+		if ((e = az_evidence(f, "process", d->pid, conn->fd))) {
+			e->path = az_strdup(d->exe);
+			e->connection = az_prog_conn_text(conn);
+			cmdline_excerpt(e, d);
+			e->command = strdup("kcsi net ARCHIVE");
+		}
+	}
+	kcsi_strmap_free(&done);
+}
+
+void az_family_process(az *a)
+{
+	az_programs pg;
+	az_programs_gather(a, &pg);
+	az_masquerade(a, &pg);
+	for (size_t i = 0; i < kcsi_ckpt_nprocs(a->c); i++) {
+		const kcsi_proc *p = kcsi_ckpt_proc(a->c, i);
 		fileless(a, p);
 		environment(a, p);
 	}
+	preloads(a, &pg);
+	driven_shells(a);
+	az_programs_free(&pg);
 }
