@@ -15,3 +15,4 @@ AZ_FAMILY(memfds, AZ_AFTER_MEMORY)          /* rules_files.c: memfd contents */
 AZ_FAMILY(rootfs_diff, AZ_AFTER_MEMORY)     /* rules_files.c: dropped files, persistence, staged data */
 AZ_FAMILY(strings, AZ_SUMMARY)              /* rules_strings.c: protocols, commands and secrets in the text */
 AZ_FAMILY(dns, AZ_SUMMARY)                  /* rules_dns.c: DNS tunnels and exfiltration in query names */
+AZ_FAMILY(exfil, AZ_SUMMARY)                /* rules_exfil.c: data leaving: queues, HTTP requests, transfer tools */

@@ -42,7 +42,7 @@ static bool irc_port(uint32_t p)
 }
 
 /* ports mining pools use; several are other services' ports too (5555 is
- * adb's), so the port alone is never the mining finding */
+ * adb's), so the port alone never says mining (T1496) */
 static bool pool_port(uint32_t p)
 {
 	static const uint32_t ports[] = {3333, 3334, 3335, 3336, 3357, 5555, 5556, 7777, 8333, 9999,
@@ -116,7 +116,7 @@ static kcsi_finding *listening(az *a, const kcsi_sock *s, const kcsi_proc *p)
 			  "T1095");
 }
 
-/* KCSI-NET-IRC-001, -PORT-001, -OUT-001: by the port reached */
+/* KCSI-NET-IRC-001, -POOL-001, -PORT-001, -OUT-001: by the port reached */
 static kcsi_finding *outbound(az *a, const kcsi_sock *s)
 {
 	if (irc_port(s->dport))
@@ -125,14 +125,19 @@ static kcsi_finding *outbound(az *a, const kcsi_sock *s)
 				  az_printf("Outbound connection to port %u, an IRC port. IRC is a classic command-and-control "
 					    "channel for bots; web workloads do not speak it.", s->dport),
 				  "T1071 T1571");
+	if (pool_port(s->dport))
+		return az_finding(a, "KCSI-NET-POOL-001", KCSI_SEV_MEDIUM,
+				  az_printf("Process %u is connected to a port mining pools use, among others (%s:%u)", s->pid,
+					    s->dst, s->dport),
+				  az_printf("Outbound connection to port %u, which no common service uses and mining pools "
+					    "often do. The port alone is not mining: the stratum rules look at what the "
+					    "connection carries.", s->dport),
+				  "T1571 T1071");
 	if (!common_port(s->dport))
 		return az_finding(a, "KCSI-NET-PORT-001", KCSI_SEV_MEDIUM,
 				  az_printf("Process %u is connected to an unusual port (%s:%u)", s->pid, s->dst, s->dport),
-				  az_printf("Outbound %s connection to port %u, which no common service uses%s.", s->proto,
-					    s->dport,
-					    pool_port(s->dport) ? " (mining pools use it among others: the mining "
-								  "rules look at what the connection carries)"
-								: ""),
+				  az_printf("Outbound %s connection to port %u, which no common service uses.", s->proto,
+					    s->dport),
 				  "T1571 T1071");
 	return az_finding(a, "KCSI-NET-OUT-001", KCSI_SEV_INFO,
 			  az_printf("Process %u is connected to %s:%u", s->pid, s->dst, s->dport),
@@ -395,9 +400,27 @@ static void remote_finding(az *a, const remote *rs, size_t n)
 					 az_base((r->in.conn ? &r->in : &r->out)->relay->exe), r->conn->proto,
 					 bind ? r->conn->src : r->conn->dst, bind ? r->conn->sport : r->conn->dport),
 			       "T1059.004 T1071 T1090");
+	/* the connection first: the shell's streams (directly), or the relay's
+	 * command line */
+	if ((e = az_sock_evidence(f, r->conn))) {
+		if (r->direct) {
+			kcsi_evidence_excerptf(e, "%s: stdin %s, stdout %s", az_base(r->p->exe),
+					       stream_text(&r->in, in, sizeof(in)), stream_text(&r->out, out, sizeof(out)));
+		} else {
+			const kcsi_proc *relay = kcsi_ckpt_proc_by_pid(a->c, r->conn->pid);
+			kcsi_buf b;
+			kcsi_buf_init(&b, 600);
+			for (size_t k = 0; relay && relay->argv && k < relay->argc; k++)
+				kcsi_buf_printf(&b, "%s%s", k ? " " : "", relay->argv[k]);
+			if (b.len)
+				kcsi_evidence_excerpt(e, b.data, b.len, 300);
+			kcsi_buf_free(&b);
+		}
+	}
+	/* then the shells on it */
 	for (size_t i = 0, shown = 0; i <= n && shown < SHELLS_PER_CONN; i++) {
 		const remote *x = i == 0 ? r : &rs[i - 1];
-		if (i > 0 && x == r)
+		if ((i > 0 && x == r) || (i == 0 && r->direct))
 			continue;
 		if ((e = az_evidence(f, "process", x->p->pid, -1))) {
 			kcsi_evidence_excerptf(e, "%s: stdin %s, stdout %s", az_base(x->p->exe),
@@ -405,17 +428,6 @@ static void remote_finding(az *a, const remote *rs, size_t n)
 			e->command = az_printf("kcsi files --pid %u ARCHIVE", x->p->pid);
 		}
 		shown++;
-	}
-	if ((e = az_sock_evidence(f, r->conn)) && !r->direct) {
-		const kcsi_proc *relay = kcsi_ckpt_proc_by_pid(a->c, r->conn->pid);
-		if (relay && relay->argv && relay->argc) {
-			kcsi_buf b;
-			kcsi_buf_init(&b, 600);
-			for (size_t k = 0; k < relay->argc; k++)
-				kcsi_buf_printf(&b, "%s%s", k ? " " : "", relay->argv[k]);
-			kcsi_evidence_excerpt(e, b.data ? b.data : "", b.len, 300);
-			kcsi_buf_free(&b);
-		}
 	}
 }
 
