@@ -411,6 +411,32 @@ static void tar_headers(az_data *d, const unsigned char *p, size_t n)
 	say_members(d, "tar archive", &m);
 }
 
+/* zip local file headers anywhere in the bytes: "PK\3\4", then the name */
+static void zip_headers(az_data *d, const unsigned char *p, size_t n)
+{
+	members m = {0};
+	for (const unsigned char *q = p; q + 30 <= p + n && m.n < AZD_MAX_MEMBERS;) {
+		const unsigned char *h = memmem(q, (size_t)(p + n - q), "PK\x03\x04", 4);
+		size_t nl;
+		char name[260];
+		bool ok = true;
+		if (!h || h + 30 > p + n)
+			break;
+		q = h + 4;
+		nl = (size_t)h[26] | (size_t)h[27] << 8;
+		if (h[4] > 63 || !nl || nl > 255 || h + 30 + nl > p + n)
+			continue;
+		for (size_t i = 0; i < nl && ok; i++)
+			ok = isprint(h[30 + i]);
+		if (!ok)
+			continue;
+		snprintf(name, sizeof(name), "%.*s", (int)nl, h + 30);
+		member(&m, name);
+		q = h + 30 + nl;
+	}
+	say_members(d, "zip archive", &m);
+}
+
 static bool magic_compressed(const unsigned char *p, size_t n, const char **what)
 {
 	if (n >= 3 && p[0] == 0x1f && p[1] == 0x8b && p[2] == 8)
@@ -610,6 +636,7 @@ static void classify(az_classifier *k, az_data *d, const unsigned char *p, size_
 		return;
 	}
 	tar_headers(d, p, n);
+	zip_headers(d, p, n);
 	patterns(k, d, p, n);
 	for (size_t i = 0; i < n && i < 4096; i++)
 		printable += isprint(p[i]) || p[i] == '\n' || p[i] == '\r' || p[i] == '\t';

@@ -8,9 +8,11 @@
  * query list.  The names are grouped by zone with evidence/dnsstat (the
  * registrable domain by the Public Suffix List) as detonate does: many
  * unique subdomains of long, high-entropy or encoded labels under one zone is
- * a tunnel.  A process often holds only the query it is sending, so one name
- * counts too when its labels carry encoded payload (hex, base32, base64url;
- * 48 characters or more).
+ * a tunnel when the labels carry payload (an encoded label of 24 characters
+ * or more, or labels of 30 on average: high entropy alone is what the hashed
+ * host names of pods and CDNs have).  A process often holds only the query it
+ * is sending, so one name counts too when its labels carry encoded payload
+ * (hex, base32, base64url; 48 characters or more).
  *
  *   KCSI-DNS-001  a process that can send DNS holds tunnel query names
  *                 (critical; high for a lone encoded name unless the payload
@@ -28,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "evidence/dnsstat.h"
 #include "kcsi/sources.h"
@@ -37,6 +40,8 @@
 #define DNS_FILE_MAX (8u << 20)   /* bytes of one file looked at */
 #define DNS_NAMES_MAX 8192        /* names kept per source, for decoding and evidence */
 #define DNS_MIN_PAYLOAD 48        /* encoded label characters that make one name a tunnel query */
+#define DNS_MIN_LABEL 24          /* an encoded label this long in a zone of many unique names */
+#define DNS_LONG_MEAN 30.0        /* or labels this long on average (an encoding not recognised) */
 #define DNS_STAGED_BLOB 4096      /* an encoded run this long beside the queries is the payload */
 #define DNS_ZONES_SHOWN 4         /* tunnel zones reported per source */
 
@@ -99,8 +104,9 @@ static bool label_char(unsigned char c)
 	return isalnum(c) || c == '-' || c == '_';
 }
 
-/* One candidate name (lower-cased copy kept); the last label must look like
- * a top-level domain (letters only) and there must be three labels. */
+/* One candidate name (kept as found: the case of encoded labels is data);
+ * the last label must look like a top-level domain (letters only) and there
+ * must be three labels. */
 static void add_name(dns_src *s, const char *p, size_t n, uint64_t addr, bool wire)
 {
 	size_t dots = 0, last = 0;
@@ -114,7 +120,7 @@ static void add_name(dns_src *s, const char *p, size_t n, uint64_t addr, bool wi
 			dots++;
 			last = i + 1;
 		}
-		name[i] = (char)tolower((unsigned char)p[i]);
+		name[i] = p[i];
 	}
 	name[n] = '\0';
 	if (dots < 2 || n - last < 2 || n - last > 24 || n - last > 63)
@@ -351,10 +357,11 @@ static void files(dns_run *r)
 
 /* ---- what a zone's names carry ---- */
 
+/* Is name under zone (dnsstat's zones are lower case; names keep theirs)? */
 static bool under(const char *name, const char *zone)
 {
 	size_t nl = strlen(name), zl = strlen(zone);
-	return nl > zl + 1 && name[nl - zl - 1] == '.' && !strcmp(name + nl - zl, zone);
+	return nl > zl + 1 && name[nl - zl - 1] == '.' && !strcasecmp(name + nl - zl, zone);
 }
 
 /* Encoded payload characters in the labels of a name before its zone. */
@@ -715,7 +722,11 @@ static void judge_source(dns_run *r, dns_src *s)
 		view_zone(s, json_array_get(zs, i), &z);
 		if (!z.zone || !z.names)
 			continue;
-		/* many unique tunnel-like names, or (a process) one name that carries a payload */
+		/* many unique tunnel-like names that carry a payload (entropy
+		 * alone is what hashed host names have: pods, CDNs), or (a
+		 * process) one name whose labels carry DNS_MIN_PAYLOAD */
+		z.tunnel = z.tunnel && (z.max_payload >= DNS_MIN_LABEL ||
+					json_real_value(json_object_get(z.stats, "mean_label")) >= DNS_LONG_MEAN);
 		if (!z.tunnel && (s->pid == 0 || z.max_payload < DNS_MIN_PAYLOAD))
 			continue;
 		if (s->pid)

@@ -584,8 +584,9 @@ static void conn_finding(ex_run *r, conn *c)
 	f = az_finding(a, id, sev,
 		       az_printf("Data exfiltration: process %u sends %s to %s:%u", s->pid,
 				 kinds & (AZD_SHADOW | AZD_PRIVKEY | AZD_CLOUDKEY | AZD_CREDFILE | AZD_TOKEN) ? "credentials"
-				 : kinds & (AZD_ACCOUNTS | AZD_SENSITIVE_MEMBER)                             ? "account data"
-															      : "sensitive data",
+				 : kinds & AZD_SENSITIVE_MEMBER ? "sensitive files"
+				 : kinds & AZD_ACCOUNTS         ? "account data"
+								: "sensitive data",
 				 in ? s->src : s->dst, in ? s->sport : s->dport),
 		       az_printf("What process %u %s %s:%u holds %s. Data of this kind leaving the container to a "
 				 "peer outside it is exfiltration (%s).",

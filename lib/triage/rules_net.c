@@ -25,7 +25,7 @@
 
 static bool common_port(uint32_t port)
 {
-	static const uint32_t ports[] = {20, 21, 22, 25, 53, 80, 110, 123, 143, 389, 443, 465, 587, 636,
+	static const uint32_t ports[] = {20, 21, 22, 25, 53, 80, 110, 123, 143, 389, 443, 465, 587, 636, 873,
 					 853, 993, 995, 1433, 1521, 2049, 2181, 2379, 2380, 3306, 5432, 5671,
 					 5672, 6379, 6443, 8080, 8443, 9000, 9042, 9092, 9200, 9300, 10250,
 					 11211, 15672, 27017};
@@ -261,6 +261,13 @@ static unsigned pipe_mode(const kcsi_fd *d)
 	return d->fd == 0 ? O_RDONLY : d->fd == 1 || d->fd == 2 ? O_WRONLY : O_RDWR;
 }
 
+/* /dev/ptmx, /dev/pts/ptmx: the master side of a pseudo-terminal */
+static bool pty_master(const kcsi_fd *d)
+{
+	size_t n = strlen(d->path);
+	return n >= 4 && !strcmp(d->path + n - 4, "ptmx");
+}
+
 static void relay_found(az *a, stream_end *e, uint32_t pid, const char *via)
 {
 	const kcsi_sock *c = connection_of(a, pid);
@@ -296,11 +303,12 @@ static stream_end stream(az *a, const kcsi_proc *p, int fd)
 			    (theirs != mine || theirs == O_RDWR))
 				relay_found(a, &e, d->pid, strcmp(e.fd->type, "FIFO") ? "pipe" : "named pipe");
 		}
-	} else if (!strcmp(e.fd->type, "TTY") && strncmp(e.fd->path, "/dev/ptmx", 9)) {
-		/* a pseudo-terminal whose master a process of the container holds */
+	} else if (!strcmp(e.fd->type, "TTY") && !pty_master(e.fd)) {
+		/* a pseudo-terminal whose master a process of the container holds
+		 * (an interactive `podman exec -t` has its master outside) */
 		for (size_t k = 0; k < a->nfds && !e.conn; k++) {
 			const kcsi_fd *d = &a->fds[k];
-			if (d->pid != p->pid && !strcmp(d->type, "TTY") && !strncmp(d->path, "/dev/ptmx", 9))
+			if (d->pid != p->pid && !strcmp(d->type, "TTY") && pty_master(d))
 				relay_found(a, &e, d->pid, "pseudo-terminal");
 		}
 	}
