@@ -600,7 +600,9 @@ static void blobs(az_classifier *k, az_data *d, const unsigned char *p, size_t n
 	while (i < n && done < AZD_MAX_BLOBS) {
 		size_t j = i, letters = 0;
 		unsigned char *flat;
-		while (j < n && (is_b64(p[j]) || ((p[j] == '\n' || p[j] == '\r' || p[j] == '\\') && j > i))) {
+		/* a line break continues a run of wrapped lines (60 characters
+		 * or more before it), not a header's value */
+		while (j < n && (is_b64(p[j]) || ((p[j] == '\n' || p[j] == '\r' || p[j] == '\\') && j - i >= 60))) {
 			letters += is_b64(p[j]);
 			j++;
 		}
