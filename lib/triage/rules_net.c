@@ -318,7 +318,7 @@ static stream_end stream(az *a, const kcsi_proc *p, int fd)
 /* A shell whose streams reach the network, and how. */
 typedef struct remote {
 	const kcsi_proc *p;
-	stream_end in, out;
+	stream_end in, out, err;
 	const kcsi_sock *conn; /* the connection */
 	bool direct, both, interactive;
 } remote;
@@ -330,7 +330,7 @@ static bool judge(az *a, const kcsi_proc *p, remote *r)
 	r->p = p;
 	r->in = stream(a, p, 0);
 	r->out = stream(a, p, 1);
-	out2 = stream(a, p, 2);
+	r->err = out2 = stream(a, p, 2);
 	r->interactive = reads_commands(p);
 	if (r->in.net) {
 		/* directly: stdin and stdout or stderr are the same connection */
@@ -363,6 +363,14 @@ static const char *stream_text(const stream_end *e, char *buf, size_t cap)
 	return buf;
 }
 
+/* "bash: stdin ..., stdout ..., stderr ..." */
+static void streams_excerpt(kcsi_evidence *e, const remote *x)
+{
+	char in[200], out[200], err[200];
+	kcsi_evidence_excerptf(e, "%s: stdin %s, stdout %s, stderr %s", az_base(x->p->exe), stream_text(&x->in, in, sizeof(in)),
+			       stream_text(&x->out, out, sizeof(out)), stream_text(&x->err, err, sizeof(err)));
+}
+
 /* Which of two remote shells on one connection names the finding: the one
  * that reads commands, a plain shell, the deepest. */
 static bool better(const remote *x, const remote *y)
@@ -380,7 +388,6 @@ static void remote_finding(az *a, const remote *rs, size_t n)
 {
 	const remote *r = &rs[0];
 	bool bind = az_sock_accepted(a, r->conn);
-	char in[200], out[200];
 	kcsi_finding *f;
 	kcsi_evidence *e;
 	for (size_t i = 1; i < n; i++)
@@ -412,8 +419,7 @@ static void remote_finding(az *a, const remote *rs, size_t n)
 	 * command line */
 	if ((e = az_sock_evidence(f, r->conn))) {
 		if (r->direct) {
-			kcsi_evidence_excerptf(e, "%s: stdin %s, stdout %s", az_base(r->p->exe),
-					       stream_text(&r->in, in, sizeof(in)), stream_text(&r->out, out, sizeof(out)));
+			streams_excerpt(e, r);
 		} else {
 			const kcsi_proc *relay = kcsi_ckpt_proc_by_pid(a->c, r->conn->pid);
 			kcsi_buf b;
@@ -431,8 +437,7 @@ static void remote_finding(az *a, const remote *rs, size_t n)
 		if ((i > 0 && x == r) || (i == 0 && r->direct))
 			continue;
 		if ((e = az_evidence(f, "process", x->p->pid, -1))) {
-			kcsi_evidence_excerptf(e, "%s: stdin %s, stdout %s", az_base(x->p->exe),
-					       stream_text(&x->in, in, sizeof(in)), stream_text(&x->out, out, sizeof(out)));
+			streams_excerpt(e, x);
 			e->command = az_printf("kcsi files --pid %u ARCHIVE", x->p->pid);
 		}
 		shown++;
