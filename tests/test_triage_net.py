@@ -419,6 +419,37 @@ def test_net_hostile_queue_bounded():
     assert r['verdict'] in ('malicious', 'suspicious', 'clean')
 
 
+def test_dns_merged_detonation_log():
+    """A detonation whose sinkhole logged only a few queries (too few for the
+    detonation's own tunnel statistics) that carry hex chunks of an account
+    list under one zone: merged, they made no finding and every query name
+    stayed an IOC.  analyze's DNS rules read the merged log now: a tunnel
+    finding on the zone, the names folded into it."""
+    import hashlib
+    import os
+    zone = 'sync-%s.com' % _rand(string.hexdigits.lower(), 6)
+    data = _passwd().encode().hex()
+    names = ['%s.%s.%d.%s' % (data[i:i + 50], data[i + 50:i + 100], k, zone)
+             for k, i in enumerate(range(0, 300, 100))]
+    d = os.path.join(kt.tmpdir(), 'net-det-%s' % _rand(string.ascii_lowercase, 6))
+    os.makedirs(d)
+    sha = hashlib.sha256(open(kt.fixture('counter'), 'rb').read()).hexdigest()
+    with open(os.path.join(d, 'report.json'), 'w') as f:
+        json.dump({'schema': 'kcsi-detonation/1', 'archive_sha256': sha,
+                   'findings': [{'id': 'KCSI-DYN-DNS-001', 'severity': 'low', 'title': 'DNS lookups', 'mitre': ['T1071.004'],
+                                 'evidence': [{'kind': 'dns', 'pid': -1, 'fd': -1, 'excerpt': 'TXT %s' % n} for n in names]}],
+                   'iocs': [{'type': 'domain', 'value': n, 'source': 'detonation: DNS query', 'count': 1} for n in names],
+                   'network': {'dns': [{'name': n, 'type': 'TXT', 'transport': 'udp', 'server': '198.51.100.53'}
+                                       for n in names]}}, f)
+    r, _ = _analyze(kt.fixture('counter'), '--detonation', d)
+    f = _found(r, 'KCSI-DNS-004')
+    assert len(f) == 1 and f[0]['severity'] in ('high', 'critical') and zone in f[0]['title'], _ids(r)
+    assert r['verdict'] != 'clean', r['verdict']
+    doms = {i['value']: i for i in r['iocs'] if i['type'] == 'domain'}
+    assert zone in doms and doms[zone]['count'] >= len(names), doms
+    eq([v for v in doms if v.endswith('.' + zone)], [], 'the query names are folded into the zone')
+
+
 # ---- the lab's scenes ----
 
 def _lab(name):

@@ -9,7 +9,15 @@
 #define KCSI_TRIAGE_NETDATA_H
 #ifndef KCSI_INTERNAL
 #error "netdata.h is private to libkcsi"
+/* rules_dns.c: the DNS tunnel rules on a merged detonation's query log
+ * (report.json's network.dns): a zone whose names carry encoded data and that
+ * the report does not name yet becomes KCSI-DNS-004; its names leave the
+ * IOCs, the zone stays. */
+void az_dns_merged(kcsi_report *rep, const json_t *dns);
+
 #endif
+
+#include <jansson.h>
 
 #include "base/buf.h"
 #include "triage/analyze_int.h"
@@ -114,5 +122,11 @@ typedef struct az_file_want {
 	bool truncated;
 } az_file_want;
 void az_read_files(az *a, az_file_want *w, size_t n, size_t max);
+
+/* rules_dns.c: the DNS tunnel rules on a merged detonation's query log
+ * (report.json's network.dns): a zone whose names carry encoded data and that
+ * the report does not name yet becomes KCSI-DNS-004; its names leave the
+ * IOCs, the zone stays. */
+void az_dns_merged(kcsi_report *rep, const json_t *dns);
 
 #endif

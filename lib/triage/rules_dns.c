@@ -511,10 +511,9 @@ static void view_zone(dns_src *s, json_t *zj, zone_view *z)
 
 /* Each (type domain) IOC under a tunnel zone leaves the set; the zone stays,
  * counted once for each name folded into it. */
-static void fold_names(az *a, const char *zone, const char *source)
+static void fold_names(kcsi_iocs *s, const char *zone, const char *source)
 {
 	kcsi_iocs keep = {0}, drop = {0};
-	kcsi_iocs *s = &a->r->iocs;
 	uint64_t folded = 0;
 	kcsi_ioc *z;
 	for (size_t i = 0; i < s->n; i++) {
@@ -737,7 +736,7 @@ static void judge_source(dns_run *r, dns_src *s)
 			snprintf(src, sizeof(src), "dns tunnel zone, memory pid %u", s->pid);
 		else
 			snprintf(src, sizeof(src), "dns tunnel zone, %s", s->path);
-		fold_names(r->a, z.zone, src);
+		fold_names(&r->a->r->iocs, z.zone, src);
 		shown++;
 	}
 	json_decref(zs);
@@ -784,6 +783,81 @@ void az_family_dns(az *a)
 		judge_source(&r, &r.v[i]);
 	foreign_servers(&r);
 	for (size_t i = 0; i < r.n; i++)
+		src_free(&r.v[i]);
+	free(r.v);
+	az_classifier_free(r.k);
+}
+
+/* ---- a merged detonation's DNS log ---- */
+
+/* Has the report a tunnel finding about this zone already (the detonation's
+ * KCSI-DYN-DNSTUN-001, or this family's)? */
+static bool zone_reported(const kcsi_report *rep, const char *zone)
+{
+	for (size_t i = 0; i < rep->findings.n; i++) {
+		const kcsi_finding *f = rep->findings.v[i];
+		if (f->id && f->title && strstr(f->title, zone) &&
+		    (!strcmp(f->id, "KCSI-DYN-DNSTUN-001") || !strncmp(f->id, "KCSI-DNS-", 9)))
+			return true;
+	}
+	return false;
+}
+
+void az_dns_merged(kcsi_report *rep, const json_t *dns)
+{
+	dns_run r = {NULL, az_classifier_new(), NULL, 0, {{0}}, 0};
+	dns_src *s = src_new(&r, 0, "transcripts/dns.txt");
+	json_t *zs, *q;
+	size_t i;
+	if (!s || !json_is_array(dns))
+		goto out;
+	json_array_foreach(dns, i, q) {
+		const char *name = json_string_value(json_object_get(q, "name"));
+		if (i >= (size_t)DNS_NAMES_MAX * 8)
+			break;
+		if (name)
+			add_name(s, name, strlen(name), 0, true);
+	}
+	zs = kcsi_dns_zones_json(s->zones);
+	for (i = 0; i < json_array_size(zs); i++) {
+		zone_view z;
+		az_data d;
+		kcsi_finding *f;
+		kcsi_evidence *e;
+		char src[160];
+		view_zone(s, json_array_get(zs, i), &z);
+		z.tunnel = z.tunnel && (z.max_payload >= DNS_MIN_LABEL ||
+					json_real_value(json_object_get(z.stats, "mean_label")) >= DNS_LONG_MEAN);
+		/* sent for real: one name with a payload is a tunnel's query */
+		if (!z.zone || (!z.tunnel && z.max_payload < DNS_MIN_PAYLOAD) || zone_reported(rep, z.zone))
+			continue;
+		az_data_init(&d);
+		decode_zone(&r, s, &z, &d);
+		f = kcsi_finding_add(&rep->findings, "KCSI-DNS-004",
+				     z.tunnel || (d.kinds & AZD_SENSITIVE) ? KCSI_SEV_CRITICAL : KCSI_SEV_HIGH,
+				     az_printf("DNS tunnel in the detonation's queries: data in names under %s", z.zone),
+				     az_printf("During the detonation the program sent %zu DNS quer%s under %s whose labels carry "
+					       "encoded data (up to %zu %s characters in one name): DNS tunnelling or "
+					       "exfiltration.", z.names, z.names == 1 ? "y" : "ies", z.zone, z.max_payload,
+					       z.encoding ? z.encoding : "encoded"),
+				     "T1071.004 T1048.003 T1572 T1132.001");
+		if (z.names > 1)
+			kcsi_finding_add_mitre(f, "T1030");
+		add_mitre_for(f, d.kinds);
+		if ((e = kcsi_finding_evidence(f, "dns", -1, -1))) {
+			e->path = strdup("transcripts/dns.txt");
+			kcsi_evidence_excerptf(e, "%zu names under %s; e.g. %.120s", z.names, z.zone,
+					       z.example ? z.example->name : "");
+		}
+		if (d.what.len && (e = kcsi_finding_evidence(f, "dns", -1, -1)))
+			kcsi_evidence_excerptf(e, "the labels decode to: %s", az_data_what(&d));
+		snprintf(src, sizeof(src), "detonation: DNS tunnel zone");
+		fold_names(&rep->iocs, z.zone, src);
+		az_data_free(&d);
+	}
+	json_decref(zs);
+out:
+	for (i = 0; i < r.n; i++)
 		src_free(&r.v[i]);
 	free(r.v);
 	az_classifier_free(r.k);
