@@ -46,6 +46,9 @@
 #define EX_BLOBS 256            /* long encoded runs remembered per process */
 #define EX_MIN_BLOB 256         /* shortest encoded run that may be a body */
 #define EX_FILES 4              /* files a tool sends, looked at per connection */
+#define EX_BLOB_TOTAL (64u << 20) /* bytes of request bodies read apart from their headers */
+#define EX_LINES_PER_RUN 256    /* request lines looked at in one run of text */
+#define EX_HEADERS 64           /* header lines read per request */
 
 /* One connection with a peer outside the container, and what goes to it. */
 typedef struct conn {
@@ -193,20 +196,16 @@ static void request_at(mem_scan *m, const char *run, size_t len, size_t at)
 		return;
 	snprintf(q.method, sizeof(q.method), "%.*s", (int)ml, line);
 	snprintf(q.target, sizeof(q.target), "%.*s", (int)(sp - line - ml - 1 < 199 ? sp - line - ml - 1 : 199), line + ml + 1);
-	for (const char *h = eol + 1; h < end;) {
+	const char *body = NULL;
+	size_t nh = 0;
+	for (const char *h = eol + 1; h < end && nh++ < EX_HEADERS;) {
 		const char *he = memchr(h, '\n', (size_t)(end - h));
 		size_t hl = (size_t)((he ? he : end) - h);
 		char cl[32] = "";
 		if (hl && h[hl - 1] == '\r')
 			hl--;
 		if (!hl) { /* the blank line: the body follows */
-			const char *body = he ? he + 1 : end;
-			if (body < end) {
-				q.body_seen = true;
-				az_data_init(&q.body);
-				az_data_classify(m->r->k, &q.body, (const unsigned char *)body,
-						 q.length && q.length < (uint64_t)(end - body) ? (size_t)q.length : (size_t)(end - body), true);
-			}
+			body = he ? he + 1 : end;
 			break;
 		}
 		header(h, hl, "Host", q.host, sizeof(q.host));
@@ -218,26 +217,29 @@ static void request_at(mem_scan *m, const char *run, size_t len, size_t at)
 			break;
 		h = he + 1;
 	}
-	if (!q.body_seen)
-		az_data_init(&q.body);
-	query_values(m, &q, q.target);
-	/* the same request again (copies in memory): keep the first */
-	for (size_t i = 0; i < m->nreq; i++)
+	/* the same request again (copies in memory): the first, with a body if
+	 * one copy has it */
+	request *same = NULL;
+	for (size_t i = 0; i < m->nreq && !same; i++)
 		if (!strcmp(m->req[i].method, q.method) && !strcmp(m->req[i].target, q.target) &&
-		    !strcmp(m->req[i].host, q.host) && m->req[i].length == q.length) {
-			if (!m->req[i].body_seen && q.body_seen) {
-				az_data_free(&m->req[i].body);
-				m->req[i].body = q.body;
-				m->req[i].body_seen = true;
-			} else {
-				az_data_free(&q.body);
-			}
-			return;
-		}
-	if (m->nreq >= EX_REQS) {
-		az_data_free(&q.body);
+		    !strcmp(m->req[i].host, q.host) && m->req[i].length == q.length)
+			same = &m->req[i];
+	if ((same && (same->body_seen || !body || body >= end)) || (!same && m->nreq >= EX_REQS))
+		return;
+	if (same) {
+		same->body_seen = true;
+		az_data_classify(m->r->k, &same->body, (const unsigned char *)body,
+				 same->length && same->length < (uint64_t)(end - body) ? (size_t)same->length : (size_t)(end - body),
+				 true);
 		return;
 	}
+	az_data_init(&q.body);
+	if (body && body < end) {
+		q.body_seen = true;
+		az_data_classify(m->r->k, &q.body, (const unsigned char *)body,
+				 q.length && q.length < (uint64_t)(end - body) ? (size_t)q.length : (size_t)(end - body), true);
+	}
+	query_values(m, &q, q.target);
 	q.addr = m->addr + (uint64_t)((const unsigned char *)run - m->win) + at;
 	m->req[m->nreq++] = q;
 }
@@ -247,7 +249,9 @@ static void mem_run(void *ctx, size_t off, size_t len)
 	mem_scan *m = ctx;
 	const char *run = (const char *)m->win + off;
 	/* requests: " HTTP/1." on a line that starts with a method */
-	for (const char *h = run; (h = memmem(h, len - (size_t)(h - run), " HTTP/1.", 8)); h += 8) {
+	size_t seen = 0;
+	for (const char *h = run; seen++ < EX_LINES_PER_RUN && (h = memmem(h, len - (size_t)(h - run), " HTTP/1.", 8));
+	     h += 8) {
 		const char *ls = h;
 		while (ls > run && ls[-1] != '\n')
 			ls--;
@@ -273,45 +277,60 @@ static int mem_window(void *ctx, uint64_t addr, const unsigned char *p, size_t n
 	return 0;
 }
 
-/* The blob of a request kept apart from it: a run as long as the body */
+/* The bodies kept apart from their headers: for each request with a
+ * Content-Length, the encoded run exactly that long (the first one), read in
+ * one more walk of the process's memory (EX_BLOB_TOTAL bytes at most). */
 struct blob_read {
-	uint64_t want;
-	size_t len;
-	unsigned char *data;
+	request *q[EX_REQS];
+	blob *b[EX_REQS];
+	unsigned char *data[EX_REQS];
+	size_t n, got;
 };
 
 static int blob_window(void *ctx, uint64_t addr, const unsigned char *p, size_t n, size_t own)
 {
-	struct blob_read *b = ctx;
+	struct blob_read *br = ctx;
 	(void)own;
-	if (b->want >= addr && b->want < addr + n) {
-		size_t off = (size_t)(b->want - addr), l = n - off < b->len ? n - off : b->len;
-		if ((b->data = malloc(l ? l : 1))) {
-			memcpy(b->data, p + off, l);
-			b->len = l;
-		}
-		return 1;
+	for (size_t i = 0; i < br->n; i++) {
+		blob *b = br->b[i];
+		if (br->data[i] || b->addr < addr || b->addr >= addr + n)
+			continue;
+		size_t off = (size_t)(b->addr - addr), l = n - off < b->len ? n - off : b->len;
+		if (l > EX_FILE_MAX)
+			l = EX_FILE_MAX;
+		if (br->got + l > EX_BLOB_TOTAL || !(br->data[i] = malloc(l ? l : 1)))
+			continue;
+		memcpy(br->data[i], p + off, l);
+		b->len = l;
+		br->got += l;
 	}
 	return 0;
 }
 
-static void request_blob(ex_run *r, mem_scan *m, request *q)
+static void request_blobs(ex_run *r, mem_scan *m)
 {
-	if (!q->length || q->length < EX_MIN_BLOB || (q->body_seen && q->body.kinds))
-		return;
-	for (size_t i = 0; i < m->nblobs; i++) {
-		blob *b = &m->blobs[i];
-		if (b->len < q->length || b->len > q->length + 2)
+	struct blob_read br;
+	memset(&br, 0, sizeof(br));
+	for (size_t k = 0; k < m->nreq; k++) {
+		request *q = &m->req[k];
+		if (!q->length || q->length < EX_MIN_BLOB || (q->body_seen && q->body.kinds))
 			continue;
-		struct blob_read br = {b->addr, b->len < EX_FILE_MAX ? b->len : EX_FILE_MAX, NULL};
-		az_walk_anon(r->a, m->pid, EX_MEM_CAP, blob_window, &br);
-		if (br.data) {
-			az_data_classify(r->k, &q->body, br.data, br.len, true);
-			q->body_seen = true;
-			free(br.data);
-		}
-		return;
+		for (size_t i = 0; i < m->nblobs; i++)
+			if (m->blobs[i].len >= q->length && m->blobs[i].len <= q->length + 2) {
+				br.q[br.n] = q;
+				br.b[br.n++] = &m->blobs[i];
+				break;
+			}
 	}
+	if (!br.n)
+		return;
+	az_walk_anon(r->a, m->pid, EX_MEM_CAP, blob_window, &br);
+	for (size_t i = 0; i < br.n; i++)
+		if (br.data[i]) {
+			az_data_classify(r->k, &br.q[i]->body, br.data[i], br.b[i]->len, true);
+			br.q[i]->body_seen = true;
+			free(br.data[i]);
+		}
 }
 
 /* The target with each long query-string value masked (they carry what
@@ -390,10 +409,10 @@ static void requests(ex_run *r, uint32_t pid)
 	m->r = r;
 	m->pid = pid;
 	az_walk_anon(r->a, pid, EX_MEM_CAP, mem_window, m);
+	request_blobs(r, m);
 	for (size_t i = 0; i < m->nreq; i++) {
 		request *q = &m->req[i];
 		conn *c;
-		request_blob(r, m, q);
 		if (!(c = conn_for_host(r, pid, q->host)))
 			continue;
 		if (q->length || strcmp(q->method, "GET"))
