@@ -339,6 +339,27 @@ def test_exfil_http_body_in_memory():
         assert s.encode() not in out, 'a secret shown unmasked'
 
 
+def test_exfil_credential_finding_of_an_uploader():
+    """The credential rules' findings are part of the model: a process that
+    is the subject of a high credential-access finding (here one made by a
+    YARA rule with T1552.001 on a token in its heap) and has bytes waiting
+    for a peer outside uploads what it took — nothing said so."""
+    import os
+    token = 'tok-' + _rand(string.ascii_letters + string.digits, 40)
+    ms = hr.members('revshell')
+    _heap_write(ms, SHELL_PID, 'token=%s\n' % token)
+    _set_outq(ms, b' ' * 3000)
+    rules = os.path.join(kt.tmpdir(), 'net-token-%s.yar' % _rand(string.ascii_lowercase, 6))
+    with open(rules, 'w') as f:
+        f.write('rule stolen_token { meta: severity = "high" mitre = "T1552.001" description = "a token" '
+                'strings: $t = "%s" condition: $t }\n' % token)
+    r, _ = _analyze(_write(ms, 'cred-upload'), '--yara', rules)
+    assert _found(r, 'KCSI-YARA-stolen_token'), _ids(r)
+    ex = _found(r, 'KCSI-EXFIL-004')
+    eq([f['severity'] for f in ex], ['high'], _ids(r))
+    assert PEER in ex[0]['evidence'][0]['connection'] and ex[0]['evidence'][0]['pid'] == SHELL_PID, ex[0]
+
+
 # ---- DNS ----
 
 def _dns_tcp_messages(names):
