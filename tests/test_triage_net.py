@@ -241,6 +241,30 @@ def test_shell_pool_port_is_not_mining():
     assert [f for f in r['findings'] if f['severity'] == 'medium' and '5555' in f['title']], _ids(r)
 
 
+def test_shell_connection_of_a_program_from_dev_shm():
+    """A program run from /dev/shm (or memory, or a deleted file) holding a
+    connection to a common port made no network finding at all (the port is
+    not unusual): the connection is its command and control, whatever the
+    port — one finding, high."""
+    ms = hr.members('revshell')
+    hdr, ents = pb.read_image(ms['checkpoint/files.img'][1])
+    out = []
+    for e in ents:
+        f = pb.msg(e)
+        if pb.get(f, 3):
+            reg = pb.msg(pb.get(f, 3)[0])
+            if pb.get(reg, 6) == [b'/usr/bin/bash']:
+                pb.put(reg, 6, ('/dev/shm/.%s/bash' % _rand(string.ascii_lowercase, 5)).encode(), 2)
+                pb.put(f, 3, pb.enc(reg), 2)
+        out.append(f)
+    hr.put(ms, 'checkpoint/files.img', pb.write_image(hdr, out))
+    _edit_socket(ms, f8=443)
+    r, _ = _analyze(_write(ms, 'shm-program'))
+    c2 = _found(r, 'KCSI-NET-C2-001')
+    eq([f['severity'] for f in c2], ['high'], _ids(r, 'KCSI-NET'))
+    eq([x for x in _ids(r, 'KCSI-NET') if x[0] != 'KCSI-NET-C2-001'], [], 'one finding for the connection')
+
+
 # ---- exfiltration ----
 
 def test_exfil_tar_of_shadow_in_send_queue():

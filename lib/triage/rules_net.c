@@ -1,5 +1,6 @@
 /* kcsi — triage rules on the network: raw and packet sockets, listening
- * sockets (bind shells), outbound connections by the port they reach (IRC,
+ * sockets (bind shells), outbound connections by who holds them (a program
+ * run from memory, a deleted file or /dev/shm) or the port they reach (IRC,
  * unusual ports), and remote shells judged by what the shell does with its
  * standard streams.  Each socket counts once, whatever number of
  * descriptors and processes hold it; the peers of connections are IOCs of
@@ -116,9 +117,33 @@ static kcsi_finding *listening(az *a, const kcsi_sock *s, const kcsi_proc *p)
 			  "T1095");
 }
 
-/* KCSI-NET-IRC-001, -POOL-001, -PORT-001, -OUT-001: by the port reached */
-static kcsi_finding *outbound(az *a, const kcsi_sock *s)
+/* Where a program runs from that no installed program does: memory, a
+ * deleted file, /dev/shm.  NULL: an ordinary file. */
+static const char *unbacked_program(const kcsi_proc *p)
 {
+	if (!p || !p->exe)
+		return NULL;
+	if (p->exe_memfd || !strncmp(p->exe, "/memfd:", 7))
+		return "memory (a memfd)";
+	if (p->exe_deleted)
+		return "a deleted file";
+	if (!strncmp(p->exe, "/dev/shm/", 9))
+		return "/dev/shm";
+	return NULL;
+}
+
+/* KCSI-NET-C2-001: by who holds the connection; KCSI-NET-IRC-001, -POOL-001,
+ * -PORT-001, -OUT-001: by the port reached */
+static kcsi_finding *outbound(az *a, const kcsi_sock *s, const kcsi_proc *p)
+{
+	const char *from = unbacked_program(p);
+	if (from)
+		return az_finding(a, "KCSI-NET-C2-001", KCSI_SEV_HIGH,
+				  az_printf("Process %u, run from %s, is connected to %s:%u", s->pid, from, s->dst, s->dport),
+				  az_printf("Process %u (%s) runs a program from %s, where no installed program lives, and holds "
+					    "a %s connection to %s:%u: the program's command and control, whatever the port.",
+					    s->pid, p->exe, from, s->proto, s->dst, s->dport),
+				  "T1071 T1571");
 	if (irc_port(s->dport))
 		return az_finding(a, "KCSI-NET-IRC-001", KCSI_SEV_HIGH,
 				  az_printf("Process %u is connected to an IRC port (%s:%u)", s->pid, s->dst, s->dport),
@@ -199,7 +224,7 @@ static void sockets(az *a)
 		if (!strcmp(s->state, "LISTEN"))
 			f = listening(a, s, p);
 		else if (az_sock_outbound(a, s))
-			f = outbound(a, s);
+			f = outbound(a, s, p);
 		if (f) {
 			az_sock_evidence(f, s);
 			other_holders(a, f, i);
