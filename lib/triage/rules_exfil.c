@@ -558,13 +558,19 @@ static void tools(ex_run *r)
 
 /* ---- findings ---- */
 
-static enum kcsi_severity severity_of(unsigned kinds, unsigned secrets, bool hidden)
+/* taken: the sender is the subject of a credential-access finding (the
+ * credential rules, through the model) */
+static enum kcsi_severity severity_of(unsigned kinds, unsigned secrets, bool hidden, bool taken)
 {
 	if (!(kinds & AZD_SENSITIVE))
 		return KCSI_SEV_INFO;
 	if ((kinds & AZD_SECRET) || secrets >= 2 || hidden)
 		return KCSI_SEV_CRITICAL;
-	return KCSI_SEV_HIGH;
+	if (kinds & (AZD_ACCOUNTS | AZD_SENSITIVE_MEMBER))
+		return KCSI_SEV_HIGH;
+	/* one token in a body: clients send theirs (a Slack token as a form
+	 * field, an OAuth or STS exchange), unless the process took it */
+	return taken ? KCSI_SEV_HIGH : KCSI_SEV_LOW;
 }
 
 static void add_mitre(kcsi_finding *f, unsigned kinds)
@@ -579,6 +585,29 @@ static void add_mitre(kcsi_finding *f, unsigned kinds)
 		kcsi_finding_add_mitre(f, "T1552.001");
 }
 
+static bool credential_technique(const kcsi_finding *f)
+{
+	for (size_t i = 0; i < f->nmitre; i++)
+		if (!strncmp(f->mitre[i], "T1552", 5) || !strncmp(f->mitre[i], "T1528", 5) ||
+		    !strncmp(f->mitre[i], "T1003", 5) || !strncmp(f->mitre[i], "T1555", 5))
+			return true;
+	return false;
+}
+
+/* The credential-access finding of high severity or more about pid; NULL */
+static const kcsi_finding *credential_finding(az *a, uint32_t pid)
+{
+	for (size_t k = 0; k < a->r->findings.n; k++) {
+		const kcsi_finding *g = a->r->findings.v[k];
+		if (g->severity < KCSI_SEV_HIGH || !credential_technique(g))
+			continue;
+		for (size_t e = 0; e < g->nev; e++)
+			if (g->ev[e].pid == (int64_t)pid)
+				return g;
+	}
+	return NULL;
+}
+
 static bool tls_port(uint32_t p)
 {
 	return p == 443 || p == 8443 || p == 993 || p == 995 || p == 465 || p == 636 || p == 6443;
@@ -590,7 +619,8 @@ static void conn_finding(ex_run *r, conn *c)
 	const kcsi_sock *s = c->s;
 	unsigned kinds = c->q.kinds | c->h.kinds | c->t.kinds;
 	unsigned secrets = c->q.secrets > c->h.secrets ? c->q.secrets : c->h.secrets;
-	enum kcsi_severity sev = severity_of(kinds, secrets > c->t.secrets ? secrets : c->t.secrets, c->hidden);
+	enum kcsi_severity sev = severity_of(kinds, secrets > c->t.secrets ? secrets : c->t.secrets, c->hidden,
+					     credential_finding(a, s->pid) != NULL);
 	bool queue = c->q.kinds & AZD_SENSITIVE, http = c->h.kinds & AZD_SENSITIVE;
 	const char *id = queue ? "KCSI-EXFIL-001" : http ? "KCSI-EXFIL-003" : "KCSI-EXFIL-002";
 	bool in = az_sock_accepted(a, s);
@@ -601,7 +631,10 @@ static void conn_finding(ex_run *r, conn *c)
 	if (!queue && !http && !c->upload && !(c->t.kinds & AZD_SENSITIVE_MEMBER))
 		return; /* a tool named a file, but nothing shows it going out */
 	f = az_finding(a, id, sev,
-		       az_printf("Data exfiltration: process %u sends %s to %s:%u", s->pid,
+		       sev == KCSI_SEV_LOW
+			       ? az_printf("Process %u sends a token to %s:%u", s->pid, in ? s->src : s->dst,
+					   in ? s->sport : s->dport)
+			       : az_printf("Data exfiltration: process %u sends %s to %s:%u", s->pid,
 				 kinds & (AZD_SHADOW | AZD_PRIVKEY | AZD_CLOUDKEY | AZD_CREDFILE | AZD_TOKEN) ? "credentials"
 				 : kinds & AZD_SENSITIVE_MEMBER ? "sensitive files"
 				 : kinds & AZD_ACCOUNTS         ? "account data"
@@ -653,35 +686,18 @@ static void bulk_finding(ex_run *r, conn *c)
 		kcsi_evidence_excerptf(e, "%s", az_data_what(&c->q));
 }
 
-static bool credential_technique(const kcsi_finding *f)
-{
-	for (size_t i = 0; i < f->nmitre; i++)
-		if (!strncmp(f->mitre[i], "T1552", 5) || !strncmp(f->mitre[i], "T1528", 5) ||
-		    !strncmp(f->mitre[i], "T1003", 5) || !strncmp(f->mitre[i], "T1555", 5))
-			return true;
-	return false;
-}
-
 /* KCSI-EXFIL-004: the credential rules' findings (the model) about a process
  * that uploads, when nothing else showed what it sends. */
 static void taken_and_sent(ex_run *r, bool *reported)
 {
 	az *a = r->a;
-	size_t nf = a->r->findings.n;
 	for (size_t i = 0; i < r->n; i++) {
 		conn *c = &r->v[i];
 		const kcsi_finding *why = NULL;
 		kcsi_finding *f;
 		if (reported[i] || !c->upload || az_sock_accepted(a, c->s))
 			continue;
-		for (size_t k = 0; k < nf && !why; k++) {
-			const kcsi_finding *g = a->r->findings.v[k];
-			if (g->severity < KCSI_SEV_HIGH || !credential_technique(g))
-				continue;
-			for (size_t e = 0; e < g->nev && !why; e++)
-				if (g->ev[e].pid == (int64_t)c->s->pid)
-					why = g;
-		}
+		why = credential_finding(a, c->s->pid);
 		if (!why)
 			continue;
 		f = az_finding(a, "KCSI-EXFIL-004", KCSI_SEV_HIGH,
@@ -734,8 +750,8 @@ void az_family_exfil(az *a)
 		for (size_t i = 0; i < r.n; i++) {
 			before = a->r->findings.n;
 			conn_finding(&r, &r.v[i]);
-			reported[i] = a->r->findings.n > before;
-			if (!reported[i])
+			reported[i] = a->r->findings.n > before && a->r->findings.v[before]->severity >= KCSI_SEV_HIGH;
+			if (a->r->findings.n == before)
 				bulk_finding(&r, &r.v[i]);
 		}
 		taken_and_sent(&r, reported);
