@@ -362,6 +362,18 @@ def test_exfil_http_body_in_memory():
     for s in (jwt, akia, secret, jwt[-40:]):
         assert s.encode() not in out, 'a secret shown unmasked'
 
+    # a client posting its own token (a Slack bot's chat.postMessage form): a low note
+    slack = 'xoxb-%d-%d-%s' % (R.randrange(10 ** 11, 10 ** 12), R.randrange(10 ** 12, 10 ** 13),
+                               _rand(string.ascii_letters + string.digits, 24))
+    body = 'token=%s&channel=C%s&text=deploy+finished' % (slack, _rand(string.ascii_uppercase + string.digits, 8))
+    req = ('POST /api/chat.postMessage HTTP/1.1\r\nHost: %s:4444\r\nContent-Type: application/x-www-form-urlencoded'
+           '\r\nContent-Length: %d\r\n\r\n%s' % (PEER, len(body), body))
+    ms = hr.members('revshell')
+    _heap_write(ms, SHELL_PID, req)
+    r, out = _analyze(_write(ms, 'http-token'))
+    eq(_ids(r, 'KCSI-EXFIL'), [('KCSI-EXFIL-003', 'low')], 'one token of its own: low')
+    assert slack.encode() not in out
+
 
 def test_exfil_credential_finding_of_an_uploader():
     """The credential rules' findings are part of the model: a process that
