@@ -15,4 +15,6 @@ AZ_FAMILY(content, AZ_AFTER_MEMORY)         /* rules_content.c: queues, ghost, m
 AZ_FAMILY(strings, AZ_SUMMARY)              /* rules_strings.c: protocols and commands in the text */
 AZ_FAMILY(content_summary, AZ_SUMMARY)      /* rules_content.c: staged data in memory and send queues */
 AZ_FAMILY(credentials, AZ_SUMMARY)          /* rules_creds.c: secrets, credential access (frees the gatherings) */
+AZ_FAMILY(dns, AZ_SUMMARY)                  /* rules_dns.c: DNS tunnels and exfiltration in query names */
+AZ_FAMILY(exfil, AZ_SUMMARY)                /* rules_exfil.c: data leaving: queues, HTTP requests, transfer tools (after credentials) */
 AZ_FAMILY(history, AZ_SUMMARY)              /* rules_history.c: commands typed into bash (its history in memory) */

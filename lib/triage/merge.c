@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "triage/analyze_int.h"
+#include "triage/netdata.h"
 #include "kcsi/detonate.h"
 #include "base/safeout.h"
 
@@ -56,6 +57,8 @@ kcsi_code kcsi_detonation_merge(kcsi_report *r, const char *dir, kcsi_error *err
 	rc = kcsi_findings_from_json(&r->findings, json_object_get(j, "findings"), p, err);
 	if (rc == KCSI_OK)
 		rc = kcsi_iocs_from_json(&r->iocs, json_object_get(j, "iocs"), err);
+	if (rc == KCSI_OK) /* the sinkhole's query log, by analyze's DNS rules */
+		az_dns_merged(r, json_object_get(json_object_get(j, "network"), "dns"));
 	json_decref(j);
 	if (rc == KCSI_OK) {
 		az_verdict(r); /* again, with analyze's weights and thresholds */
