@@ -266,11 +266,17 @@ class Responder:
         raise AssertionError('responder did not finish: %r' % self.metrics())
 
     def stop(self, sig=signal.SIGTERM):
+        """SIGTERM (or sig) and its exit code; a sanitizer's report in its output (the
+        ASan build) fails the test, whatever the code."""
         if self.p and self.p.poll() is None:
             self.p.send_signal(sig)
             self.p.wait(timeout=30)
         if self.p:
             self.logf.close()
+            with open(self.log, errors='replace') as f:
+                out = f.read()
+            for mark in ('ERROR: AddressSanitizer', 'ERROR: LeakSanitizer', 'runtime error:'):
+                assert mark not in out, 'the responder: %s' % out[out.index(mark) - 200:][:3000]
         return self.p.returncode if self.p else None
 
     def logs(self):
@@ -833,6 +839,96 @@ def test_vault_receipt_links_the_incident_to_the_evidence():
         eq((m['kcsi_respond_vault_receipts_total{result="stored"}'],
             m['kcsi_respond_vault_receipts_total{result="expired"}'], m['kcsi_respond_vault_receipts_waiting']),
            (1.0, 1.0, 0.0), 'metrics')
+    finally:
+        r.stop()
+        cl.stop()
+
+
+def test_collect_keeps_the_node_copy_until_its_receipt_is_written():
+    """No archive leaves its node without a receipt: when the receipt cannot be written (its
+    folder in the store is taken by a file here) the node copy stays, verified in the vault;
+    the next pass writes the receipt and deletes it."""
+    d = os.path.join(kt.tmpdir(), 'receipt-fail')
+    shutil.rmtree(d, ignore_errors=True)
+    node, vault = os.path.join(d, 'node'), os.path.join(d, 'vault')
+    os.makedirs(node)
+    name = 'checkpoint-web-1_shop-app-2026-03-04T10:15:02Z.tar'
+    shutil.copy(kt.fixture('counter'), os.path.join(node, name))
+    run('vault', 'init', '--store', vault)
+    open(os.path.join(vault, 'receipts'), 'w').close()
+    _, out, _ = run('collect', '--watch', node, '--vault', vault, '--once', '--node', 'node-a')
+    recs = [json.loads(x) for x in out.decode().splitlines()]
+    msgs = [x['msg'] for x in recs]
+    assert 'verified in the vault' in msgs and 'NOT deleting the node copy yet: the receipt could not be written' in msgs, msgs
+    eq(os.listdir(node), [name], 'the node copy is kept')
+    os.unlink(os.path.join(vault, 'receipts'))
+    _, out, _ = run('collect', '--watch', node, '--vault', vault, '--once', '--node', 'node-a')
+    msgs = [json.loads(x)['msg'] for x in out.decode().splitlines()]
+    assert 'receipt written' in msgs and 'deleted the node copy' in msgs, msgs
+    eq(os.listdir(node), [], 'deleted once the receipt is there')
+    key = hashlib.sha256(name.encode()).hexdigest()
+    rc = json.load(open(os.path.join(vault, 'receipts', key + '.json')))
+    sha = hashlib.sha256(open(kt.fixture('counter'), 'rb').read()).hexdigest()
+    eq((rc['format'], rc['name'], rc['node'], rc['id'], rc['sha256'], rc['node_copy']),
+       ('kcsi-collect-receipt', name, 'node-a', sha, sha, 'deleted after this receipt'), 'the receipt')
+
+
+def test_hostile_node_addresses_and_receipts():
+    """What other parties write is checked: a node status whose addresses are not IP
+    addresses or DNS names gives no URL (no request is made; an IPv6 one is bracketed);
+    a receipt from another node, or one that is not a receipt, is not taken (the incident's
+    follow-up says why when the wait ends); nested values in a receipt do not reach the
+    incident."""
+    cl, c, tok = cluster('hostile')
+    cl.grant('nodes/checkpoint', 'kcsi-responder')
+    for pod in ('web-2', 'web-3'):
+        cl.add_pod('shop', pod, 'app')
+    cl.add_pod('shop', 'bad-addr', 'app', node='node-x')
+    cl.add_pod('shop', 'v6', 'app', node='node-6')
+    cl.load()
+    cl.state['nodes']['node-x'] = {'addresses': [{'type': 'InternalIP', 'address': '127.0.0.1:1/x?'},
+                                                 {'type': 'Hostname', 'address': 'evil..example'},
+                                                 {'type': 'ExternalIP', 'address': '10.0.0.1\r\nHost: x'}]}
+    cl.state['nodes']['node-6'] = {'addresses': [{'type': 'InternalIP', 'address': '::1'}], 'kubeletPort': 1}
+    cl.save()
+    cl.start()
+    vault = os.path.join(cl.dir, 'vault')
+    run('vault', 'init', '--store', vault)
+    kubelet = '  cert: %s\n  key: %s\n  cacert: %s\n' % (c['client_crt'], c['client_key'], c['ca'])
+    r = Responder('hostile', extra=api_config(cl, c, tok, kubelet, 'vault:\n  store: %s\n  poll_interval: 1\n'
+                                              '  wait: 3\n' % vault), rules=RULES_CK_LABEL).start()
+    try:
+        eq(r.post(ev(pod='bad-addr', ctr='app'))[0], 200, 'alert')
+        eq(r.post(ev(pod='v6', ctr='app'))[0], 200, 'alert')
+        incs = {x['pod']: x for x in incidents(r, 2)}
+        assert 'no usable address' in incs['bad-addr']['error'], incs['bad-addr']
+        eq(incs['bad-addr']['kubelet'] if 'kubelet' in incs['bad-addr'] else None, None, 'no URL made')
+        eq(incs['v6']['kubelet'], 'https://[::1]:1', 'an IPv6 address in brackets')
+        eq(cl.requests('kubelet'), [], 'no request reached a kubelet')
+        # three archives; receipts forged on the store, as a node that can write to it could
+        for pod in ('web-1', 'web-2', 'web-3'):
+            eq(r.post(ev(pod=pod, ctr='app'))[0], 200, 'alert ' + pod)
+        arch = {x['pod']: os.path.basename(x['archive']) for x in incidents(r, 5)[2:]}
+        sha = hashlib.sha256(open(kt.fixture('counter'), 'rb').read()).hexdigest()
+        os.makedirs(os.path.join(vault, 'receipts'), exist_ok=True)
+
+        def forge(pod, **fields):
+            rc = {'format': 'kcsi-collect-receipt', 'version': 1, 'name': arch[pod], 'node': 'node-a', 'id': sha,
+                  'sha256': sha}
+            rc.update(fields)
+            key = hashlib.sha256(arch[pod].encode()).hexdigest()
+            with open(os.path.join(vault, 'receipts', key + '.json'), 'w') as f:
+                json.dump(rc, f)
+        forge('web-1', node='node-b')
+        forge('web-2', id='../../etc/passwd')
+        forge('web-3', actor={'nested': ['x'] * 100}, size='12', report=[1])
+        fus = {x['archive'].rsplit('/', 1)[1]: x for x in follow_ups(r, 3)}
+        eq(fus[arch['web-1']]['vault_id'], None, 'another node')
+        assert 'it comes from another node' in fus[arch['web-1']]['error'], fus[arch['web-1']]
+        eq(fus[arch['web-2']]['vault_id'], None, 'not a receipt')
+        assert 'not a receipt' in fus[arch['web-2']]['error'], fus[arch['web-2']]
+        f3 = fus[arch['web-3']]
+        eq((f3['vault_id'], f3['stored_by'], f3['size'], f3['report']), (sha, None, '12', None), 'scalars only')
     finally:
         r.stop()
         cl.stop()

@@ -436,6 +436,16 @@ static const char *receipt_problem(json_t *rc, const struct waiting *w, const ch
 	return NULL;
 }
 
+/* A member of the receipt as it may go into the incident: a string, a
+ * number or a boolean (a node wrote it: nothing nested), else null. */
+static json_t *receipt_scalar(json_t *rc, const char *key)
+{
+	json_t *v = json_object_get(rc, key);
+	if (json_is_string(v) || json_is_integer(v) || json_is_boolean(v))
+		return json_incref(v);
+	return json_null();
+}
+
 /* A follow-up line for the incident; the pod's annotations when it was labelled. */
 static void receipt_found(kcsi_responder *r, const struct waiting *w, json_t *rc)
 {
@@ -448,14 +458,14 @@ static void receipt_found(kcsi_responder *r, const struct waiting *w, json_t *rc
 	json_object_set_new(f, "follow_up", json_string("vault"));
 	json_object_set_new(f, "archive", rsp_jstr(w->archive));
 	json_object_set_new(f, "node", rsp_jstr(w->node));
-	json_object_set_new(f, "vault", json_incref(json_object_get(rc, "store")) ?: json_null());
+	json_object_set_new(f, "vault", receipt_scalar(rc, "store"));
 	json_object_set_new(f, "vault_id", json_string(id));
 	json_object_set_new(f, "sha256", json_string(id));
-	json_object_set_new(f, "size", json_incref(json_object_get(rc, "size")) ?: json_null());
-	json_object_set_new(f, "stored_by", json_incref(json_object_get(rc, "actor")) ?: json_null());
-	json_object_set_new(f, "stored_at", json_incref(json_object_get(rc, "time")) ?: json_null());
-	json_object_set_new(f, "report", json_incref(json_object_get(rc, "report")) ?: json_null());
-	json_object_set_new(f, "node_copy", json_incref(json_object_get(rc, "node_copy")) ?: json_null());
+	json_object_set_new(f, "size", receipt_scalar(rc, "size"));
+	json_object_set_new(f, "stored_by", receipt_scalar(rc, "actor"));
+	json_object_set_new(f, "stored_at", receipt_scalar(rc, "time"));
+	json_object_set_new(f, "report", receipt_scalar(rc, "report"));
+	json_object_set_new(f, "node_copy", receipt_scalar(rc, "node_copy"));
 	if (w->labelled) {
 		json_t *patch = json_pack("{s:{s:{s:s,s:s}}}", "metadata", "annotations", "kcsi.io/vault-id", id,
 					  "kcsi.io/sha256", id);
