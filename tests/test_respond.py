@@ -602,6 +602,17 @@ def follow_ups(r, n=1, timeout=30):
         time.sleep(0.2)
 
 
+def receipt_responder(name, cl, c, tok):
+    """A directory vault, and a responder that waits 3 s for its receipts (client certificate
+    to the kubelet)."""
+    vault = os.path.join(cl.dir, 'vault')
+    run('vault', 'init', '--store', vault)
+    kubelet = '  cert: %s\n  key: %s\n  cacert: %s\n' % (c['client_crt'], c['client_key'], c['ca'])
+    r = Responder(name, extra=api_config(cl, c, tok, kubelet, 'vault:\n  store: %s\n  poll_interval: 1\n'
+                                         '  wait: 3\n' % vault), rules=RULES_CK_LABEL).start()
+    return vault, r
+
+
 def test_kubelet_client_certificate_and_node_address_from_status():
     """The kubelet's address and port come from the node's status (InternalIP before the
     Hostname listed first; the port from daemonEndpoints); the client certificate's user
@@ -811,11 +822,7 @@ def test_vault_receipt_links_the_incident_to_the_evidence():
     cl.grant('nodes/checkpoint', 'kcsi-responder')
     cl.add_pod('shop', 'web-2', 'app')
     cl.start()
-    vault = os.path.join(cl.dir, 'vault')
-    run('vault', 'init', '--store', vault)
-    kubelet = '  cert: %s\n  key: %s\n  cacert: %s\n' % (c['client_crt'], c['client_key'], c['ca'])
-    r = Responder('receipt', extra=api_config(cl, c, tok, kubelet, 'vault:\n  store: %s\n  poll_interval: 1\n'
-                                              '  wait: 3\n' % vault), rules=RULES_CK_LABEL).start()
+    vault, r = receipt_responder('receipt', cl, c, tok)
     try:
         eq(r.post(ev(pod='web-1', ctr='app'))[0], 200, 'alert')
         inc = incidents(r)[0]
@@ -892,11 +899,7 @@ def test_hostile_node_addresses_and_receipts():
     cl.state['nodes']['node-6'] = {'addresses': [{'type': 'InternalIP', 'address': '::1'}], 'kubeletPort': 1}
     cl.save()
     cl.start()
-    vault = os.path.join(cl.dir, 'vault')
-    run('vault', 'init', '--store', vault)
-    kubelet = '  cert: %s\n  key: %s\n  cacert: %s\n' % (c['client_crt'], c['client_key'], c['ca'])
-    r = Responder('hostile', extra=api_config(cl, c, tok, kubelet, 'vault:\n  store: %s\n  poll_interval: 1\n'
-                                              '  wait: 3\n' % vault), rules=RULES_CK_LABEL).start()
+    vault, r = receipt_responder('hostile', cl, c, tok)
     try:
         eq(r.post(ev(pod='bad-addr', ctr='app'))[0], 200, 'alert')
         eq(r.post(ev(pod='v6', ctr='app'))[0], 200, 'alert')
