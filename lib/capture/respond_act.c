@@ -184,18 +184,25 @@ static kcsi_code node_endpoint(kcsi_responder *r, const char *node, char *addr, 
 	rsp_tls_now(&r->api_tls, &r->api_token, &t, &tok);
 	rc = kcsi_kube_node(r->api, node, &t, addr, cap, port, err);
 	free(tok);
-	struct node_cache *c = rc ? NULL : calloc(1, sizeof(*c));
-	if (c) {
+	if (rc)
+		return rc;
+	/* one entry per node, refreshed in place */
+	pthread_mutex_lock(&r->q_lock);
+	struct node_cache *c = r->node_addrs;
+	while (c && strcmp(c->node, node))
+		c = c->next;
+	if (!c && (c = calloc(1, sizeof(*c)))) {
 		snprintf(c->node, sizeof(c->node), "%s", node);
+		c->next = r->node_addrs;
+		r->node_addrs = c;
+	}
+	if (c) {
 		snprintf(c->addr, sizeof(c->addr), "%s", addr);
 		c->port = *port;
 		c->at = now;
-		pthread_mutex_lock(&r->q_lock);
-		c->next = r->node_addrs;
-		r->node_addrs = c;
-		pthread_mutex_unlock(&r->q_lock);
 	}
-	return rc;
+	pthread_mutex_unlock(&r->q_lock);
+	return KCSI_OK;
 }
 
 /* Where the node's kubelet is: kubelet.nodes, the API server's node proxy,
