@@ -15,11 +15,11 @@ const struct cmd *cli_running;
  * is about.  These are the options that can give each, in the order tried;
  * the hint names the first one the running command has. */
 static const char *const param_options[][3] = {
-	{"store", "store", "vault"}, {"keys", "keys", NULL},     {"reason", "reason", NULL},
-	{"case", "case", NULL},      {"note", "note", NULL},     {"image", "image", NULL},
-	{"cert", "cert", "key"},     {"force", "force", NULL},   {"encoding", "encoding", NULL},
+	{"store", "store", "vault"}, {"keys", "keys", NULL},       {"reason", "reason", NULL},
+	{"case", "case", NULL},      {"note", "note", NULL},       {"image", "image", NULL},
+	{"cert", "cert", "token-file"}, {"context", "context", NULL}, {"force", "force", NULL},
+	{"encoding", "encoding", NULL},
 };
-
 static const struct opt *running_opt(const char *name)
 {
 	for (const struct opt *o = cli_running ? cli_running->opts : NULL; o && o->name; o++)

@@ -18,6 +18,7 @@ static const struct opt opts[] = {
 	{"keep", 0, NULL, "do not delete the node copy after it is verified in the vault", .kind = OPT_FLAG},
 	{"analyze", 0, NULL, "run `kcsi analyze --json` on each archive and attach the report", .kind = OPT_FLAG},
 	{"actor", 0, "NAME", "who is acting (default: $KCSI_ACTOR, else USER@HOST)", .kind = OPT_TEXT},
+	{"node", 0, "NAME", "this node's name, written in the receipts (default: $NODE_NAME)", .kind = OPT_TEXT},
 	{0},
 };
 
@@ -46,6 +47,7 @@ static int run(struct args *a)
 		.analyze_note = "kcsi analyze --json",
 		.analyze_timeout_s = 3600,
 		.stop = &stop,
+		.node = opt_val(a, "node") ? opt_val(a, "node") : getenv("NODE_NAME"),
 	};
 
 	o.settle_s = settle > 86400 ? 86400 : (unsigned)settle;
@@ -78,7 +80,7 @@ static int run(struct args *a)
 }
 
 const struct cmd cmd_collect = {
-	.synopsis = "[--watch DIR] [--vault STORE] [--case ID] [--settle SECONDS] [--once] [--keep] [--analyze]",
+	.synopsis = "[--watch DIR] [--vault STORE] [--case ID] [--settle SECONDS] [--once] [--keep] [--analyze] [--node NAME]",
 	.summary = "node agent: move finished checkpoints into the vault, verify, delete the node copy",
 	.description =
 		"Watches DIR with inotify (close-after-write, renames into it) and takes a file\n"
@@ -86,10 +88,13 @@ const struct cmd cmd_collect = {
 		"writing (a read lease can be taken), and it is a complete archive (a plain tar\n"
 		"ends with its end-of-archive blocks after whole members; a compressed one\n"
 		"decompresses to its end).  It is then put in the vault, verified there (a\n"
-		"\"verified\" ledger entry), optionally analysed, and the node copy is overwritten\n"
-		"with zeros (not on copy-on-write, overlay or network filesystems, where that\n"
-		"would not reach the old blocks) and deleted.  When the put fails (the vault's\n"
-		"disk is full, S3 unreachable) the node copy is kept and retried later.\n"
+		"\"verified\" ledger entry), optionally analysed, a receipt is written into the\n"
+		"vault's store (receipts/SHA256(NAME).json: the archive's name, --node, the\n"
+		"evidence id and sha256, its size; kcsi respond reads it to link its incident\n"
+		"to the evidence), and the node copy is overwritten with zeros (not on\n"
+		"copy-on-write, overlay or network filesystems, where that would not reach the\n"
+		"old blocks) and deleted.  When the put or the receipt fails (the vault's disk\n"
+		"is full, S3 unreachable) the node copy is kept and retried later.\n"
 		"File names are used as they are: the kubelet's names with colons\n"
 		"(checkpoint-POD_NS-CTR-2024-01-01T10:00:00Z.tar) need no quoting.\n"
 		"One JSON line per event goes to stdout (time, level, component, msg and the\n"

@@ -4,6 +4,9 @@
 
 #include "cli.h"
 #include "kcsi/respond.h"
+#ifdef KCSI_HAVE_VAULT
+#include "kcsi/vault.h"
+#endif
 
 static const struct opt opts[] = {
 	{"config", 'c', "FILE", "the responder's configuration (YAML; see docs/respond.md)", .kind = OPT_TEXT},
@@ -125,21 +128,73 @@ static int parse_files(struct args *a, const kcsi_policy *pol)
 	return out_close(&o, rc);
 }
 
+#ifdef KCSI_HAVE_VAULT
+/* The node agents' receipts, read from the vault (kcsi_receipt_fn). */
+static kcsi_code vault_receipt(void *ctx, const char *archive_name, json_t **receipt, kcsi_error *err)
+{
+	return kcsi_collect_receipt(ctx, archive_name, receipt, err);
+}
+#endif
+
+/* With a vault: section, the vault the node agents report into (read only:
+ * no keys are needed).  *v is NULL when the configuration wants none. */
+static int open_receipts(kcsi_responder *r, void **v)
+{
+	const char *store;
+	*v = NULL;
+	if (!kcsi_respond_wants_receipts(r, &store))
+		return 0;
+#ifdef KCSI_HAVE_VAULT
+	kcsi_error err;
+	char *st = NULL, *keys = NULL;
+	kcsi_error_clear(&err);
+	if (kcsi_vault_config(store, NULL, &st, &keys, &err) != KCSI_OK ||
+	    kcsi_vault_open(st, NULL, (kcsi_vault **)v, &err) != KCSI_OK) {
+		free(st);
+		free(keys);
+		kcsi_error_prefix(&err, "vault (the node agents' receipts)");
+		return fail(&err);
+	}
+	free(st);
+	free(keys);
+	kcsi_respond_set_receipts(r, vault_receipt, *v);
+	return 0;
+#else
+	kcsi_error err;
+	kcsi_error_set(&err, KCSI_ERR_UNSUPPORTED, "vault: this kcsi is built without the vault");
+	return fail(&err);
+#endif
+}
+
+static void close_receipts(void *v)
+{
+#ifdef KCSI_HAVE_VAULT
+	kcsi_vault_close(v);
+#else
+	(void)v;
+#endif
+}
+
 static int run(struct args *a)
 {
 	kcsi_error err;
 	kcsi_responder *r = NULL;
 	kcsi_code rc;
+	void *vault = NULL;
+	int vrc;
 
 	kcsi_error_clear(&err);
 	if (opt_set(a, "parse")) {
+		/* the policy part of the file only (rules:, exclude:): a whole
+		 * responder configuration or a policy file */
+		kcsi_policy *pol = NULL;
 		int prc;
 		if (a->npos == 0)
 			return usage_error(a->cmd, "--parse needs FILEs ('-' for stdin)");
-		if (opt_val(a, "config") && (rc = kcsi_respond_open(opt_val(a, "config"), &r, &err)))
+		if (opt_val(a, "config") && (rc = kcsi_policy_load(opt_val(a, "config"), &pol, &err)))
 			return fail(&err);
-		prc = parse_files(a, r ? kcsi_respond_policy(r) : NULL);
-		kcsi_respond_close(r);
+		prc = parse_files(a, pol);
+		kcsi_policy_free(pol);
 		return prc;
 	}
 	if (a->npos)
@@ -150,15 +205,25 @@ static int run(struct args *a)
 	if (rc)
 		return fail(&err);
 	if (opt_set(a, "check-config")) {
+		for (size_t i = 0; i < kcsi_respond_nwarnings(r); i++) {
+			fputs("kcsi: warning: ", stderr);
+			print_escaped_str(stderr, kcsi_respond_warning(r, i));
+			fputc('\n', stderr);
+		}
 		kcsi_respond_describe(r, stdout);
 		kcsi_respond_close(r);
 		return 0;
+	}
+	if ((vrc = open_receipts(r, &vault))) {
+		kcsi_respond_close(r);
+		return vrc;
 	}
 	/* log records as JSON lines on stderr, unless the config names a file */
 	kcsi_log *log = kcsi_log_stream(stderr, false);
 	kcsi_respond_set_log(r, log);
 	rc = kcsi_respond_run(r, &err);
 	kcsi_respond_close(r);
+	close_receipts(vault);
 	kcsi_log_close(log);
 	if (rc)
 		return fail(&err);

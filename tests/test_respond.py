@@ -1,8 +1,12 @@
 """kcsi respond and kcsi checkpoint: Falco alert parsing (the published
 events in tests/data/falco-events, in Falco's and Falcosidekick's shapes),
 policy decisions, the daemon's durable queue, deduplication, authentication,
-hostile input, crash recovery, and the end-to-end path to a real checkpoint
-through a kubelet stand-in (tests/respond/kubelet.py) serving mutual TLS."""
+hostile input, crash recovery; the ways to a kubelet from inside a cluster
+(client certificate, service account token, the node's address from its
+status, the API server's node proxy, kubeconfigs, the kubelet's CA and the
+logged opt-out) against a TLS stand-in of a node and its API server
+(tests/respond/kubelet.py); the node agent's vault receipts; and the
+end-to-end path to a real containerd CRI checkpoint through that stand-in."""
 import json
 import os
 import random
@@ -137,16 +141,10 @@ import ssl  # noqa: E402
 import threading  # noqa: E402
 import urllib.error  # noqa: E402
 
+from standin import free_port  # noqa: E402
+
 LOAD_N = int(os.environ.get('KCSI_RESPOND_LOAD', '20000'))
 _loadgen = None
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(('127.0.0.1', 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
 
 
 def loadgen():
@@ -268,11 +266,17 @@ class Responder:
         raise AssertionError('responder did not finish: %r' % self.metrics())
 
     def stop(self, sig=signal.SIGTERM):
+        """SIGTERM (or sig) and its exit code; a sanitizer's report in its output (the
+        ASan build) fails the test, whatever the code."""
         if self.p and self.p.poll() is None:
             self.p.send_signal(sig)
             self.p.wait(timeout=30)
         if self.p:
             self.logf.close()
+            with open(self.log, errors='replace') as f:
+                out = f.read()
+            for mark in ('ERROR: AddressSanitizer', 'ERROR: LeakSanitizer', 'runtime error:'):
+                assert mark not in out, 'the responder: %s' % out[out.index(mark) - 200:][:3000]
         return self.p.returncode if self.p else None
 
     def logs(self):
@@ -545,23 +549,395 @@ def test_kill9_during_load_exactly_once():
         r.stop()
 
 
-# ---- end to end: a lab container, the kubelet stand-in, a real checkpoint -----------
+# ---- the way to the kubelet: the stand-in of a node and its API server --------------------
 
-IMAGE = 'localhost/debian-perl:12'
-PODMAN = ['podman', '--runtime', 'runc']
-LAB_RUN = ['--network', 'host', '--ulimit', 'nofile=1024:1024', '--ulimit', 'nproc=4096:4096']
+import standin  # noqa: E402
+from standin import SA_USER  # noqa: E402
+
+RULES_CK_LABEL = 'rules:\n  - name: all\n    priority: ">= Warning"\n    actions: [checkpoint, label]\n'
 
 
-def _lab_ready():
-    if os.geteuid() != 0:
-        raise kt.Skip('needs root (podman + CRIU)')
-    if not shutil.which('podman'):
-        raise kt.Skip('podman not installed (lab/setup.sh)')
-    import test_lab
-    test_lab._setup()  # installs CRIU 4.2 and builds the image when missing; skips where it cannot
-    if subprocess.run(PODMAN + ['image', 'exists', IMAGE]).returncode != 0:
-        raise kt.Skip('image %s missing (lab/setup.sh)' % IMAGE)
+def cluster(name, fixture='counter'):
+    """The stand-in with pod shop/web-1 (container app) on node-a, the responder's service
+    account token known, RBAC for it to read pods and nodes and patch pods."""
+    c = certs.make(os.path.join(kt.tmpdir(), 'certs'))
+    cl = standin.Cluster(os.path.join(kt.tmpdir(), 'cluster-' + name), c, fixture=kt.fixture(fixture))
+    cl.add_pod('shop', 'web-1', 'app')
+    cl.token('sa-token-1', SA_USER)
+    cl.grant('pods', SA_USER)
+    cl.grant('nodes', SA_USER)
+    tok = os.path.join(cl.dir, 'sa-token')
+    with open(tok, 'w') as f:
+        f.write('sa-token-1\n')
+    return cl, c, tok
 
+
+def api_config(cl, c, tok, kubelet, extra=''):
+    return ('kubernetes:\n  api: %s\n  token_file: %s\n  cacert: %s\nkubelet:\n%s'
+            'checkpoint:\n  cooldown: 0\n  attempts: 1\n%s' % (cl.api_url, tok, c['ca'], kubelet, extra))
+
+
+def incidents(r, n=1, timeout=30):
+    """The first n incident lines (not the follow-ups), waiting for them."""
+    deadline = time.time() + timeout
+    while True:
+        lines = []
+        if os.path.exists(r.incidents):
+            lines = [json.loads(x) for x in open(r.incidents) if x.strip()]
+        incs = [x for x in lines if 'follow_up' not in x]
+        if len(incs) >= n or time.time() > deadline:
+            assert len(incs) >= n, 'incidents: %r, log: %s' % (lines, open(r.log).read()[-2000:])
+            return incs
+        time.sleep(0.1)
+
+
+def follow_ups(r, n=1, timeout=30):
+    """The first n follow-up lines (the vault receipts), waiting for them."""
+    deadline = time.time() + timeout
+    while True:
+        fu = [json.loads(x) for x in open(r.incidents) if '"follow_up"' in x]
+        if len(fu) >= n or time.time() > deadline:
+            assert len(fu) >= n, 'follow-ups: %r, log: %s' % (fu, open(r.log).read()[-2000:])
+            return fu
+        time.sleep(0.2)
+
+
+def receipt_responder(name, cl, c, tok):
+    """A directory vault, and a responder that waits 3 s for its receipts (client certificate
+    to the kubelet)."""
+    vault = os.path.join(cl.dir, 'vault')
+    run('vault', 'init', '--store', vault)
+    kubelet = '  cert: %s\n  key: %s\n  cacert: %s\n' % (c['client_crt'], c['client_key'], c['ca'])
+    r = Responder(name, extra=api_config(cl, c, tok, kubelet, 'vault:\n  store: %s\n  poll_interval: 1\n'
+                                         '  wait: 3\n' % vault), rules=RULES_CK_LABEL).start()
+    return vault, r
+
+
+def test_kubelet_client_certificate_and_node_address_from_status():
+    """The kubelet's address and port come from the node's status (InternalIP before the
+    Hostname listed first; the port from daemonEndpoints); the client certificate's user
+    must hold nodes/checkpoint: without it the kubelet's 403 is the incident's, with it the
+    checkpoint is made; the pod is labelled through the API with the service account token."""
+    cl, c, tok = cluster('cert')
+    cl.start()
+    kubelet = '  cert: %s\n  key: %s\n  cacert: %s\n' % (c['client_crt'], c['client_key'], c['ca'])
+    r = Responder('kcert', extra=api_config(cl, c, tok, kubelet), rules=RULES_CK_LABEL).start()
+    try:
+        eq(r.post(ev(pod='web-1', ctr='app'))[0], 200, 'alert')
+        inc = incidents(r)[0]
+        eq(inc['kubelet_status'], 403, 'no nodes/checkpoint yet: %r' % inc)
+        assert inc['results']['checkpoint'].startswith('failed: the kubelet forbids the checkpoint (403'), inc
+        assert 'nodes/checkpoint' in inc['results']['checkpoint'] and 'user=kcsi-responder' in inc['error'], inc
+        eq(inc['results']['label'], 'skipped: the checkpoint failed', 'label')
+        eq(inc['kubelet'], cl.kubelet_url, 'the InternalIP and the kubelet port from the node status')
+        eq(inc['checkpoint_request'], 'POST %s/checkpoint/shop/web-1/app?timeout=60' % cl.kubelet_url, 'request')
+        eq(inc['alert'][:7], 'sha256:', 'the alert named by its queue key')
+        cl.grant('nodes/checkpoint', 'kcsi-responder')     # the RBAC the docs ask for
+        eq(r.post(ev(pod='web-1', ctr='app'))[0], 200, 'alert again')
+        inc = incidents(r, 2)[1]
+        eq(inc['result'], 'ok', 'with the right: %r' % inc)
+        assert os.path.basename(inc['archive']).startswith('checkpoint-web-1_shop-app-'), inc
+        eq(os.stat(inc['archive']).st_mode & 0o777, 0o600, 'the kubelet writes 0600')
+        kub = cl.requests('kubelet')
+        eq([(x['user'], x['via'], x['status']) for x in kub], [('kcsi-responder', 'cert', 403),
+                                                                ('kcsi-responder', 'cert', 200)], 'kubelet')
+        api = cl.requests('api')
+        assert ('GET', '/api/v1/nodes/node-a', SA_USER, 'token') in [(x['method'], x['path'], x['user'], x['via'])
+                                                                     for x in api], api
+        eq(cl.pod('shop/web-1')['metadata']['labels']['kcsi.io/incident'], inc['incident'], 'labelled')
+        assert 'warnings' not in inc, inc
+    finally:
+        r.stop()
+        cl.stop()
+
+
+def test_kubelet_service_account_token_reread_when_rotated():
+    """kubelet.service_account_token: the API's token goes to the kubelet (webhook token
+    authentication there); a rotated token file is read again."""
+    cl, c, tok = cluster('token')
+    cl.grant('nodes/checkpoint', SA_USER)
+    cl.start()
+    r = Responder('ktoken', extra=api_config(cl, c, tok, '  service_account_token: true\n  cacert: %s\n' % c['ca']),
+                  rules=RULES_CK_LABEL).start()
+    try:
+        eq(r.post(ev(pod='web-1', ctr='app'))[0], 200, 'alert')
+        eq(incidents(r)[0]['result'], 'ok', 'token accepted')
+        # the kubelet rotates the projected token: the old one stops working
+        cl.token('sa-token-2', SA_USER)
+        cl.load()
+        del cl.state['tokens']['sa-token-1']
+        cl.save()
+        with open(tok + '.new', 'w') as f:
+            f.write('sa-token-2\n')
+        os.replace(tok + '.new', tok)
+        eq(r.post(ev(pod='web-1', ctr='app'))[0], 200, 'alert after the rotation')
+        inc = incidents(r, 2)[1]
+        eq(inc['result'], 'ok', 'the new token: %r' % inc)
+        kub = cl.requests('kubelet')
+        eq([(x['user'], x['via'], x['status']) for x in kub], [(SA_USER, 'token', 200)] * 2, 'kubelet saw the token')
+        eq(json.loads(run('respond', '--config', r.cfg, '--check-config')[1])['kubelet_auth'],
+           'service account token', 'summary')
+    finally:
+        r.stop()
+        cl.stop()
+
+
+def test_kubelet_ca_verified_and_the_logged_opt_out():
+    """A kubelet certificate not signed by kubelet.cacert fails before any request reaches
+    it; insecure_skip_verify: true works, and is a warning at start, in --check-config and
+    in each incident."""
+    cl, c, tok = cluster('ca')
+    cl.grant('nodes/checkpoint', 'kcsi-responder')
+    cl.start()
+    client = '  cert: %s\n  key: %s\n' % (c['client_crt'], c['client_key'])
+    r = Responder('kca', extra=api_config(cl, c, tok, client + '  cacert: %s\n' % c['rogue_ca']), rules=RULES_CK_LABEL)
+    r.start()
+    try:
+        eq(r.post(ev(pod='web-1', ctr='app'))[0], 200, 'alert')
+        inc = incidents(r)[0]
+        eq(inc['result'], 'failed', 'a kubelet of another CA: %r' % inc)
+        assert 'certificate' in inc['error'] and c['rogue_ca'] in inc['error'], inc['error']
+        eq(inc['kubelet_status'], None, 'no reply')
+        eq(cl.requests('kubelet'), [], 'nothing reached the kubelet')
+    finally:
+        r.stop()
+    r = Responder('kinsecure', extra=api_config(cl, c, tok, client + '  insecure_skip_verify: true\n'),
+                  rules=RULES_CK_LABEL)
+    _, out, err = run('respond', '--config', r.cfg, '--check-config')
+    assert "warning: kubelet: the kubelet's serving certificate is not verified" in err, err
+    assert any('insecure_skip_verify' in w for w in json.loads(out)['warnings']), out
+    r.start()
+    try:
+        eq(r.post(ev(pod='web-1', ctr='app'))[0], 200, 'alert')
+        inc = incidents(r)[0]
+        eq(inc['result'], 'ok', 'opted out: %r' % inc)
+        assert any('insecure_skip_verify' in w for w in inc['warnings']), inc
+        started = [x for x in r.logs() if x['level'] == 'warning' and 'insecure_skip_verify' in x['msg']]
+        eq(len(started), 1, 'one warning at start')
+    finally:
+        r.stop()
+        cl.stop()
+
+
+def test_kubelet_through_the_api_servers_node_proxy():
+    """kubelet.via_api_server: the request goes to the API server, which wants nodes/proxy
+    from the responder and forwards it with its own kubelet client certificate."""
+    cl, c, tok = cluster('proxy')
+    cl.grant('nodes/checkpoint', 'kube-apiserver-kubelet-client')
+    cl.start()
+    r = Responder('kproxy', extra=api_config(cl, c, tok, '  via_api_server: true\n'), rules=RULES_CK_LABEL).start()
+    try:
+        eq(r.post(ev(pod='web-1', ctr='app'))[0], 200, 'alert')
+        inc = incidents(r)[0]
+        eq(inc['kubelet_status'], 403, 'no nodes/proxy: %r' % inc)
+        assert 'nodes/proxy' in inc['error'] and 'the API server forbids' in inc['error'], inc['error']
+        cl.grant('nodes/proxy', SA_USER)
+        eq(r.post(ev(pod='web-1', ctr='app'))[0], 200, 'alert again')
+        inc = incidents(r, 2)[1]
+        eq(inc['result'], 'ok', 'through the proxy: %r' % inc)
+        eq(inc['kubelet'], cl.api_url + '/api/v1/nodes/node-a/proxy', 'base')
+        kub = cl.requests('kubelet')
+        eq([(x['user'], x['status']) for x in kub], [('kube-apiserver-kubelet-client', 200)],
+           'the kubelet saw the API server')
+    finally:
+        r.stop()
+        cl.stop()
+
+
+def test_checkpoint_cli_with_a_kubeconfig():
+    """kcsi checkpoint --kubeconfig: the node from the pod, the kubelet's address from the
+    node, the kubeconfig user's token or client certificate (inline *-data decoded into a
+    private directory that is removed), --context; --node-proxy needs nodes/proxy; plugins
+    and a missing context are refused with a clear line."""
+    import base64
+    cl, c, _ = cluster('cli')
+    cl.token('alice-token', 'alice')
+    cl.grant('pods', 'alice', 'kcsi-responder')
+    cl.grant('nodes', 'alice', 'kcsi-responder')
+    cl.grant('nodes/checkpoint', 'alice', 'kcsi-responder')
+    cl.start()
+    tmp = os.path.join(cl.dir, 'tmp')
+    os.makedirs(tmp)
+
+    def b64(p):
+        return base64.b64encode(open(p, 'rb').read()).decode()
+    kc = cl.kubeconfig(os.path.join(cl.dir, 'kubeconfig'), {'token': 'alice-token'},
+                       certs={'client-certificate-data': b64(c['client_crt']), 'client-key-data': b64(c['client_key'])},
+                       plugin={'exec': {'command': 'aws', 'apiVersion': 'client.authentication.k8s.io/v1'}})
+    try:
+        env = {'TMPDIR': tmp}
+        out = jrun('checkpoint', '--kubeconfig', kc, '--json', 'shop/web-1/app', env=env)
+        eq((out['node'], out['via'], out['url']), ('node-a', 'kubelet', cl.kubelet_url), 'routed by the API')
+        assert os.path.basename(out['archive']).startswith('checkpoint-web-1_shop-app-'), out
+        out = jrun('checkpoint', '--kubeconfig', kc, '--context', 'certs', '--json', 'shop/web-1/app', env=env)
+        eq(out['via'], 'kubelet', 'context certs')
+        eq([(x['user'], x['via']) for x in cl.requests('kubelet')], [('alice', 'token'), ('kcsi-responder', 'cert')],
+           'the kubeconfig users reached the kubelet')
+        eq(os.listdir(tmp), [], 'the decoded *-data files are removed')
+        code, _, err = run('checkpoint', '--kubeconfig', kc, '--node-proxy', 'shop/web-1/app', check=False, env=env)
+        assert code != 0 and '403' in err and 'nodes/proxy' in err, err
+        cl.grant('nodes/proxy', 'alice')
+        cl.grant('nodes/checkpoint', 'kube-apiserver-kubelet-client')
+        out = jrun('checkpoint', '--kubeconfig', kc, '--node-proxy', '--json', 'shop/web-1/app', env=env)
+        eq((out['via'], out['url']), ('api-server', cl.api_url + '/api/v1/nodes/node-a/proxy'), 'node proxy')
+        code, _, err = run('checkpoint', '--kubeconfig', kc, '--context', 'plugin', 'shop/web-1/app', check=False)
+        assert code != 0 and 'plugin' in err, err
+        code, _, err = run('checkpoint', '--kubeconfig', kc, '--context', 'nope', 'shop/web-1/app', check=False)
+        assert code != 0 and 'no context named "nope"' in err and '--context' in err, err
+        code, _, err = run('checkpoint', '--kubeconfig', kc, 'shop/web-2/app', check=False, env=env)
+        eq(code, 8, 'no such pod: ' + err)
+        eq(os.listdir(tmp), [], 'removed after failures too')
+    finally:
+        cl.stop()
+
+
+def test_check_config_in_cluster_outside_a_pod():
+    """kubernetes.in_cluster on a workstation: --check-config checks the shape and warns that
+    the pod's environment is absent; starting the responder is refused."""
+    r = Responder('incluster', extra='kubernetes:\n  in_cluster: true\nkubelet:\n  service_account_token: true\n',
+                  rules=RULES_CK_LABEL)
+    env = {k: v for k, v in os.environ.items() if not k.startswith('KUBERNETES_')}
+    p = subprocess.run([kt.KCSI, 'respond', '--config', r.cfg, '--check-config'], env=env, stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, timeout=30)
+    eq(p.returncode, 0, p.stderr.decode())
+    assert b'KUBERNETES_SERVICE_HOST/PORT are not set' in p.stderr, p.stderr
+    eq(json.loads(p.stdout)['kubernetes_api'], None, 'no API here')
+    p = subprocess.run([kt.KCSI, 'respond', '--config', r.cfg], env=env, stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, timeout=30)
+    assert p.returncode != 0 and b'not in a pod' in p.stderr, p.stderr
+    # a shape error is still an error
+    r = Responder('incluster2', extra='kubernetes:\n  in_cluster: maybe\n', rules=RULES_CK_LABEL)
+    code, _, err = run('respond', '--config', r.cfg, '--check-config', check=False)
+    assert code == 4 and 'in_cluster' in err, err
+
+
+# ---- off the node: the node agent's receipt in the vault -------------------------------------
+
+def test_vault_receipt_links_the_incident_to_the_evidence():
+    """The responder waits for the archive the kubelet wrote on the node; kcsi collect on
+    that node stores it, verifies it, writes its receipt and deletes the node copy; the
+    responder writes a follow-up line {incident, vault_id, sha256} and annotates the pod.
+    An archive no collector takes gets a follow-up that says so after vault.wait."""
+    cl, c, tok = cluster('receipt')
+    cl.grant('nodes/checkpoint', 'kcsi-responder')
+    cl.add_pod('shop', 'web-2', 'app')
+    cl.start()
+    vault, r = receipt_responder('receipt', cl, c, tok)
+    try:
+        eq(r.post(ev(pod='web-1', ctr='app'))[0], 200, 'alert')
+        inc = incidents(r)[0]
+        eq((inc['result'], inc['vault']), ('ok', "waiting for the node agent's receipt"), 'incident: %r' % inc)
+        run('collect', '--watch', cl.node_dir, '--vault', vault, '--once', '--settle', '0', '--node', 'node-a')
+        eq(os.listdir(cl.node_dir), [], 'nothing left on the node')
+        fu = follow_ups(r)[0]
+        sha = hashlib.sha256(open(kt.fixture('counter'), 'rb').read()).hexdigest()
+        eq((fu['incident'], fu['vault_id'], fu['sha256'], fu['node'], fu['archive']),
+           (inc['incident'], sha, sha, 'node-a', inc['archive']), 'follow-up')
+        eq((fu['node_copy'], fu['annotated'], fu['vault']), ('deleted after this receipt', True, vault), 'follow-up')
+        eq(cl.pod('shop/web-1')['metadata']['annotations']['kcsi.io/vault-id'], sha, 'pod annotated')
+        got = os.path.join(cl.dir, 'fetched.tar')
+        run('vault', 'get', '--store', vault, sha[:12], '-o', got, '--reason', 'test')
+        eq(hashlib.sha256(open(got, 'rb').read()).hexdigest(), sha, 'kcsi vault get by the id')
+        # no collector for the next one: it expires
+        eq(r.post(ev(pod='web-2', ctr='app'))[0], 200, 'alert 2')
+        fu2 = follow_ups(r, 2)[1]
+        assert fu2['vault_id'] is None and 'no receipt from the node agent' in fu2['error'], fu2
+        m = r.metrics()
+        eq((m['kcsi_respond_vault_receipts_total{result="stored"}'],
+            m['kcsi_respond_vault_receipts_total{result="expired"}'], m['kcsi_respond_vault_receipts_waiting']),
+           (1.0, 1.0, 0.0), 'metrics')
+    finally:
+        r.stop()
+        cl.stop()
+
+
+def test_collect_keeps_the_node_copy_until_its_receipt_is_written():
+    """No archive leaves its node without a receipt: when the receipt cannot be written (its
+    folder in the store is taken by a file here) the node copy stays, verified in the vault;
+    the next pass writes the receipt and deletes it."""
+    d = os.path.join(kt.tmpdir(), 'receipt-fail')
+    shutil.rmtree(d, ignore_errors=True)
+    node, vault = os.path.join(d, 'node'), os.path.join(d, 'vault')
+    os.makedirs(node)
+    name = 'checkpoint-web-1_shop-app-2026-03-04T10:15:02Z.tar'
+    shutil.copy(kt.fixture('counter'), os.path.join(node, name))
+    run('vault', 'init', '--store', vault)
+    open(os.path.join(vault, 'receipts'), 'w').close()
+    _, out, _ = run('collect', '--watch', node, '--vault', vault, '--once', '--node', 'node-a')
+    recs = [json.loads(x) for x in out.decode().splitlines()]
+    msgs = [x['msg'] for x in recs]
+    assert 'verified in the vault' in msgs and 'NOT deleting the node copy yet: the receipt could not be written' in msgs, msgs
+    eq(os.listdir(node), [name], 'the node copy is kept')
+    os.unlink(os.path.join(vault, 'receipts'))
+    _, out, _ = run('collect', '--watch', node, '--vault', vault, '--once', '--node', 'node-a')
+    msgs = [json.loads(x)['msg'] for x in out.decode().splitlines()]
+    assert 'receipt written' in msgs and 'deleted the node copy' in msgs, msgs
+    eq(os.listdir(node), [], 'deleted once the receipt is there')
+    key = hashlib.sha256(name.encode()).hexdigest()
+    rc = json.load(open(os.path.join(vault, 'receipts', key + '.json')))
+    sha = hashlib.sha256(open(kt.fixture('counter'), 'rb').read()).hexdigest()
+    eq((rc['format'], rc['name'], rc['node'], rc['id'], rc['sha256'], rc['node_copy']),
+       ('kcsi-collect-receipt', name, 'node-a', sha, sha, 'deleted after this receipt'), 'the receipt')
+
+
+def test_hostile_node_addresses_and_receipts():
+    """What other parties write is checked: a node status whose addresses are not IP
+    addresses or DNS names gives no URL (no request is made; an IPv6 one is bracketed);
+    a receipt from another node, or one that is not a receipt, is not taken (the incident's
+    follow-up says why when the wait ends); nested values in a receipt do not reach the
+    incident."""
+    cl, c, tok = cluster('hostile')
+    cl.grant('nodes/checkpoint', 'kcsi-responder')
+    for pod in ('web-2', 'web-3'):
+        cl.add_pod('shop', pod, 'app')
+    cl.add_pod('shop', 'bad-addr', 'app', node='node-x')
+    cl.add_pod('shop', 'v6', 'app', node='node-6')
+    cl.load()
+    cl.state['nodes']['node-x'] = {'addresses': [{'type': 'InternalIP', 'address': '127.0.0.1:1/x?'},
+                                                 {'type': 'Hostname', 'address': 'evil..example'},
+                                                 {'type': 'ExternalIP', 'address': '10.0.0.1\r\nHost: x'}]}
+    cl.state['nodes']['node-6'] = {'addresses': [{'type': 'InternalIP', 'address': '::1'}], 'kubeletPort': 1}
+    cl.save()
+    cl.start()
+    vault, r = receipt_responder('hostile', cl, c, tok)
+    try:
+        eq(r.post(ev(pod='bad-addr', ctr='app'))[0], 200, 'alert')
+        eq(r.post(ev(pod='v6', ctr='app'))[0], 200, 'alert')
+        incs = {x['pod']: x for x in incidents(r, 2)}
+        assert 'no usable address' in incs['bad-addr']['error'], incs['bad-addr']
+        eq(incs['bad-addr']['kubelet'] if 'kubelet' in incs['bad-addr'] else None, None, 'no URL made')
+        eq(incs['v6']['kubelet'], 'https://[::1]:1', 'an IPv6 address in brackets')
+        eq(cl.requests('kubelet'), [], 'no request reached a kubelet')
+        # three archives; receipts forged on the store, as a node that can write to it could
+        for pod in ('web-1', 'web-2', 'web-3'):
+            eq(r.post(ev(pod=pod, ctr='app'))[0], 200, 'alert ' + pod)
+        arch = {x['pod']: os.path.basename(x['archive']) for x in incidents(r, 5)[2:]}
+        sha = hashlib.sha256(open(kt.fixture('counter'), 'rb').read()).hexdigest()
+        os.makedirs(os.path.join(vault, 'receipts'), exist_ok=True)
+
+        def forge(pod, **fields):
+            rc = {'format': 'kcsi-collect-receipt', 'version': 1, 'name': arch[pod], 'node': 'node-a', 'id': sha,
+                  'sha256': sha}
+            rc.update(fields)
+            key = hashlib.sha256(arch[pod].encode()).hexdigest()
+            with open(os.path.join(vault, 'receipts', key + '.json'), 'w') as f:
+                json.dump(rc, f)
+        forge('web-1', node='node-b')
+        forge('web-2', id='../../etc/passwd')
+        forge('web-3', actor={'nested': ['x'] * 100}, size='12', report=[1])
+        fus = {x['archive'].rsplit('/', 1)[1]: x for x in follow_ups(r, 3)}
+        eq(fus[arch['web-1']]['vault_id'], None, 'another node')
+        assert 'it comes from another node' in fus[arch['web-1']]['error'], fus[arch['web-1']]
+        eq(fus[arch['web-2']]['vault_id'], None, 'not a receipt')
+        assert 'not a receipt' in fus[arch['web-2']]['error'], fus[arch['web-2']]
+        f3 = fus[arch['web-3']]
+        eq((f3['vault_id'], f3['stored_by'], f3['size'], f3['report']), (sha, None, '12', None), 'scalars only')
+    finally:
+        r.stop()
+        cl.stop()
+
+
+# ---- end to end: a containerd CRI pod, the stand-in, a real checkpoint --------------------
 
 class Notified(threading.Thread):
     """A notify webhook on loopback that keeps what it is sent."""
@@ -586,106 +962,87 @@ class Notified(threading.Thread):
         self.srv.serve_forever()
 
 
-def test_end_to_end_alert_to_verified_checkpoint():
-    _lab_ready()
-    c = certs.make(os.path.join(kt.tmpdir(), 'certs'))
-    work = os.path.join(kt.tmpdir(), 'e2e')
-    os.makedirs(work, exist_ok=True)
-    name = 'kcsi-resp-e2e-%d' % os.getpid()
-    subprocess.run(PODMAN + ['rm', '-f', name], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    subprocess.run(PODMAN + ['run', '-d', '--name', name, '--label', 'kcsi-lab=respond-e2e'] + LAB_RUN +
-                   [IMAGE, 'sh', '-c', 'while :; do sleep 3600; done'], check=True, stdout=subprocess.DEVNULL)
-    kub = None
-    r = None
-    try:
-        # the attack: a process that hides as a kernel thread and talks IRC to a C2 on the host's
-        # loopback, double-forked so it is pid 1's child (it loops on sleep: a checkpoint
-        # interrupts the sleep call)
-        c2 = socket.socket()
-        c2.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        c2.bind(('127.66.1.2', 6667))
-        c2.listen(4)
-        c2_conns = []
-        threading.Thread(target=lambda: c2_conns.append(c2.accept()), daemon=True).start()
-        subprocess.run(PODMAN + ['exec', name, 'sh', '-c',
-                                 "(perl -MIO::Socket::INET -e '$0=q{[kworker/0:2-evil]}; open(my $f, q{>}, q{/tmp/.x}); "
-                                 "my $s=IO::Socket::INET->new(q{127.66.1.2:6667}) or die; "
-                                 "print $s qq{NICK ev1l\\r\\nUSER ev1l 0 * :k\\r\\nJOIN #ops\\r\\n}; sleep 900 while 1' &)"],
-                       check=True)
-        deadline = time.time() + 10
-        while time.time() < deadline and not c2_conns:
-            time.sleep(0.1)
-        assert c2_conns, 'the attack did not reach its C2'
-        time.sleep(0.5)
-        cid = subprocess.run(PODMAN + ['inspect', '-f', '{{.Id}}', name], stdout=subprocess.PIPE,
-                             check=True).stdout.decode().strip()
-        state = os.path.join(work, 'cluster.json')
-        with open(state, 'w') as f:
-            json.dump({'pods': {'shop/web-5d8f7-abcde': {'nodeName': 'node-a', 'containers': {
-                'app': {'id': cid, 'podman': name}}}}}, f)
-        kport = free_port()
-        ckdir = os.path.join(work, 'checkpoints')
-        kub = subprocess.Popen([sys.executable, os.path.join(RESP, 'kubelet.py'), '--port', str(kport),
-                                '--cert', c['server_crt'], '--key', c['server_key'], '--client-ca', c['ca'],
-                                '--state', state, '--checkpoints', ckdir, '--token', 'api-token'],
-                               stdout=subprocess.PIPE)
-        assert kub.stdout.readline().strip() == b'ready'
-        tokf = os.path.join(work, 'api-token')
-        with open(tokf, 'w') as f:
-            f.write('api-token\n')
-        note = Notified()
-        note.start()
-        base = 'https://127.0.0.1:%d' % kport
-        r = Responder('e2e', extra='''kubernetes:
-  api: %s
-  token_file: %s
-  cacert: %s
-  cert: %s
-  key: %s
+E2E_CONFIG = '''kubernetes:
+  api: %(api)s
+  token_file: %(token)s
+  cacert: %(ca)s
 kubelet:
-  nodes: {node-a: "%s"}
-  cert: %s
-  key: %s
-  cacert: %s
+  cert: %(crt)s
+  key: %(key)s
+  cacert: %(ca)s
   timeout: 60
 checkpoint:
   cooldown: 600
 notify:
-  url: http://127.0.0.1:%d/hook
+  url: http://127.0.0.1:%(notify)d/hook
 hooks:
-  analyze: "%s analyze --format json {archive}"
+  analyze: "%(kcsi)s analyze --format json {archive}"
   vault: "sh -c true {archive} {incident}"
-''' % (base, tokf, c['ca'], c['client_crt'], c['client_key'], base, c['client_crt'], c['client_key'], c['ca'],
-            note.port, kt.KCSI), rules='''rules:
+'''
+E2E_RULES = '''rules:
   - name: hidden-process
     rule: Drop and execute new binary in container
     priority: ">= Error"
     actions: [checkpoint, label, notify]
-''').start()
-        # event 15's shape, about this pod; the container named by its ID only (as 01-04, 08, 10, 11)
-        with open(os.path.join(EVENTS, '15-drop-and-execute-new-binary-in-container_falco-0.43-modern.json')) as f:
-            raw = f.read()
-        alert = raw.replace('"k8s.ns.name": null', '"k8s.ns.name": "shop"').replace(
-            '"k8s.pod.name": null', '"k8s.pod.name": "web-5d8f7-abcde"').replace(
-            '"container.id": "9965a6a599f6"', '"container.id": "%s"' % cid[:12]).replace(
-            '"container.name": "lab9-target"', '"container.name": null')
+'''
+
+
+def lab_alert(ns, pod, container_id):
+    """Event 15's shape about a pod, its container named by its ID only (as 01-04, 08, 10, 11)."""
+    with open(os.path.join(EVENTS, '15-drop-and-execute-new-binary-in-container_falco-0.43-modern.json')) as f:
+        raw = f.read()
+    return raw.replace('"k8s.ns.name": null', '"k8s.ns.name": "%s"' % ns).replace(
+        '"k8s.pod.name": null', '"k8s.pod.name": "%s"' % pod).replace(
+        '"container.id": "9965a6a599f6"', '"container.id": "%s"' % container_id[:12]).replace(
+        '"container.name": "lab9-target"', '"container.name": null')
+
+
+def test_end_to_end_alert_to_a_real_cri_checkpoint():
+    """An alert about the containerd lab's pod, whose container runs an IRC bot under a
+    kernel thread's title: the responder finds the container by its ID in the pod status,
+    the node's kubelet by its status, and the stand-in kubelet makes a real CRI
+    CheckpointContainer; the hooks analyse it (malicious), the pod is labelled, the
+    webhook told; a second alert in the cooldown makes no second checkpoint; kcsi checkpoint
+    by hand explains 404, 500 and a refused client certificate."""
+    import crilab
+    c = certs.make(os.path.join(kt.tmpdir(), 'certs'))
+    work = os.path.join(kt.tmpdir(), 'e2e-cri')
+    lab = crilab.Lab(work)
+    cl = r = None
+    try:
+        lab.irc_bot()
+        cl = standin.Cluster(os.path.join(work, 'cluster'), c, cri=lab.sock)
+        cl.add_pod(crilab.NS, crilab.POD, crilab.CTR, container_id=lab.container)
+        cl.token('sa-token-1', SA_USER)
+        cl.grant('pods', SA_USER)
+        cl.grant('nodes', SA_USER)
+        cl.grant('nodes/checkpoint', 'kcsi-responder')
+        cl.start()
+        tokf = os.path.join(work, 'api-token')
+        with open(tokf, 'w') as f:
+            f.write('sa-token-1\n')
+        note = Notified()
+        note.start()
+        r = Responder('e2e', extra=E2E_CONFIG % {
+            'api': cl.api_url, 'token': tokf, 'ca': c['ca'], 'crt': c['client_crt'], 'key': c['client_key'],
+            'notify': note.port, 'kcsi': kt.KCSI}, rules=E2E_RULES).start()
+        alert = lab_alert(crilab.NS, crilab.POD, lab.container)
         t0 = time.time()
         code, rep = r.post(alert)
         eq(code, 200, 'accepted: %r' % rep)
-        deadline = time.time() + 120
-        while time.time() < deadline and not (os.path.exists(r.incidents) and open(r.incidents).read().strip()):
-            time.sleep(0.1)
-        inc = json.loads(open(r.incidents).read().splitlines()[0])
+        inc = incidents(r, timeout=180)[0]
         print('  alert to archive: %.2fs (checkpoint %.2fs)' % (time.time() - t0, inc.get('checkpoint_seconds', 0)))
         eq(inc['result'], 'ok', 'incident: %r' % inc)
-        eq((inc['namespace'], inc['pod'], inc['container'], inc['node']), ('shop', 'web-5d8f7-abcde', 'app', 'node-a'),
+        eq((inc['namespace'], inc['pod'], inc['container'], inc['node']), ('kcsi-lab', 'webapp', 'app', 'node-a'),
            'target (container name from the pod status by ID)')
         arch = inc['archive']
-        assert os.path.basename(arch).startswith('checkpoint-web-5d8f7-abcde_shop-app-'), arch
+        assert os.path.dirname(arch) == cl.node_dir and os.path.basename(arch).startswith(
+            'checkpoint-webapp_kcsi-lab-app-'), arch
         eq(inc['sha256'], hashlib.sha256(open(arch, 'rb').read()).hexdigest(), 'sha256 recorded')
         eq(r.q('SELECT sha256, event FROM jobs')[0], (inc['sha256'], rep['id']), 'sha256 with its event')
         show = jrun('show', '--json', arch)[0]
-        eq((show['namespace'], show['pod'], show['container']), ('shop', 'web-5d8f7-abcde', 'app'), 'kcsi show')
+        eq((show['engine'], show['namespace'], show['pod'], show['container']),
+           ('containerd', 'kcsi-lab', 'webapp', 'app'), 'kcsi show: a containerd CRI archive')
         procs = jrun('ps', '--json', arch)
         evil = [p for p in procs if p['cmdline'] == ['[kworker/0:2-evil]']]
         eq(len(evil), 1, 'the attack process is in the checkpoint: %r' % [p['cmdline'] for p in procs])
@@ -697,45 +1054,65 @@ hooks:
         assert {'KCSI-MASQ-001', 'KCSI-NET-IRC-001'} <= {f['id'] for f in verdict['findings']}
         eq(inc['hooks']['vault']['exit'], 0, 'vault hook')
         eq(inc['results'], {'checkpoint': 'ok', 'label': 'ok', 'notify': 'ok'}, 'every action done')
-        pod = json.load(open(state))['pods']['shop/web-5d8f7-abcde']
+        pod = cl.pod('kcsi-lab/webapp')
         eq(pod['metadata']['labels']['kcsi.io/incident'], inc['incident'], 'pod labelled')
         eq(pod['metadata']['annotations']['kcsi.io/sha256'], inc['sha256'], 'pod annotated')
         deadline = time.time() + 10
         while time.time() < deadline and not note.got:
             time.sleep(0.05)
         eq(note.got[0]['incident'], inc['incident'], 'notify webhook')
-        reqs = [json.loads(x) for x in open(os.path.join(ckdir, 'requests.jsonl'))]
-        eq([x['path'] for x in reqs if x['method'] == 'POST'],
-           ['/checkpoint/shop/web-5d8f7-abcde/app?timeout=60'], 'one kubelet request')
+        eq([x['path'] for x in cl.requests('kubelet')], ['/checkpoint/kcsi-lab/webapp/app?timeout=60'],
+           'one kubelet request')
         # a second alert on the same container inside the cooldown: no new checkpoint
         eq(r.post(alert.replace('09:44:58', '09:44:59'))[0], 200, 'second alert')
         r.wait_idle()
-        eq(len([x for x in open(os.path.join(ckdir, 'requests.jsonl')) if '"POST"' in x]), 1, 'cooldown')
+        eq(len(cl.requests('kubelet')), 1, 'cooldown')
 
         # kcsi checkpoint by hand against the same kubelet
-        rc, out, err = run('checkpoint', '--kubelet', base, '--cert', c['client_crt'], '--key', c['client_key'],
-                           '--cacert', c['ca'], '--timeout', '30', '--sha256', 'shop/web-5d8f7-abcde/app')
+        base = cl.kubelet_url
+        cert = ['--cert', c['client_crt'], '--key', c['client_key'], '--cacert', c['ca']]
+        rc, out, err = run('checkpoint', '--kubelet', base, *cert, '--timeout', '30', '--sha256', 'kcsi-lab/webapp/app')
         path = out.decode().split()[0]
-        assert os.path.basename(path).startswith('checkpoint-web-5d8f7-abcde_shop-app-') and os.path.exists(path), out
-        rc, out, err = run('checkpoint', '--kubelet', base, '--cert', c['client_crt'], '--key', c['client_key'],
-                           '--cacert', c['ca'], 'shop/no-such-pod/app', check=False)
+        assert os.path.basename(path).startswith('checkpoint-webapp_kcsi-lab-app-') and os.path.exists(path), out
+        rc, out, err = run('checkpoint', '--kubelet', base, *cert, 'kcsi-lab/no-such-pod/app', check=False)
         assert rc == 8 and '404' in err, err
-        rc, out, err = run('checkpoint', '--kubelet', base, '--cert', c['client_crt'], '--key', c['client_key'],
-                           '--cacert', c['ca'], 'fail-500/p/c', check=False)
+        rc, out, err = run('checkpoint', '--kubelet', base, *cert, 'fail-500/p/c', check=False)
         assert rc == 1 and '500' in err and 'CRIU dump failed' in err, err
         rc, out, err = run('checkpoint', '--kubelet', base, '--cert', c['rogue_crt'], '--key', c['rogue_key'],
-                           '--cacert', c['ca'], 'shop/web-5d8f7-abcde/app', check=False)
+                           '--cacert', c['ca'], 'kcsi-lab/webapp/app', check=False)
         assert rc != 0 and err, 'a client certificate of another CA is refused: ' + err
-        rc, out, err = run('checkpoint', '--kubelet', base, 'shop/%2e%2e/app', check=False)
+        rc, out, err = run('checkpoint', '--kubelet', base, 'kcsi-lab/%2e%2e/app', check=False)
         eq(rc, 9, 'hostile name: ' + err)
-        # and podman directly
-        rc, out, err = run('checkpoint', '--podman', '--output', work, name)
-        p2 = jrun('ps', '--json', out.decode().strip())
-        assert [p for p in p2 if p['cmdline'] == ['[kworker/0:2-evil]']], 'podman checkpoint: %r' % p2
     finally:
         if r:
             r.stop()
-        if kub:
-            kub.kill()
-            kub.wait()
+        if cl:
+            cl.stop()
+        lab.close()
+
+
+IMAGE = 'localhost/debian-perl:12'
+PODMAN = ['podman', '--runtime', 'runc']
+
+
+def test_checkpoint_podman():
+    """kcsi checkpoint --podman: a local container checkpointed, and left running."""
+    if os.geteuid() != 0:
+        raise kt.Skip('needs root (podman + CRIU)')
+    if not shutil.which('podman') or subprocess.run(PODMAN + ['image', 'exists', IMAGE]).returncode != 0:
+        raise kt.Skip('podman or %s missing (lab/setup.sh)' % IMAGE)
+    name = 'kcsi-ckpt-podman-%d' % os.getpid()
+    work = os.path.join(kt.tmpdir(), 'podman-ckpt')
+    os.makedirs(work, exist_ok=True)
+    subprocess.run(PODMAN + ['rm', '-f', name], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run(PODMAN + ['run', '-d', '--name', name, '--network', 'none', '--ulimit', 'nofile=1024:1024',
+                             '--ulimit', 'nproc=4096:4096', '--label', 'kcsi-lab=respond-podman', IMAGE,
+                             'perl', '-e', '$0="[kworker/9:9-x]"; sleep 1 while 1'], check=True, stdout=subprocess.DEVNULL)
+    try:
+        rc, out, err = run('checkpoint', '--podman', '--output', work, name, timeout=300)
+        procs = jrun('ps', '--json', out.decode().strip())
+        assert [p for p in procs if p['cmdline'] == ['[kworker/9:9-x]']], procs
+        st = subprocess.run(PODMAN + ['inspect', '-f', '{{.State.Running}}', name], stdout=subprocess.PIPE).stdout
+        eq(st.strip(), b'true', 'left running')
+    finally:
         subprocess.run(PODMAN + ['rm', '-f', '-t', '0', name], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -113,14 +113,40 @@ void kcsi_policy_decide(const kcsi_policy *p, const kcsi_falco_event *ev, kcsi_d
 
 typedef struct kcsi_tls {
 	const char *cert, *key, *cacert; /* PEM files; NULL: none / system CAs */
-	const char *token;               /* bearer token for the API, or NULL */
-	bool insecure;                   /* skip server verification (tests only) */
+	const char *token;               /* bearer token (API, or a kubelet with webhook authn), or NULL */
+	bool insecure;                   /* skip the server's verification (said so by the caller) */
 	long timeout_s;                  /* whole request */
 } kcsi_tls;
 
+/* A kubeconfig's context: the API server, its CA, the user's client
+ * certificate and key or token.  Paths are made absolute (relative to the
+ * kubeconfig's directory); *-data members are decoded into files of a
+ * private directory that kcsi_kubeconfig_free removes.  Credential plugins
+ * (exec, auth-provider) are refused. */
+typedef struct kcsi_kubeconfig {
+	char *server;             /* https://HOST:PORT */
+	char *context;            /* the context used */
+	char *cacert, *cert, *key;
+	char *token, *token_file; /* token (inline, or tokenFile's content) */
+	bool insecure;            /* insecure-skip-tls-verify: true */
+	char *tmpdir;
+} kcsi_kubeconfig;
+
+/* A bearer token from a file (its trailing newline removed), refused when
+ * empty or not fit for an HTTP header (malloc'd; NULL with *err). */
+char *kcsi_token_file(const char *path, kcsi_error *err);
+
+/* context NULL: the file's current-context. */
+kcsi_code kcsi_kubeconfig_load(const char *path, const char *context, kcsi_kubeconfig *kc, kcsi_error *err);
+/* Its TLS settings and credentials into tls (pointers into kc). */
+void kcsi_kubeconfig_tls(const kcsi_kubeconfig *kc, kcsi_tls *tls);
+void kcsi_kubeconfig_free(kcsi_kubeconfig *kc);
+
 /* POST {base}/checkpoint/{ns}/{pod}/{ctr}?timeout=S; on success *archive is
  * the path the kubelet wrote (malloc'd).  *http gets the status (0: no reply).
- * 401/403/404/500 and others become messages that say what to check. */
+ * 401/403/404/500 and others become messages that say what to check.  base
+ * is the kubelet (https://ADDRESS:PORT) or the API server's node proxy
+ * ({api}/api/v1/nodes/NODE/proxy). */
 kcsi_code kcsi_kubelet_checkpoint(const char *base, const char *ns, const char *pod,
 				  const char *ctr, long timeout_s, const kcsi_tls *tls,
 				  char **archive, long *http, kcsi_error *err);
@@ -130,6 +156,12 @@ kcsi_code kcsi_kubelet_checkpoint(const char *base, const char *ns, const char *
 kcsi_code kcsi_kube_pod(const char *api, const char *ns, const char *pod, const char *want_id,
 			const kcsi_tls *tls, char *node, size_t node_cap, char *ctr, size_t ctr_cap,
 			kcsi_error *err);
+/* GET {api}/api/v1/nodes/{node}: where its kubelet listens, the first of
+ * InternalIP, InternalDNS, ExternalIP, ExternalDNS, Hostname in
+ * status.addresses (an IPv6 address in brackets) and
+ * status.daemonEndpoints.kubeletEndpoint.Port (10250 when absent). */
+kcsi_code kcsi_kube_node(const char *api, const char *node, const kcsi_tls *tls, char *addr, size_t addr_cap,
+			 int *port, kcsi_error *err);
 /* PATCH (merge) the pod's labels and annotations; json is the patch body. */
 kcsi_code kcsi_kube_patch_pod(const char *api, const char *ns, const char *pod, const char *json,
 			      const kcsi_tls *tls, kcsi_error *err);
@@ -149,6 +181,25 @@ typedef struct kcsi_responder kcsi_responder;
 kcsi_code kcsi_respond_open(const char *config, kcsi_responder **out, kcsi_error *err);
 /* A summary of the loaded config as JSON (for --check-config). */
 void kcsi_respond_describe(kcsi_responder *r, FILE *f);
+/* What the configuration allows that weakens it, or that could not be
+ * checked here (TLS verification skipped; the in-cluster environment absent
+ * when checking a configuration outside the pod): one sentence each.  The
+ * responder also logs them at start; incidents say which applied. */
+size_t kcsi_respond_nwarnings(const kcsi_responder *r);
+const char *kcsi_respond_warning(const kcsi_responder *r, size_t i);
+
+/* ---- what the node agent reports back ----
+ * With a `vault:` section, the responder waits for each archive the kubelet
+ * wrote to be stored by `kcsi collect` on its node, which writes a receipt
+ * into the vault (kcsi_collect_receipt in kcsi/vault.h); the caller gives
+ * the function that looks one up.  It returns KCSI_OK with the receipt (an
+ * object: name, node, id, sha256, size, ...; a new reference),
+ * KCSI_ERR_NOTFOUND while there is none yet, or another error (tried again). */
+typedef kcsi_code (*kcsi_receipt_fn)(void *ctx, const char *archive_name, json_t **receipt, kcsi_error *err);
+/* The vault section's store (NULL: the caller's default store), and
+ * whether the section is there at all. */
+bool kcsi_respond_wants_receipts(const kcsi_responder *r, const char **store);
+void kcsi_respond_set_receipts(kcsi_responder *r, kcsi_receipt_fn fn, void *ctx);
 /* The loaded policy (owned by the responder). */
 const kcsi_policy *kcsi_respond_policy(const kcsi_responder *r);
 /* Where the responder's log records go (component "respond") unless the

@@ -145,15 +145,24 @@ typedef struct kcsi_collect_opts {
 	bool analyze_missing;     /* a report was asked for, but there is no command to make it */
 	const volatile sig_atomic_t *stop; /* watching ends when this is set (a signal handler's flag) */
 	kcsi_log *log;            /* one record per event (component "collect") */
+	const char *node;         /* the node's name, for the receipts (NULL: none said) */
 } kcsi_collect_opts;
 
 /* Take finished checkpoints from the directory into the vault: a file that
  * has been unchanged for settle_s, that no process holds open for writing and
  * that is a complete archive is put in the vault, verified there, optionally
- * analysed, and its node copy overwritten and deleted.  When the put fails
- * the node copy is kept and taken again later.  Watches with inotify until
- * *stop, or (once) takes what is there and returns. */
+ * analysed, its receipt written (see kcsi_collect_receipt), and its node copy
+ * overwritten and deleted.  When the put or the receipt fails the node copy
+ * is kept and taken again later.  Watches with inotify until *stop, or
+ * (once) takes what is there and returns. */
 kcsi_code kcsi_collect(kcsi_vault *v, const kcsi_collect_opts *o, kcsi_error *err);
+
+/* The receipt kcsi collect wrote for the archive of this file name (the
+ * kubelet's name, no directory) once the vault's copy verified: an object
+ * {format "kcsi-collect-receipt", version, name, node, id, sha256, size,
+ * store, ledger_seq, actor, time, case, report, node_copy}.
+ * KCSI_ERR_NOTFOUND while there is none; needs no keys. */
+kcsi_code kcsi_collect_receipt(kcsi_vault *v, const char *archive_name, json_t **out, kcsi_error *err);
 
 /* ---- node agent helpers ---- */
 

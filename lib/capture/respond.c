@@ -100,7 +100,12 @@ kcsi_code kcsi_respond_open(const char *config, kcsi_responder **out, kcsi_error
 	pthread_mutex_init(&r->conn_lock, NULL);
 	pthread_cond_init(&r->q_cond, NULL);
 	pthread_cond_init(&r->w_cond, NULL);
-	text = rsp_read_file(config, 1 << 20, &len, err);
+	pthread_cond_init(&r->receipts_cond, NULL);
+	pthread_mutex_init(&r->api_token.lock, NULL);
+	pthread_mutex_init(&r->kubelet_token.lock, NULL);
+	r->warnings = json_array();
+	r->incident_warnings = json_array();
+	text = kcsi_capture_read_file(config, 1 << 20, &len, err);
 	if (!text) {
 		kcsi_respond_close(r);
 		return err->code;
@@ -130,6 +135,19 @@ void kcsi_respond_set_log(kcsi_responder *r, kcsi_log *log)
 {
 	if (!r->own_log)
 		r->log = log;
+}
+
+bool kcsi_respond_wants_receipts(const kcsi_responder *r, const char **store)
+{
+	if (store)
+		*store = r->vault_store;
+	return r->want_receipts && r->mode == MODE_KUBELET;
+}
+
+void kcsi_respond_set_receipts(kcsi_responder *r, kcsi_receipt_fn fn, void *ctx)
+{
+	r->receipt_fn = fn;
+	r->receipt_ctx = ctx;
 }
 
 /* ---- run ---- */
@@ -198,6 +216,8 @@ static kcsi_code start(kcsi_responder *r, kcsi_error *err)
 		pthread_mutex_unlock(&r->q_lock);
 		pthread_create(&r->input_t[i], NULL, rsp_file_main, a);
 	}
+	if (r->want_receipts && r->mode == MODE_KUBELET && r->receipt_fn)
+		pthread_create(&r->receipts_t, NULL, rsp_receipts_main, r);
 	if (r->port && (rc = rsp_start_http(r, err)))
 		return rc;
 	return KCSI_OK;
@@ -240,6 +260,9 @@ static void drain(kcsi_responder *r)
 		MHD_quiesce_daemon(r->mhd);
 	}
 	kcsi_respond_stop(r);
+	pthread_mutex_lock(&r->q_lock);
+	pthread_cond_broadcast(&r->receipts_cond);
+	pthread_mutex_unlock(&r->q_lock);
 	if (r->mhd) {
 		MHD_stop_daemon(r->mhd);
 		r->mhd = NULL;
@@ -262,6 +285,8 @@ static void drain(kcsi_responder *r)
 	pthread_join(r->decider_t, NULL);
 	for (int i = 0; r->worker_t && i < r->max_concurrent; i++)
 		pthread_join(r->worker_t[i], NULL);
+	if (r->receipts_t)
+		pthread_join(r->receipts_t, NULL);
 	pthread_mutex_lock(&r->db_lock);
 	sqlite3_close(r->db);
 	r->db = NULL;
@@ -275,6 +300,13 @@ kcsi_code kcsi_respond_run(kcsi_responder *r, kcsi_error *err)
 	sigset_t set, old;
 	int sig = 0;
 
+	if (r->in_cluster_absent)
+		return kcsi_error_set(err, KCSI_ERR_USAGE,
+				      "kubernetes.in_cluster: not in a pod with a service account (KUBERNETES_SERVICE_HOST/"
+				      "PORT or the token missing): the responder cannot reach the Kubernetes API");
+	if (r->want_receipts && r->mode == MODE_KUBELET && !r->receipt_fn)
+		return kcsi_error_set(err, KCSI_ERR_UNSUPPORTED,
+				      "vault: receipts are asked for but there is no vault to read them from");
 	kcsi_http_init();
 	gnutls_global_init();
 	if ((rc = open_outputs(r, err)) || (rc = rsp_db_open(r, err)) || (rc = rsp_recover(r, err)))
@@ -295,6 +327,8 @@ kcsi_code kcsi_respond_run(kcsi_responder *r, kcsi_error *err)
 			json_boolean(r->tls_cert_pem != NULL), "mode", json_string(modes[r->mode]), "dry_run",
 			json_boolean(r->dry_run), "rules", json_integer((json_int_t)kcsi_policy_nrules(r->policy)), "pid",
 			json_integer(getpid()), NULL);
+		for (size_t i = 0; i < json_array_size(r->warnings); i++)
+			rsp_log(r, KCSI_LOG_WARNING, kcsi_respond_warning(r, i), NULL);
 		sig = wait_for_end(r, &set);
 		rsp_log(r, KCSI_LOG_INFO, "stopping", "signal", sig ? json_string(strsignal(sig)) : json_null(), NULL);
 	}
@@ -314,6 +348,10 @@ static void free_queues(kcsi_responder *r)
 		free(c);
 	}
 	for (struct pod_cache *p = r->pods, *n; p; p = n) {
+		n = p->next;
+		free(p);
+	}
+	for (struct node_cache *p = r->node_addrs, *n; p; p = n) {
 		n = p->next;
 		free(p);
 	}
@@ -351,7 +389,11 @@ void kcsi_respond_close(kcsi_responder *r)
 	free(r->bearer);
 	free(r->hmac);
 	free(r->api);
-	free(r->api_token);
+	rsp_token_free(&r->api_token);
+	rsp_token_free(&r->kubelet_token);
+	kcsi_kubeconfig_free(&r->kubeconfig);
+	json_decref(r->warnings);
+	json_decref(r->incident_warnings);
 	free((char *)r->api_tls.cacert);
 	free((char *)r->api_tls.cert);
 	free((char *)r->api_tls.key);

@@ -18,6 +18,30 @@
 
 /* ---- hooks ---- */
 
+/* Append text to b with each {NAME} of vars (NAME, value pairs, then NULL)
+ * replaced by its value; *first (when given) gets the NAME whose value
+ * begins the text. */
+static void expand_vars(const char *text, const char *const *vars, kcsi_buf *b, const char **first)
+{
+	size_t start = b->len;
+	for (const char *p = text; *p;) {
+		bool hit = false;
+		for (int i = 0; *p == '{' && vars[i]; i += 2) {
+			size_t kl = strlen(vars[i]);
+			if (!strncmp(p + 1, vars[i], kl) && p[1 + kl] == '}') {
+				if (first && b->len == start && !*first)
+					*first = vars[i];
+				kcsi_buf_add(b, vars[i + 1], strlen(vars[i + 1]));
+				p += kl + 2;
+				hit = true;
+				break;
+			}
+		}
+		if (!hit)
+			kcsi_buf_addc(b, *p++);
+	}
+}
+
 /* The hook's argv: the template split on spaces and tabs, each {NAME} of
  * vars (NAME, value pairs) replaced by its value inside its word: no shell,
  * so no value can make a command or another word.  A value that would begin
@@ -36,22 +60,7 @@ static int hook_argv(const char *tmpl, const char *const *vars, char **argv, siz
 		const char *first = NULL; /* the variable that begins the word */
 		kcsi_buf b;
 		kcsi_buf_init(&b, 1 << 16);
-		for (const char *p = w; *p;) {
-			bool hit = false;
-			for (int i = 0; *p == '{' && vars[i]; i += 2) {
-				size_t kl = strlen(vars[i]);
-				if (!strncmp(p + 1, vars[i], kl) && p[1 + kl] == '}') {
-					if (b.len == 0 && !first)
-						first = vars[i];
-					kcsi_buf_add(&b, vars[i + 1], strlen(vars[i + 1]));
-					p += kl + 2;
-					hit = true;
-					break;
-				}
-			}
-			if (!hit)
-				kcsi_buf_addc(&b, *p++);
-		}
+		expand_vars(w, vars, &b, &first);
 		if (w[0] != '-' && kcsi_buf_str(&b)[0] == '-') {
 			snprintf(why, why_cap, "{%s} would begin an argument with '-' (read as an option): not run",
 				 first ? first : "?");
@@ -127,22 +136,104 @@ static json_t *run_hooks(kcsi_responder *r, const struct job *j, const char *inc
 
 /* ---- the target ---- */
 
-static bool kubelet_base(kcsi_responder *r, const char *node, char *out, size_t cap)
+kcsi_code rsp_patch_pod(kcsi_responder *r, const char *ns, const char *pod, const char *patch, kcsi_error *err)
+{
+	kcsi_tls t;
+	char *tok;
+	rsp_tls_now(&r->api_tls, &r->api_token, &t, &tok);
+	kcsi_code rc = kcsi_kube_patch_pod(r->api, ns, pod, patch, &t, err);
+	free(tok);
+	return rc;
+}
+
+/* A request to the API with its token as of now. */
+static kcsi_code kube_pod(kcsi_responder *r, struct job *j, char *ctr, size_t ctr_cap, kcsi_error *err)
+{
+	kcsi_tls t;
+	char *tok;
+	rsp_tls_now(&r->api_tls, &r->api_token, &t, &tok);
+	kcsi_code rc = kcsi_kube_pod(r->api, j->ns, j->pod, !j->container[0] && j->container_id[0] ? j->container_id : NULL,
+				     &t, j->node, sizeof(j->node), ctr, ctr_cap, err);
+	free(tok);
+	return rc;
+}
+
+/* The node's kubelet address and port (from its status, cached 30 s; the
+ * node's name and 10250 without an API, as in record mode). */
+static kcsi_code node_endpoint(kcsi_responder *r, const char *node, char *addr, size_t cap, int *port, kcsi_error *err)
+{
+	uint64_t now = kcsi_mono_ns();
+	kcsi_tls t;
+	char *tok;
+	kcsi_code rc;
+
+	if (!r->api) {
+		snprintf(addr, cap, "%s", node);
+		*port = 10250;
+		return KCSI_OK;
+	}
+	pthread_mutex_lock(&r->q_lock);
+	for (struct node_cache *c = r->node_addrs; c; c = c->next)
+		if (!strcmp(c->node, node) && now - c->at < 30000000000ull) {
+			snprintf(addr, cap, "%s", c->addr);
+			*port = c->port;
+			pthread_mutex_unlock(&r->q_lock);
+			return KCSI_OK;
+		}
+	pthread_mutex_unlock(&r->q_lock);
+	rsp_tls_now(&r->api_tls, &r->api_token, &t, &tok);
+	rc = kcsi_kube_node(r->api, node, &t, addr, cap, port, err);
+	free(tok);
+	if (rc)
+		return rc;
+	/* one entry per node, refreshed in place */
+	pthread_mutex_lock(&r->q_lock);
+	struct node_cache *c = r->node_addrs;
+	while (c && strcmp(c->node, node))
+		c = c->next;
+	if (!c && (c = calloc(1, sizeof(*c)))) {
+		snprintf(c->node, sizeof(c->node), "%s", node);
+		c->next = r->node_addrs;
+		r->node_addrs = c;
+	}
+	if (c) {
+		snprintf(c->addr, sizeof(c->addr), "%s", addr);
+		c->port = *port;
+		c->at = now;
+	}
+	pthread_mutex_unlock(&r->q_lock);
+	return KCSI_OK;
+}
+
+/* Where the node's kubelet is: kubelet.nodes, the API server's node proxy,
+ * or the URL template with {node}, {address} and {port} replaced. */
+static kcsi_code kubelet_base(kcsi_responder *r, const char *node, char *out, size_t cap, kcsi_error *err)
 {
 	json_t *v = r->kubelet_nodes ? json_object_get(r->kubelet_nodes, node) : NULL;
+	char addr[260] = "", port[16] = "";
+	int p = 0;
+	kcsi_code rc;
+	kcsi_buf b;
+
 	if (v && json_is_string(v)) {
 		snprintf(out, cap, "%s", json_string_value(v));
-		return true;
-	}
-	const char *p = strstr(r->kubelet_url, "{node}");
-	if (!p) {
-		snprintf(out, cap, "%s", r->kubelet_url);
-		return true;
+		return KCSI_OK;
 	}
 	if (!kcsi_dns1123_subdomain(node))
-		return false;
-	snprintf(out, cap, "%.*s%s%s", (int)(p - r->kubelet_url), r->kubelet_url, node, p + 6);
-	return true;
+		return kcsi_error_set(err, KCSI_ERR_UNSAFE, "the node name is not a DNS-1123 name: refused");
+	if (r->kubelet_via_api) {
+		snprintf(out, cap, "%s/api/v1/nodes/%s/proxy", r->api ? r->api : "", node);
+		return KCSI_OK;
+	}
+	if (r->kubelet_by_address && (rc = node_endpoint(r, node, addr, sizeof(addr), &p, err)))
+		return rc;
+	snprintf(port, sizeof(port), "%d", p);
+	const char *const vars[] = {"node", node, "address", addr, "port", port, NULL};
+	kcsi_buf_init(&b, cap - 1);
+	expand_vars(r->kubelet_url, vars, &b, NULL);
+	snprintf(out, cap, "%s", kcsi_buf_str(&b));
+	kcsi_buf_free(&b);
+	return KCSI_OK;
 }
 
 /* Resolve node (and container name when only the ID is known). */
@@ -176,9 +267,7 @@ static kcsi_code resolve(kcsi_responder *r, struct job *j, kcsi_error *err)
 		return KCSI_OK;
 	}
 	char ctr[64] = "";
-	kcsi_code rc = kcsi_kube_pod(r->api, j->ns, j->pod,
-				     !j->container[0] && j->container_id[0] ? j->container_id : NULL, &r->api_tls,
-				     j->node, sizeof(j->node), ctr, sizeof(ctr), err);
+	kcsi_code rc = kube_pod(r, j, ctr, sizeof(ctr), err);
 	if (rc)
 		return rc;
 	if (!j->container[0])
@@ -276,6 +365,7 @@ static void incident_head(struct act *a)
 	json_object_set_new(inc, "incident", json_string(a->incident));
 	json_object_set_new(inc, "time", json_string(t));
 	json_object_set_new(inc, "event", json_integer(j->event));
+	json_object_set_new(inc, "alert", rsp_event_key(a->r, j->event));
 	json_object_set_new(inc, "job", json_integer(j->id));
 	json_object_set_new(inc, "rule", rsp_jstr(j->rule));
 	json_object_set_new(inc, "priority", json_string(j->priority));
@@ -291,6 +381,9 @@ static void incident_head(struct act *a)
 	if (j->actions & KCSI_ACT_NOTIFY)
 		json_array_append_new(actions, json_string("notify"));
 	json_object_set_new(inc, "actions", actions);
+	if (json_array_size(a->r->incident_warnings) && (j->actions & (KCSI_ACT_CHECKPOINT | KCSI_ACT_LABEL)) &&
+	    a->r->mode == MODE_KUBELET)
+		json_object_set(inc, "warnings", a->r->incident_warnings);
 }
 
 /* The kubelet's checkpoint API (a failure on no reply or 5xx is tried again). */
@@ -299,13 +392,21 @@ static void checkpoint_kubelet(struct act *a, const char *base)
 	kcsi_responder *r = a->r;
 	struct job *j = a->j;
 	long http = 0;
-	if (kcsi_kubelet_checkpoint(base, j->ns, j->pod, j->container, r->ckpt_timeout, &r->kubelet_tls, &a->archive,
-				    &http, &a->err)) {
+	kcsi_tls t;
+	char *tok, url[2048], q[40] = "";
+	rsp_tls_now(&r->kubelet_tls, r->kubelet_tok, &t, &tok);
+	if (r->ckpt_timeout > 0)
+		snprintf(q, sizeof(q), "?timeout=%ld", r->ckpt_timeout);
+	snprintf(url, sizeof(url), "POST %s/checkpoint/%s/%s/%s%s", base, j->ns, j->pod, j->container, q);
+	json_object_set_new(a->inc, "checkpoint_request", rsp_jstr(url));
+	if (kcsi_kubelet_checkpoint(base, j->ns, j->pod, j->container, r->ckpt_timeout, &t, &a->archive, &http,
+				    &a->err)) {
 		a->error = a->err.msg;
 		a->ok = false;
 		/* no reply or 5xx: try again; 4xx: a fact that will not change */
 		a->finished = (http >= 400 && http < 500) || j->attempts >= r->attempts;
 	}
+	free(tok);
 	json_object_set_new(a->inc, "kubelet", rsp_jstr(base));
 	json_object_set_new(a->inc, "kubelet_status", http ? json_integer(http) : json_null());
 }
@@ -322,7 +423,8 @@ static void checkpoint(struct act *a)
 	if (j->t0)
 		rsp_hist_add(&r->m.to_request, c0 - j->t0);
 	if (r->mode == MODE_RECORD) {
-		if (!kubelet_base(r, j->node, base, sizeof(base)))
+		kcsi_error e;
+		if (kubelet_base(r, j->node, base, sizeof(base), &e))
 			snprintf(base, sizeof(base), "invalid-node");
 		snprintf(a->record_url, sizeof(a->record_url), "%s/checkpoint/%s/%s/%s?timeout=%ld", base, j->ns,
 			 j->pod, j->container, r->ckpt_timeout);
@@ -333,12 +435,14 @@ static void checkpoint(struct act *a)
 			a->error = a->err.msg;
 			a->ok = false;
 		}
-	} else if (!kubelet_base(r, j->node, base, sizeof(base))) {
-		a->error = "the node name is not a DNS-1123 name: refused";
-		a->ok = false;
 	} else if (!j->container[0]) {
 		a->error = "no container name";
 		a->ok = false;
+	} else if (kubelet_base(r, j->node, base, sizeof(base), &a->err)) {
+		a->error = a->err.msg;
+		a->ok = false;
+		/* an API that cannot be reached is tried again; a node without an address is not */
+		a->finished = a->err.code != KCSI_ERR_IO || j->attempts >= r->attempts;
 	} else {
 		checkpoint_kubelet(a, base);
 	}
@@ -392,10 +496,13 @@ static void after_checkpoint(struct act *a)
 	json_object_set_new(a->inc, "archive", rsp_jstr(a->archive));
 	if (!a->archive)
 		return;
+	bool receipt = a->r->mode == MODE_KUBELET && a->r->want_receipts;
 	if (kcsi_sha256_file(a->archive, a->sha, &e) == KCSI_OK)
 		json_object_set_new(a->inc, "sha256", json_string(a->sha));
-	else
+	else if (!receipt) /* (the archive is on the node: the node agent's receipt will say) */
 		json_object_set_new(a->inc, "sha256_error", rsp_jstr(e.msg));
+	if (receipt)
+		json_object_set_new(a->inc, "vault", json_string("waiting for the node agent's receipt"));
 	json_object_set_new(a->inc, "hooks", run_hooks(a->r, a->j, a->incident, a->archive, a->sha));
 }
 
@@ -422,7 +529,7 @@ static void label(struct act *a)
 		kcsi_error e;
 		if (!ps)
 			action_result(r, &a->res, KCSI_ACT_LABEL, OUT_FAILED, "the patch could not be made");
-		else if (kcsi_kube_patch_pod(r->api, j->ns, j->pod, ps, &r->api_tls, &e) == KCSI_OK)
+		else if (rsp_patch_pod(r, j->ns, j->pod, ps, &e) == KCSI_OK)
 			action_result(r, &a->res, KCSI_ACT_LABEL, OUT_OK, NULL);
 		else
 			action_result(r, &a->res, KCSI_ACT_LABEL, OUT_FAILED, e.msg);

@@ -4,93 +4,15 @@
 #include <ctype.h>
 #include <errno.h>
 #include <gnutls/gnutls.h>
+#include <stdarg.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "capture/responder.h"
 
-/* ---- files and secrets ---- */
-
-char *rsp_read_file(const char *path, size_t max, size_t *len, kcsi_error *err)
-{
-	FILE *f = fopen(path, "rb");
-	char *buf;
-	size_t n;
-	if (!f) {
-		kcsi_error_set(err, KCSI_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-		return NULL;
-	}
-	buf = malloc(max + 1);
-	n = buf ? fread(buf, 1, max + 1, f) : 0;
-	fclose(f);
-	if (!buf) {
-		kcsi_error_set(err, KCSI_ERR_NOMEM, "out of memory");
-		return NULL;
-	}
-	if (n > max) {
-		free(buf);
-		kcsi_error_set(err, KCSI_ERR_LIMIT, "%s: larger than %zu bytes", path, max);
-		return NULL;
-	}
-	buf[n] = '\0';
-	if (len)
-		*len = n;
-	return buf;
-}
-
-/* Refuse a secret that cannot protect anything: empty, only whitespace, with
- * a NUL byte (the rest would be ignored), or, for a token sent in an HTTP
- * header, with control characters or whitespace at either end (a header
- * cannot carry it, so nobody could present it).  `key` names it. */
-static kcsi_code check_secret(const char *s, size_t n, bool header, const char *key, kcsi_error *err)
-{
-	bool blank = true;
-	for (size_t i = 0; i < n; i++)
-		blank &= isspace((unsigned char)s[i]) != 0;
-	if (blank)
-		return kcsi_error_set(err, KCSI_ERR_FORMAT, "%s: empty secret", key);
-	if (memchr(s, '\0', n))
-		return kcsi_error_set(err, KCSI_ERR_FORMAT, "%s: the secret holds a NUL byte", key);
-	if (!header)
-		return KCSI_OK;
-	if (isspace((unsigned char)s[0]) || isspace((unsigned char)s[n - 1]))
-		return kcsi_error_set(err, KCSI_ERR_FORMAT, "%s: the token starts or ends with whitespace", key);
-	for (size_t i = 0; i < n; i++)
-		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
-			return kcsi_error_set(err, KCSI_ERR_FORMAT, "%s: the token holds a control character", key);
-	return KCSI_OK;
-}
-
-/* A secret given inline (copied), or NULL when s is NULL. */
-static char *inline_secret(const char *s, bool header, const char *key, kcsi_error *err)
-{
-	char *copy;
-	if (!s || check_secret(s, strlen(s), header, key, err))
-		return NULL;
-	if (!(copy = strdup(s)))
-		kcsi_error_set(err, KCSI_ERR_NOMEM, "out of memory");
-	return copy;
-}
-
-/* A secret from a file, trailing whitespace (the newline) removed. */
-static char *read_secret(const char *path, bool header, const char *key, kcsi_error *err)
-{
-	size_t n;
-	char where[4400], *s = rsp_read_file(path, 8192, &n, err);
-	if (!s) {
-		kcsi_error_prefix(err, "%s", key);
-		return NULL;
-	}
-	while (n && isspace((unsigned char)s[n - 1]))
-		s[--n] = '\0';
-	snprintf(where, sizeof(where), "%s: %s", key, path);
-	if (check_secret(s, n, header, where, err)) {
-		free(s);
-		return NULL;
-	}
-	return s;
-}
+/* ---- secrets ---- */
 
 /* auth.NAME (inline) or auth.NAME_file: at most one of them. */
 static kcsi_code auth_secret(json_t *s, const char *name, bool header, char **out, kcsi_error *err)
@@ -106,9 +28,9 @@ static kcsi_code auth_secret(json_t *s, const char *name, bool header, char **ou
 		return kcsi_error_set(err, KCSI_ERR_FORMAT, "auth.%s and auth.%s: give one of them", ikey, fkey);
 	snprintf(where, sizeof(where), "auth.%s", inl ? ikey : fkey);
 	if (inl)
-		*out = inline_secret(inl, header, where, err);
+		*out = kcsi_secret_inline(inl, header, where, err);
 	else if (file)
-		*out = read_secret(file, header, where, err);
+		*out = kcsi_secret_file(file, header, where, err);
 	return (inl || file) && !*out ? err->code : KCSI_OK;
 }
 
@@ -160,96 +82,6 @@ static kcsi_code check_tls(const kcsi_responder *r, kcsi_error *err)
 	return rc;
 }
 
-/* kubeconfig: the current context's server, CA, client certificate/key or
- * token (file paths; relative to the kubeconfig's directory). */
-static kcsi_code load_kubeconfig(kcsi_responder *r, const char *path, kcsi_error *err)
-{
-	size_t len;
-	char *text = rsp_read_file(path, 1 << 20, &len, err), dir[4096];
-	json_t *kc, *x;
-	const char *cur, *cluster = NULL, *user = NULL, *s;
-	size_t i;
-	kcsi_code rc = KCSI_OK;
-	if (!text)
-		return err->code;
-	kc = kcsi_yaml_load(text, len, path, err);
-	free(text);
-	if (!kc)
-		return err->code;
-	snprintf(dir, sizeof(dir), "%s", path);
-	char *slash = strrchr(dir, '/');
-	if (slash)
-		slash[1] = '\0';
-	else
-		snprintf(dir, sizeof(dir), "./");
-	cur = json_string_value(json_object_get(kc, "current-context"));
-	json_array_foreach(json_object_get(kc, "contexts"), i, x) {
-		if (cur && !strcmp(json_string_value(json_object_get(x, "name")) ?: "", cur)) {
-			cluster = json_string_value(json_object_get(json_object_get(x, "context"), "cluster"));
-			user = json_string_value(json_object_get(json_object_get(x, "context"), "user"));
-		}
-	}
-	if (!cluster) {
-		rc = kcsi_error_set(err, KCSI_ERR_FORMAT, "%s: no current-context with a cluster", path);
-		goto out;
-	}
-#define KPATH(v) ((v)[0] == '/' ? strdup(v) : (asprintf(&tmp, "%s%s", dir, (v)) < 0 ? NULL : tmp))
-	json_array_foreach(json_object_get(kc, "clusters"), i, x) {
-		if (!strcmp(json_string_value(json_object_get(x, "name")) ?: "", cluster)) {
-			json_t *c = json_object_get(x, "cluster");
-			char *tmp = NULL;
-			if ((s = json_string_value(json_object_get(c, "server"))))
-				r->api = strdup(s);
-			if ((s = json_string_value(json_object_get(c, "certificate-authority"))))
-				r->api_tls.cacert = KPATH(s);
-			if (json_object_get(c, "certificate-authority-data")) {
-				rc = kcsi_error_set(err, KCSI_ERR_UNSUPPORTED,
-						    "%s: certificate-authority-data: give the CA as a file "
-						    "(certificate-authority) or set kubernetes.cacert", path);
-				goto out;
-			}
-		}
-	}
-	json_array_foreach(json_object_get(kc, "users"), i, x) {
-		if (user && !strcmp(json_string_value(json_object_get(x, "name")) ?: "", user)) {
-			json_t *u = json_object_get(x, "user");
-			char *tmp = NULL;
-			if ((s = json_string_value(json_object_get(u, "client-certificate"))))
-				r->api_tls.cert = KPATH(s);
-			if ((s = json_string_value(json_object_get(u, "client-key"))))
-				r->api_tls.key = KPATH(s);
-			char key[160];
-			snprintf(key, sizeof(key), "%s: users.%s.token", path, user);
-			if ((s = json_string_value(json_object_get(u, "token")))) {
-				free(r->api_token);
-				if (!(r->api_token = inline_secret(s, true, key, err))) {
-					rc = err->code;
-					goto out;
-				}
-			}
-			snprintf(key, sizeof(key), "%s: users.%s.tokenFile", path, user);
-			if ((s = json_string_value(json_object_get(u, "tokenFile")))) {
-				free(r->api_token);
-				if (!(r->api_token = read_secret(s, true, key, err))) {
-					rc = err->code;
-					goto out;
-				}
-			}
-			if (json_object_get(u, "client-certificate-data") || json_object_get(u, "client-key-data")) {
-				rc = kcsi_error_set(err, KCSI_ERR_UNSUPPORTED,
-						    "%s: client-*-data: give client-certificate/client-key as files", path);
-				goto out;
-			}
-		}
-	}
-#undef KPATH
-	if (!r->api)
-		rc = kcsi_error_set(err, KCSI_ERR_FORMAT, "%s: cluster %s has no server", path, cluster);
-out:
-	json_decref(kc);
-	return rc;
-}
-
 /* A Kubernetes label key: [DNS-1123 subdomain "/"] NAME, NAME 1-63 of
  * [A-Za-z0-9-_.] beginning and ending with an alphanumeric. */
 static bool label_key_ok(const char *k)
@@ -287,7 +119,7 @@ static kcsi_code check_actions(kcsi_responder *r, kcsi_error *err)
 	for (size_t i = 0; i < kcsi_policy_nrules(r->policy); i++) {
 		unsigned acts;
 		const char *name = kcsi_policy_rule(r->policy, i, &acts);
-		if ((acts & KCSI_ACT_LABEL) && !r->api)
+		if ((acts & KCSI_ACT_LABEL) && !r->api && !r->in_cluster_absent)
 			return kcsi_error_set(err, KCSI_ERR_FORMAT,
 					      "rules[%zu] (%s): action label needs the Kubernetes API (kubernetes.api, "
 					      "kubernetes.in_cluster or kubernetes.kubeconfig)", i, name);
@@ -302,16 +134,19 @@ static kcsi_code check_sections(json_t *cfg, kcsi_error *err)
 {
 	static const char *const top[] = {"listen", "auth", "inputs", "state_dir", "log", "log_level",
 					  "incident_log", "kubernetes", "kubelet", "checkpoint", "label", "notify",
-					  "hooks", "rules", "exclude", NULL};
+					  "hooks", "vault", "rules", "exclude", NULL};
 	static const char *const k_listen[] = {"address", "port", "tls_cert", "tls_key", "client_ca", "max_body",
 					       "max_connections", "max_connections_per_client", "header_timeout",
 					       "request_timeout", NULL};
 	static const char *const k_auth[] = {"bearer_token", "bearer_token_file", "hmac_secret", "hmac_secret_file",
 					     "mtls", "allow_unauthenticated", NULL};
 	static const char *const k_inputs[] = {"files", "unix_socket", NULL};
-	static const char *const k_kube[] = {"api", "in_cluster", "kubeconfig", "token_file", "cacert", "cert",
-					     "key", "insecure", NULL};
-	static const char *const k_kubelet[] = {"url", "nodes", "cert", "key", "cacert", "insecure", "timeout", NULL};
+	static const char *const k_kube[] = {"api", "in_cluster", "kubeconfig", "context", "token_file", "cacert",
+					     "cert", "key", "insecure_skip_verify", NULL};
+	static const char *const k_kubelet[] = {"url", "nodes", "via_api_server", "cert", "key", "cacert",
+						"insecure_skip_verify", "token_file", "service_account_token", "timeout",
+						NULL};
+	static const char *const k_vault[] = {"store", "poll_interval", "wait", NULL};
 	static const char *const k_ckpt[] = {"mode", "dry_run", "cooldown", "max_concurrent", "per_node",
 					     "attempts", "podman_dir", NULL};
 	static const char *const k_label[] = {"key", NULL};
@@ -322,7 +157,7 @@ static kcsi_code check_sections(json_t *cfg, kcsi_error *err)
 		const char *const *known;
 	} sections[] = {{"listen", k_listen}, {"auth", k_auth}, {"inputs", k_inputs}, {"kubernetes", k_kube},
 			{"kubelet", k_kubelet}, {"checkpoint", k_ckpt}, {"label", k_label}, {"notify", k_notify},
-			{"hooks", k_hooks}};
+			{"hooks", k_hooks}, {"vault", k_vault}};
 	kcsi_code rc;
 
 	if ((rc = check_keys(cfg, "config", top, err)))
@@ -340,7 +175,7 @@ static kcsi_code pem_file(json_t *s, const char *key, char **out, kcsi_error *er
 	kcsi_code rc;
 	if ((rc = kcsi_cfg_str(s, key, &v, "listen", err)))
 		return rc;
-	if (v && !(*out = rsp_read_file(v, 1 << 20, NULL, err)))
+	if (v && !(*out = kcsi_capture_read_file(v, 1 << 20, NULL, err)))
 		return err->code;
 	return KCSI_OK;
 }
@@ -447,6 +282,151 @@ static kcsi_code cfg_path(json_t *s, const char *key, const char *where, const c
 	return rc;
 }
 
+/* ---- tokens ---- */
+
+/* (Re)read t->path when it changed since the last read; lock held. */
+static kcsi_code token_reread(struct rsp_token *t, kcsi_error *err)
+{
+	struct stat st;
+	char *v;
+	if (stat(t->path, &st) != 0)
+		return kcsi_error_set(err, errno == ENOENT ? KCSI_ERR_NOTFOUND : KCSI_ERR_IO, "%s: %s: %s", t->key,
+				      t->path, strerror(errno));
+	if (t->value && st.st_mtim.tv_sec == t->mtime.tv_sec && st.st_mtim.tv_nsec == t->mtime.tv_nsec &&
+	    (unsigned long)st.st_ino == t->ino)
+		return KCSI_OK;
+	if (!(v = kcsi_secret_file(t->path, true, t->key, err)))
+		return err->code;
+	free(t->value);
+	t->value = v;
+	t->mtime = st.st_mtim;
+	t->ino = (unsigned long)st.st_ino;
+	return KCSI_OK;
+}
+
+/* A token from a file: read now (an error when it cannot be). */
+static kcsi_code token_from_file(struct rsp_token *t, const char *path, const char *key, kcsi_error *err)
+{
+	free(t->value);
+	free(t->path);
+	t->value = NULL;
+	t->key = key;
+	if (!(t->path = strdup(path)))
+		return kcsi_error_set(err, KCSI_ERR_NOMEM, "out of memory");
+	return token_reread(t, err);
+}
+
+char *rsp_token_now(struct rsp_token *t)
+{
+	char *v;
+	kcsi_error e;
+	pthread_mutex_lock(&t->lock);
+	if (t->path)
+		token_reread(t, &e); /* a rotation in progress: the last value still serves */
+	v = t->value ? strdup(t->value) : NULL;
+	pthread_mutex_unlock(&t->lock);
+	return v;
+}
+
+void rsp_token_free(struct rsp_token *t)
+{
+	free(t->value);
+	free(t->path);
+	t->value = t->path = NULL;
+}
+
+void rsp_tls_now(const kcsi_tls *base, struct rsp_token *t, kcsi_tls *out, char **tok)
+{
+	*out = *base;
+	*tok = t ? rsp_token_now(t) : NULL;
+	out->token = *tok;
+}
+
+/* ---- warnings ---- */
+
+static void warn(kcsi_responder *r, bool each_incident, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void warn(kcsi_responder *r, bool each_incident, const char *fmt, ...)
+{
+	char text[600];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	json_array_append_new(r->warnings, json_string(text));
+	if (each_incident)
+		json_array_append_new(r->incident_warnings, json_string(text));
+}
+
+size_t kcsi_respond_nwarnings(const kcsi_responder *r)
+{
+	return json_array_size(r->warnings);
+}
+
+const char *kcsi_respond_warning(const kcsi_responder *r, size_t i)
+{
+	return json_string_value(json_array_get(r->warnings, i));
+}
+
+/* ---- the Kubernetes API ---- */
+
+#define SA_DIR "/var/run/secrets/kubernetes.io/serviceaccount"
+
+/* kubernetes.in_cluster: the API from the environment, the service
+ * account's token and CA.  Outside a pod (a configuration checked on a
+ * workstation or in CI) this is only a warning here; starting fails. */
+static kcsi_code load_in_cluster(kcsi_responder *r, kcsi_error *err)
+{
+	const char *h = getenv("KUBERNETES_SERVICE_HOST"), *p = getenv("KUBERNETES_SERVICE_PORT");
+	kcsi_error e;
+	if (!h || !p || !*h || !*p) {
+		r->in_cluster_absent = true;
+		warn(r, false, "kubernetes.in_cluster: KUBERNETES_SERVICE_HOST/PORT are not set (not in a pod): the "
+			       "section's shape was checked, not the service account; kcsi respond will not start "
+			       "like this");
+		return KCSI_OK;
+	}
+	if (asprintf(&r->api, strchr(h, ':') ? "https://[%s]:%s" : "https://%s:%s", h, p) < 0)
+		return kcsi_error_set(err, KCSI_ERR_NOMEM, "out of memory");
+	r->api_tls.cacert = strdup(SA_DIR "/ca.crt");
+	kcsi_error_clear(&e);
+	if (token_from_file(&r->api_token, SA_DIR "/token", "kubernetes.in_cluster (the service account token)", &e)) {
+		if (e.code != KCSI_ERR_NOTFOUND) {
+			*err = e;
+			return e.code;
+		}
+		r->in_cluster_absent = true;
+		warn(r, false, "kubernetes.in_cluster: no service account token at %s (automountServiceAccountToken: "
+			       "false?): kcsi respond will not start like this", SA_DIR "/token");
+	}
+	return KCSI_OK;
+}
+
+/* kubernetes.kubeconfig: its context's server, CA, client certificate or token. */
+static kcsi_code load_kubeconfig(kcsi_responder *r, json_t *s, const char *path, kcsi_error *err)
+{
+	const char *ctx;
+	kcsi_code rc;
+	if ((rc = kcsi_cfg_str(s, "context", &ctx, "kubernetes", err)))
+		return rc;
+	if ((rc = kcsi_kubeconfig_load(path, ctx, &r->kubeconfig, err))) {
+		kcsi_error_prefix(err, "kubernetes.kubeconfig");
+		return rc;
+	}
+	free(r->api);
+	r->api = strdup(r->kubeconfig.server);
+#define KDUP(f) (r->kubeconfig.f ? strdup(r->kubeconfig.f) : NULL)
+	r->api_tls.cacert = KDUP(cacert);
+	r->api_tls.cert = KDUP(cert);
+	r->api_tls.key = KDUP(key);
+#undef KDUP
+	r->api_tls.insecure = r->kubeconfig.insecure;
+	if (r->kubeconfig.token_file)
+		return token_from_file(&r->api_token, r->kubeconfig.token_file, "kubernetes.kubeconfig tokenFile", err);
+	if (r->kubeconfig.token && !(r->api_token.value = strdup(r->kubeconfig.token)))
+		return kcsi_error_set(err, KCSI_ERR_NOMEM, "out of memory");
+	return KCSI_OK;
+}
+
 static kcsi_code load_kube(kcsi_responder *r, json_t *s, kcsi_error *err)
 {
 	const char *v;
@@ -455,42 +435,100 @@ static kcsi_code load_kube(kcsi_responder *r, json_t *s, kcsi_error *err)
 
 	if ((rc = kcsi_cfg_bool(s, "in_cluster", false, &b, "kubernetes", err)))
 		return rc;
-	if (b) {
-		const char *h = getenv("KUBERNETES_SERVICE_HOST"), *p = getenv("KUBERNETES_SERVICE_PORT");
-		if (!h || !p)
-			return kcsi_error_set(err, KCSI_ERR_FORMAT,
-					      "kubernetes.in_cluster: KUBERNETES_SERVICE_HOST/PORT are not set");
-		if (asprintf(&r->api, strchr(h, ':') ? "https://[%s]:%s" : "https://%s:%s", h, p) < 0)
-			return kcsi_error_set(err, KCSI_ERR_NOMEM, "out of memory");
-		if (!(r->api_token = read_secret("/var/run/secrets/kubernetes.io/serviceaccount/token", true,
-						 "kubernetes.in_cluster", err)))
-			return err->code;
-		r->api_tls.cacert = strdup("/var/run/secrets/kubernetes.io/serviceaccount/ca.crt");
-	}
+	if (b && (rc = load_in_cluster(r, err)))
+		return rc;
 	if ((rc = kcsi_cfg_str(s, "kubeconfig", &v, "kubernetes", err)))
 		return rc;
-	if (v && (rc = load_kubeconfig(r, v, err)))
+	if (v && b)
+		return kcsi_error_set(err, KCSI_ERR_FORMAT, "kubernetes: in_cluster and kubeconfig: give one of them");
+	if (v && (rc = load_kubeconfig(r, s, v, err)))
 		return rc;
 	if ((rc = kcsi_cfg_str(s, "api", &v, "kubernetes", err)))
 		return rc;
 	if (v) {
 		free(r->api);
 		r->api = strdup(v);
+		r->in_cluster_absent = false;
 	}
 	if ((rc = kcsi_cfg_str(s, "token_file", &v, "kubernetes", err)))
 		return rc;
-	if (v) {
-		free(r->api_token);
-		if (!(r->api_token = read_secret(v, true, "kubernetes.token_file", err)))
-			return err->code;
-	}
+	if (v && (rc = token_from_file(&r->api_token, v, "kubernetes.token_file", err)))
+		return rc;
 	if ((rc = cfg_path(s, "cacert", "kubernetes", &r->api_tls.cacert, err)) ||
 	    (rc = cfg_path(s, "cert", "kubernetes", &r->api_tls.cert, err)) ||
 	    (rc = cfg_path(s, "key", "kubernetes", &r->api_tls.key, err)) ||
-	    (rc = kcsi_cfg_bool(s, "insecure", false, &r->api_tls.insecure, "kubernetes", err)))
+	    (rc = kcsi_cfg_bool(s, "insecure_skip_verify", r->api_tls.insecure, &r->api_tls.insecure, "kubernetes", err)))
 		return rc;
-	r->api_tls.token = r->api_token;
+	if (r->api && r->api_tls.insecure)
+		warn(r, true, "kubernetes: the API server's certificate is not verified (insecure_skip_verify): "
+			      "whoever answers for its address gets the requests and their token");
 	r->api_tls.timeout_s = 10;
+	return KCSI_OK;
+}
+
+/* ---- the kubelet ---- */
+
+/* The URL template's placeholders are {node}, {address} and {port}. */
+static kcsi_code check_url_template(kcsi_responder *r, kcsi_error *err)
+{
+	static const char *const names[] = {"{node}", "{address}", "{port}"};
+	const char *u = r->kubelet_url;
+	if (strncmp(u, "https://", 8) && strncmp(u, "http://", 7))
+		return kcsi_error_set(err, KCSI_ERR_FORMAT, "kubelet.url \"%s\": https://... expected", u);
+	for (const char *p = strchr(u, '{'); p; p = strchr(p + 1, '{')) {
+		bool known = false;
+		for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+			known |= !strncmp(p, names[i], strlen(names[i]));
+		if (!known)
+			return kcsi_error_set(err, KCSI_ERR_FORMAT,
+					      "kubelet.url \"%s\": only {node}, {address} and {port} are replaced", u);
+	}
+	r->kubelet_by_address = strstr(u, "{address}") || strstr(u, "{port}");
+	return KCSI_OK;
+}
+
+/* How the kubelet is authenticated to and verified. */
+static kcsi_code kubelet_credentials(kcsi_responder *r, json_t *s, kcsi_error *err)
+{
+	const char *tf;
+	bool sa;
+	kcsi_code rc;
+
+	if ((rc = kcsi_cfg_str(s, "cert", &r->kubelet_tls.cert, "kubelet", err)) ||
+	    (rc = kcsi_cfg_str(s, "key", &r->kubelet_tls.key, "kubelet", err)) ||
+	    (rc = kcsi_cfg_str(s, "cacert", &r->kubelet_tls.cacert, "kubelet", err)) ||
+	    (rc = kcsi_cfg_bool(s, "insecure_skip_verify", false, &r->kubelet_tls.insecure, "kubelet", err)) ||
+	    (rc = kcsi_cfg_str(s, "token_file", &tf, "kubelet", err)) ||
+	    (rc = kcsi_cfg_bool(s, "service_account_token", false, &sa, "kubelet", err)))
+		return rc;
+	if (!r->kubelet_tls.cert != !r->kubelet_tls.key)
+		return kcsi_error_set(err, KCSI_ERR_FORMAT, "kubelet: cert and key go together");
+	if ((tf || sa) && r->kubelet_tls.cert)
+		return kcsi_error_set(err, KCSI_ERR_FORMAT,
+				      "kubelet: a client certificate (cert, key) or a token (token_file, "
+				      "service_account_token): give one of them");
+	if (tf && sa)
+		return kcsi_error_set(err, KCSI_ERR_FORMAT, "kubelet: token_file and service_account_token: give one");
+	if (r->kubelet_tls.cacert && r->kubelet_tls.insecure)
+		return kcsi_error_set(err, KCSI_ERR_FORMAT, "kubelet: cacert and insecure_skip_verify: give one of them");
+	if (tf && (rc = token_from_file(&r->kubelet_token, tf, "kubelet.token_file", err)))
+		return rc;
+	r->kubelet_tok = tf ? &r->kubelet_token : sa ? &r->api_token : NULL;
+	if (sa && !r->api_token.value && !r->in_cluster_absent)
+		return kcsi_error_set(err, KCSI_ERR_FORMAT,
+				      "kubelet.service_account_token: the Kubernetes API has no token to send "
+				      "(kubernetes.in_cluster, token_file or a kubeconfig token)");
+	/* the kubelet's serving certificate: its CA, else the cluster's (which
+	 * signs it when the kubelets bootstrap their serving certificates) */
+	if (!r->kubelet_tls.cacert && !r->kubelet_tls.insecure)
+		r->kubelet_tls.cacert = r->api_tls.cacert;
+	if (r->kubelet_tls.insecure)
+		warn(r, true, "kubelet: the kubelet's serving certificate is not verified (insecure_skip_verify)%s",
+		     r->kubelet_tok ? ": whoever answers for a node's address gets the checkpoint request and its token"
+				    : ": whoever answers for a node's address gets the checkpoint request");
+	if (!r->kubelet_tls.cert && !r->kubelet_tok)
+		warn(r, false, "kubelet: no client certificate and no token: only a kubelet that lets anonymous "
+			       "requests checkpoint will do it");
 	return KCSI_OK;
 }
 
@@ -499,21 +537,52 @@ static kcsi_code load_kubelet(kcsi_responder *r, json_t *s, kcsi_error *err)
 	kcsi_code rc;
 	double d;
 
-	if ((rc = kcsi_cfg_str(s, "url", &r->kubelet_url, "kubelet", err)))
-		return rc;
-	if (!r->kubelet_url)
-		r->kubelet_url = "https://{node}:10250";
-	r->kubelet_nodes = s ? json_object_get(s, "nodes") : NULL;
-	if (r->kubelet_nodes && !json_is_object(r->kubelet_nodes))
-		return kcsi_error_set(err, KCSI_ERR_FORMAT, "kubelet.nodes: a mapping NODE: URL expected");
-	if ((rc = kcsi_cfg_str(s, "cert", &r->kubelet_tls.cert, "kubelet", err)) ||
-	    (rc = kcsi_cfg_str(s, "key", &r->kubelet_tls.key, "kubelet", err)) ||
-	    (rc = kcsi_cfg_str(s, "cacert", &r->kubelet_tls.cacert, "kubelet", err)) ||
-	    (rc = kcsi_cfg_bool(s, "insecure", false, &r->kubelet_tls.insecure, "kubelet", err)) ||
+	if ((rc = kcsi_cfg_str(s, "url", &r->kubelet_url, "kubelet", err)) ||
+	    (rc = kcsi_cfg_bool(s, "via_api_server", false, &r->kubelet_via_api, "kubelet", err)) ||
 	    (rc = kcsi_cfg_num(s, "timeout", 60, 0, 3600, &d, "kubelet", err)))
 		return rc;
 	r->ckpt_timeout = (long)d;
+	r->kubelet_nodes = s ? json_object_get(s, "nodes") : NULL;
+	if (r->kubelet_nodes && !json_is_object(r->kubelet_nodes))
+		return kcsi_error_set(err, KCSI_ERR_FORMAT, "kubelet.nodes: a mapping NODE: URL expected");
+	if (r->kubelet_via_api) {
+		/* the API server's node proxy: its address, its TLS, its token */
+		if (r->kubelet_url || r->kubelet_nodes || json_object_get(s, "cert") || json_object_get(s, "cacert") ||
+		    json_object_get(s, "token_file") || json_object_get(s, "service_account_token") ||
+		    json_object_get(s, "insecure_skip_verify"))
+			return kcsi_error_set(err, KCSI_ERR_FORMAT,
+					      "kubelet.via_api_server: the API server's node proxy is reached with the "
+					      "kubernetes settings; url, nodes and the kubelet's TLS settings go without it");
+		if (r->mode == MODE_KUBELET && !r->api && !r->in_cluster_absent)
+			return kcsi_error_set(err, KCSI_ERR_FORMAT, "kubelet.via_api_server needs the Kubernetes API");
+		r->kubelet_url = "";
+		r->kubelet_tls = r->api_tls;
+		r->kubelet_tok = &r->api_token;
+	} else {
+		if (!r->kubelet_url)
+			r->kubelet_url = "https://{address}:{port}";
+		if ((rc = check_url_template(r, err)))
+			return rc;
+		if (r->mode == MODE_KUBELET && (rc = kubelet_credentials(r, s, err)))
+			return rc;
+	}
 	r->kubelet_tls.timeout_s = r->ckpt_timeout + 30;
+	return KCSI_OK;
+}
+
+/* vault: the node agents' receipts */
+static kcsi_code load_vault(kcsi_responder *r, json_t *s, kcsi_error *err)
+{
+	kcsi_code rc;
+	if (!(r->want_receipts = s != NULL))
+		return KCSI_OK;
+	if ((rc = kcsi_cfg_str(s, "store", &r->vault_store, "vault", err)) ||
+	    (rc = kcsi_cfg_num(s, "poll_interval", 10, 1, 3600, &r->receipt_poll_s, "vault", err)) ||
+	    (rc = kcsi_cfg_num(s, "wait", 3600, 1, 86400 * 30, &r->receipt_wait_s, "vault", err)))
+		return rc;
+	if (r->mode != MODE_KUBELET)
+		warn(r, false, "vault: receipts come from kcsi collect on the nodes, for archives the kubelet writes: "
+			       "with checkpoint.mode %s none is waited for", r->mode == MODE_RECORD ? "record" : "podman");
 	return KCSI_OK;
 }
 
@@ -547,7 +616,7 @@ static kcsi_code load_checkpoint(kcsi_responder *r, json_t *s, kcsi_error *err)
 	r->attempts = (int)d;
 	if ((rc = kcsi_cfg_str(s, "podman_dir", &r->podman_dir, "checkpoint", err)))
 		return rc;
-	if (r->mode == MODE_KUBELET && !r->api)
+	if (r->mode == MODE_KUBELET && !r->api && !r->in_cluster_absent)
 		return kcsi_error_set(err, KCSI_ERR_FORMAT,
 				      "checkpoint.mode kubelet needs the Kubernetes API (kubernetes.api, "
 				      "kubernetes.in_cluster or kubernetes.kubeconfig) to find the pod's node");
@@ -564,8 +633,8 @@ kcsi_code rsp_load_config(kcsi_responder *r, kcsi_error *err)
 	if ((rc = check_sections(cfg, err)) || (rc = kcsi_policy_from_json(cfg, "rules", &r->policy, err)) ||
 	    (rc = load_listen(r, section(cfg, "listen"), err)) || (rc = load_auth(r, section(cfg, "auth"), err)) ||
 	    (rc = load_inputs(r, cfg, err)) || (rc = load_kube(r, section(cfg, "kubernetes"), err)) ||
-	    (rc = load_kubelet(r, section(cfg, "kubelet"), err)) ||
-	    (rc = load_checkpoint(r, section(cfg, "checkpoint"), err)))
+	    (rc = load_checkpoint(r, section(cfg, "checkpoint"), err)) ||
+	    (rc = load_kubelet(r, section(cfg, "kubelet"), err)) || (rc = load_vault(r, section(cfg, "vault"), err)))
 		return rc;
 	if ((rc = kcsi_cfg_str(section(cfg, "label"), "key", &r->label_key, "label", err)) ||
 	    (rc = kcsi_cfg_str(section(cfg, "notify"), "url", &r->notify_url, "notify", err)) ||
@@ -608,7 +677,15 @@ void kcsi_respond_describe(kcsi_responder *r, FILE *f)
 	json_object_set_new(o, "mode", json_string(modes[r->mode]));
 	json_object_set_new(o, "dry_run", json_boolean(r->dry_run));
 	json_object_set_new(o, "kubernetes_api", rsp_jstr(r->api));
-	json_object_set_new(o, "kubelet_url", rsp_jstr(r->kubelet_url));
+	json_object_set_new(o, "kubelet_url", r->kubelet_via_api ? json_string("the API server's node proxy")
+								 : rsp_jstr(r->kubelet_url));
+	if (r->mode == MODE_KUBELET)
+		json_object_set_new(o, "kubelet_auth", json_string(r->kubelet_tls.cert ? "client certificate"
+								   : r->kubelet_tok == &r->api_token ? "service account token"
+								   : r->kubelet_tok ? "token" : "none"));
+	json_object_set_new(o, "vault_receipts", r->want_receipts ? json_pack("{s:o,s:f,s:f}", "store",
+						 rsp_jstr(r->vault_store), "poll_interval", r->receipt_poll_s, "wait",
+						 r->receipt_wait_s) : json_null());
 	json_object_set_new(o, "cooldown_seconds", json_real(r->cooldown_s));
 	json_object_set_new(o, "max_concurrent", json_integer(r->max_concurrent));
 	json_object_set_new(o, "per_node", json_integer(r->per_node));
@@ -616,6 +693,7 @@ void kcsi_respond_describe(kcsi_responder *r, FILE *f)
 	json_object_set_new(o, "hooks", json_pack("{s:o,s:o}", "vault", rsp_jstr(r->hook_vault), "analyze",
 						       rsp_jstr(r->hook_analyze)));
 	json_object_set_new(o, "notify", rsp_jstr(r->notify_url));
+	json_object_set(o, "warnings", r->warnings);
 	s = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 	fprintf(f, "%s\n", s);
 	free(s);

@@ -27,6 +27,20 @@ kcsi_code kcsi_cfg_num(json_t *o, const char *key, double def, double min, doubl
 kcsi_code kcsi_cfg_str(json_t *o, const char *key, const char **out, const char *where,
 		       kcsi_error *err);
 
+/* ---- files and secrets (kubelet.c) ---- */
+
+/* A whole file of at most max bytes, NUL-terminated (malloc). */
+char *kcsi_capture_read_file(const char *path, size_t max, size_t *len, kcsi_error *err);
+/* Refuse a secret that cannot protect anything: empty, only whitespace, with
+ * a NUL byte (the rest would be ignored), or, for a token sent in an HTTP
+ * header, with control characters or whitespace at either end (a header
+ * cannot carry it, so nobody could present it).  `key` names it. */
+kcsi_code kcsi_secret_check(const char *s, size_t n, bool header, const char *key, kcsi_error *err);
+/* A secret given inline (copied, checked); NULL with *err. */
+char *kcsi_secret_inline(const char *s, bool header, const char *key, kcsi_error *err);
+/* A secret from a file, trailing whitespace (the newline) removed, checked. */
+char *kcsi_secret_file(const char *path, bool header, const char *key, kcsi_error *err);
+
 /* ---- HTTP (kubelet.c) ---- */
 
 /* A request with the capture's TLS settings (client certificate, CA, bearer

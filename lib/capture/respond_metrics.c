@@ -47,6 +47,8 @@ void rsp_metrics_text(struct metrics *m, kcsi_buf *b)
 		{"kcsi_respond_notifications_total", NULL, &m->notify_failed, "{result=\"failed\"}"},
 		{"kcsi_respond_notifications_total", NULL, &m->notify_skipped, "{result=\"skipped\"}"},
 		{"kcsi_respond_hooks_failed_total", "Hook commands that failed", &m->hooks_failed, ""},
+		{"kcsi_respond_vault_receipts_total", "Archives the node agent's receipt placed in the vault, or that none came for", &m->receipts_found, "{result=\"stored\"}"},
+		{"kcsi_respond_vault_receipts_total", NULL, &m->receipts_expired, "{result=\"expired\"}"},
 		{"kcsi_respond_connections_refused_total", "HTTP connections refused at accept", &m->conns_refused_client, "{reason=\"per_client_limit\"}"},
 		{"kcsi_respond_connections_closed_total", "HTTP connections closed at a deadline", &m->conns_cut_headers, "{reason=\"header_deadline\"}"},
 		{"kcsi_respond_connections_closed_total", NULL, &m->conns_cut_request, "{reason=\"request_deadline\"}"},
@@ -58,6 +60,9 @@ void rsp_metrics_text(struct metrics *m, kcsi_buf *b)
 	}
 	kcsi_buf_printf(b, "# HELP kcsi_respond_jobs_pending Jobs not finished\n# TYPE kcsi_respond_jobs_pending gauge\n"
 			   "kcsi_respond_jobs_pending %" PRIuFAST64 "\n", atomic_load(&m->jobs_pending));
+	kcsi_buf_printf(b, "# HELP kcsi_respond_vault_receipts_waiting Archives waiting for their vault receipt\n"
+			   "# TYPE kcsi_respond_vault_receipts_waiting gauge\nkcsi_respond_vault_receipts_waiting %" PRIuFAST64 "\n",
+			atomic_load(&m->receipts_waiting));
 	kcsi_buf_printf(b, "# HELP kcsi_respond_connections_open HTTP connections open\n"
 			   "# TYPE kcsi_respond_connections_open gauge\nkcsi_respond_connections_open %" PRIuFAST64 "\n",
 			atomic_load(&m->conns_open));

@@ -1,6 +1,7 @@
 /* kcsi respond — the durable queue (SQLite, WAL, synchronous=FULL): alerts
  * accepted into it by the writer's group commits, the jobs' ends written
- * back, and what a restart finds there. */
+ * back, and what a restart finds there; the archives waiting for the node
+ * agent's vault receipt, and their follow-up incident lines. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -30,7 +31,14 @@ static const char schema[] =
 	"CREATE INDEX IF NOT EXISTS jobs_target ON jobs(target, created_ns);"
 	"CREATE INDEX IF NOT EXISTS jobs_state ON jobs(state) WHERE state = 0;"
 	"CREATE TABLE IF NOT EXISTS requests("
-	" id INTEGER PRIMARY KEY, job INTEGER NOT NULL UNIQUE, node TEXT, url TEXT, at_ns INTEGER);";
+	" id INTEGER PRIMARY KEY, job INTEGER NOT NULL UNIQUE, node TEXT, url TEXT, at_ns INTEGER);"
+	"CREATE TABLE IF NOT EXISTS receipts("
+	" job INTEGER PRIMARY KEY, incident TEXT NOT NULL, ns TEXT, pod TEXT, node TEXT, archive TEXT NOT NULL,"
+	" labelled INTEGER NOT NULL DEFAULT 0, since_ns INTEGER NOT NULL, state INTEGER NOT NULL DEFAULT 0,"
+	" vault_id TEXT, done_ns INTEGER);"
+	"CREATE INDEX IF NOT EXISTS receipts_waiting ON receipts(state) WHERE state = 0;";
+
+enum { RECEIPT_WAITING = 0, RECEIPT_STORED = 1, RECEIPT_EXPIRED = 2 };
 
 kcsi_code rsp_db_open(kcsi_responder *r, kcsi_error *err)
 {
@@ -230,6 +238,53 @@ void *rsp_writer_main(void *arg)
 
 /* ---- the end of a job ---- */
 
+static void incident_line(kcsi_responder *r, const char *line)
+{
+	if (!r->incidents || !line)
+		return;
+	pthread_mutex_lock(&r->incident_lock);
+	fprintf(r->incidents, "%s\n", line);
+	fflush(r->incidents);
+	pthread_mutex_unlock(&r->incident_lock);
+}
+
+json_t *rsp_event_key(kcsi_responder *r, int64_t event)
+{
+	sqlite3_stmt *st = NULL;
+	json_t *k = NULL;
+	pthread_mutex_lock(&r->db_lock);
+	if (r->db && sqlite3_prepare_v2(r->db, "SELECT key FROM events WHERE id = ?", -1, &st, NULL) == SQLITE_OK) {
+		sqlite3_bind_int64(st, 1, event);
+		if (sqlite3_step(st) == SQLITE_ROW)
+			k = rsp_jstr((const char *)sqlite3_column_text(st, 0));
+	}
+	sqlite3_finalize(st);
+	pthread_mutex_unlock(&r->db_lock);
+	return k ? k : json_null();
+}
+
+/* The archive the kubelet wrote waits for its receipt (db_lock held, in
+ * the job's transaction). */
+static void wait_for_receipt(kcsi_responder *r, const struct job *j, json_t *inc, const char *archive)
+{
+	sqlite3_stmt *st = NULL;
+	const char *label = json_string_value(json_object_get(json_object_get(inc, "results"), "label"));
+	sqlite3_prepare_v2(r->db,
+			   "INSERT OR IGNORE INTO receipts(job, incident, ns, pod, node, archive, labelled, since_ns) "
+			   "VALUES(?,?,?,?,?,?,?,?)", -1, &st, NULL);
+	sqlite3_bind_int64(st, 1, j->id);
+	sqlite3_bind_text(st, 2, json_string_value(json_object_get(inc, "incident")), -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 3, j->ns, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, j->pod, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 5, j->node, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 6, archive, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 7, label && !strcmp(label, "ok"));
+	sqlite3_bind_int64(st, 8, (sqlite3_int64)kcsi_wall_ns());
+	if (sqlite3_step(st) == SQLITE_DONE && sqlite3_changes(r->db) == 1)
+		atomic_fetch_add(&r->m.receipts_waiting, 1);
+	sqlite3_finalize(st);
+}
+
 void rsp_finish_job(kcsi_responder *r, struct job *j, int state, json_t *inc, const char *archive,
 			   const char *sha, const char *error, uint64_t requested_ns, const char *record_url)
 {
@@ -268,14 +323,11 @@ void rsp_finish_job(kcsi_responder *r, struct job *j, int state, json_t *inc, co
 		rsp_log(r, KCSI_LOG_ERROR, "job state not stored", "job", json_integer(j->id), "error",
 			json_string(sqlite3_errmsg(r->db)), NULL);
 	sqlite3_finalize(st);
+	if (archive && r->want_receipts && r->mode == MODE_KUBELET)
+		wait_for_receipt(r, j, inc, archive);
 	rsp_db_exec(r, "COMMIT");
 	pthread_mutex_unlock(&r->db_lock);
-	if (r->incidents && incs) {
-		pthread_mutex_lock(&r->incident_lock);
-		fprintf(r->incidents, "%s\n", incs);
-		fflush(r->incidents);
-		pthread_mutex_unlock(&r->incident_lock);
-	}
+	incident_line(r, incs);
 	free(incs);
 }
 
@@ -322,6 +374,11 @@ kcsi_code rsp_recover(kcsi_responder *r, kcsi_error *err)
 		njobs++;
 	}
 	sqlite3_finalize(st);
+	/* archives waiting for their vault receipt */
+	sqlite3_prepare_v2(r->db, "SELECT COUNT(*) FROM receipts WHERE state = 0", -1, &st, NULL);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		atomic_store(&r->m.receipts_waiting, (uint_fast64_t)sqlite3_column_int64(st, 0));
+	sqlite3_finalize(st);
 	/* events not decided */
 	sqlite3_prepare_v2(r->db, "SELECT id, received_ns, body FROM events WHERE state = 0 ORDER BY id", -1, &st, NULL);
 	while (sqlite3_step(st) == SQLITE_ROW) {
@@ -349,4 +406,192 @@ kcsi_code rsp_recover(kcsi_responder *r, kcsi_error *err)
 			json_integer((json_int_t)njobs), NULL);
 	(void)err;
 	return KCSI_OK;
+}
+
+/* ---- the vault receipts ---- */
+
+struct waiting {
+	int64_t job;
+	char incident[96], ns[64], pod[254], node[254], archive[4096];
+	bool labelled;
+	uint64_t since_ns;
+};
+
+/* Is the receipt about this archive, and whole?  NULL when it is, else why not. */
+static const char *receipt_problem(json_t *rc, const struct waiting *w, const char *name)
+{
+	const char *id = json_string_value(json_object_get(rc, "id"));
+	const char *sha = json_string_value(json_object_get(rc, "sha256"));
+	const char *rname = json_string_value(json_object_get(rc, "name"));
+	const char *node = json_string_value(json_object_get(rc, "node"));
+	size_t n = id ? strlen(id) : 0;
+	if (n != 64 || strspn(id, "0123456789abcdef") != 64)
+		return "its id is not a SHA-256 (64 lowercase hex digits)";
+	if (!sha || strcmp(sha, id))
+		return "its sha256 is not its id";
+	if (!rname || strcmp(rname, name))
+		return "it names another archive";
+	if (node && w->node[0] && strcmp(node, w->node))
+		return "it comes from another node";
+	return NULL;
+}
+
+/* A member of the receipt as it may go into the incident: a string, a
+ * number or a boolean (a node wrote it: nothing nested), else null. */
+static json_t *receipt_scalar(json_t *rc, const char *key)
+{
+	json_t *v = json_object_get(rc, key);
+	if (json_is_string(v) || json_is_integer(v) || json_is_boolean(v))
+		return json_incref(v);
+	return json_null();
+}
+
+/* A follow-up line for the incident; the pod's annotations when it was labelled. */
+static void receipt_found(kcsi_responder *r, const struct waiting *w, json_t *rc)
+{
+	char t[KCSI_TIME_MAX], *line;
+	const char *id = json_string_value(json_object_get(rc, "id"));
+	json_t *f = json_object();
+	kcsi_rfc3339_now(t, sizeof(t), 6);
+	json_object_set_new(f, "incident", json_string(w->incident));
+	json_object_set_new(f, "time", json_string(t));
+	json_object_set_new(f, "follow_up", json_string("vault"));
+	json_object_set_new(f, "archive", rsp_jstr(w->archive));
+	json_object_set_new(f, "node", rsp_jstr(w->node));
+	json_object_set_new(f, "vault", receipt_scalar(rc, "store"));
+	json_object_set_new(f, "vault_id", json_string(id));
+	json_object_set_new(f, "sha256", json_string(id));
+	json_object_set_new(f, "size", receipt_scalar(rc, "size"));
+	json_object_set_new(f, "stored_by", receipt_scalar(rc, "actor"));
+	json_object_set_new(f, "stored_at", receipt_scalar(rc, "time"));
+	json_object_set_new(f, "report", receipt_scalar(rc, "report"));
+	json_object_set_new(f, "node_copy", receipt_scalar(rc, "node_copy"));
+	if (w->labelled) {
+		json_t *patch = json_pack("{s:{s:{s:s,s:s}}}", "metadata", "annotations", "kcsi.io/vault-id", id,
+					  "kcsi.io/sha256", id);
+		char *ps = patch ? json_dumps(patch, JSON_COMPACT) : NULL;
+		kcsi_error e;
+		kcsi_error_clear(&e);
+		bool ok = ps && rsp_patch_pod(r, w->ns, w->pod, ps, &e) == KCSI_OK;
+		json_object_set_new(f, "annotated", ok ? json_true() : rsp_jstr(ps ? e.msg : "out of memory"));
+		free(ps);
+		json_decref(patch);
+	}
+	line = json_dumps(f, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	incident_line(r, line);
+	free(line);
+	rsp_log(r, KCSI_LOG_INFO, "archive stored in the vault", "follow_up", f, NULL);
+	atomic_fetch_add(&r->m.receipts_found, 1);
+}
+
+static void receipt_expired(kcsi_responder *r, const struct waiting *w, const char *last_error)
+{
+	char t[KCSI_TIME_MAX], why[1800], *line;
+	json_t *f;
+	kcsi_rfc3339_now(t, sizeof(t), 6);
+	snprintf(why, sizeof(why), "no receipt from the node agent (kcsi collect on %s) within %.0f s%s%s", w->node,
+		 r->receipt_wait_s, last_error ? ": " : "", last_error ? last_error : "");
+	f = json_pack("{s:s,s:s,s:s,s:o,s:o,s:n,s:s}", "incident", w->incident, "time", t, "follow_up", "vault",
+		      "archive", rsp_jstr(w->archive), "node", rsp_jstr(w->node), "vault_id", "error", why);
+	line = f ? json_dumps(f, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+	incident_line(r, line);
+	free(line);
+	rsp_log(r, KCSI_LOG_WARNING, "no vault receipt", "follow_up", f, NULL);
+	atomic_fetch_add(&r->m.receipts_expired, 1);
+}
+
+static void receipt_done(kcsi_responder *r, int64_t job, int state, const char *id)
+{
+	sqlite3_stmt *st = NULL;
+	pthread_mutex_lock(&r->db_lock);
+	sqlite3_prepare_v2(r->db, "UPDATE receipts SET state = ?, vault_id = ?, done_ns = ? WHERE job = ? AND state = 0",
+			   -1, &st, NULL);
+	sqlite3_bind_int(st, 1, state);
+	sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)kcsi_wall_ns());
+	sqlite3_bind_int64(st, 4, job);
+	if (sqlite3_step(st) == SQLITE_DONE && sqlite3_changes(r->db) == 1)
+		atomic_fetch_sub(&r->m.receipts_waiting, 1);
+	sqlite3_finalize(st);
+	pthread_mutex_unlock(&r->db_lock);
+}
+
+/* The archives waiting (at most cap), oldest first. */
+static size_t waiting_list(kcsi_responder *r, struct waiting *ws, size_t cap)
+{
+	sqlite3_stmt *st = NULL;
+	size_t n = 0;
+	pthread_mutex_lock(&r->db_lock);
+	sqlite3_prepare_v2(r->db,
+			   "SELECT job, incident, ns, pod, node, archive, labelled, since_ns FROM receipts WHERE state = 0 "
+			   "ORDER BY job LIMIT ?", -1, &st, NULL);
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)cap);
+	while (n < cap && sqlite3_step(st) == SQLITE_ROW) {
+		struct waiting *w = &ws[n++];
+#define COL(i) ((const char *)sqlite3_column_text(st, i) ?: "")
+		w->job = sqlite3_column_int64(st, 0);
+		snprintf(w->incident, sizeof(w->incident), "%s", COL(1));
+		snprintf(w->ns, sizeof(w->ns), "%s", COL(2));
+		snprintf(w->pod, sizeof(w->pod), "%s", COL(3));
+		snprintf(w->node, sizeof(w->node), "%s", COL(4));
+		snprintf(w->archive, sizeof(w->archive), "%s", COL(5));
+#undef COL
+		w->labelled = sqlite3_column_int(st, 6) != 0;
+		w->since_ns = (uint64_t)sqlite3_column_int64(st, 7);
+	}
+	sqlite3_finalize(st);
+	pthread_mutex_unlock(&r->db_lock);
+	return n;
+}
+
+/* One look at every archive waiting. */
+static void receipts_poll(kcsi_responder *r)
+{
+	enum { BATCH = 64 };
+	struct waiting *ws = calloc(BATCH, sizeof(*ws));
+	size_t n = ws ? waiting_list(r, ws, BATCH) : 0;
+	for (size_t i = 0; i < n && !atomic_load(&r->stopping); i++) {
+		struct waiting *w = &ws[i];
+		const char *slash = strrchr(w->archive, '/'), *name = slash ? slash + 1 : w->archive, *why = NULL;
+		json_t *rc = NULL;
+		kcsi_error e;
+		kcsi_error_clear(&e);
+		kcsi_code code = r->receipt_fn(r->receipt_ctx, name, &rc, &e);
+		if (code == KCSI_OK && !(why = receipt_problem(rc, w, name))) {
+			receipt_found(r, w, rc);
+			receipt_done(r, w->job, RECEIPT_STORED, json_string_value(json_object_get(rc, "id")));
+		} else {
+			if (why || code != KCSI_ERR_NOTFOUND)
+				rsp_log(r, KCSI_LOG_WARNING, "vault receipt not usable yet", "incident", json_string(w->incident),
+					"archive", rsp_jstr(name), "error", rsp_jstr(why ? why : e.msg), NULL);
+			if (kcsi_wall_ns() - w->since_ns >= (uint64_t)(r->receipt_wait_s * 1e9)) {
+				receipt_expired(r, w, why ? why : code != KCSI_ERR_NOTFOUND ? e.msg : NULL);
+				receipt_done(r, w->job, RECEIPT_EXPIRED, NULL);
+			}
+		}
+		json_decref(rc);
+	}
+	free(ws);
+}
+
+void *rsp_receipts_main(void *arg)
+{
+	kcsi_responder *r = arg;
+	for (;;) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		uint64_t ns = (uint64_t)ts.tv_nsec + (uint64_t)(r->receipt_poll_s * 1e9);
+		ts.tv_sec += (time_t)(ns / 1000000000u);
+		ts.tv_nsec = (long)(ns % 1000000000u);
+		pthread_mutex_lock(&r->q_lock);
+		if (!atomic_load(&r->stopping))
+			pthread_cond_timedwait(&r->receipts_cond, &r->q_lock, &ts);
+		bool stop = atomic_load(&r->stopping);
+		pthread_mutex_unlock(&r->q_lock);
+		if (stop)
+			break;
+		if (atomic_load(&r->m.receipts_waiting))
+			receipts_poll(r);
+	}
+	return NULL;
 }

@@ -2,7 +2,8 @@
  *
  *   respond.c          open, run (threads, signals), stop, close; the log
  *   respond_config.c   the config file, secrets, kubeconfig; describe
- *   respond_store.c    the SQLite queue: accept -> writer, job results, recovery
+ *   respond_store.c    the SQLite queue: accept -> writer, job results, recovery;
+ *                      the vault receipts the node agents write
  *   respond_decide.c   the decider: policy, cooldown, jobs
  *   respond_act.c      the workers: node, checkpoint, hooks, label, notify
  *   respond_http.c     the HTTP(S) input: connections, deadlines, auth
@@ -25,6 +26,10 @@
  *            (the pod's spec.nodeName, cached), then waits in that node's
  *            queue (checkpoint.per_node running at once per node); checkpoint,
  *            sha256, hooks (vault, analyze), label, notify, incident line.
+ *   receipts one thread (with a vault: section); a kubelet's archive waits
+ *            until the node agent (kcsi collect) has stored it in the vault
+ *            and written its receipt; a follow-up incident line names the
+ *            vault id and sha256.
  *
  * Restart: events not yet decided are decided, jobs not finished are run;
  * the cooldown is read back from the jobs table. */
@@ -39,6 +44,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "kcsi/log.h"
 #include "capture/respond_int.h"
@@ -62,7 +68,7 @@ struct metrics {
 		rejected_size, matched, deduplicated, excluded, unmatched, no_target, ckpt_ok, ckpt_failed,
 		ckpt_skipped, label_ok, label_failed, label_skipped, notify_ok, notify_failed, notify_skipped,
 		hooks_failed, jobs_pending, conns_open, conns_refused_client, conns_cut_headers,
-		conns_cut_request;
+		conns_cut_request, receipts_found, receipts_expired, receipts_waiting;
 	struct hist accept, to_request, checkpoint;
 };
 
@@ -126,6 +132,25 @@ struct cool {
 	struct cool *next;
 };
 
+/* A node's kubelet address and port from its status (cached). */
+struct node_cache {
+	char node[254], addr[260];
+	int port;
+	uint64_t at;
+	struct node_cache *next;
+};
+
+/* A bearer token: given inline, or a file read again whenever it changes
+ * (service account tokens are rotated by the kubelet). */
+struct rsp_token {
+	char *value;
+	char *path;
+	const char *key;  /* the setting, for messages */
+	struct timespec mtime;
+	unsigned long ino;
+	pthread_mutex_t lock;
+};
+
 struct conn; /* an HTTP connection (respond_http.c) */
 
 struct kcsi_responder {
@@ -158,11 +183,28 @@ struct kcsi_responder {
 	enum mode mode;
 	bool dry_run;
 	char *api;
-	kcsi_tls api_tls;
-	char *api_token;
-	const char *kubelet_url;
+	kcsi_tls api_tls;          /* .token: see api_token */
+	struct rsp_token api_token;
+	bool in_cluster_absent;    /* kubernetes.in_cluster, checked outside a pod */
+	kcsi_kubeconfig kubeconfig;
+	const char *kubelet_url;   /* template: {node}, {address}, {port} */
+	bool kubelet_by_address;   /* the template needs the node's status */
+	bool kubelet_via_api;      /* the API server's node proxy */
 	json_t *kubelet_nodes;
-	kcsi_tls kubelet_tls;
+	kcsi_tls kubelet_tls;      /* .token: see kubelet_tok */
+	struct rsp_token kubelet_token;
+	struct rsp_token *kubelet_tok; /* &kubelet_token, &api_token (service_account_token) or NULL */
+	struct node_cache *node_addrs;
+	json_t *warnings;          /* sentences (kcsi_respond_warning) */
+	json_t *incident_warnings; /* those every incident repeats */
+	/* the vault receipts (respond_store.c) */
+	bool want_receipts;
+	const char *vault_store;
+	double receipt_poll_s, receipt_wait_s;
+	kcsi_receipt_fn receipt_fn;
+	void *receipt_ctx;
+	pthread_t receipts_t;
+	pthread_cond_t receipts_cond;
 	long ckpt_timeout;
 	double cooldown_s;
 	int max_concurrent, per_node, attempts;
@@ -220,9 +262,13 @@ char *rsp_jmsg(const char *k, const char *v);
 
 /* ---- config (respond_config.c) ---- */
 
-/* A whole file of at most max bytes, NUL-terminated (malloc). */
-char *rsp_read_file(const char *path, size_t max, size_t *len, kcsi_error *err);
 kcsi_code rsp_load_config(kcsi_responder *r, kcsi_error *err);
+/* The token as of now (malloc'd copy, NULL when none): its file is read
+ * again when it changed; a file that cannot be read keeps the last value. */
+char *rsp_token_now(struct rsp_token *t);
+void rsp_token_free(struct rsp_token *t);
+/* base's settings with the token as of now in *out (*tok: the copy to free). */
+void rsp_tls_now(const kcsi_tls *base, struct rsp_token *t, kcsi_tls *out, char **tok);
 
 /* ---- the queue (respond_store.c) ---- */
 
@@ -234,11 +280,18 @@ int rsp_accept(kcsi_responder *r, const char *input, const char *body, size_t le
 void rsp_push_dev(kcsi_responder *r, struct dev *d);
 void *rsp_writer_main(void *arg);
 /* Store a job's end (and the kubelet request recorded in record mode) and
- * write its incident line. */
+ * write its incident line; with receipts wanted, a kubelet archive waits for
+ * its vault receipt. */
 void rsp_finish_job(kcsi_responder *r, struct job *j, int state, json_t *inc, const char *archive, const char *sha,
 		    const char *error, uint64_t requested_ns, const char *record_url);
 /* After a restart: the cooldown, the jobs not finished, the events not decided. */
 kcsi_code rsp_recover(kcsi_responder *r, kcsi_error *err);
+/* The stored key of an alert ("uuid:..." or "sha256:..."), or null. */
+json_t *rsp_event_key(kcsi_responder *r, int64_t event);
+/* The receipts thread: archives waiting for the node agent's vault receipt
+ * are looked up every receipt_poll_s; a follow-up incident line says where
+ * each went (or that none came within receipt_wait_s). */
+void *rsp_receipts_main(void *arg);
 
 /* ---- decide (respond_decide.c) ---- */
 
@@ -249,6 +302,8 @@ void *rsp_decider_main(void *arg);
 /* ---- act (respond_act.c) ---- */
 
 void *rsp_worker_main(void *arg);
+/* PATCH (merge) a pod through the API, with its token as of now. */
+kcsi_code rsp_patch_pod(kcsi_responder *r, const char *ns, const char *pod, const char *patch, kcsi_error *err);
 
 /* ---- inputs (respond_http.c, respond_inputs.c) ---- */
 

@@ -1,6 +1,7 @@
 """Certificates made at test time with openssl: a CA, a server certificate
-for 127.0.0.1/localhost, a client certificate, and a client certificate from
-another CA (which must be refused)."""
+for 127.0.0.1/localhost, a client certificate (CN kcsi-responder), the API
+server's kubelet client certificate (CN kube-apiserver-kubelet-client), and a
+client certificate from another CA (which must be refused)."""
 import os
 import subprocess
 
@@ -29,11 +30,12 @@ def _leaf(d, name, ca_key, ca_crt, cn, ext):
 
 
 def make(d):
-    """Returns a dict of paths: ca, server_crt/key, client_crt/key, rogue_crt/key."""
+    """Returns a dict of paths: ca, rogue_ca, server_crt/key, client_crt/key, apiserver_crt/key,
+    rogue_crt/key."""
     os.makedirs(d, exist_ok=True)
-    out = os.path.join(d, 'done')
-    paths = {'ca': os.path.join(d, 'ca.crt')}
-    names = ('server', 'client', 'rogue')
+    out = os.path.join(d, 'done-2')
+    paths = {'ca': os.path.join(d, 'ca.crt'), 'rogue_ca': os.path.join(d, 'rogue-ca.crt')}
+    names = ('server', 'client', 'apiserver', 'rogue')
     for n in names:
         paths[n + '_crt'] = os.path.join(d, n + '.crt')
         paths[n + '_key'] = os.path.join(d, n + '.key')
@@ -45,6 +47,7 @@ def make(d):
           'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n')
     _leaf(d, 'client', ca_key, ca_crt, 'kcsi-responder',
           'extendedKeyUsage=clientAuth\n')
+    _leaf(d, 'apiserver', ca_key, ca_crt, 'kube-apiserver-kubelet-client', 'extendedKeyUsage=clientAuth\n')
     _leaf(d, 'rogue', rogue_key, rogue_crt, 'intruder', 'extendedKeyUsage=clientAuth\n')
     open(out, 'w').close()
     return paths
