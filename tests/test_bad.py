@@ -1,6 +1,7 @@
 """Bad input: hostile, truncated and malformed archives and images give a
 clear one-line error and a documented non-zero exit code, never a crash, a
 hang or a write outside the temporary directory."""
+import gzip
 import io
 import os
 import random
@@ -249,3 +250,31 @@ def test_fuzz_found_confine_leak_without_deleted_files():
     rc, out = _fuzz_run('confine', b'\0' + diff)
     eq(rc, 0, 'fuzz_confine on the counter fixture: %s' % out[-1500:])
     assert 'LeakSanitizer' not in out, out[-1500:]
+
+
+def test_gzip_trailer_checked():
+    """A gzip archive whose CRC-32 or length trailer does not match its
+    content is damaged evidence: exit 4 naming the gzip member (libarchive
+    reads the trailer but never compares it).  A multi-member gzip whose
+    members are sound is read as before."""
+    with open(fixture('counter'), 'rb') as f:
+        data = f.read()
+    def bad_crc(g):
+        return g[:-8] + bytes(b ^ 0x5a for b in g[-8:-4]) + g[-4:]
+    gz = gzip.compress(data, 6, mtime=0)
+    head, tail = gzip.compress(data[:100000], mtime=0), gzip.compress(data[100000:], mtime=0)
+    cases = {
+        'crc': (bad_crc(gz), 'gzip member 1: its CRC-32 does not match'),
+        'length': (gz[:-4] + struct.pack('<I', len(data) + 512), 'gzip member 1: its length does not match'),
+        # the second of two members damaged: the tar spans both
+        'second': (head + bad_crc(tail), 'gzip member 2: its CRC-32 does not match'),
+    }
+    for name, (blob, text) in cases.items():
+        p = _write('gzip-%s.tar.gz' % name, blob)
+        rc, out, err = run('ps', p, check=False, timeout=60)
+        eq(rc, 4, '%s: exit code (%s)' % (name, err.strip()))
+        eq(len(err.strip().splitlines()), 1, '%s: one line' % name)
+        assert text in err and p in err, (name, err)
+        eq(out, b'', '%s: nothing on stdout' % name)
+    sound = _write('gzip-two-members.tar.gz', head + tail)
+    eq(run('ps', '--json', sound)[1], run('ps', '--json', fixture('counter'))[1], 'two sound members')
