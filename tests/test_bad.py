@@ -1,8 +1,11 @@
 """Bad input: hostile, truncated and malformed archives and images give a
 clear one-line error and a documented non-zero exit code, never a crash, a
 hang or a write outside the temporary directory."""
+import base64
 import gzip
+import hashlib
 import io
+import json
 import os
 import random
 import struct
@@ -278,3 +281,42 @@ def test_gzip_trailer_checked():
         eq(out, b'', '%s: nothing on stdout' % name)
     sound = _write('gzip-two-members.tar.gz', head + tail)
     eq(run('ps', '--json', sound)[1], run('ps', '--json', fixture('counter'))[1], 'two sound members')
+
+
+def _signed_line(key, ctx, obj):
+    """obj as a ledger or head line signed with key under ctx (docs/vault.md)"""
+    text = json.dumps(obj, separators=(', ', ': ')).encode()
+    return text[:-1] + b', "sig": "' + base64.b64encode(key.sign(ctx + text)) + b'"}'
+
+
+def test_fuzz_found_vault_ls_signed_entry_without_actor():
+    """`kcsi vault ls` dereferenced a null pointer on a signed "ingested"
+    entry without an "actor" (the ledger's checks do not require one, the
+    listing's JSON assumed it): found by fuzz_ledger on a resealed ledger.
+    A vault made from the counter fixture gets such an entry, signed with its
+    own key as whoever holds it could; ls, log and verify must run."""
+    import test_hostile_vault as hv  # the vault helpers and the signing key reader
+    d = hv.tv.newvault('fuzz-no-actor')
+    hv.tv.put(d, fixture('counter'))
+    key = hv.signer(d)
+    p, lines = hv.tv.ledger_lines(d)
+    last = lines[-1].rstrip(b'\n')
+    other = hashlib.sha256(b'other evidence').hexdigest()
+    seq = json.loads(last)['seq'] + 1
+    line = _signed_line(key, b'kcsi-ledger-v1\n', {
+        'seq': seq, 'time': '2026-01-01T00:00:00.000000Z', 'action': 'ingested', 'id': other, 'sha256': other,
+        'size': 5, 'prev': hashlib.sha256(last).hexdigest()})
+    with open(p, 'ab') as f:
+        f.write(line + b'\n')
+    hp = os.path.join(d, 'ledger.head')
+    os.chmod(hp, 0o600)
+    with open(hp, 'wb') as f:
+        f.write(_signed_line(key, b'kcsi-head-v1\n', {'seq': seq, 'hash': hashlib.sha256(line).hexdigest(),
+                                                      'time': '2026-01-01T00:00:00.000000Z'}))
+    listed = {e['id']: e for e in hv.tv.vj(d, 'ls')}
+    eq(listed[other]['ingested_by'], None, 'no actor recorded')
+    eq(listed[other]['state'], 'held', 'state')
+    eq(len(hv.tv.vj(d, 'log')), seq, 'log')
+    rc, out, err = hv.tv.v(d, 'verify', '--ledger-only', '--no-record', '--json', check=False)
+    eq(rc, 4, 'verify: the content of the added entry is missing (%s)' % err)
+    assert 'content missing' in out.decode() or other in out.decode(), out[:2000]
