@@ -8,13 +8,14 @@
  * then the member's bytes.  A tar member gets its header checksums set
  * right first, so that mutations reach the sanitiser rather than stop at
  * libarchive's checksum test.  The member is put in a real checkpoint (the
- * counter fixture, tests/data/fixtures/, its own applied members and tmpfs
- * images left out), which is opened as detonate opens it and planned with
- * det_confine_plan() against an image root holding the usual top-level
- * symbolic links; a plan that succeeds writes its restore copy.  The
- * report must be JSON every reader takes.  Run as root, the target first
- * moves into a mount namespace of its own (the plan mounts a tmpfs for the
- * bind mounts' sources).  Files go to a directory of the process's own.
+ * counter fixture, tests/data/fixtures/, its own applied members, tmpfs
+ * images and memory pages left out), which is opened as detonate opens it
+ * and planned with det_confine_plan() against an image root holding the
+ * usual top-level symbolic links; a plan that succeeds writes its restore
+ * copy.  The report must be JSON every reader takes.  Run as root, the
+ * target first moves into a mount namespace of its own (the plan mounts a
+ * tmpfs for the bind mounts' sources).  Files go to a directory of the
+ * process's own.
  * Environment: KCSI_FUZZ_FIXTURES (default: the source tree's
  * tests/data/fixtures).
  */
@@ -65,8 +66,9 @@ static void load_template(const char *path)
 		const char *name = archive_entry_pathname(e);
 		struct tmember *m;
 		if (!strcmp(name, "rootfs-diff.tar") || !strcmp(name, "devshm-checkpoint.tar") ||
-		    !strcmp(name, "deleted.files") || !strncmp(name, "checkpoint/tmpfs-", 17))
-			continue;
+		    !strcmp(name, "deleted.files") || !strncmp(name, "checkpoint/tmpfs-", 17) ||
+		    !strncmp(name, "checkpoint/pages-", 17))
+			continue; /* the members the input stands for, and memory (the plan reads none) */
 		tmpl = realloc(tmpl, (ntmpl + 1) * sizeof(*tmpl));
 		m = &tmpl[ntmpl++];
 		m->name = strdup(name);
