@@ -8,9 +8,10 @@
  * (an empty or missing part: no such file).  With flag bit 0 set the ledger
  * is resealed before it is checked: every line and the head are signed
  * again with the key, each line's "prev" is set to the hash of the line
- * before it and the head's "hash" to that of the last line, so that a
- * mutated entry still passes the signature and chain checks and reaches
- * what comes after them (order, ids, state replay, the config check).
+ * before it and the head's "seq" and "hash" to the number of lines and the
+ * hash of the last one, so that a mutated entry still passes the signature
+ * and chain checks and reaches what comes after them (order, ids, state
+ * replay, the config check, list and log).
  * fuzz/make-corpus.py takes the samples from a real vault made with the
  * kcsi CLI.  The files go to a directory of the process's own.
  */
@@ -55,10 +56,37 @@ static char *hex_field(char *p, size_t n, const char *key)
 	return NULL;
 }
 
+/* copy (*len bytes, malloc'd) with the number after its first `"seq": `
+ * set to seq; returns the new copy */
+static char *with_seq(char *copy, size_t *len, long long seq)
+{
+	static const char pat[] = "\"seq\": ";
+	size_t pl = strlen(pat), a, b;
+	char num[24], *out;
+	int nl;
+	for (a = 0; a + pl <= *len && memcmp(copy + a, pat, pl); a++)
+		;
+	if (a + pl > *len)
+		return copy;
+	a += pl;
+	for (b = a; b < *len && ((copy[b] >= '0' && copy[b] <= '9') || copy[b] == '-'); b++)
+		;
+	nl = snprintf(num, sizeof(num), "%lld", seq);
+	if (!(out = malloc(*len - (b - a) + (size_t)nl + 1)))
+		abort();
+	memcpy(out, copy, a);
+	memcpy(out + a, num, (size_t)nl);
+	memcpy(out + a + nl, copy + b, *len - b);
+	*len = *len - (b - a) + (size_t)nl;
+	free(copy);
+	return out;
+}
+
 /* Append LINE (n bytes, no newline) to out, signed again with sk under ctx,
- * its `field` (when there is one) set to link_hex first. */
+ * its `field` (when there is one) set to link_hex and its "seq" to seq
+ * (when >= 0) first. */
 static void reseal(FILE *out, const char *line, size_t n, const char *ctx, const char *field,
-		   const char *link_hex, const unsigned char *sk)
+		   const char *link_hex, long long seq, const unsigned char *sk)
 {
 	size_t body = n, pl = strlen(SIG_PREFIX), cl = strlen(ctx);
 	unsigned char sig[crypto_sign_BYTES];
@@ -83,6 +111,11 @@ static void reseal(FILE *out, const char *line, size_t n, const char *ctx, const
 	memcpy(copy, line, body);
 	if (link_hex && (h = hex_field(copy, body, field)))
 		memcpy(h, link_hex, 64);
+	if (seq >= 0) {
+		copy = with_seq(copy, &body, seq);
+		if (!(msg = realloc(msg, cl + body + 1)))
+			abort();
+	}
 	memcpy(msg, ctx, cl);
 	memcpy(msg + cl, copy, body);
 	msg[cl + body] = '}';
@@ -107,6 +140,7 @@ static void reseal_all(const char *led, size_t n, const char *head, size_t hn, c
 {
 	FILE *f = open_memstream(led_out, led_len);
 	char prev[65];
+	long long nlines = 0;
 	long start;
 	if (!f)
 		abort();
@@ -116,7 +150,8 @@ static void reseal_all(const char *led, size_t n, const char *head, size_t hn, c
 		const char *nl = memchr(led + i, '\n', n - i);
 		size_t e = nl ? (size_t)(nl - led) : n;
 		start = ftell(f);
-		reseal(f, led + i, e - i, LINE_CTX, "prev", prev, sk);
+		reseal(f, led + i, e - i, LINE_CTX, "prev", prev, -1, sk);
+		nlines++;
 		fflush(f);
 		sha_hex(*led_out + start, (size_t)(ftell(f) - start), prev);
 		if (nl)
@@ -128,7 +163,7 @@ static void reseal_all(const char *led, size_t n, const char *head, size_t hn, c
 	if (!f)
 		abort();
 	if (hn)
-		reseal(f, head, hn, HEAD_CTX, "hash", n ? prev : NULL, sk);
+		reseal(f, head, hn, HEAD_CTX, "hash", n ? prev : NULL, n ? nlines : -1, sk);
 	fclose(f);
 }
 
