@@ -207,15 +207,18 @@ def test_mutated_fixtures_never_crash():
 # ---- defects the fuzzers found (fuzz/crashes/ holds their reproducers) ----
 # Code that only a detonation reaches (root, podman) is driven here through
 # its libFuzzer target, the library's own entry point: these tests need a
-# fuzz build (fuzz/run.sh makes build-fuzz/; KCSI_FUZZ_BUILD names another)
-# and are skipped without one.
+# fuzz build (fuzz/run.sh makes build-fuzz/; KCSI_FUZZ_BUILD names another),
+# bring the target up to date with ninja, and are skipped without one.
 
 def _fuzz_run(target, data, timeout=120):
     """Run fuzz_TARGET once on data; returns (exit code, output)."""
     build = os.environ.get('KCSI_FUZZ_BUILD', os.path.join(kt.ROOT, 'build-fuzz'))
     exe = os.path.join(build, 'fuzz', 'fuzz_' + target)
-    if not os.access(exe, os.X_OK):
-        raise kt.Skip('no fuzz build (%s; fuzz/run.sh makes one)' % exe)
+    if not os.path.exists(os.path.join(build, 'build.ninja')):
+        raise kt.Skip('no fuzz build (%s; fuzz/run.sh makes one)' % build)
+    # the target as the sources are now, not as they were at its last build
+    subprocess.run(['ninja', '-C', build, 'fuzz/fuzz_' + target], stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL, timeout=1800, check=True)
     path = _write('fuzz-%s.bin' % target, data)
     env = dict(os.environ, ASAN_OPTIONS='detect_leaks=1', UBSAN_OPTIONS='halt_on_error=1:print_stacktrace=1')
     p = subprocess.run([exe, '-timeout=20', '-rss_limit_mb=2048', path], stdin=subprocess.DEVNULL,
