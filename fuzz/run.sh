@@ -85,7 +85,9 @@ ninja -C "$build" $(printf 'fuzz/fuzz_%s ' $targets) >"${TMPDIR:-/tmp}/kcsi-fuzz
 	{ tail -40 "${TMPDIR:-/tmp}/kcsi-fuzz-build.log" >&2; log "build failed"; exit 2; }
 
 work=${KCSI_FUZZ_WORK:-$(mktemp -d "${TMPDIR:-/tmp}/kcsi-fuzz.XXXXXX")}
-mkdir -p "$work"
+mkdir -p "$work/tmp"
+# the targets' own files (and what a crashed one leaves) stay in the work directory
+export TMPDIR=$work/tmp
 
 # UBSan only reports unless told to stop; libFuzzer must see it as a crash.
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
