@@ -11,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 #include "kcsi/archive.h"
@@ -19,9 +18,7 @@
 #include "kcsi/decode.h"
 #include "kcsi/error.h"
 #include "kcsi/jsonw.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-int LLVMFuzzerInitialize(int *argc, char ***argv);
+#include "fuzz_common.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -34,26 +31,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	return 0;
 }
 
-static int write_all(int fd, const uint8_t *p, size_t n)
-{
-	while (n) {
-		ssize_t w = write(fd, p, n);
-		if (w <= 0)
-			return -1;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 /* Touch every byte a view hands out so that ASan checks the pointers. */
 static volatile unsigned sink;
-
-static void touch(const char *s)
-{
-	if (s)
-		sink += (unsigned)strlen(s);
-}
 
 static void walk(kcsi_ckpt *c)
 {
@@ -62,15 +41,15 @@ static void walk(kcsi_ckpt *c)
 
 	const kcsi_meta *m = kcsi_ckpt_meta(c);
 	if (m) {
-		touch(m->engine);
-		touch(m->container);
-		touch(m->id);
-		touch(m->image);
-		touch(m->hostname);
-		touch(m->created);
-		touch(m->checkpointed);
+		fuzz_touch(m->engine);
+		fuzz_touch(m->container);
+		fuzz_touch(m->id);
+		fuzz_touch(m->image);
+		fuzz_touch(m->hostname);
+		fuzz_touch(m->created);
+		fuzz_touch(m->checkpointed);
 	}
-	touch(kcsi_ckpt_image_dir(c));
+	fuzz_touch(kcsi_ckpt_image_dir(c));
 	sink += (unsigned)(kcsi_ckpt_config(c) != NULL) + (unsigned)(kcsi_ckpt_spec(c) != NULL) +
 		(unsigned)(kcsi_ckpt_network(c) != NULL) + (unsigned)(kcsi_ckpt_bind_mounts(c) != NULL);
 
@@ -78,11 +57,11 @@ static void walk(kcsi_ckpt *c)
 	{
 		kcsi_archive *ar = kcsi_ckpt_archive(c);
 		size_t nm = ar ? kcsi_archive_count(ar) : 0;
-		touch(ar ? kcsi_archive_kind(ar) : NULL);
+		fuzz_touch(ar ? kcsi_archive_kind(ar) : NULL);
 		for (i = 0; i < nm; i++) {
 			const kcsi_member *mb = kcsi_archive_at(ar, i);
 			const unsigned char *d = NULL;
-			touch(mb->name);
+			fuzz_touch(mb->name);
 			if (!mb->has_data || mb->is_dir)
 				continue;
 			kcsi_error_clear(&err);
@@ -115,13 +94,13 @@ static void walk(kcsi_ckpt *c)
 
 		if (!p)
 			continue;
-		touch(p->comm);
-		touch(p->exe);
-		touch(p->memory_note);
+		fuzz_touch(p->comm);
+		fuzz_touch(p->exe);
+		fuzz_touch(p->memory_note);
 		for (j = 0; j < p->argc; j++)
-			touch(p->argv[j]);
+			fuzz_touch(p->argv[j]);
 		for (j = 0; j < p->envc; j++)
-			touch(p->env[j]);
+			fuzz_touch(p->env[j]);
 		for (j = 0; j < p->nthreads; j++)
 			sink += p->tids[j];
 		(void)kcsi_ckpt_proc_by_pid(c, p->pid);
@@ -129,8 +108,8 @@ static void walk(kcsi_ckpt *c)
 		kcsi_error_clear(&err);
 		if (kcsi_ckpt_vmas(c, p->pid, &vmas, &n, &err) == KCSI_OK) {
 			for (j = 0; j < n; j++) {
-				touch(vmas[j].kind);
-				touch(vmas[j].path);
+				fuzz_touch(vmas[j].kind);
+				fuzz_touch(vmas[j].path);
 				(void)kcsi_ckpt_read(c, p->pid, vmas[j].start, buf, sizeof(buf));
 			}
 			free(vmas);
@@ -138,10 +117,10 @@ static void walk(kcsi_ckpt *c)
 		kcsi_error_clear(&err);
 		if (kcsi_ckpt_fds(c, p->pid, &fds, &n, &err) == KCSI_OK) {
 			for (j = 0; j < n; j++) {
-				touch(fds[j].role);
-				touch(fds[j].type);
-				touch(fds[j].path);
-				touch(fds[j].remap);
+				fuzz_touch(fds[j].role);
+				fuzz_touch(fds[j].type);
+				fuzz_touch(fds[j].path);
+				fuzz_touch(fds[j].remap);
 			}
 			free(fds);
 		}
@@ -164,10 +143,10 @@ static void walk(kcsi_ckpt *c)
 		kcsi_error_clear(&err);
 		if (kcsi_ckpt_socks(c, &s, &n, &err) == KCSI_OK) {
 			for (i = 0; i < n; i++) {
-				touch(s[i].family);
-				touch(s[i].type);
-				touch(s[i].proto);
-				touch(s[i].state);
+				fuzz_touch(s[i].family);
+				fuzz_touch(s[i].type);
+				fuzz_touch(s[i].proto);
+				fuzz_touch(s[i].state);
 				if (s[i].inq && s[i].inq_len)
 					sink += s[i].inq[0] + s[i].inq[s[i].inq_len - 1];
 				if (s[i].outq && s[i].outq_len)
@@ -181,12 +160,12 @@ static void walk(kcsi_ckpt *c)
 		kcsi_error_clear(&err);
 		if (kcsi_ckpt_mounts(c, &mt, &n, &err) == KCSI_OK) {
 			for (i = 0; i < n; i++) {
-				touch(mt[i].mountpoint);
-				touch(mt[i].root);
-				touch(mt[i].source);
-				touch(mt[i].fstype);
-				touch(mt[i].options);
-				touch(mt[i].origin);
+				fuzz_touch(mt[i].mountpoint);
+				fuzz_touch(mt[i].root);
+				fuzz_touch(mt[i].source);
+				fuzz_touch(mt[i].fstype);
+				fuzz_touch(mt[i].options);
+				fuzz_touch(mt[i].origin);
 			}
 			free(mt);
 		}
@@ -200,16 +179,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	kcsi_error err;
 	int fd;
 
-	fd = memfd_create("kcsi-fuzz", MFD_CLOEXEC);
-	if (fd < 0) {
-		perror("memfd_create");
-		abort();
-	}
-	if (write_all(fd, data, size) != 0) {
-		perror("write");
-		abort();
-	}
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	fd = fuzz_memfd(data, size, path, sizeof(path));
 
 	kcsi_error_clear(&err);
 	if (kcsi_ckpt_open(path, KCSI_CKPT_MEMORY, &c, &err) == KCSI_OK) {

@@ -14,8 +14,7 @@
 #include "kcsi/decode.h"
 #include "kcsi/error.h"
 #include "kcsi/jsonw.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "fuzz_common.h"
 
 static void decode(const uint8_t *data, size_t size, bool pretty)
 {

@@ -2,7 +2,7 @@
 # Debian packages kcsi needs to build and test. Idempotent.
 set -eu
 pkgs="build-essential meson ninja-build pkg-config libarchive-dev libprotobuf-c-dev protobuf-c-compiler
-libjansson-dev libmicrohttpd-dev libsqlite3-dev libcurl4-openssl-dev libyaml-dev libgnutls28-dev openssl libpcre2-dev libssl-dev libyara-dev chromium libsodium-dev libpsl-dev publicsuffix libhyperscan-dev zstd lz4 strace time jq zsh fish criu gdb python3 util-linux tar gzip nftables iproute2 libpcap-dev libbpf-dev bpftool clang tshark"
+libjansson-dev libmicrohttpd-dev libsqlite3-dev libcurl4-openssl-dev libyaml-dev libgnutls28-dev openssl libpcre2-dev libssl-dev libyara-dev chromium libsodium-dev libpsl-dev zlib1g-dev publicsuffix libhyperscan-dev zstd lz4 strace time jq zsh fish criu gdb python3 util-linux tar gzip nftables iproute2 libpcap-dev libbpf-dev bpftool clang tshark"
 missing=""
 for p in $pkgs; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"; done
 # node and npm (for the S3 test server): any installation will do; Debian's

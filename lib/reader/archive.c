@@ -14,6 +14,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "kcsi/archive.h"
 #include "kcsi/progress.h"
@@ -386,6 +387,80 @@ struct archive *kcsi_tar_reader(void)
 	return a;
 }
 
+/* ---- gzip trailers ----
+ *
+ * libarchive's gzip filter reads each member's trailer but never compares
+ * its CRC-32 and length with the content, so a damaged gzip archive whose
+ * deflate stream still decodes was taken as sound.  For a plain gzip stream
+ * (gzip over the tar, nothing else) the file is inflated once more here with
+ * zlib, which checks every member's trailer; a mismatch is an error.  The
+ * check covers what the tar walk read (tar_end bytes of content) and
+ * GZIP_CHECK_SLACK more (the tar's record padding): content a stream holds
+ * past that is not inflated, so the time stays bounded by what was read.
+ * It costs a second inflate of the archive. */
+#define GZIP_CHECK_SLACK ((uint64_t)1 << 20)
+
+/* Bytes at file offset *off appended to in[have]; returns the new count. */
+static size_t gz_fill(int fd, uint64_t *off, unsigned char *in, size_t have, size_t cap)
+{
+	ssize_t n;
+	do
+		n = pread(fd, in + have, cap - have, (off_t)*off);
+	while (n < 0 && errno == EINTR);
+	if (n <= 0)
+		return have;
+	*off += (uint64_t)n;
+	return have + (size_t)n;
+}
+
+static kcsi_code gzip_check(kcsi_archive *ar, int fd, uint64_t tar_end, kcsi_error *err)
+{
+	enum { BUF = 1 << 16 };
+	unsigned char *in = malloc(2 * BUF), *out = in + BUF;
+	uint64_t off = 0, inflated = 0;
+	unsigned member = 1;
+	kcsi_code rc = KCSI_OK;
+	z_stream z;
+	memset(&z, 0, sizeof(z));
+	if (!in || inflateInit2(&z, 16 + MAX_WBITS) != Z_OK) {
+		free(in);
+		return kcsi_error_set(err, KCSI_ERR_NOMEM, "out of memory");
+	}
+	while (inflated <= tar_end + GZIP_CHECK_SLACK) {
+		int zr;
+		if (z.avail_in == 0) {
+			z.avail_in = (uInt)gz_fill(fd, &off, in, 0, BUF);
+			z.next_in = in;
+			if (z.avail_in == 0)
+				break; /* the end of the file (a cut stream was the tar walk's to report) */
+		}
+		z.next_out = out;
+		z.avail_out = BUF;
+		zr = inflate(&z, Z_NO_FLUSH);
+		inflated += BUF - z.avail_out;
+		if (zr == Z_STREAM_END) {
+			/* the trailer matched; another member follows if a gzip header does */
+			memmove(in, z.next_in, z.avail_in);
+			z.avail_in = (uInt)gz_fill(fd, &off, in, z.avail_in, BUF);
+			z.next_in = in;
+			if (z.avail_in < 2 || in[0] != 0x1f || in[1] != 0x8b || inflateReset(&z) != Z_OK)
+				break;
+			member++;
+		} else if (zr != Z_OK && zr != Z_BUF_ERROR) {
+			const char *why = z.msg ? z.msg : "damaged";
+			if (strstr(why, "data check"))
+				why = "its CRC-32 does not match the content (damaged archive)";
+			else if (strstr(why, "length check"))
+				why = "its length does not match the content (damaged archive)";
+			rc = kcsi_error_set(err, KCSI_ERR_FORMAT, "%s: gzip member %u: %s", ar->path, member, why);
+			break;
+		}
+	}
+	inflateEnd(&z);
+	free(in);
+	return rc;
+}
+
 /* After the first header: the filter chain is known; a plain tar in a
  * regular file is mapped, for members read in place. */
 static void first_header_read(kcsi_archive *ar, struct archive *a, int fd, const struct stat *st)
@@ -544,6 +619,9 @@ static kcsi_code open_tar(kcsi_archive *ar, int fd, unsigned flags, const kcsi_a
 	}
 	if (ar->n == 0 && !ar->kind[0])
 		snprintf(ar->kind, sizeof(ar->kind), "tar");
+	if (archive_filter_count(a) == 2 && archive_filter_code(a, 0) == ARCHIVE_FILTER_GZIP &&
+	    (rc = gzip_check(ar, fd, (uint64_t)archive_filter_bytes(a, 0), err)) != KCSI_OK)
+		goto out;
 	if (ar->spill_fd >= 0 && ar->spill_len) {
 		void *p = mmap(NULL, (size_t)ar->spill_len, PROT_READ, MAP_PRIVATE, ar->spill_fd, 0);
 		if (p == MAP_FAILED) {

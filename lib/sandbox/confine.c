@@ -728,7 +728,7 @@ static kcsi_code sanitise_deleted(kcsi_ckpt *c, det_confine *cf, int image_root,
 {
 	const kcsi_member *m = kcsi_archive_find(c->ar, "deleted.files");
 	const unsigned char *data;
-	json_t *in, *keep = json_array(), *v;
+	json_t *in, *keep, *v;
 	json_error_t je;
 	size_t i;
 	kcsi_code rc;
@@ -737,6 +737,8 @@ static kcsi_code sanitise_deleted(kcsi_ckpt *c, det_confine *cf, int image_root,
 		return KCSI_OK;
 	if ((rc = kcsi_member_data(c->ar, m, &data, err)))
 		return rc;
+	if (!(keep = json_array()))
+		return nomem(err);
 	in = json_loadb((const char *)data, (size_t)m->size, 0, &je);
 	json_array_foreach(in, i, v) {
 		char clean[4096];

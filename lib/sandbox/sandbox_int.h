@@ -4,6 +4,7 @@
 #define KCSI_DETONATE_INT_H
 
 #include <jansson.h>
+#include <stdio.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -62,6 +63,13 @@ void det_sinkhole_stop(det_sinkhole *s);
 /* {sessions: [...], dns: [...], udp: [...]} (new reference) */
 json_t *det_sinkhole_record(det_sinkhole *s);
 void det_sinkhole_free(det_sinkhole *s);
+/* Without sockets or a thread (fuzz/fuzz_sinkhole.c): feed n bytes to one
+ * TCP session to dport (53: DNS over TCP; other ports: the protocol is told
+ * from the first bytes), chunk bytes at a time (0: all at once), as if they
+ * came from the sandbox; its answers are read back and dropped.  transcript
+ * (may be NULL) receives the session's transcript and is closed.  Returns
+ * what det_sinkhole_record() would (new reference; NULL when out of memory). */
+json_t *det_sinkhole_feed(unsigned dport, const unsigned char *p, size_t n, size_t chunk, FILE *transcript);
 
 /* ---- the sinkhole's DNS (lib/sinkhole_dns.c) ---- */
 #define DET_DNS_MAX_LABELS 127

@@ -118,13 +118,12 @@ static int transparent_socket(int type, unsigned *port, kcsi_error *err)
 	return fd;
 }
 
-kcsi_code det_sinkhole_open(det_sinkhole **out, const char *dir, const char *const *irc_commands, double wall0,
-			    kcsi_error *err)
+/* The state without sockets, transcripts directory or thread. */
+static det_sinkhole *sinkhole_new(const char *dir, const char *const *irc_commands, double wall0)
 {
 	det_sinkhole *s = calloc(1, sizeof(*s));
-	char p[4200];
 	if (!s)
-		return kcsi_error_set(err, KCSI_ERR_NOMEM, "out of memory");
+		return NULL;
 	snprintf(s->dir, sizeof(s->dir), "%s", dir);
 	s->irc_commands = irc_commands;
 	s->wall0 = wall0;
@@ -136,6 +135,16 @@ kcsi_code det_sinkhole_open(det_sinkhole **out, const char *dir, const char *con
 	s->dns = json_array();
 	s->zones = kcsi_dns_zones_new();
 	s->udp = json_array();
+	return s;
+}
+
+kcsi_code det_sinkhole_open(det_sinkhole **out, const char *dir, const char *const *irc_commands, double wall0,
+			    kcsi_error *err)
+{
+	det_sinkhole *s = sinkhole_new(dir, irc_commands, wall0);
+	char p[4200];
+	if (!s)
+		return kcsi_error_set(err, KCSI_ERR_NOMEM, "out of memory");
 	snprintf(p, sizeof(p), "%s/transcripts", dir);
 	if (mkdir(p, 0700) < 0 && errno != EEXIST) {
 		kcsi_error_set(err, KCSI_ERR_IO, "%s: %s", p, strerror(errno));
@@ -418,7 +427,14 @@ static void dns_stream(det_sinkhole *s, struct sess *x, const unsigned char *p, 
 		x->dnslen += k;
 		p += k;
 		n -= k;
-		if (x->dnslen < 2 || x->dnslen < want || want == 2)
+		if (want == 2) {
+			/* the length prefix is complete; a message of length 0
+			 * is dropped (it holds nothing to answer) */
+			if (x->dnslen == 2 && !x->dnsbuf[0] && !x->dnsbuf[1])
+				x->dnslen = 0;
+			continue;
+		}
+		if (x->dnslen < want)
 			continue;
 		unsigned char ans[2 + 4200];
 		char text[96] = "";
@@ -503,11 +519,34 @@ static void addr_str(const struct sockaddr_in *a, char *buf, size_t cap, unsigne
 	*port = ntohs(a->sin_port);
 }
 
+/* A new TCP session on fd from peer to local, listed in the record. */
+static struct sess *sess_new(det_sinkhole *s, int fd, const struct sockaddr_in *peer, const struct sockaddr_in *local)
+{
+	char ts[40];
+	struct sess *x = calloc(1, sizeof(*x));
+	if (!x)
+		return NULL;
+	x->fd = fd;
+	x->id = ++s->nsess_total;
+	addr_str(peer, x->src, sizeof(x->src), &x->sport);
+	addr_str(local, x->dst, sizeof(x->dst), &x->dport);
+	x->opened = rel(s);
+	snprintf(x->txname, sizeof(x->txname), "transcripts/tcp-%03u-%s-%u.txt", x->id, x->dst, x->dport);
+	when(s, ts, sizeof(ts));
+	x->j = json_pack("{s:i, s:s, s:s, s:i, s:s, s:i, s:s, s:f, s:s, s:s}", "id", x->id, "proto", "tcp", "src", x->src,
+			 "sport", x->sport, "dst", x->dst, "dport", x->dport, "opened", ts, "t", x->opened, "service",
+			 "unknown", "transcript", x->txname);
+	pthread_mutex_lock(&s->lock);
+	json_array_append(s->sessions, x->j);
+	pthread_mutex_unlock(&s->lock);
+	return x;
+}
+
 static void sess_accept(det_sinkhole *s)
 {
 	struct sockaddr_in peer, local;
 	socklen_t pl = sizeof(peer), ll = sizeof(local);
-	char path[4400], ts[40];
+	char path[4400];
 	struct sess *x;
 	int slot = -1;
 	int fd = accept4(s->ltcp, (struct sockaddr *)&peer, &pl, SOCK_CLOEXEC | SOCK_NONBLOCK);
@@ -518,29 +557,16 @@ static void sess_accept(det_sinkhole *s)
 			slot = i;
 			break;
 		}
-	if (slot < 0 || !(x = calloc(1, sizeof(*x)))) {
+	getsockname(fd, (struct sockaddr *)&local, &ll);
+	if (slot < 0 || !(x = sess_new(s, fd, &peer, &local))) {
 		close(fd);
 		return;
 	}
-	getsockname(fd, (struct sockaddr *)&local, &ll);
-	x->fd = fd;
-	x->id = ++s->nsess_total;
-	addr_str(&peer, x->src, sizeof(x->src), &x->sport);
-	addr_str(&local, x->dst, sizeof(x->dst), &x->dport);
-	x->opened = rel(s);
-	snprintf(x->txname, sizeof(x->txname), "transcripts/tcp-%03u-%s-%u.txt", x->id, x->dst, x->dport);
 	snprintf(path, sizeof(path), "%s/%s", s->dir, x->txname);
 	x->tx = fopen(path, "w");
 	if (x->tx)
 		fprintf(x->tx, "# TCP %s:%u -> %s:%u  (> from the sandbox, < from the sinkhole; seconds since start)\n",
 			x->src, x->sport, x->dst, x->dport);
-	when(s, ts, sizeof(ts));
-	x->j = json_pack("{s:i, s:s, s:s, s:i, s:s, s:i, s:s, s:f, s:s, s:s}", "id", x->id, "proto", "tcp", "src", x->src,
-			 "sport", x->sport, "dst", x->dst, "dport", x->dport, "opened", ts, "t", x->opened, "service",
-			 "unknown", "transcript", x->txname);
-	pthread_mutex_lock(&s->lock);
-	json_array_append(s->sessions, x->j);
-	pthread_mutex_unlock(&s->lock);
 	s->sess[slot] = x;
 }
 
@@ -739,4 +765,46 @@ void det_sinkhole_free(det_sinkhole *s)
 	kcsi_dns_zones_free(s->zones);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
+}
+
+/* ---- one session fed from memory (the fuzzer; see sandbox_int.h) ---- */
+
+json_t *det_sinkhole_feed(unsigned dport, const unsigned char *p, size_t n, size_t chunk, FILE *transcript)
+{
+	struct sockaddr_in peer = {.sin_family = AF_INET, .sin_port = htons(40000)};
+	struct sockaddr_in local = {.sin_family = AF_INET, .sin_port = htons((uint16_t)dport)};
+	det_sinkhole *s = sinkhole_new("", NULL, det_wall());
+	json_t *rec = NULL;
+	int sv[2] = {-1, -1};
+	if (!s || socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) != 0)
+		goto out;
+	inet_pton(AF_INET, DET_IFACE_ADDR, &peer.sin_addr);
+	inet_pton(AF_INET, DET_SINK_ADDR, &local.sin_addr);
+	if (!(s->sess[0] = sess_new(s, sv[0], &peer, &local)))
+		goto out;
+	sv[0] = -1; /* the session's now */
+	s->sess[0]->tx = transcript;
+	transcript = NULL;
+	while (n) {
+		size_t k = chunk && chunk < n ? chunk : n;
+		unsigned char answers[8192];
+		pthread_mutex_lock(&s->lock);
+		sess_data(s, s->sess[0], p, k);
+		pthread_mutex_unlock(&s->lock);
+		while (read(sv[1], answers, sizeof(answers)) > 0)
+			; /* what the sinkhole answered: read and dropped */
+		p += k;
+		n -= k;
+	}
+	sess_close(s, 0, "sandbox");
+	rec = det_sinkhole_record(s);
+out:
+	if (transcript)
+		fclose(transcript);
+	if (sv[0] >= 0)
+		close(sv[0]);
+	if (sv[1] >= 0)
+		close(sv[1]);
+	det_sinkhole_free(s);
+	return rec;
 }

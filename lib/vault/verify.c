@@ -30,17 +30,23 @@ kcsi_code kcsi_vault_list(kcsi_vault *v, const char *case_id, json_t **out, kcsi
 		const char *id = json_string_value(json_object_get(e, "id"));
 		const char *a = json_string_value(json_object_get(e, "action"));
 		json_t *o;
-		if (!id)
+		if (!id || !a)
 			continue;
 		o = json_object_get(by, id);
 		if (!o) {
 			if (strcmp(a, "ingested") != 0)
 				continue;
-			o = json_pack("{s:s, s:O?, s:O?, s:O?, s:O?, s:s, s:O, s:O, s:i}", "id", id, "sha256",
+			/* a signed entry need not name its actor or time */
+			o = json_pack("{s:s, s:O?, s:O?, s:O?, s:O?, s:s, s:O?, s:O?, s:i}", "id", id, "sha256",
 				      json_object_get(e, "sha256"), "size", json_object_get(e, "size"), "name",
 				      json_object_get(e, "name"), "case", json_object_get(e, "case"), "state", "held",
 				      "ingested", json_object_get(e, "time"), "ingested_by", json_object_get(e, "actor"),
 				      "accesses", 0);
+			if (!o) {
+				json_decref(by);
+				json_decref(order);
+				return kcsi_error_set(err, KCSI_ERR_NOMEM, "out of memory");
+			}
 			json_object_set(o, "note", json_object_get(e, "note") ? json_object_get(e, "note") : json_null());
 			json_object_set_new(by, id, o);
 			json_array_append(order, o);
