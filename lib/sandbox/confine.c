@@ -44,61 +44,17 @@
 
 #include "reader/ckpt_int.h"
 #include "sandbox/sandbox_int.h"
+#include "sandbox/confine_int.h"
 #include "base/safeout.h"
-
-/* A default container's capabilities (podman's and CRI-O's default set):
- * CHOWN DAC_OVERRIDE FOWNER FSETID KILL SETGID SETUID SETPCAP
- * NET_BIND_SERVICE SYS_CHROOT SETFCAP. */
-#define DET_CAPS_ALLOWED 0x800405FBull
-#define DET_BIND_TMPFS_SIZE "size=64m,nr_inodes=16384,mode=0700"
-#define DET_MAX_DIFF_BYTES (8ull << 30)
-#define MS_RDONLY_FLAG 1u
-
-/* CRIU's fstype numbers (mnt.proto) */
-enum { FS_PROC = 1, FS_SYSFS = 2, FS_TMPFS = 5, FS_DEVPTS = 6, FS_CGROUP = 12, FS_MQUEUE = 14, FS_OVERLAY = 17,
-       FS_CGROUP2 = 23 };
-
-struct det_repl {
-	char *name;          /* member name in the archive */
-	unsigned char *data; /* new content in memory, or */
-	char *file;          /* in this file */
-	size_t len;
-};
-
-struct det_bind {
-	char *dest;          /* mountpoint in the container */
-	char *source;        /* sandbox-owned source */
-	bool is_file;
-};
-
-struct det_mask {
-	MntEntry *e;
-	char *root, *mountpoint;
-};
-
-struct det_confine {
-	struct det_mask *masks; /* mounts added over /proc/sys and the like */
-	size_t nmasks;
-	json_t *report;      /* {mounts, capabilities, devices, rootfs, members, namespaces} */
-	json_t *config, *spec;
-	struct det_repl *repl;
-	size_t nrepl;
-	struct det_bind *binds;
-	size_t nbinds;
-	char work[512];
-	char bind_root[600];
-	bool bind_mounted;
-	char name[64];
-};
 
 /* ---- small helpers ---- */
 
-static kcsi_code nomem(kcsi_error *err)
+kcsi_code det_cf_nomem(kcsi_error *err)
 {
 	return kcsi_error_set(err, KCSI_ERR_NOMEM, "out of memory");
 }
 
-static void note(det_confine *cf, const char *list, json_t *item)
+void det_cf_note(det_confine *cf, const char *list, json_t *item)
 {
 	json_t *a = json_object_get(cf->report, list);
 	if (!a) {
@@ -125,13 +81,13 @@ static bool has_dotdot(const char *p)
 	return false;
 }
 
-static kcsi_code add_repl(det_confine *cf, const char *name, unsigned char *data, size_t len, const char *file,
+kcsi_code det_cf_add_repl(det_confine *cf, const char *name, unsigned char *data, size_t len, const char *file,
 			  kcsi_error *err)
 {
 	struct det_repl *r = realloc(cf->repl, (cf->nrepl + 1) * sizeof(*r));
 	if (!r) {
 		free(data);
-		return nomem(err);
+		return det_cf_nomem(err);
 	}
 	cf->repl = r;
 	r = &cf->repl[cf->nrepl++];
@@ -140,7 +96,7 @@ static kcsi_code add_repl(det_confine *cf, const char *name, unsigned char *data
 	r->len = len;
 	r->file = file ? strdup(file) : NULL;
 	if (!r->name || (file && !r->file))
-		return nomem(err);
+		return det_cf_nomem(err);
 	return KCSI_OK;
 }
 
@@ -164,7 +120,7 @@ static kcsi_code repack(const unsigned char *data, ProtobufCMessage **msgs, size
 	for (size_t i = 0; i < n; i++)
 		total += 4 + protobuf_c_message_get_packed_size(msgs[i]);
 	if (!(b = malloc(total)))
-		return nomem(err);
+		return det_cf_nomem(err);
 	memcpy(b, data, hdr);
 	p = b + hdr;
 	for (size_t i = 0; i < n; i++) {
@@ -202,7 +158,7 @@ static kcsi_code read_image(kcsi_ckpt *c, const char *member, const char *kind, 
 	if ((rc = ck_read_all(c, name, kind, &all, n, err)))
 		return rc;
 	if (*n && !(*msgs = malloc(*n * sizeof(**msgs))))
-		return nomem(err);
+		return det_cf_nomem(err);
 	if (*n)
 		memcpy(*msgs, all, *n * sizeof(**msgs));
 	return KCSI_OK;
@@ -286,12 +242,12 @@ static kcsi_code add_bind(det_confine *cf, const char *dest, kcsi_error *err)
 			return KCSI_OK;
 	struct det_bind *b = realloc(cf->binds, (cf->nbinds + 1) * sizeof(*b));
 	if (!b)
-		return nomem(err);
+		return det_cf_nomem(err);
 	cf->binds = b;
 	b = &cf->binds[cf->nbinds++];
 	memset(b, 0, sizeof(*b));
 	if (!(b->dest = strdup(dest)))
-		return nomem(err);
+		return det_cf_nomem(err);
 	return KCSI_OK;
 }
 
@@ -322,7 +278,7 @@ static kcsi_code add_proc_mask(det_confine *cf, MntEntry ***all, size_t *n, cons
 		free(mp);
 		if (grown)
 			*all = grown;
-		return nomem(err);
+		return det_cf_nomem(err);
 	}
 	*all = grown;
 	for (size_t i = 0; i < *n; i++)
@@ -354,11 +310,11 @@ static kcsi_code add_proc_mask(det_confine *cf, MntEntry ***all, size_t *n, cons
 		free(e);
 		free(root);
 		free(mp);
-		return nomem(err);
+		return det_cf_nomem(err);
 	}
 	cf->masks = mk;
 	cf->masks[cf->nmasks++] = (struct det_mask){e, root, mp};
-	note(cf, "masks_added", json_pack("{s:s, s:s}", "mountpoint", mp, "how", "read-only bind of proc"));
+	det_cf_note(cf, "masks_added", json_pack("{s:s, s:s}", "mountpoint", mp, "how", "read-only bind of proc"));
 	return KCSI_OK;
 }
 
@@ -404,7 +360,7 @@ static kcsi_code check_mount_image(kcsi_ckpt *c, det_confine *cf, const kcsi_mem
 		if (force_ro && !(e->flags & MS_RDONLY_FLAG)) {
 			e->flags |= MS_RDONLY_FLAG;
 			changed = true;
-			note(cf, "mounts_forced_read_only", json_pack("{s:s, s:s}", "mountpoint", e->mountpoint, "type", fs));
+			det_cf_note(cf, "mounts_forced_read_only", json_pack("{s:s, s:s}", "mountpoint", e->mountpoint, "type", fs));
 		}
 	}
 	/* every proc mount of its own gets /proc/sys (and the SysRq trigger)
@@ -428,7 +384,7 @@ static kcsi_code check_mount_image(kcsi_ckpt *c, det_confine *cf, const kcsi_mem
 		unsigned char *b;
 		size_t len;
 		if (!(rc = repack(img, msgs, n, &b, &len, err)))
-			rc = add_repl(cf, m->name, b, len, NULL, err);
+			rc = det_cf_add_repl(cf, m->name, b, len, NULL, err);
 	}
 	free(msgs);
 	return rc;
@@ -483,9 +439,9 @@ static kcsi_code cap_core(kcsi_ckpt *c, det_confine *cf, const kcsi_member *m, k
 				const char *nm = kcsi_cap_name(bit);
 				json_array_append_new(caps, nm ? json_string(nm) : json_sprintf("CAP_%u", bit));
 			}
-		note(cf, "capabilities_dropped", json_pack("{s:i, s:o}", "tid", (int)tid, "capabilities", caps));
+		det_cf_note(cf, "capabilities_dropped", json_pack("{s:i, s:o}", "tid", (int)tid, "capabilities", caps));
 		if (!(rc = repack(img, msgs, n, &b, &len, err)))
-			rc = add_repl(cf, m->name, b, len, NULL, err);
+			rc = det_cf_add_repl(cf, m->name, b, len, NULL, err);
 	}
 	free(msgs);
 	return rc;
@@ -535,7 +491,7 @@ static kcsi_code check_cgroup_image(kcsi_ckpt *c, det_confine *cf, const kcsi_me
 			for (size_t d = 0; d < cg->controllers[k]->n_dirs && !rc; d++) {
 				st.n = 0;
 				if (dir_push(&st, cg->controllers[k]->dirs[d]))
-					rc = nomem(err);
+					rc = det_cf_nomem(err);
 				while (st.n && !rc) {
 					CgroupDirEntry *e = st.v[--st.n];
 					if (has_dotdot(e->dir_name))
@@ -544,223 +500,13 @@ static kcsi_code check_cgroup_image(kcsi_ckpt *c, det_confine *cf, const kcsi_me
 								    kcsi_archive_path(c->ar), e->dir_name);
 					for (size_t ch = 0; ch < e->n_children && !rc; ch++)
 						if (dir_push(&st, e->children[ch]))
-							rc = nomem(err);
+							rc = det_cf_nomem(err);
 				}
 			}
 	}
 	free(st.v);
 	free(msgs);
 	return rc;
-}
-
-/* ---- tar members applied on the host (rootfs diff, /dev/shm, tmpfs) ---- */
-
-/* Why NAME (clean, relative) may not be applied, or NULL: a component before
- * the last is a symbolic link, in the tar so far or in the image's root. */
-static const char *reaches_through_link(const kcsi_strmap *seen, int image_root, const char *name)
-{
-	char prefix[4096];
-	size_t len = strlen(name);
-	if (len >= sizeof(prefix))
-		return "name too long";
-	for (size_t i = 0; i < len; i++) {
-		if (name[i] != '/')
-			continue;
-		memcpy(prefix, name, i);
-		prefix[i] = '\0';
-		int t = kcsi_strmap_get(seen, prefix, i, 0);
-		if (t == 'l')
-			return "reaches through a symbolic link of the tar";
-		if (t == 'd')
-			continue;
-		if (t == 'f')
-			return "reaches through a file of the tar";
-		struct stat st;
-		if (image_root >= 0 && fstatat(image_root, prefix, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode))
-			return "reaches through a symbolic link of the image";
-	}
-	return NULL;
-}
-
-static bool standard_device(unsigned type, unsigned maj, unsigned min)
-{
-	static const unsigned chr[][2] = {{1, 3}, {1, 5}, {1, 7}, {1, 8}, {1, 9}, {5, 0}, {5, 2}};
-	if (type != AE_IFCHR)
-		return false;
-	for (size_t i = 0; i < sizeof(chr) / sizeof(chr[0]); i++)
-		if (chr[i][0] == maj && chr[i][1] == min)
-			return true;
-	return maj == 136; /* pseudo-terminals */
-}
-
-struct tar_rules {
-	const char *what;      /* for the report: "rootfs-diff.tar" */
-	int image_root;        /* fd of the image's root, or -1 */
-	bool allow_devices;    /* standard character devices (tmpfs of /dev) */
-	bool gzip;             /* write gzip (tmpfs images) */
-};
-
-/* Copy the tar member MEMBER to FILE, keeping only what may be applied. */
-static kcsi_code sanitise_tar(kcsi_ckpt *c, det_confine *cf, const char *member, const char *file,
-			      const struct tar_rules *r, kcsi_error *err)
-{
-	struct archive *in = NULL, *out = NULL;
-	struct archive_entry *e;
-	kcsi_strmap seen = {0};
-	uint64_t total = 0;
-	unsigned kept = 0, dropped = 0;
-	kcsi_code rc;
-	int ar;
-	if ((rc = ck_member_tar(c, member, &in, err)))
-		return rc;
-	if (!in)
-		return KCSI_OK;
-	if (!(out = archive_write_new())) {
-		archive_read_free(in);
-		return nomem(err);
-	}
-	archive_write_set_format_pax_restricted(out);
-	if (r->gzip)
-		archive_write_add_filter_gzip(out);
-	if (archive_write_open_filename(out, file) != ARCHIVE_OK) {
-		rc = kcsi_error_set(err, KCSI_ERR_IO, "%s: %s", file, archive_error_string(out));
-		goto done;
-	}
-	while ((ar = archive_read_next_header(in, &e)) == ARCHIVE_OK) {
-		char clean[4096];
-		const char *why = NULL;
-		const char *raw = archive_entry_pathname(e);
-		unsigned type = archive_entry_filetype(e);
-		const char *base;
-		if (raw && raw[strspn(raw, "./")] == '\0' && !strstr(raw, "..") && raw[0] == '.') {
-			/* the tar's own root ("." or "./"): its mode and owner */
-			archive_entry_set_pathname(e, ".");
-			if (archive_write_header(out, e) != ARCHIVE_OK) {
-				rc = kcsi_error_set(err, KCSI_ERR_IO, "%s: %s", file, archive_error_string(out));
-				goto done;
-			}
-			continue;
-		}
-		if (!raw || kcsi_clean_relpath(raw, clean, sizeof(clean)) != 0 || raw[0] == '/' || !clean[0])
-			why = "absolute or climbing name";
-		else if ((base = strrchr(clean, '/') ? strrchr(clean, '/') + 1 : clean) && !strncmp(base, ".wh.", 4))
-			why = "a whiteout (would delete on the host)";
-		else if ((why = reaches_through_link(&seen, r->image_root, clean)))
-			;
-		else if (archive_entry_hardlink(e)) {
-			char tgt[4096];
-			if (kcsi_clean_relpath(archive_entry_hardlink(e), tgt, sizeof(tgt)) != 0 ||
-			    kcsi_strmap_get(&seen, tgt, strlen(tgt), 0) != 'f')
-				why = "a hard link to a file outside the tar";
-			else
-				archive_entry_set_hardlink(e, tgt);
-		} else if (type == AE_IFCHR || type == AE_IFBLK || type == AE_IFIFO || type == AE_IFSOCK) {
-			if (!r->allow_devices ||
-			    !standard_device(type, archive_entry_rdevmajor(e), archive_entry_rdevminor(e)))
-				why = "a device node, fifo or socket";
-		} else if (type != AE_IFREG && type != AE_IFDIR && type != AE_IFLNK)
-			why = "an unknown kind of entry";
-		if (!why && (total += (uint64_t)archive_entry_size(e)) > DET_MAX_DIFF_BYTES) {
-			rc = kcsi_error_set(err, KCSI_ERR_LIMIT, "%s: %s holds more than %llu bytes: refusing to restore",
-					    kcsi_archive_path(c->ar), member, (unsigned long long)DET_MAX_DIFF_BYTES);
-			goto done;
-		}
-		if (why) {
-			dropped++;
-			note(cf, "members_dropped", json_pack("{s:s, s:s, s:s}", "tar", r->what, "name", raw ? raw : "",
-							      "reason", why));
-			continue;
-		}
-		if (kcsi_strmap_put(&seen, clean, strlen(clean), type == AE_IFDIR ? 'd' : type == AE_IFLNK ? 'l' : 'f')) {
-			rc = nomem(err);
-			goto done;
-		}
-		archive_entry_set_pathname(e, clean);
-		if (archive_write_header(out, e) != ARCHIVE_OK) {
-			rc = kcsi_error_set(err, KCSI_ERR_IO, "%s: %s", file, archive_error_string(out));
-			goto done;
-		}
-		for (;;) {
-			const void *buf;
-			size_t len;
-			la_int64_t off;
-			int d = archive_read_data_block(in, &buf, &len, &off);
-			if (d == ARCHIVE_EOF)
-				break;
-			if (d != ARCHIVE_OK || archive_write_data(out, buf, len) < 0) {
-				rc = kcsi_error_set(err, KCSI_ERR_FORMAT, "%s: %s: %s", kcsi_archive_path(c->ar), member,
-						    archive_error_string(d != ARCHIVE_OK ? in : out));
-				goto done;
-			}
-		}
-		kept++;
-	}
-	if (ar != ARCHIVE_EOF)
-		rc = kcsi_error_set(err, KCSI_ERR_FORMAT, "%s: %s: %s", kcsi_archive_path(c->ar), member,
-				    archive_error_string(in));
-done:
-	archive_read_free(in);
-	if (archive_write_close(out) != ARCHIVE_OK && !rc)
-		rc = kcsi_error_set(err, KCSI_ERR_IO, "%s: %s", file, archive_error_string(out));
-	archive_write_free(out);
-	kcsi_strmap_free(&seen);
-	if (!rc) {
-		struct stat st;
-		if (stat(file, &st) != 0)
-			return kcsi_error_set(err, KCSI_ERR_IO, "%s: %s", file, strerror(errno));
-		note(cf, "tars", json_pack("{s:s, s:i, s:i}", "tar", r->what, "kept", kept, "dropped", dropped));
-		rc = add_repl(cf, member, NULL, (size_t)st.st_size, file, err);
-	}
-	return rc;
-}
-
-static kcsi_code sanitise_tmpfs(kcsi_ckpt *c, det_confine *cf, const kcsi_member *m, kcsi_error *err)
-{
-	char file[700];
-	struct tar_rules r = {.what = m->name, .image_root = -1, .allow_devices = true, .gzip = true};
-	snprintf(file, sizeof(file), "%s/tmpfs-%zu.tar.gz", cf->work, cf->nrepl);
-	return sanitise_tar(c, cf, m->name, file, &r, err);
-}
-
-/* deleted.files: a JSON array of paths podman removes from the new rootfs
- * (on the host, before the container exists). */
-static kcsi_code sanitise_deleted(kcsi_ckpt *c, det_confine *cf, int image_root, kcsi_error *err)
-{
-	const kcsi_member *m = kcsi_archive_find(c->ar, "deleted.files");
-	const unsigned char *data;
-	json_t *in, *keep, *v;
-	json_error_t je;
-	size_t i;
-	kcsi_code rc;
-	kcsi_strmap none = {0};
-	if (!m)
-		return KCSI_OK;
-	if ((rc = kcsi_member_data(c->ar, m, &data, err)))
-		return rc;
-	if (!(keep = json_array()))
-		return nomem(err);
-	in = json_loadb((const char *)data, (size_t)m->size, 0, &je);
-	json_array_foreach(in, i, v) {
-		char clean[4096];
-		const char *why = NULL;
-		if (!json_is_string(v) || kcsi_clean_relpath(json_string_value(v), clean, sizeof(clean)) != 0 || !clean[0])
-			why = "climbing or empty path";
-		else
-			why = reaches_through_link(&none, image_root, clean);
-		if (why)
-			note(cf, "members_dropped", json_pack("{s:s, s:s?, s:s}", "tar", "deleted.files", "name",
-							      json_string_value(v), "reason", why));
-		else
-			json_array_append_new(keep, json_string(clean));
-	}
-	if (in && !json_is_array(in))
-		note(cf, "members_dropped", json_pack("{s:s, s:s}", "tar", "deleted.files", "reason", "not a JSON array"));
-	json_decref(in);
-	char *txt = json_dumps(keep, JSON_COMPACT);
-	json_decref(keep);
-	if (!txt)
-		return nomem(err);
-	return add_repl(cf, "deleted.files", (unsigned char *)txt, strlen(txt), NULL, err);
 }
 
 /* ---- the container's config and OCI spec, from scratch ---- */
@@ -828,7 +574,7 @@ static json_t *build_mounts(const json_t *spec, det_confine *cf)
 		}
 		if (!dest || dest[0] != '/' || has_dotdot(dest) || strlen(dest) > 1024) {
 			json_decref(opts);
-			note(cf, "mounts", json_pack("{s:s?, s:s?, s:s?, s:s, s:s}", "destination", dest, "type", type, "source",
+			det_cf_note(cf, "mounts", json_pack("{s:s?, s:s?, s:s?, s:s, s:s}", "destination", dest, "type", type, "source",
 						     src, "action", "dropped", "reason", "bad destination"));
 			continue;
 		}
@@ -843,19 +589,19 @@ static json_t *build_mounts(const json_t *spec, det_confine *cf)
 				json_array_append_new(opts, json_string("ro"));
 			json_array_append_new(out, json_pack("{s:s, s:s, s:s, s:o}", "destination", dest, "type", type,
 							     "source", type, "options", opts));
-			note(cf, "mounts", json_pack("{s:s, s:s, s:s?, s:s}", "destination", dest, "type", type, "source", src,
+			det_cf_note(cf, "mounts", json_pack("{s:s, s:s, s:s?, s:s}", "destination", dest, "type", type, "source", src,
 						     "action", "restored"));
 			continue;
 		}
 		json_decref(opts);
 		if (!bind) {
-			note(cf, "mounts", json_pack("{s:s, s:s?, s:s?, s:s, s:s}", "destination", dest, "type", type, "source",
+			det_cf_note(cf, "mounts", json_pack("{s:s, s:s?, s:s?, s:s, s:s}", "destination", dest, "type", type, "source",
 						     src, "action", "dropped", "reason",
 						     "not a kernel file system nor a bind mount"));
 			continue;
 		}
 		add_bind(cf, dest, NULL);
-		note(cf, "mounts", json_pack("{s:s, s:s, s:s?, s:s, s:s+}", "destination", dest, "type", "bind", "source", src,
+		det_cf_note(cf, "mounts", json_pack("{s:s, s:s, s:s?, s:s, s:s+}", "destination", dest, "type", "bind", "source", src,
 					     "action", "replaced", "replacement", "mounts", dest));
 	}
 	return out;
@@ -991,7 +737,7 @@ static kcsi_code make_bind_sources(kcsi_ckpt *c, det_confine *cf, kcsi_error *er
 		/* the source sits at the destination's own path below the tmpfs */
 		snprintf(path, sizeof(path), "%s%s", cf->bind_root, bd->dest);
 		if (!(bd->source = strdup(path)) || make_parents(path) != 0) {
-			rc = bd->source ? kcsi_error_set(err, KCSI_ERR_IO, "%s: %s", path, strerror(errno)) : nomem(err);
+			rc = bd->source ? kcsi_error_set(err, KCSI_ERR_IO, "%s: %s", path, strerror(errno)) : det_cf_nomem(err);
 			break;
 		}
 		if (bd->is_file) {
@@ -1030,7 +776,7 @@ static kcsi_code make_bind_sources(kcsi_ckpt *c, det_confine *cf, kcsi_error *er
 				/* a stand-in that cannot take the size: CRIU will say so */
 			}
 			close(fd);
-			note(cf, "stand_ins", json_pack("{s:s, s:I}", "path", f->path, "size", (json_int_t)f->size));
+			det_cf_note(cf, "stand_ins", json_pack("{s:s, s:I}", "path", f->path, "size", (json_int_t)f->size));
 		}
 	}
 	free(fds);
@@ -1073,7 +819,7 @@ static kcsi_code adjust_root_mode(kcsi_ckpt *c, det_confine *cf, int image_root,
 				    json_sprintf("the root directory was mode %04o in the checkpoint, %04o in the image", was & 07777,
 						 (unsigned)(st.st_mode & 07777)));
 		if (!(rc = repack(img, msgs, n, &b, &len, err)))
-			rc = add_repl(cf, member, b, len, NULL, err);
+			rc = det_cf_add_repl(cf, member, b, len, NULL, err);
 	}
 	free(msgs);
 	return rc;
@@ -1089,7 +835,7 @@ kcsi_code det_confine_plan(kcsi_ckpt *c, const det_confine_opts *o, det_confine 
 	kcsi_code rc;
 	*out = cf;
 	if (!cf)
-		return nomem(err);
+		return det_cf_nomem(err);
 	snprintf(cf->work, sizeof(cf->work), "%s", o->work);
 	snprintf(cf->name, sizeof(cf->name), "%s", o->container_name);
 	cf->report = json_object();
@@ -1099,25 +845,13 @@ kcsi_code det_confine_plan(kcsi_ckpt *c, const det_confine_opts *o, det_confine 
 	if ((rc = check_namespaces(c, cf, err)) || (rc = each_image(c, cf, "mountpoints-*.img", check_mount_image, err)) ||
 	    (rc = each_image(c, cf, "core-*.img", cap_core, err)) ||
 	    (rc = each_image(c, cf, "cgroup.img", check_cgroup_image, err)) ||
-	    (rc = each_image(c, cf, "tmpfs-*.tar.gz.img", sanitise_tmpfs, err)))
+	    (rc = each_image(c, cf, "tmpfs-*.tar.gz.img", det_sanitise_tmpfs, err)))
 		return rc;
 	if (o->image_root && (image_root = open(o->image_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
 		return kcsi_error_set(err, KCSI_ERR_IO, "%s: %s", o->image_root, strerror(errno));
-	{
-		char file[700];
-		struct tar_rules r = {.what = "rootfs-diff.tar", .image_root = image_root};
-		snprintf(file, sizeof(file), "%s/rootfs-diff.tar", cf->work);
-		rc = sanitise_tar(c, cf, "rootfs-diff.tar", file, &r, err);
-		if (!rc) {
-			struct tar_rules s = {.what = "devshm-checkpoint.tar", .image_root = -1};
-			snprintf(file, sizeof(file), "%s/devshm-checkpoint.tar", cf->work);
-			rc = sanitise_tar(c, cf, "devshm-checkpoint.tar", file, &s, err);
-		}
-		if (!rc)
-			rc = sanitise_deleted(c, cf, image_root, err);
-		if (!rc)
-			rc = adjust_root_mode(c, cf, image_root, err);
-	}
+	rc = det_sanitise_host_members(c, cf, image_root, err);
+	if (!rc)
+		rc = adjust_root_mode(c, cf, image_root, err);
 	if (image_root >= 0)
 		close(image_root);
 	if (rc)
@@ -1132,7 +866,7 @@ kcsi_code det_confine_plan(kcsi_ckpt *c, const det_confine_opts *o, det_confine 
 						"source", cf->binds[b].source, "options", "rbind", "rprivate", "nosuid"));
 	cf->config = build_config(kcsi_ckpt_config(c), cf->spec, cf, o->image_name, o->image_id);
 	if (!cf->spec || !cf->config)
-		return nomem(err);
+		return det_cf_nomem(err);
 	return KCSI_OK;
 }
 
@@ -1144,7 +878,7 @@ static kcsi_code put_member(struct archive *w, const char *name, const unsigned 
 	struct archive_entry *e = archive_entry_new();
 	kcsi_code rc = KCSI_OK;
 	if (!e)
-		return nomem(err);
+		return det_cf_nomem(err);
 	archive_entry_set_pathname(e, name);
 	archive_entry_set_filetype(e, AE_IFREG);
 	archive_entry_set_perm(e, 0600);
@@ -1183,7 +917,7 @@ static kcsi_code put_json(struct archive *w, const char *name, const json_t *j, 
 	char *s = json_dumps(j, JSON_COMPACT);
 	kcsi_code rc;
 	if (!s)
-		return nomem(err);
+		return det_cf_nomem(err);
 	rc = put_member(w, name, (const unsigned char *)s, strlen(s), NULL, err);
 	free(s);
 	return rc;
@@ -1197,7 +931,7 @@ kcsi_code det_confine_write_copy(kcsi_ckpt *c, det_confine *cf, const char *dst,
 	kcsi_code rc = KCSI_OK;
 	static const char *const applied[] = {"rootfs-diff.tar", "devshm-checkpoint.tar", "deleted.files", NULL};
 	if (!w)
-		return nomem(err);
+		return det_cf_nomem(err);
 	archive_write_set_format_pax_restricted(w);
 	if (archive_write_open_filename(w, dst) != ARCHIVE_OK) {
 		rc = kcsi_error_set(err, KCSI_ERR_IO, "%s: %s", dst, archive_error_string(w));
@@ -1216,7 +950,7 @@ kcsi_code det_confine_write_copy(kcsi_ckpt *c, det_confine *cf, const char *dst,
 			continue;
 		if (!image && !apply) {
 			if (strcmp(m->name, "config.dump") && strcmp(m->name, "spec.dump"))
-				note(cf, "members_left_out", json_string(m->name));
+				det_cf_note(cf, "members_left_out", json_string(m->name));
 			continue;
 		}
 		char name[4200];
@@ -1225,7 +959,7 @@ kcsi_code det_confine_write_copy(kcsi_ckpt *c, det_confine *cf, const char *dst,
 			rc = put_member(w, name, r->data, r->len, r->file, err);
 		} else if (apply) {
 			/* an applied member that could not be read as a tar stays out */
-			note(cf, "members_left_out", json_string(m->name));
+			det_cf_note(cf, "members_left_out", json_string(m->name));
 		} else {
 			const unsigned char *data;
 			if (!(rc = kcsi_member_data(c->ar, m, &data, err)))
