@@ -106,6 +106,7 @@ const struct cmd cmd_collect = {
 		"$ kcsi collect --once --watch incoming --vault evidence | jq -c 'del(.time)'\n"
 		"{\"level\":\"info\",\"component\":\"collect\",\"msg\":\"stored\",\"file\":\"checkpoint-counter.tar\",\"id\":\"420ee5d472715a935ee7214de9a3cd9ed7f4d3a132868c539ef879ffe1346ebd\",\"bytes\":359424}\n"
 		"{\"level\":\"info\",\"component\":\"collect\",\"msg\":\"verified in the vault\",\"id\":\"420ee5d472715a935ee7214de9a3cd9ed7f4d3a132868c539ef879ffe1346ebd\"}\n"
+		"...\n"
 		"{\"level\":\"info\",\"component\":\"collect\",\"msg\":\"deleted the node copy\",\"file\":\"checkpoint-counter.tar\",\"overwritten\":true}",
 	.opts = opts,
 	.min_pos = 0,

@@ -45,6 +45,7 @@ ELIDED = '...'
 SKIPPED = {
     'kcsi checkpoint --kubelet': 'needs a kubelet (its checkpoint API) and a client certificate it trusts',
     'build/kcsi checkpoint --kubelet': 'needs a kubelet (its checkpoint API) and a client certificate it trusts',
+    'kcsi checkpoint --kubeconfig': 'needs a cluster: the kubeconfig names an API server that proxies to the kubelet',
     'kcsi respond --config /etc/kcsi/respond.yaml': 'the responder: its configuration names the kubelets and '
                                                    'their client certificates; it listens for Falco',
     'kcsi detonate': 'needs root, podman, runc and CRIU 4.2 (lab/setup.sh), and runs for 15 s',

@@ -67,6 +67,11 @@ lab_init() {
         shm-loader) base=session-store ;; deleted-exe) base=thumbnailer ;;
         maillog) base=newsletter ;; awsenv) base=s3-sync ;; ircdocs) base=docs-portal ;;
         tlsclient) base=event-consumer ;; metrics) base=node-metrics ;;
+        lock-loader) base=report-builder ;; k8screds-py) base=quota-svc ;; secrets-queue) base=chat-bridge ;;
+        incluster-client) base=rollout-watcher ;; ci-job) base=build-runner ;; masq-shim) base=queue-worker ;;
+        histshell) base=feed-reader ;; selftitle) base=edge-cache ;; dnsexfil-b64u) base=asset-indexer ;;
+        zipexfil-socat) base=archive-svc ;; ptyshell-py) base=image-proxy ;; dnsheavy) base=service-mapper ;;
+        backup-tar) base=nightly-backup ;;
         *) base=app ;;
     esac
     CTR="$base-$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n')"
