@@ -1,7 +1,7 @@
 /* kcsi — the one pass over all process memory: each window of memory
  * (kcsi_walk_memory) is handed to the string scanners and the content rules
- * here and to YARA on a second thread, all on the same bytes (one pass, two
- * cores).
+ * here and to YARA on a second, long-lived thread, all on the same bytes (one
+ * pass, two cores).
  *
  * The two threads share the analysis: the YARA thread makes findings
  * (rules_yara.c), the string scanners add IOCs and gather per process
@@ -11,39 +11,86 @@
 
 #include "triage/content.h"
 
-struct yjob {
+/* The YARA thread: started once for the pass and handed each window in
+ * turn (a thread per window cost a clone and a join per 4 MiB: thousands on
+ * a checkpoint of many processes). */
+enum lane_state { LANE_IDLE, LANE_WORK, LANE_QUIT };
+
+struct yara_lane {
 	az *a;
-	const kcsi_window *w;
+	pthread_t th;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	const kcsi_window *w;   /* the window to scan (LANE_WORK) */
+	enum lane_state state;
+	bool running;
 };
 
-static void *yara_worker(void *arg)
+static void *yara_lane_main(void *arg)
 {
-	struct yjob *j = arg;
-	kcsi_error err;
-	kcsi_error_clear(&err);
-	kcsi_yara_scan(j->a->yara, j->w->p, j->w->len, az_on_yara, j->a, &err);
+	struct yara_lane *l = arg;
+	pthread_mutex_lock(&l->mu);
+	for (;;) {
+		while (l->state == LANE_IDLE)
+			pthread_cond_wait(&l->cv, &l->mu);
+		if (l->state == LANE_QUIT)
+			break;
+		const kcsi_window *w = l->w;
+		pthread_mutex_unlock(&l->mu);
+		kcsi_error err;
+		kcsi_error_clear(&err);
+		kcsi_yara_scan(l->a->yara, w->p, w->len, az_on_yara, l->a, &err);
+		pthread_mutex_lock(&l->mu);
+		l->state = LANE_IDLE;
+		pthread_cond_broadcast(&l->cv);
+	}
+	pthread_mutex_unlock(&l->mu);
 	return NULL;
 }
 
+static void lane_post(struct yara_lane *l, const kcsi_window *w)
+{
+	pthread_mutex_lock(&l->mu);
+	l->w = w;
+	l->state = LANE_WORK;
+	pthread_cond_broadcast(&l->cv);
+	pthread_mutex_unlock(&l->mu);
+}
+
+static void lane_wait(struct yara_lane *l)
+{
+	pthread_mutex_lock(&l->mu);
+	while (l->state == LANE_WORK)
+		pthread_cond_wait(&l->cv, &l->mu);
+	pthread_mutex_unlock(&l->mu);
+}
+
+struct pass {
+	az *a;
+	struct yara_lane lane;
+};
+
 static int on_window(void *ctx, const kcsi_window *w)
 {
-	az *a = ctx;
-	pthread_t th;
-	struct yjob job = {a, w};
-	bool threaded = false;
+	struct pass *ps = ctx;
+	az *a = ps->a;
 
 	a->r->bytes_scanned += w->to - w->from;
 	if (a->yara) {
 		a->target = (az_scan_target){w->pid, NULL, w->addr, w->from, w->to, w->cross};
-		threaded = pthread_create(&th, NULL, yara_worker, &job) == 0;
-		if (!threaded)
-			yara_worker(&job);
+		if (ps->lane.running) {
+			lane_post(&ps->lane, w);
+		} else {
+			kcsi_error err;
+			kcsi_error_clear(&err);
+			kcsi_yara_scan(a->yara, w->p, w->len, az_on_yara, a, &err);
+		}
 	}
 	az_strings_of(a, "memory", w->pid, -1, w->addr, true, NULL, w->p, w->len, (size_t)(w->from - w->addr),
 		      (size_t)(w->to - w->addr), 1);
 	az_content_window(a, w);
-	if (threaded)
-		pthread_join(th, NULL);
+	if (a->yara && ps->lane.running)
+		lane_wait(&ps->lane); /* the window is valid during this call only */
 	return 0;
 }
 
@@ -51,9 +98,24 @@ static int on_window(void *ctx, const kcsi_window *w)
  * (az_family_credentials frees them); a failed pass frees them at once. */
 kcsi_code az_memory_pass(az *a, kcsi_error *err)
 {
+	struct pass ps = {.a = a};
 	kcsi_code rc = az_content_init(a, err);
+	ps.lane.a = a;
+	pthread_mutex_init(&ps.lane.mu, NULL);
+	pthread_cond_init(&ps.lane.cv, NULL);
+	if (a->yara)
+		ps.lane.running = pthread_create(&ps.lane.th, NULL, yara_lane_main, &ps.lane) == 0;
 	if (rc == KCSI_OK)
-		rc = kcsi_walk_memory(a->c, 0, on_window, a, err);
+		rc = kcsi_walk_memory(a->c, 0, on_window, &ps, err);
+	if (ps.lane.running) {
+		pthread_mutex_lock(&ps.lane.mu);
+		ps.lane.state = LANE_QUIT;
+		pthread_cond_broadcast(&ps.lane.cv);
+		pthread_mutex_unlock(&ps.lane.mu);
+		pthread_join(ps.lane.th, NULL);
+	}
+	pthread_cond_destroy(&ps.lane.cv);
+	pthread_mutex_destroy(&ps.lane.mu);
 	if (rc != KCSI_OK)
 		az_content_free(a);
 	return rc;
