@@ -36,7 +36,7 @@ open(sys.argv[1], 'w').write('\n'.join(L) + '\n')
 open(sys.argv[2], 'w').write('\n'.join(l.split(':', 1)[1] if l.startswith(('literal:', 'hex:', 'regex:')) else l for l in L if not l.startswith(('hex:', 'regex:'))) + '\n')
 PY
 sync; cat "$arch" >/dev/null
-t() { /usr/bin/time -o "$work/t" -f '%e %M' "$@" >/dev/null 2>&1; cat "$work/t"; }
+t() { /usr/bin/time -o "$work/t" -f '%e %M' "$@" >/dev/null 2>&1; tail -n 1 "$work/t"; } # the last line: time notes a non-zero exit on a line of its own
 row() { local label=$1; shift; read -r s rss < <(t "$@"); \
   awk -v l="$label" -v s="$s" -v r="$rss" -v b="$pages" 'BEGIN { printf "%-52s %6.2f s  %8.0f MB/s  %6.0f MiB RSS\n", l, s, (s > 0 ? b / s / 1e6 : 0), r / 1024 }'; }
 echo "archive $(basename "$arch"): $((pages / 1048576)) MiB of pages, $(nproc) cores"

@@ -16,7 +16,7 @@ mkdir -p "$work/x" && tar -C "$work/x" -xf "$arch"
 pages=$(du -cb "$work"/x/checkpoint/pages-*.img | tail -1 | cut -f1)
 marker=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['facts']['markers'][5]['marker'])" "${arch%.tar}.truth.json" 2>/dev/null || echo KCSIMARK)
 sync; cat "$arch" >/dev/null  # warm the page cache: measure the scan, not the disk
-t() { /usr/bin/time -o "$work/t" -f '%e %M' "$@" >/dev/null 2>&1; cat "$work/t"; }
+t() { /usr/bin/time -o "$work/t" -f '%e %M' "$@" >/dev/null 2>&1; tail -n 1 "$work/t"; } # the last line: time notes a non-zero exit on a line of its own
 row() { local label=$1; shift; read -r s rss < <(t "$@"); \
   awk -v l="$label" -v s="$s" -v r="$rss" -v b="$pages" 'BEGIN { printf "%-44s %6.2f s  %8.0f MB/s  %6.0f MiB RSS\n", l, s, (s > 0 ? b / s / 1e6 : 0), r / 1024 }'; }
 echo "archive $(basename "$arch"): $((pages / 1048576)) MiB of pages"
