@@ -137,11 +137,11 @@ static void where(az *a, kcsi_evidence *e, const az_content *c, size_t off, cons
 		e->address = c->addr + off;
 		e->has_address = true;
 		e->area = az_strdup(az_area_of(a, (uint32_t)c->pid, e->address));
-		e->command = az_printf("kcsi memread --pid %lld --address 0x%llx ARCHIVE", (long long)c->pid,
+		e->command = az_printf("kcsi memread --pid %lld ARCHIVE 0x%llx", (long long)c->pid,
 				       (unsigned long long)e->address);
 	} else {
 		e->path = c->kind == AZ_C_QUEUE ? NULL : az_strdup(c->path);
-		e->area = az_printf("offset %zu", off);
+		kcsi_evidence_set_offset(e, off);
 		e->command = strdup(c->kind == AZ_C_QUEUE ? "kcsi net ARCHIVE" : "kcsi recover --out DIR ARCHIVE");
 	}
 	if (c->kind == AZ_C_QUEUE)

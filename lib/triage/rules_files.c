@@ -350,7 +350,7 @@ void az_file_staged(az *a, const az_content *c, unsigned kinds, const size_t at[
 		const unsigned char *x = c->p + (first < c->n ? first : 0);
 		size_t left = c->n - (size_t)(x - c->p);
 		e->path = strdup(c->path);
-		e->area = az_printf("offset %zu", (size_t)(x - c->p));
+		kcsi_evidence_set_offset(e, (uint64_t)(x - c->p));
 		if (kinds & (AZ_ST_KEY | AZ_ST_CREDFILE))
 			kcsi_evidence_excerptf(e, "%s", what); /* never the key itself */
 		else if (kinds & AZ_ST_ARCHIVE)
