@@ -11,4 +11,9 @@ fi
 bash deploy/tools/install.sh >/tmp/kcsi-deploy-tools.log 2>&1 || { tail -5 /tmp/kcsi-deploy-tools.log; exit 1; }
 [ -d build ] || meson setup build
 ninja -C build >/dev/null
+# the fuzz build (clang, libFuzzer; installed if missing): the fuzz findings'
+# regression tests run their targets; every reproducer of fuzz/crashes/ is replayed
+if [ -z "${KCSI_NO_FUZZ_BUILD:-}" ]; then
+  bash fuzz/run.sh --replay >/tmp/kcsi-fuzz-replay.log 2>&1 || { tail -20 /tmp/kcsi-fuzz-replay.log; exit 1; }
+fi
 exec python3 tests/run.py "$@"
