@@ -6,10 +6,13 @@ usage: tests/run.py [-k SUBSTRING] [MODULE...]
 A test passes by returning, fails by raising (AssertionError or any other
 exception), and is skipped by raising Skip("reason").  The last line is
 `N passed, N failed[, N skipped]`.  Environment: KCSI (the binary, default
-build/kcsi).
+build/kcsi); KCSI_KEEP_TEST_TMP=1 keeps the run's temporary directory (lab
+checkpoints, vaults, detonations: gigabytes), which is otherwise removed at
+the end.
 """
 import importlib
 import os
+import shutil
 import sys
 import time
 import traceback
@@ -54,8 +57,24 @@ def main():
     line = '%d passed, %d failed' % (passed, failed)
     if skipped:
         line += ', %d skipped' % skipped
+    clean_tmp()
     print(line)
     return 1 if failed else 0
+
+
+def clean_tmp():
+    """Remove the run's temporary directory (kt.tmpdir), unless asked to keep
+    it or something is still mounted below it (a detonation that did not
+    clean up: removing would reach into the mount; say so instead)."""
+    d = kt._tmp
+    if not d or os.environ.get('KCSI_KEEP_TEST_TMP') or not os.path.isdir(d):
+        return
+    with open('/proc/self/mounts') as f:
+        mounted = [l.split()[1] for l in f if l.split()[1].startswith(d + '/')]
+    if mounted:
+        print('note: %s kept: %s is still mounted' % (d, mounted[0]), flush=True)
+        return
+    shutil.rmtree(d, ignore_errors=True)
 
 
 if __name__ == '__main__':
