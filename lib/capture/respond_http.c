@@ -19,6 +19,7 @@
 #include "base/time.h"
 
 /* libmicrohttpd's own messages, as log lines (a flood of them is thinned). */
+__attribute__((format(printf, 2, 0)))
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 {
 	kcsi_responder *r = cls;

@@ -40,6 +40,35 @@ static void h(FILE *f, const char *s)
 	h_as(f, s, 0);
 }
 
+/* An excerpt (raw bytes, NULs too) by the same rule, except that a line
+ * break is shown as one (with a mark, so that it is not taken for the
+ * page's own layout) instead of the text rule's "\n". */
+static void h_excerpt(FILE *f, const char *p, size_t n)
+{
+	for (size_t i = 0; i < n;) {
+		if (p[i] == '\n') {
+			fputs("&#8629;<br>", f);
+			i++;
+			continue;
+		}
+		size_t end = i;
+		while (end < n && p[end] != '\n')
+			end++;
+		char *piece = strndup(p + i, end - i);
+		/* strndup stops at a NUL: what follows it goes through the rule on its own */
+		size_t took = piece ? strlen(piece) : 0;
+		if (piece && took) {
+			h_as(f, piece, 0);
+		} else {
+			char one[KCSI_ESC_MAX];
+			took = kcsi_escape_char(p + i, n - i, 0, one);
+			fputs(one, f);
+		}
+		free(piece);
+		i += took ? took : 1;
+	}
+}
+
 static const char style[] =
 	"<style>\n"
 	"body{font:14px/1.45 system-ui,sans-serif;margin:2em;color:#1d2330;background:#fafbfc}\n"
@@ -219,11 +248,9 @@ static void evidence(FILE *f, const kcsi_evidence *e)
 		h(f, e->connection);
 	}
 	if (e->excerpt) {
-		char *x = kcsi_evidence_shown_excerpt(e);
 		fputs(" &ldquo;", f);
-		h_as(f, x, KCSI_ESC_ESCAPED); /* shown already: only HTML's escapes */
+		h_excerpt(f, e->excerpt, e->excerpt_len);
 		fputs("&rdquo;", f);
-		free(x);
 	}
 	if (e->command) {
 		fputs(" &rarr; <code>", f);

@@ -241,7 +241,7 @@ void az_family_strings(az *a)
 		if (pm->pid)
 			snprintf(who, sizeof(who), "process %u", pm->pid);
 		else
-			snprintf(who, sizeof(who), "files of the container");
+			snprintf(who, sizeof(who), "a file of the container");
 		if (__builtin_popcount(irc) >= 2)
 			holds(a, pm, AZ_SEEN_IRC, "KCSI-PROTO-IRC-001", KCSI_SEV_HIGH, az_printf("IRC protocol in %s", who),
 			      az_printf("The memory or connections of %s hold IRC commands (%s%s%s%s): the program talks "
