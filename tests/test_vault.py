@@ -287,6 +287,10 @@ def test_export_bundle():
     with open(report, 'w') as f:
         json.dump({'finding': 'irc bot'}, f)
     v(d, 'report', id_, report, '--note', 'triage')
+    html = os.path.join(kt.tmpdir(), 'report.html')
+    with open(html, 'w') as f:
+        f.write('\n<!DOCTYPE html><title>r</title>')
+    v(d, 'report', id_, html)
     b = os.path.join(kt.tmpdir(), 'bundle-%d.tar' % os.getpid())
     if os.path.exists(b):
         os.unlink(b)
@@ -297,7 +301,20 @@ def test_export_bundle():
         man = json.load(t.extractfile('MANIFEST.json'))
     for n in ('MANIFEST.json', 'MANIFEST.sig', 'evidence.tar', 'ledger.jsonl', 'public_key.txt'):
         assert n in names, (n, names)
-    assert any(n.startswith('reports/') for n in names), names
+    # the report is named by its ledger entry, hash prefix and content type,
+    # and the manifest lists it with its full hash and note
+    ledger = [json.loads(l) for l in open(os.path.join(d, 'ledger.jsonl'))]
+    analysed = [e for e in ledger if e['action'] == 'analysed']
+    rsha = hashlib.sha256(open(report, 'rb').read()).hexdigest()
+    hsha = hashlib.sha256(open(html, 'rb').read()).hexdigest()
+    member = 'reports/%d-%s.json' % (analysed[0]['seq'], rsha[:12])
+    hmember = 'reports/%d-%s.html' % (analysed[1]['seq'], hsha[:12])
+    assert member in names and hmember in names, (member, hmember, names)
+    eq(man['reports'], [{'member': member, 'sha256': rsha, 'seq': analysed[0]['seq'], 'time': analysed[0]['time'],
+                         'note': 'triage'},
+                        {'member': hmember, 'sha256': hsha, 'seq': analysed[1]['seq'], 'time': analysed[1]['time']}],
+       'reports in manifest')
+    eq(man['files'][member], rsha, 'report hash in the manifest files')
     eq(man['case'], 'INC-9', 'case in manifest')
     pk = json.load(open(os.path.join(d, 'vault.json')))['public_key']
     _, out, _ = run('vault', 'verify-bundle', b, '--pubkey', pk, '--json')
@@ -305,7 +322,7 @@ def test_export_bundle():
     assert res['ok'], res
     eq(res['id'], id_, 'id')
     eq([e for e in (json.loads(l)['action'] for l in open(os.path.join(d, 'ledger.jsonl')))
-        if e != 'created'], ['ingested', 'analysed', 'exported'], 'actions')
+        if e != 'created'], ['ingested', 'analysed', 'analysed', 'exported'], 'actions')
     # a wrong pinned key
     rc, _, _ = run('vault', 'verify-bundle', b, '--pubkey', '00' * 32, check=False)
     eq(rc, 4, 'other key')

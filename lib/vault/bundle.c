@@ -6,7 +6,11 @@
  *   MANIFEST.sig    base64 Ed25519 signature of "kcsi-bundle-v1\n" + MANIFEST.json
  *   evidence.tar    the archive, decrypted and verified
  *   ledger.jsonl    the evidence's ledger lines, as signed in the vault
- *   reports/SHA     analysis reports attached to it
+ *   reports/SEQ-SHA12.EXT  analysis reports attached to it: the ledger
+ *                   sequence number of its "analysed" entry, the first 12 hex
+ *                   digits of its sha256, and .json, .html or .txt by its
+ *                   content; MANIFEST.json's "reports" lists each with its
+ *                   full sha256, sequence number, time and note
  *   public_key.txt  the vault's Ed25519 public key (hex)
  */
 #include <archive.h>
@@ -16,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -34,6 +39,33 @@ struct tw {
 	struct archive *a;
 	EVP_MD_CTX *md;
 };
+
+/* a report's file name extension, by what it holds: analyze writes JSON,
+ * HTML or text, and an analyst opening the bundle wants the right viewer */
+static const char *report_ext(const char *p, size_t n)
+{
+	while (n && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')) {
+		p++;
+		n--;
+	}
+	if (n && (*p == '{' || *p == '['))
+		return "json";
+	if (n >= 5 && (strncasecmp(p, "<!doc", 5) == 0 || strncasecmp(p, "<html", 5) == 0))
+		return "html";
+	return "txt";
+}
+
+/* the same report attached twice is exported once */
+static bool report_listed(json_t *reports, const char *sha)
+{
+	size_t i;
+	json_t *r;
+	json_array_foreach(reports, i, r) {
+		if (strcmp(json_string_value(json_object_get(r, "sha256")), sha) == 0)
+			return true;
+	}
+	return false;
+}
 
 static kcsi_code tar_err(struct archive *a, const char *bundle, kcsi_error *err)
 {
@@ -170,7 +202,12 @@ kcsi_code kcsi_vault_export(kcsi_vault *v, const char *id, const char *bundle, c
 		goto out;
 	/* reports */
 	{
-		json_t *e;
+		json_t *e, *reports = json_array();
+		if (!reports) {
+			rc = kv_nomem(err);
+			goto out;
+		}
+		json_object_set_new(files, "", reports); /* moved to the manifest below */
 		json_array_foreach(v->entries, i, e) {
 			const char *eid = json_string_value(json_object_get(e, "id"));
 			const char *rs = json_string_value(json_object_get(e, "report_sha256"));
@@ -179,24 +216,41 @@ kcsi_code kcsi_vault_export(kcsi_vault *v, const char *id, const char *bundle, c
 			struct mem m = {&rb};
 			if (!eid || !rs || strcmp(eid, id) != 0)
 				continue;
-			snprintf(rkey, sizeof(rkey), "reports/%s/%s", id, rs);
-			snprintf(mname, sizeof(mname), "reports/%s", rs);
-			if (json_object_get(files, mname))
+			if (!kv_is_id(rs) || report_listed(reports, rs))
 				continue;
+			snprintf(rkey, sizeof(rkey), "reports/%s/%s", id, rs);
 			kcsi_buf_init(&rb, (size_t)1 << 30);
 			rc = kv_decrypt_obj(v, rkey, rs, to_mem, &m, NULL, err);
-			if (rc == KCSI_OK)
+			if (rc == KCSI_OK) {
+				json_int_t seq = json_integer_value(json_object_get(e, "seq"));
+				snprintf(mname, sizeof(mname), "reports/%lld-%.12s.%s", (long long)seq, rs,
+					 report_ext(rb.data, rb.len));
 				rc = add_mem(a, tmp, mname, rb.data ? rb.data : "", rb.len, files, err);
+			}
+			if (rc == KCSI_OK) {
+				json_t *r = json_pack("{s:s, s:s, s:I, s:O?}", "member", mname, "sha256", rs, "seq",
+						      json_integer_value(json_object_get(e, "seq")), "time",
+						      json_object_get(e, "time"));
+				if (r && json_object_get(e, "note"))
+					json_object_set(r, "note", json_object_get(e, "note"));
+				if (json_array_append_new(reports, r) != 0)
+					rc = kv_nomem(err);
+			}
 			kcsi_buf_free(&rb);
 			if (rc != KCSI_OK)
 				goto out;
 		}
 	}
 	kcsi_rfc3339_now(now, sizeof(now), 6);
-	man = json_pack("{s:s, s:i, s:s, s:s, s:I, s:O?, s:O?, s:s, s:s, s:O?, s:s, s:O}", "format", "kcsi-bundle",
-			"version", 1, "id", id, "sha256", id, "size", (json_int_t)size, "name", json_object_get(ing, "name"),
-			"case", json_object_get(ing, "case"), "exported", now, "exported_by", v->actor, "vault_id",
-			json_object_get(v->conf, "vault_id"), "public_key", v->pk_hex, "files", files);
+	{
+		json_t *reports = json_incref(json_object_get(files, ""));
+		json_object_del(files, "");
+		man = json_pack("{s:s, s:i, s:s, s:s, s:I, s:O?, s:O?, s:s, s:s, s:O?, s:s, s:O, s:o}", "format",
+				"kcsi-bundle", "version", 1, "id", id, "sha256", id, "size", (json_int_t)size, "name",
+				json_object_get(ing, "name"), "case", json_object_get(ing, "case"), "exported", now,
+				"exported_by", v->actor, "vault_id", json_object_get(v->conf, "vault_id"), "public_key",
+				v->pk_hex, "files", files, "reports", reports);
+	}
 	mtext = json_dumps(man, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 	if (!mtext) {
 		rc = kcsi_error_set(err, KCSI_ERR_NOMEM, "out of memory");
