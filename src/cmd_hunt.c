@@ -184,10 +184,14 @@ static int on_hit(void *ctx, const kcsi_hit *h)
 {
 	struct job *j = ctx;
 	struct shared *sh = j->sh;
-	uint64_t *seen = count_of(&j->per_ioc, h->indicator);
-	if (!seen)
-		return 1; /* out of memory: stop this checkpoint */
+	/* the engine calls back from the checkpoint's helper threads too: the
+	 * per-indicator counts are kept under the same lock as the output */
 	pthread_mutex_lock(&sh->lock);
+	uint64_t *seen = count_of(&j->per_ioc, h->indicator);
+	if (!seen) {
+		pthread_mutex_unlock(&sh->lock);
+		return 1; /* out of memory: stop this checkpoint */
+	}
 	sh->hits++;
 	if ((*seen)++ < sh->max_hits) {
 		sh->shown++;

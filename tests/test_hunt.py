@@ -159,6 +159,28 @@ def test_compressed_and_plain_agree_and_parallel_runs_agree():
     assert {h[0] for h in a} >= {plain, os.path.join(d, 'checkpoint-perlbot.tar')}, a
 
 
+def test_many_checkpoints_at_once_agree():
+    """Sixteen archives hunted eight at a time, three times: the same hits as
+    one at a time, every time (archives opened on several threads at once
+    once shared a sort context and crashed; the CI's ThreadSanitizer stage
+    runs this test too)."""
+    d = os.path.join(kt.tmpdir(), 'hunt-many')
+    shutil.rmtree(d, ignore_errors=True)
+    os.makedirs(d)
+    for name in ('perlbot', 'counter', 'revshell', 'memfd'):
+        for i in range(4):
+            shutil.copy(kt.fixture(name), os.path.join(d, '%s-%d.tar' % (name, i)))
+    args = ['--max-hits', '100000', '-e', '127.6.6.6', '-e', 'literal:PBKEY-', '-e', 'regex:/[a-z]{5}\\.(pl|sh)/', d]
+
+    def hits(*extra):
+        return sorted((h['checkpoint'], h['indicator'], h['source'], h.get('address'), h.get('offset'),
+                       h.get('path')) for h in hunt(*extra, *args)[0])
+    serial = hits('--jobs', '1')
+    assert len({h[0] for h in serial}) >= 4, serial
+    for _ in range(3):
+        eq(hits('--jobs', '8', '--threads', '2'), serial, 'eight at a time vs one at a time')
+
+
 def test_nothing_in_the_benign_control():
     """Indicators that the counter scene does not hold: no hit (the indicators
     and the counter's own strings share no text)."""

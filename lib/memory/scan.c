@@ -189,10 +189,8 @@ static int cmp_piece(const void *a, const void *b)
  * stay in the page cache, not in our resident set. */
 static void release(const unsigned char *p, size_t len)
 {
-	static uintptr_t pg;
+	const uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE); /* a cached value in glibc; no shared state across threads */
 	uintptr_t a, b;
-	if (!pg)
-		pg = (uintptr_t)sysconf(_SC_PAGESIZE);
 	a = ((uintptr_t)p + pg - 1) & ~(pg - 1);
 	b = ((uintptr_t)p + len) & ~(pg - 1);
 	if (b > a)

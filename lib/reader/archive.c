@@ -204,11 +204,13 @@ static struct member *add_member(kcsi_archive *ar, const char *name, kcsi_error 
 	return m;
 }
 
-static const kcsi_archive *sort_ctx;
-static int cmp_idx(const void *a, const void *b)
+/* qsort_r's context, not a global: archives are opened on several threads
+ * at once (hunt over a directory) */
+static int cmp_idx(const void *a, const void *b, void *ctx)
 {
+	const kcsi_archive *ar = ctx;
 	const size_t *x = a, *y = b;
-	return strcmp(sort_ctx->m[*x].pub.name, sort_ctx->m[*y].pub.name);
+	return strcmp(ar->m[*x].pub.name, ar->m[*y].pub.name);
 }
 
 static kcsi_code build_index(kcsi_archive *ar, kcsi_error *err)
@@ -218,9 +220,7 @@ static kcsi_code build_index(kcsi_archive *ar, kcsi_error *err)
 		return kcsi_error_set(err, KCSI_ERR_NOMEM, "out of memory");
 	for (size_t i = 0; i < ar->n; i++)
 		ar->sorted[i] = i;
-	sort_ctx = ar;
-	qsort(ar->sorted, ar->n, sizeof(size_t), cmp_idx);
-	sort_ctx = NULL;
+	qsort_r(ar->sorted, ar->n, sizeof(size_t), cmp_idx, ar);
 	for (size_t i = 1; i < ar->n; i++) {
 		const char *a = ar->m[ar->sorted[i - 1]].pub.name;
 		const char *b = ar->m[ar->sorted[i]].pub.name;

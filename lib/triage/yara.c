@@ -1,6 +1,7 @@
 /* kcsi — YARA rules (libyara): loading rule files and directories, scanning
  * buffers, reporting each matching string with its offset. */
 #include <dirent.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,7 +16,30 @@ struct kcsi_yara {
 	char digest[65]; /* of the files loaded: kcsi_yara_digest */
 };
 
+/* libyara's global state, set up by the first handle and torn down by the
+ * last; handles may be made and freed on several threads */
 static int yr_refs;
+static pthread_mutex_t yr_refs_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static bool yara_ref(void)
+{
+	bool ok = true;
+	pthread_mutex_lock(&yr_refs_mu);
+	if (yr_refs == 0)
+		ok = yr_initialize() == ERROR_SUCCESS;
+	if (ok)
+		yr_refs++;
+	pthread_mutex_unlock(&yr_refs_mu);
+	return ok;
+}
+
+static void yara_unref(void)
+{
+	pthread_mutex_lock(&yr_refs_mu);
+	if (--yr_refs == 0)
+		yr_finalize();
+	pthread_mutex_unlock(&yr_refs_mu);
+}
 
 struct cerr {
 	char msg[512];
@@ -68,10 +92,12 @@ kcsi_code kcsi_yara_load(const char *const *paths, kcsi_yara **out, unsigned *nr
 	*nrules = 0;
 	if (!paths || !paths[0])
 		return KCSI_OK;
-	if (yr_refs++ == 0 && yr_initialize() != ERROR_SUCCESS)
+	if (!yara_ref())
 		return kcsi_error_set(err, KCSI_ERR_GENERIC, "libyara failed to initialise");
-	if (yr_compiler_create(&cp) != ERROR_SUCCESS)
+	if (yr_compiler_create(&cp) != ERROR_SUCCESS) {
+		yara_unref();
 		return kcsi_error_set(err, KCSI_ERR_NOMEM, "out of memory");
+	}
 	yr_compiler_set_callback(cp, on_compile, &ce);
 	for (size_t i = 0; paths[i] && rc == KCSI_OK; i++) {
 		struct stat st;
@@ -117,8 +143,7 @@ kcsi_code kcsi_yara_load(const char *const *paths, kcsi_yara **out, unsigned *nr
 	kcsi_buf_free(&list);
 	if (rc != KCSI_OK) {
 		free(y);
-		if (--yr_refs == 0)
-			yr_finalize();
+		yara_unref();
 		return rc;
 	}
 	{
@@ -141,8 +166,7 @@ void kcsi_yara_free(kcsi_yara *y)
 	if (y->rules)
 		yr_rules_destroy(y->rules);
 	free(y);
-	if (--yr_refs == 0)
-		yr_finalize();
+	yara_unref();
 }
 
 struct sctx {

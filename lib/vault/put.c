@@ -42,8 +42,9 @@ static void *reader(void *arg)
 		pthread_mutex_lock(&r->mu);
 		while (r->state[k] != 0 && r->err == 0)
 			pthread_cond_wait(&r->cv, &r->mu);
+		int failed = r->err;
 		pthread_mutex_unlock(&r->mu);
-		if (r->err)
+		if (failed)
 			return NULL;
 		while (got < KV_CHUNK) {
 			ssize_t n = read(r->fd, r->buf[k] + got, KV_CHUNK - got);

@@ -110,9 +110,11 @@ char *kv_safe_name(const char *path)
 static char *default_actor(void)
 {
 	const char *e = getenv("KCSI_ACTOR"), *sudo = getenv("SUDO_USER");
-	char host[256] = "?", *out;
-	struct passwd *pw = getpwuid(geteuid());
+	char host[256] = "?", *out, pwbuf[4096];
+	struct passwd pwd, *pw = NULL; /* getpwuid_r: vaults are opened on several threads (hunt --store) */
 	size_t n;
+	if (getpwuid_r(geteuid(), &pwd, pwbuf, sizeof(pwbuf), &pw) != 0)
+		pw = NULL;
 	if (e && *e && kv_text_ok("KCSI_ACTOR", NULL, e, NULL) == KCSI_OK)
 		return strdup(e);
 	gethostname(host, sizeof(host) - 1);
