@@ -36,11 +36,15 @@ open(sys.argv[1], 'w').write('\n'.join(L) + '\n')
 open(sys.argv[2], 'w').write('\n'.join(l.split(':', 1)[1] if l.startswith(('literal:', 'hex:', 'regex:')) else l for l in L if not l.startswith(('hex:', 'regex:'))) + '\n')
 PY
 sync; cat "$arch" >/dev/null
-t() { /usr/bin/time -o "$work/t" -f '%e %M' "$@" >/dev/null 2>&1; tail -n 1 "$work/t"; } # the last line: time notes a non-zero exit on a line of its own
+# output to a file, not /dev/null: GNU grep stops at the first match when
+# its output is /dev/null (even with -c), which made its rows meaningless
+t() { /usr/bin/time -o "$work/t" -f '%e %M' "$@" >"$work/out" 2>&1; tail -n 1 "$work/t"; } # the last line: time notes a non-zero exit on a line of its own
 row() { local label=$1; shift; read -r s rss < <(t "$@"); \
   awk -v l="$label" -v s="$s" -v r="$rss" -v b="$pages" 'BEGIN { printf "%-52s %6.2f s  %8.0f MB/s  %6.0f MiB RSS\n", l, s, (s > 0 ? b / s / 1e6 : 0), r / 1024 }'; }
 echo "archive $(basename "$arch"): $((pages / 1048576)) MiB of pages, $(nproc) cores"
 row "kcsi memgrep, one literal" "$KCSI" memgrep --count "$arch" "$marker"
+row "kcsi memgrep, the same text as a regex" "$KCSI" memgrep --count -E "$arch" "$(sed 's/[][\\.*^$+?(){}|]/\\&/g' <<<"$marker")"
+row "grep -c -F, one literal (raw pages)" grep -c -a -F "$marker" "$work"/x/checkpoint/pages-*.img
 row "kcsi hunt, one literal" "$KCSI" hunt -e "literal:$marker" "$arch"
 row "kcsi hunt, 10,000 indicators (compiling)" "$KCSI" hunt -i "$work/iocs.txt" "$arch"
 row "kcsi hunt, 10,000 indicators (compiled, cached)" "$KCSI" hunt -i "$work/iocs.txt" "$arch"
@@ -59,5 +63,7 @@ PY
   row "yara (9,500 strings, raw pages)" yara -s "$work/r.yar" "$work"/x/checkpoint/
 fi
 zstd -q -T2 -c "$arch" >"$work/a.tar.zst"
+row "kcsi memgrep, one literal (zstd archive)" "$KCSI" memgrep --count "$work/a.tar.zst" "$marker"
+row "zstd -dc | grep -c -F, one literal" sh -c "zstd -dc '$work/a.tar.zst' | grep -c -a -F '$marker'"
 row "kcsi hunt, 10,000 indicators (zstd archive)" "$KCSI" hunt -i "$work/iocs.txt" "$work/a.tar.zst"
-row "zstd -dc | grep -c -F -f" sh -c "zstd -dc '$work/a.tar.zst' | grep -c -a -F -f '$work/lits.txt'"
+row "zstd -dc | grep -c -F -f (9,500 literals)" sh -c "zstd -dc '$work/a.tar.zst' | grep -c -a -F -f '$work/lits.txt'"
