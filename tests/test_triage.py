@@ -137,3 +137,15 @@ def test_excerpts_escaped_once():
     eq(ev['excerpt'], shown, 'JSON excerpt')
     _, out, _ = kt.run('analyze', '--detonation', d, '--format', 'html', fixture('counter'))
     assert ('&ldquo;%s&rdquo;' % html.escape(shown, quote=True).replace('&#x27;', '&#39;')).encode() in out
+
+
+def test_text_runs_unit():
+    """The memory pass finds runs of text 64 bytes at a time (SSE2) and skips
+    what cannot hold one; the C unit test compares that with the plain
+    definition on 100,000 random buffers (tests/unit/text_runs.c)."""
+    unit = os.path.join(os.path.dirname(os.path.abspath(kt.KCSI)), 'tests', 'unit_text_runs')
+    assert os.path.exists(unit), '%s: not built (ninja -C %s)' % (unit, os.path.dirname(kt.KCSI))
+    p = subprocess.run([unit], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=600)
+    out = p.stdout.decode(errors='replace')
+    assert p.returncode == 0, out
+    assert 'cases agree' in out, out

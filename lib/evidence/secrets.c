@@ -1,7 +1,8 @@
 /* kcsi — secrets by known format (evidence/secrets.h).
  *
- * The text is walked once: at each byte that can start an anchor (a table
- * of first bytes), the anchors starting with it are compared and the
+ * The text is walked once: at each byte that can start an anchor (a bit
+ * per pair of bytes, then a table of first bytes), the anchors starting
+ * with it are compared and the
  * format's matcher measures the secret.  Matchers are plain code over
  * character classes (no regular expressions): the scan runs over all of a
  * checkpoint's memory, queues and files.  Every byte is the attacker's:
@@ -489,8 +490,12 @@ static const anchor anchors[] = {
 static bool word_char(int c) { return c_alnum(c) || c == '-' || c == '_'; }
 
 /* The anchors by their first byte: by_first[c] lists indexes into anchors
- * (ended by NANCHORS), built once. */
+ * (ended by NANCHORS); their lengths; and the pairs of bytes an anchor can
+ * start with (a bit per pair: a one-letter anchor allows any second byte),
+ * so that most bytes of memory cost one bit test.  Built once. */
 static unsigned char by_first[256][8];
+static size_t anchor_len[NANCHORS];
+static uint64_t pair_can_start[65536 / 64];
 static pthread_once_t by_first_once = PTHREAD_ONCE_INIT;
 
 static void build_by_first(void)
@@ -499,9 +504,23 @@ static void build_by_first(void)
 	memset(by_first, NANCHORS, sizeof(by_first));
 	for (size_t k = 0; k < NANCHORS; k++) {
 		unsigned char c = (unsigned char)anchors[k].text[0];
+		anchor_len[k] = strlen(anchors[k].text);
 		if (fill[c] < sizeof(by_first[c]) - 1)
 			by_first[c][fill[c]++] = (unsigned char)k;
+		for (unsigned second = 0; second < 256; second++)
+			if (anchor_len[k] == 1 || second == (unsigned char)anchors[k].text[1]) {
+				unsigned pair = (unsigned)c << 8 | second;
+				pair_can_start[pair / 64] |= (uint64_t)1 << (pair % 64);
+			}
 	}
+}
+
+static bool may_start(const char *p, size_t n, size_t i)
+{
+	if (i + 1 >= n)
+		return by_first[(unsigned char)p[i]][0] < NANCHORS;
+	unsigned pair = (unsigned)(unsigned char)p[i] << 8 | (unsigned char)p[i + 1];
+	return pair_can_start[pair / 64] >> (pair % 64) & 1;
 }
 
 size_t kcsi_secrets_find(const char *p, size_t n, kcsi_secret_hit *out, size_t max)
@@ -509,12 +528,16 @@ size_t kcsi_secrets_find(const char *p, size_t n, kcsi_secret_hit *out, size_t m
 	size_t got = 0, i = 0;
 	pthread_once(&by_first_once, build_by_first);
 	while (i < n && got < max) {
+		if (!may_start(p, n, i)) {
+			i++;
+			continue;
+		}
 		const unsigned char *cand = by_first[(unsigned char)p[i]];
 		m best;
 		bool hit = false;
 		for (size_t c = 0; cand[c] < NANCHORS && !hit; c++) {
 			const anchor *an = &anchors[cand[c]];
-			size_t al = strlen(an->text);
+			size_t al = anchor_len[cand[c]];
 			if (i + al > n || memcmp(p + i, an->text, al))
 				continue;
 			if (an->word && i > 0 && word_char((unsigned char)p[i - 1]))

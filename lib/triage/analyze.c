@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/hash.h"
 #include "triage/analyze_int.h"
 #include "triage/report.h"
 #include "reader/ckpt_int.h"
@@ -145,6 +146,31 @@ static void container_events(az *a)
 
 /* ---- the analysis ---- */
 
+static void *hash_main(void *arg)
+{
+	az_archive_hash *h = arg;
+	h->ok = kcsi_sha256_file(h->path, h->hex, NULL) == KCSI_OK;
+	return NULL;
+}
+
+static void hash_start(az *a)
+{
+	a->hash.path = a->r->archive;
+	if (a->hash.path)
+		a->hash.started = pthread_create(&a->hash.th, NULL, hash_main, &a->hash) == 0;
+	if (!a->hash.started && a->hash.path) /* no thread: on this one */
+		hash_main(&a->hash);
+}
+
+static void hash_finish(az *a)
+{
+	if (a->hash.started)
+		pthread_join(a->hash.th, NULL);
+	a->hash.started = false;
+	if (a->r)
+		az_report_archive_hash(a->r, a->hash.ok ? a->hash.hex : NULL);
+}
+
 static kcsi_code az_open(az *a, kcsi_ckpt *c, const kcsi_analyze_opts *o, kcsi_error *err)
 {
 	kcsi_code rc;
@@ -165,6 +191,7 @@ static kcsi_code az_open(az *a, kcsi_ckpt *c, const kcsi_analyze_opts *o, kcsi_e
 	if (np && (rc = kcsi_yara_load(paths, &a->yara, &a->r->yara_rules, err)) != KCSI_OK)
 		return rc;
 	az_report_stamp(a->r, o, kcsi_yara_digest(a->yara));
+	hash_start(a);
 	if ((rc = kcsi_ckpt_fds(c, 0, &a->fds, &a->nfds, err)) != KCSI_OK ||
 	    (rc = kcsi_ckpt_socks(c, &a->socks, &a->nsocks, err)) != KCSI_OK)
 		return rc;
@@ -225,6 +252,7 @@ kcsi_code kcsi_analyze(kcsi_ckpt *c, const kcsi_analyze_opts *o, kcsi_report **o
 	if (a.r->nevents)
 		qsort(a.r->events, a.r->nevents, sizeof(kcsi_event), cmp_event);
 done:
+	hash_finish(&a);
 	az_close(&a);
 	if (rc != KCSI_OK) {
 		kcsi_report_free(a.r);

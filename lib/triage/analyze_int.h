@@ -8,6 +8,7 @@
 #error "analyze_int.h is private to libkcsi"
 #endif
 
+#include <pthread.h>
 #include "base/util.h"
 #include "evidence/finding.h"
 #include "kcsi/analyze.h"
@@ -49,6 +50,8 @@ struct kcsi_report {
  * kcsi's version, the rule set's, the analysis time) and the warning when
  * no YARA rule is loaded; rules_sha256 from kcsi_yara_digest (NULL: none). */
 void az_report_stamp(kcsi_report *r, const kcsi_analyze_opts *o, const char *rules_sha256);
+/* The archive's hash into the report (hex NULL: it could not be read again). */
+void az_report_archive_hash(kcsi_report *r, const char *hex);
 /* report.c: a warning on the report (msg taken over). */
 void az_report_warn(kcsi_report *r, char *msg);
 
@@ -122,9 +125,20 @@ typedef struct az_scan_target {
 	uint64_t base, from, to, cross; /* the memory window (kcsi_window) */
 } az_scan_target;
 
+/* The archive's SHA-256 for the report, made on a thread of its own while
+ * the analysis runs (a gigabyte is most of a second of one core). */
+typedef struct az_archive_hash {
+	pthread_t th;
+	bool started;
+	char *path;
+	char hex[65];
+	bool ok;
+} az_archive_hash;
+
 typedef struct az {
 	kcsi_ckpt *c;
 	kcsi_report *r;
+	az_archive_hash hash;
 	az_ioc_scanner iocs;
 	kcsi_yara *yara;
 	kcsi_fd *fds;

@@ -46,7 +46,20 @@ typedef struct az_content {
 	const unsigned char *p;
 	size_t n;
 	size_t from, to;         /* memory: only what starts in [from, to) counts (windows overlap) */
+	/* memory: the runs of text in p (AZ_TEXT_RUN_MIN bytes or more), where
+	 * every text detector looks; NULL: look at all of p */
+	const struct az_text_run *runs;
+	size_t nruns;
 } az_content;
+
+/* A run of text (printable ASCII, tab, CR, LF) in a window of memory.  The
+ * detectors' needles, secrets and signatures are all text of this length
+ * or more, so nothing they find lies outside the runs; most of memory is
+ * not text, and looking at runs alone spares a pass per needle over it. */
+#define AZ_TEXT_RUN_MIN 5
+typedef struct az_text_run {
+	size_t off, len;
+} az_text_run;
 
 /* Kinds of data staged for theft. */
 enum az_staged {
@@ -109,7 +122,9 @@ void az_content_free(az *a);
 /* The content rules on one piece of content (memory windows, queues, files). */
 void az_content_rules(az *a, const az_content *c);
 /* The memory pass hands each window here. */
-void az_content_window(az *a, const kcsi_window *w);
+/* A window of memory and its runs of text (AZ_TEXT_RUN_MIN bytes or more;
+ * runs NULL: look at all of the window). */
+void az_content_window(az *a, const kcsi_window *w, const az_text_run *runs, size_t nruns);
 /* "AWS credentials file" ... for an AZ_CF_* bit */
 const char *az_credfile_name(unsigned bit);
 /* What the content rules gathered for pid, or NULL. */

@@ -8,8 +8,10 @@
  * (rules_strings.c), the content rules gather per process
  * (rules_content.c); neither side touches what the other does. */
 #include <pthread.h>
+#include <stdlib.h>
 
 #include "triage/content.h"
+#include "triage/netdata.h"
 
 /* The YARA thread: started once for the pass and handed each window in
  * turn (a thread per window cost a clone and a join per 4 MiB: thousands on
@@ -68,7 +70,47 @@ static void lane_wait(struct yara_lane *l)
 struct pass {
 	az *a;
 	struct yara_lane lane;
+	az_text_run *runs;      /* the window's runs of text */
+	size_t nruns, cap;
+	bool runs_ok;           /* false: out of memory, the scanners look at all of the window */
 };
+
+static void add_run(void *ctx, size_t off, size_t len)
+{
+	struct pass *ps = ctx;
+	if (!ps->runs_ok)
+		return;
+	if (ps->nruns == ps->cap) {
+		size_t cap = ps->cap ? ps->cap * 2 : 1024;
+		az_text_run *r = realloc(ps->runs, cap * sizeof(*r));
+		if (!r) {
+			ps->runs_ok = false;
+			return;
+		}
+		ps->runs = r;
+		ps->cap = cap;
+	}
+	ps->runs[ps->nruns++] = (az_text_run){off, len};
+}
+
+/* The strings of a window, run by run of text: a string (printable, tab,
+ * MIN_STR or more) lies inside a run of text, and the bytes between runs are
+ * never looked at again. */
+static void window_strings(az *a, const kcsi_window *w, const struct pass *ps)
+{
+	size_t from = (size_t)(w->from - w->addr), to = (size_t)(w->to - w->addr);
+	if (!ps->runs_ok) {
+		az_strings_of(a, "memory", w->pid, -1, w->addr, true, NULL, w->p, w->len, from, to, 1);
+		return;
+	}
+	for (size_t r = 0; r < ps->nruns; r++) {
+		size_t off = ps->runs[r].off;
+		if (off >= to)
+			break;
+		az_strings_of(a, "memory", w->pid, -1, w->addr + off, true, NULL, w->p + off, ps->runs[r].len,
+			      from > off ? from - off : 0, to - off, 1);
+	}
+}
 
 static int on_window(void *ctx, const kcsi_window *w)
 {
@@ -86,9 +128,11 @@ static int on_window(void *ctx, const kcsi_window *w)
 			kcsi_yara_scan(a->yara, w->p, w->len, az_on_yara, a, &err);
 		}
 	}
-	az_strings_of(a, "memory", w->pid, -1, w->addr, true, NULL, w->p, w->len, (size_t)(w->from - w->addr),
-		      (size_t)(w->to - w->addr), 1);
-	az_content_window(a, w);
+	ps->nruns = 0;
+	ps->runs_ok = true;
+	az_text_runs(w->p, w->len, w->len, AZ_TEXT_RUN_MIN, add_run, ps);
+	window_strings(a, w, ps);
+	az_content_window(a, w, ps->runs_ok ? ps->runs : NULL, ps->nruns);
 	if (a->yara && ps->lane.running)
 		lane_wait(&ps->lane); /* the window is valid during this call only */
 	return 0;
@@ -114,6 +158,7 @@ kcsi_code az_memory_pass(az *a, kcsi_error *err)
 		pthread_mutex_unlock(&ps.lane.mu);
 		pthread_join(ps.lane.th, NULL);
 	}
+	free(ps.runs);
 	pthread_cond_destroy(&ps.lane.cv);
 	pthread_mutex_destroy(&ps.lane.mu);
 	if (rc != KCSI_OK)

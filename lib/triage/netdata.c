@@ -691,27 +691,85 @@ void az_walk_anon(az *a, uint32_t pid, uint64_t cap, az_anon_cb cb, void *ctx)
 	kcsi_walk_memory(a->c, pid, anon_window, &aw, &err);
 }
 
-static bool text_byte(unsigned char c)
-{
-	return (c >= 0x20 && c < 0x7f) || c == '\t' || c == '\n' || c == '\r';
-}
+/* text: printable ASCII, tab, LF, CR */
+static const unsigned char text_byte[256] = {
+	['\t'] = 1, ['\n'] = 1, ['\r'] = 1,
+#define T8(x) [x] = 1, [x + 1] = 1, [x + 2] = 1, [x + 3] = 1, [x + 4] = 1, [x + 5] = 1, [x + 6] = 1, [x + 7] = 1
+	T8(0x20), T8(0x28), T8(0x30), T8(0x38), T8(0x40), T8(0x48), T8(0x50), T8(0x58),
+	T8(0x60), T8(0x68), T8(0x70), [0x78] = 1, [0x79] = 1, [0x7a] = 1, [0x7b] = 1, [0x7c] = 1, [0x7d] = 1, [0x7e] = 1,
+#undef T8
+};
 
+#ifdef __SSE2__
+#include <emmintrin.h>
+
+/* A bit per byte of p[0, 64): set where the byte is text. */
+static uint64_t text_mask64(const unsigned char *p)
+{
+	const __m128i lo = _mm_set1_epi8(0x1f), hi = _mm_set1_epi8(0x7f), tab = _mm_set1_epi8('\t'),
+		      lf = _mm_set1_epi8('\n'), cr = _mm_set1_epi8('\r');
+	uint64_t m = 0;
+	for (int k = 0; k < 4; k++) {
+		__m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + 16 * k));
+		/* signed compares: 0x20..0x7e are the bytes above 0x1f and below 0x7f */
+		__m128i t = _mm_and_si128(_mm_cmpgt_epi8(v, lo), _mm_cmplt_epi8(v, hi));
+		t = _mm_or_si128(t, _mm_or_si128(_mm_cmpeq_epi8(v, tab), _mm_or_si128(_mm_cmpeq_epi8(v, lf), _mm_cmpeq_epi8(v, cr))));
+		m |= (uint64_t)(uint16_t)_mm_movemask_epi8(t) << (16 * k);
+	}
+	return m;
+}
+#endif
+
+/* Most of memory is not text.  With SSE2, 64 bytes are classified at once
+ * and a block with no min text bytes in a row is passed over whole; else
+ * (and for the last bytes) a run of min bytes starting at i holds
+ * p[i + min - 1]: that byte is looked at first, then backwards, and the
+ * first byte that is not text moves i past it, so a byte is seldom read
+ * twice.  At the loop's top p[i - 1] is never text. */
 void az_text_runs(const unsigned char *p, size_t n, size_t own, size_t min,
 		  void (*cb)(void *ctx, size_t off, size_t len), void *ctx)
 {
 	size_t i = 0;
-	while (i < own && i < n) {
-		size_t j;
-		if (!text_byte(p[i])) {
-			i++;
+	if (!min)
+		min = 1;
+	while (i < own && i + min <= n) {
+		size_t k = i + min - 1, t = k, e;
+#ifdef __SSE2__
+		if (min <= 32 && i + 64 <= n) {
+			uint64_t m = text_mask64(p + i), r = m;
+			for (size_t s = 1; s < min; s++)
+				r &= m >> s; /* bit b: bytes b .. b + min - 1 are text */
+			if (!r) {
+				/* no run of min inside: go past the last byte that is not text
+				 * (one is there, or r would not be 0) */
+				i += 64 - (size_t)__builtin_clzll(~m);
+				continue;
+			}
+			size_t b = (size_t)__builtin_ctzll(r);
+			uint64_t below = b ? ~m & (((uint64_t)1 << b) - 1) : 0; /* not text, before b */
+			size_t start = i + (below ? 64 - (size_t)__builtin_clzll(below) : 0);
+			for (e = i + b + min; e < n && text_byte[p[e]]; e++)
+				;
+			if (start < own)
+				cb(ctx, start, e - start);
+			i = e + 1;
 			continue;
 		}
-		j = i;
-		while (j < n && text_byte(p[j]))
-			j++;
-		if (j - i >= min)
-			cb(ctx, i, j - i);
-		i = j;
+#endif
+		if (!text_byte[p[k]]) {
+			i = k + 1;
+			continue;
+		}
+		while (t > i && text_byte[p[t - 1]])
+			t--;
+		if (t > i) {
+			i = t;
+			continue;
+		}
+		for (e = k + 1; e < n && text_byte[p[e]]; e++)
+			;
+		cb(ctx, i, e - i);
+		i = e + 1;
 	}
 }
 

@@ -193,18 +193,21 @@ static char *rules_version(const char *dir)
 
 void az_report_stamp(kcsi_report *r, const kcsi_analyze_opts *o, const char *rules_sha256)
 {
-	char hex[65];
 	r->tool_version = strdup(o && o->tool_version ? o->tool_version : "unknown");
 	r->analysis_time = o && o->analysis_time > 0 ? o->analysis_time : (int64_t)time(NULL);
 	r->rules_version = r->yara_rules && o ? rules_version(o->rules_dir) : NULL;
 	r->rules_sha256 = r->yara_rules && rules_sha256 ? strdup(rules_sha256) : NULL;
-	if (r->archive && kcsi_sha256_file(r->archive, hex, NULL) == KCSI_OK)
-		r->archive_sha256 = strdup(hex);
-	else
-		az_report_warn(r, strdup("the archive could not be read again to hash it: reports carry no sha256"));
 	if (!r->yara_rules)
 		az_report_warn(r, strdup("no YARA rules were loaded: memory and files were not scanned with YARA, "
 					 "and no YARA finding can be made"));
+}
+
+void az_report_archive_hash(kcsi_report *r, const char *hex)
+{
+	if (hex)
+		r->archive_sha256 = strdup(hex);
+	else
+		az_report_warn(r, strdup("the archive could not be read again to hash it: reports carry no sha256"));
 }
 
 void az_report_stamp_free(kcsi_report *r)

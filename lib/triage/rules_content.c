@@ -224,11 +224,48 @@ static void file_secrets(az *a, const az_content *c, const kcsi_secret_hit *h, s
 
 #define HITS_MAX 64
 
+/* The next needle (text bytes only) at or after q in c: inside c's runs of
+ * text when it has them (a memory window), else anywhere in c. */
+static const unsigned char *next_text(const az_content *c, const unsigned char *q, const char *needle, size_t nl)
+{
+	const unsigned char *end = c->p + c->n;
+	if (q >= end)
+		return NULL;
+	if (!c->runs)
+		return memmem(q, (size_t)(end - q), needle, nl);
+	size_t at = (size_t)(q - c->p), lo = 0, hi = c->nruns;
+	while (lo < hi) { /* the first run that ends after at */
+		size_t mid = lo + (hi - lo) / 2;
+		if (c->runs[mid].off + c->runs[mid].len <= at)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (size_t r = lo; r < c->nruns; r++) {
+		size_t s = c->runs[r].off > at ? c->runs[r].off : at, e = c->runs[r].off + c->runs[r].len;
+		const unsigned char *hit = e - s >= nl ? memmem(c->p + s, e - s, needle, nl) : NULL;
+		if (hit)
+			return hit;
+	}
+	return NULL;
+}
+
 /* The secrets of c (those starting in [from, to) for memory) into h;
  * gathered for the process of memory and queues, a finding for a file. */
 static size_t secrets(az *a, const az_content *c, az_content_proc *cp, kcsi_secret_hit *h)
 {
-	size_t n = kcsi_secrets_find((const char *)c->p, c->n, h, HITS_MAX), kept = 0;
+	size_t n = 0, kept = 0;
+	if (!c->runs) {
+		n = kcsi_secrets_find((const char *)c->p, c->n, h, HITS_MAX);
+	} else { /* a secret is text: each run on its own (what a matcher reads around it is in the run too) */
+		for (size_t r = 0; r < c->nruns && n < HITS_MAX; r++) {
+			size_t got = kcsi_secrets_find((const char *)c->p + c->runs[r].off, c->runs[r].len, h + n,
+						       HITS_MAX - n);
+			for (size_t i = n; i < n + got; i++)
+				h[i].off += c->runs[r].off;
+			n += got;
+		}
+	}
 	for (size_t i = 0; i < n; i++)
 		if (c->kind != AZ_C_MEMORY || (h[i].off >= c->from && h[i].off < c->to))
 			h[kept++] = h[i];
@@ -289,7 +326,7 @@ static unsigned credfiles(const az_content *c, size_t *at, const char **what)
 		unsigned tries = 0;
 		if (found & s->bit)
 			continue;
-		while (q < end && tries++ < 64 && (q = memmem(q, (size_t)(end - q), s->first, fl))) {
+		while (q < end && tries++ < 64 && (q = next_text(c, q, s->first, fl))) {
 			size_t off = (size_t)(q - c->p), lo = off > 4096 ? off - 4096 : 0;
 			size_t hi = c->n - off > 4096 ? off + 4096 : c->n;
 			if ((c->kind != AZ_C_MEMORY || (off >= c->from && off < c->to)) &&
@@ -414,13 +451,13 @@ static bool tar_header(const unsigned char *h, char *name, size_t cap)
 
 /* Tar headers in p (anywhere: a queue holds the middle of a stream); the
  * first sensitive member's name into name; how many members were seen. */
-static unsigned tar_members(const unsigned char *p, size_t n, size_t from, size_t to, char *name, size_t cap,
-			    size_t *at)
+static unsigned tar_members(const az_content *c, size_t from, size_t to, char *name, size_t cap, size_t *at)
 {
-	const unsigned char *q = p + (from > 257 ? from : 257), *end = p + n;
+	const unsigned char *p = c->p, *q = p + (from > 257 ? from : 257), *end = p + c->n;
+	size_t n = c->n;
 	unsigned members = 0, tries = 0;
 	*name = '\0';
-	while (q < end && tries++ < 4096 && (q = memmem(q, (size_t)(end - q), "ustar", 5))) {
+	while (q < end && tries++ < 4096 && (q = next_text(c, q, "ustar", 5))) {
 		size_t h = (size_t)(q - p) - 257;
 		char nm[260];
 		if (h + 512 <= n && h >= from && h < to && tar_header(p + h, nm, sizeof(nm))) {
@@ -476,7 +513,7 @@ static void staged_detect(const az_content *c, staged_seen *st, const kcsi_secre
 			st->at[0]--;
 	}
 	unsigned tries = 0;
-	for (q = c->p; q < c->p + c->n && tries++ < 256 && (q = memmem(q, (size_t)(c->p + c->n - q), "root:", 5));
+	for (q = c->p; q < c->p + c->n && tries++ < 256 && (q = next_text(c, q, "root:", 5));
 	     q += 5) {
 		size_t off = (size_t)(q - c->p);
 		if (off + 5 < c->n && (q[5] == '$' || q[5] == '*' || q[5] == '!') && off >= from && off < to &&
@@ -486,7 +523,7 @@ static void staged_detect(const az_content *c, staged_seen *st, const kcsi_secre
 			break;
 		}
 	}
-	if (tar_members(c->p, c->n, from, to, st->member, sizeof(st->member), &st->at[2]) && st->member[0])
+	if (tar_members(c, from, to, st->member, sizeof(st->member), &st->at[2]) && st->member[0])
 		st->kinds |= AZ_ST_ARCHIVE;
 	for (size_t i = 0; i < nkeys; i++)
 		if (keys[i].validated && !strcmp(keys[i].fmt->id, "private-key")) {
@@ -505,7 +542,8 @@ static void staged_gzip(const az_content *c, staged_seen *st)
 	if (c->n < 18 || c->p[0] != 0x1f || c->p[1] != 0x8b || !(buf = malloc(HEAD)))
 		return;
 	got = gunzip_head(c->p, c->n, buf, HEAD);
-	if (tar_members(buf, got, 0, got, st->member, sizeof(st->member), &at) && st->member[0]) {
+	az_content inflated = {.p = buf, .n = got};
+	if (tar_members(&inflated, 0, got, st->member, sizeof(st->member), &at) && st->member[0]) {
 		st->kinds |= AZ_ST_ARCHIVE;
 		st->at[2] = 0;
 	}
@@ -673,7 +711,7 @@ static int ob_end(void *ctx, const kcsi_object *o)
 	walk_buf *w = ctx;
 	az *a = w->a;
 	az_content c = {kind_of(o), NULL, o->path, o->direction && !strcmp(o->direction, "send"), o->pid, o->fd, 0, 0,
-			w->p, 0, 0, 0};
+			w->p, 0, 0, 0, NULL, 0};
 	static const unsigned char none[1];
 	c.origin = origin_names[c.kind];
 	c.n = extent(w, o);
@@ -712,10 +750,10 @@ void az_family_content(az *a)
 
 /* ---- memory ---- */
 
-void az_content_window(az *a, const kcsi_window *win)
+void az_content_window(az *a, const kcsi_window *win, const az_text_run *runs, size_t nruns)
 {
 	az_content c = {AZ_C_MEMORY, "memory", NULL, false, win->pid, -1, win->addr, 0, win->p, win->len,
-			(size_t)(win->from - win->addr), (size_t)(win->to - win->addr)};
+			(size_t)(win->from - win->addr), (size_t)(win->to - win->addr), runs, nruns};
 	if (a->content)
 		az_content_rules(a, &c);
 }

@@ -187,32 +187,33 @@ static const unsigned char printable[256] = {
 #undef P4
 };
 
-/* Most of memory is not text: the scan looks at every MIN_STR-th byte first
- * and skips ahead when it cannot end a long-enough run (p[i-1] is never
- * printable at the loop top). */
+/* Most of memory is not text: the scan looks at the last byte a run of
+ * MIN_STR from i would hold, then backwards, and moves past the first byte
+ * that is not printable (as az_text_runs does; p[i-1] is never printable at
+ * the loop's top). */
 void az_strings_of(az *a, const char *kind, uint32_t pid, int64_t fd, uint64_t base_addr, bool has_addr,
 		   const char *path, const unsigned char *p, size_t n, size_t from, size_t to, unsigned rank)
 {
 	size_t i = 0;
 	while (i + MIN_STR <= n) {
-		size_t j, e;
-		if (!printable[p[i + MIN_STR - 1]]) {
-			i += MIN_STR;
+		size_t k = i + MIN_STR - 1, j = k, e;
+		if (!printable[p[k]]) {
+			i = k + 1;
 			continue;
 		}
-		j = i + MIN_STR - 1;
 		while (j > i && printable[p[j - 1]])
 			j--;
-		e = i + MIN_STR;
-		while (e < n && printable[p[e]])
-			e++;
-		if (e - j >= MIN_STR) {
-			for (size_t s = j, len; s < e; s += len) { /* very long runs in pieces, not across a word */
-				len = az_text_piece((const char *)p, s, e, 4096) - s;
-				text_at t = {kind, pid, fd, base_addr + s, has_addr, path, rank, NULL, {0}, false};
-				if (len >= MIN_STR && s >= from && s < to)
-					on_text(a, &t, (const char *)p + s, len);
-			}
+		if (j > i) { /* too short a run so far: look again from its start */
+			i = j;
+			continue;
+		}
+		for (e = k + 1; e < n && printable[p[e]]; e++)
+			;
+		for (size_t s = i, len; s < e; s += len) { /* very long runs in pieces, not across a word */
+			len = az_text_piece((const char *)p, s, e, 4096) - s;
+			text_at t = {kind, pid, fd, base_addr + s, has_addr, path, rank, NULL, {0}, false};
+			if (len >= MIN_STR && s >= from && s < to)
+				on_text(a, &t, (const char *)p + s, len);
 		}
 		i = e + 1;
 	}
