@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # bench/hunt.sh [ARCHIVE] — kcsi hunt with 10,000 mixed indicators against a
-# single-literal memgrep, grep -F -f over the raw pages and the yara CLI,
+# single-literal memgrep, grep -F -f over the raw pages and the yara CLI;
+# analyze against the yara CLI with kcsi's rules; plain and zstd archives;
 # same run, page cache warm.  Without ARCHIVE, makes a lab bigmem checkpoint
 # of BIGMEM_MIB (default 1024) MiB (needs root).  Not a test.
 set -u
@@ -62,6 +63,11 @@ with open(sys.argv[2], 'w') as f:
 PY
   row "yara (9,500 strings, raw pages)" yara -s "$work/r.yar" "$work"/x/checkpoint/
 fi
+# analyze (strings, IOCs, secrets, content rules and kcsi's YARA rules in one
+# pass, and the archive's SHA-256) beside the yara CLI with the same rules
+# over the raw pages
+row "kcsi analyze (everything, kcsi's YARA rules)" "$KCSI" analyze "$arch"
+command -v yara >/dev/null && row "yara CLI, kcsi's rules (raw pages)" yara rules/kcsi.yar "$work"/x/checkpoint/
 zstd -q -T2 -c "$arch" >"$work/a.tar.zst"
 row "kcsi memgrep, one literal (zstd archive)" "$KCSI" memgrep --count "$work/a.tar.zst" "$marker"
 row "zstd -dc | grep -c -F, one literal" sh -c "zstd -dc '$work/a.tar.zst' | grep -c -a -F '$marker'"

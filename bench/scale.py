@@ -105,6 +105,7 @@ def main():
     ap.add_argument('--out', default=None)
     a = ap.parse_args()
     out = a.out or tempfile.mkdtemp(prefix='kcsi-scale-')
+    os.makedirs(out, exist_ok=True)
     root = os.geteuid() == 0
     sheet = Sheet()
     cache = dict(os.environ, KCSI_CACHE=os.path.join(out, 'cache'))
