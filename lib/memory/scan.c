@@ -6,6 +6,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "base/find.h"
 #include "reader/ckpt_int.h"
 #include "kcsi/jsonw.h"
 #include "kcsi/mem.h"
@@ -14,7 +15,7 @@
 #define CHUNK (32u << 20) /* bytes scanned per window before pages are released */
 
 struct kcsi_pattern {
-	unsigned char *lit; /* literal bytes (memmem), or NULL for a regex */
+	unsigned char *lit; /* literal bytes (kcsi_find), or NULL for a regex */
 	size_t litlen;
 	pcre2_code *re;
 	pcre2_match_data *md;
@@ -376,7 +377,7 @@ static int scan_window(void *ctx, const kcsi_window *w)
 		const unsigned char *base = w->p, *q = base;
 		size_t left = w->len;
 		while (left >= pat->litlen) {
-			const unsigned char *hit = memmem(q, left, pat->lit, pat->litlen);
+			const unsigned char *hit = kcsi_find(q, left, pat->lit, pat->litlen);
 			size_t off;
 			if (!hit)
 				break;
