@@ -194,7 +194,7 @@ const struct cmd cmd_analyze = {
 		"$ kcsi analyze checkpoint-perlbot.tar\n"
 		"webapp  malicious (score 100/100)\n"
 		"...\n"
-		"critical KCSI-MASQ-001  Process 15 poses as a kernel thread ('[kworker/u8:2-events]') and connects to 127.6.6.6:6667  [T1036 T1036.004]\n"
+		"critical KCSI-MASQ-001  Process 15 poses as a kernel thread ('[kworker/u8:2-events]') and connects to 127.6.6.6:6667  [T1036 T1036.004 T1071]\n"
 		"...",
 	.opts = opts,
 	.exit_doc = "1  with --fail-on VERDICT: the verdict is VERDICT or worse (the report is written)",

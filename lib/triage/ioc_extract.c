@@ -261,11 +261,11 @@ static bool two_labels_ending_in(const char *v, const char *const *words, size_t
 
 /* A file name that looks like a name: two labels, the last a common file
  * extension that is also a top-level domain (run.sh, setup.py, libx.so,
- * README.md, lib.rs, notes.zip). */
+ * README.md, lib.rs, notes.zip, Perl's syscall.ph). */
 static bool file_name(const char *v)
 {
 	static const char *const ext[] = {"sh", "py", "pl", "pm", "so", "md", "rs", "zip", "mov", "ps", "cc",
-					  "am", "ac", "ml", "mk", "bz", "la", "lo", "tk"};
+					  "am", "ac", "ml", "mk", "bz", "la", "lo", "tk", "ph"};
 	return two_labels_ending_in(v, ext, sizeof(ext) / sizeof(ext[0]));
 }
 

@@ -157,8 +157,8 @@ static void program(az *a, const az_content *c, bool elf, bool script)
 		sev = KCSI_SEV_HIGH;
 	}
 	f = az_finding(a, id, sev,
-		       az_printf("%s %s %s%s", sev == KCSI_SEV_HIGH ? "Program or script dropped in" : "New program or script",
-				 elf ? (shlib ? "(ELF library)" : "(ELF)") : "(script)", c->path, who),
+		       az_printf("%s %s %s%s%s", sev == KCSI_SEV_HIGH ? "Program or script dropped in" : "New program or script",
+				 elf ? (shlib ? "(ELF library)" : "(ELF)") : "(script)", c->path, who[0] ? ", " : "", who),
 		       az_printf("%s (%s) is not part of the image: it appeared in the container after it started%s%s. "
 				 "sha256 %s.", c->path, c->origin,
 				 c->kind == AZ_C_MEMFD ? ", in an anonymous memory file"

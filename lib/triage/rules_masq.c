@@ -158,6 +158,7 @@ static bool join_disguise(const masq_seen *ms, const char *id, const kcsi_proc *
 	proc_evidence(f, p, title);
 	if (out) {
 		f->severity = KCSI_SEV_CRITICAL;
+		kcsi_finding_add_mitre(f, "T1071");
 		conn_evidence(f, out);
 	}
 	return true;
@@ -179,7 +180,7 @@ static void kernel_thread(az *a, masq_seen *ms, const kcsi_proc *p, const char *
 			  "name is a disguise to blend into a process list.%s",
 			  p->comm, title, p->exe ? p->exe : "(unknown)",
 			  out ? " The disguised process holds an outbound connection: an implant calling out." : ""),
-		"T1036 T1036.004");
+		out ? "T1036 T1036.004 T1071" : "T1036 T1036.004");
 	proc_evidence(f, p, title);
 	if (out)
 		conn_evidence(f, out);
@@ -203,7 +204,7 @@ static void daemon_title(az *a, masq_seen *ms, const kcsi_proc *p, const char *t
 			  p->argv_rewritten ? "It rewrote its command line to look so. "
 					    : "It was started under that name. ",
 			  out ? "The disguised process holds an outbound connection: an implant calling out." : ""),
-		"T1036 T1036.005");
+		out ? "T1036 T1036.005 T1071" : "T1036 T1036.005");
 	proc_evidence(f, p, title);
 	if (out)
 		conn_evidence(f, out);
@@ -335,7 +336,7 @@ static void exe_place(az *a, const kcsi_proc *p, const char *prog, const az_prog
 					 "such program is installed: a tool dressed up as a system program.%s",
 					 p->exe, place,
 					 out ? " It holds an outbound connection: an implant calling out." : ""),
-			       "T1036 T1036.005");
+			       out ? "T1036 T1036.005 T1071" : "T1036 T1036.005");
 		runners(a, f, p->exe);
 		if (out)
 			conn_evidence(f, out);
