@@ -258,10 +258,13 @@ class Responder:
     def wait_idle(self, timeout=120):
         deadline = time.time() + timeout
         while time.time() < deadline:
-            m = self.metrics()
+            # the store first, the counters after: a decision is counted before its
+            # event leaves state 0, so metrics read after an empty queue include it
             undecided = self.q('SELECT COUNT(*) FROM events WHERE state = 0')[0][0]
-            if m['kcsi_respond_jobs_pending'] == 0 and undecided == 0:
-                return m
+            open_jobs = self.q('SELECT COUNT(*) FROM jobs WHERE state = 0')[0][0]
+            m = self.metrics()
+            if m['kcsi_respond_jobs_pending'] == 0 and undecided == 0 and open_jobs == 0:
+                return self.metrics()
             time.sleep(0.1)
         raise AssertionError('responder did not finish: %r' % self.metrics())
 
