@@ -41,6 +41,18 @@ def jrun(*args, **kw):
     return json.loads(out)
 
 
+def run_unit(name, agreed):
+    """Run the C unit test tests/unit/NAME.c (built beside kcsi as
+    tests/unit_NAME); it must exit 0 and print `agreed`.  Its output."""
+    unit = os.path.join(os.path.dirname(os.path.abspath(KCSI)), 'tests', 'unit_' + name)
+    assert os.path.exists(unit), '%s: not built (ninja -C %s)' % (unit, os.path.dirname(KCSI))
+    p = subprocess.run([unit], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=600)
+    out = p.stdout.decode(errors='replace')
+    assert p.returncode == 0, out
+    assert agreed in out, out
+    return out
+
+
 _tmp = None
 
 

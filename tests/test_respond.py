@@ -790,6 +790,14 @@ def test_checkpoint_cli_with_a_kubeconfig():
         code, _, err = run('checkpoint', '--kubeconfig', kc, 'shop/web-2/app', check=False, env=env)
         eq(code, 8, 'no such pod: ' + err)
         eq(os.listdir(tmp), [], 'removed after failures too')
+        # a *-data value that is not Base64 is refused by name, nothing written
+        bad = os.path.join(cl.dir, 'kubeconfig-bad')
+        with open(kc) as f, open(bad, 'w') as g:
+            g.write(f.read().replace(b64(c['client_key']), 'LS0t*not-base64*'))
+        code, _, err = run('checkpoint', '--kubeconfig', bad, '--context', 'certs', 'shop/web-1/app', check=False,
+                           env=env)
+        assert code != 0 and 'client-key-data' in err and 'not Base64' in err, err
+        eq(os.listdir(tmp), [], 'nothing left by a refused kubeconfig')
     finally:
         cl.stop()
 

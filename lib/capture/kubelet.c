@@ -23,9 +23,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
-
 #include "capture/respond_int.h"
+#include "base/base64.h"
 #include "base/http.h"
 #include "base/spawn.h"
 #include "base/time.h"
@@ -434,10 +433,11 @@ char *kcsi_token_file(const char *path, kcsi_error *err)
  * the HTTP client takes certificates and keys as files. */
 static char *data_file(kcsi_kubeconfig *kc, const char *b64, const char *name, const char *where, kcsi_error *err)
 {
-	size_t n = strlen(b64), o = 0, pad = 0;
+	size_t n = strlen(b64), o = 0;
 	char *clean = malloc(n + 1), *path = NULL;
 	unsigned char *bin = NULL;
-	int len = -1, fd;
+	long len = -1;
+	int fd;
 
 	if (!clean) {
 		kcsi_error_set(err, KCSI_ERR_NOMEM, "out of memory");
@@ -446,18 +446,14 @@ static char *data_file(kcsi_kubeconfig *kc, const char *b64, const char *name, c
 	for (size_t i = 0; i < n; i++)
 		if (!isspace((unsigned char)b64[i]))
 			clean[o++] = b64[i];
-	clean[o] = '\0';
-	if (o && o % 4 == 0 && o < (1u << 20) && (bin = malloc(o / 4 * 3 + 1))) {
-		pad = (clean[o - 1] == '=') + (o > 1 && clean[o - 2] == '=');
-		len = EVP_DecodeBlock(bin, (const unsigned char *)clean, (int)o);
-	}
+	if (o && o < (1u << 20) && (bin = malloc(o / 4 * 3 + 3)))
+		len = kcsi_unbase64(clean, o, bin, o / 4 * 3 + 3, false);
 	free(clean);
-	if (len < 0 || (size_t)len < pad) {
+	if (len <= 0) {
 		free(bin);
 		kcsi_error_set(err, KCSI_ERR_FORMAT, "%s: not Base64", where);
 		return NULL;
 	}
-	len -= (int)pad;
 	if (!kc->tmpdir) {
 		const char *t = getenv("TMPDIR");
 		if (asprintf(&kc->tmpdir, "%s/kcsi-kubeconfig.XXXXXX", t && *t ? t : "/tmp") < 0 ||
@@ -476,7 +472,7 @@ static char *data_file(kcsi_kubeconfig *kc, const char *b64, const char *name, c
 		return NULL;
 	}
 	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd < 0 || write(fd, bin, (size_t)len) != len) {
+	if (fd < 0 || write(fd, bin, (size_t)len) != (ssize_t)len) {
 		kcsi_error_set(err, KCSI_ERR_IO, "%s: writing %s: %s", where, path, strerror(errno));
 		if (fd >= 0)
 			close(fd);

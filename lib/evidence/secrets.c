@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/base64.h"
 #include "evidence/secrets.h"
 
 /* ---- character classes ---- */
@@ -40,47 +41,15 @@ static bool ends(const char *p, size_t n, size_t i, bool (*cls)(int))
 	return i >= n || !cls((unsigned char)p[i]);
 }
 
-/* ---- base64url and CRC32 for validation ---- */
+/* ---- base64 and CRC32 for validation ---- */
 
-static int b64val(int c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '-' || c == '+')
-		return 62;
-	if (c == '_' || c == '/')
-		return 63;
-	return -1;
-}
-
-/* Decode base64 or base64url (no padding needed) into out; the length, or
- * -1 on a bad character or when out is too small. */
+/* Decode base64 or base64url (padding optional) into out as a C string; the
+ * length, or -1 on a bad character or when out is too small. */
 static long b64_decode(const char *p, size_t n, char *out, size_t cap)
 {
-	uint32_t acc = 0;
-	int bits = 0;
-	size_t o = 0;
-	for (size_t i = 0; i < n; i++) {
-		int v = p[i] == '=' ? -2 : b64val((unsigned char)p[i]);
-		if (v == -2)
-			break;
-		if (v < 0)
-			return -1;
-		acc = acc << 6 | (uint32_t)v;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			if (o + 1 >= cap)
-				return -1;
-			out[o++] = (char)(acc >> bits & 0xff);
-		}
-	}
-	out[o] = '\0';
-	return (long)o;
+	long got = kcsi_unbase64(p, n, (unsigned char *)out, cap - 1, false);
+	out[got < 0 ? 0 : got] = '\0';
+	return got;
 }
 
 static uint32_t crc32_of(const char *p, size_t n)

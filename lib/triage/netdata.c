@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/base64.h"
 #include "kcsi/sources.h"
 #include "triage/netdata.h"
 
@@ -156,38 +157,9 @@ size_t az_unbase32(const char *s, size_t n, unsigned char *out, size_t cap)
 	return o;
 }
 
-static int b64val(int c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+' || c == '-')
-		return 62;
-	if (c == '/' || c == '_')
-		return 63;
-	return -1;
-}
-
 size_t az_unbase64(const char *s, size_t n, unsigned char *out, size_t cap)
 {
-	uint32_t acc = 0;
-	unsigned bits = 0;
-	size_t o = 0;
-	for (size_t i = 0; i < n && o < cap; i++) {
-		int v = b64val((unsigned char)s[i]);
-		if (v < 0)
-			break;
-		acc = (acc << 6 | (unsigned)v) & 0xffffff;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			out[o++] = (unsigned char)(acc >> bits);
-		}
-	}
-	return o;
+	return (size_t)kcsi_unbase64(s, n, out, cap, true); /* lenient: never -1 */
 }
 
 /* ---- what data is ---- */
@@ -553,7 +525,7 @@ static void patterns(az_classifier *k, az_data *d, const unsigned char *p, size_
 
 static bool is_b64(int c)
 {
-	return b64val(c) >= 0 || c == '=';
+	return kcsi_base64_value((unsigned char)c) >= 0 || c == '=';
 }
 
 /* Decode an encoded run and look at what it holds. */
@@ -634,7 +606,7 @@ static void classify(az_classifier *k, az_data *d, const unsigned char *p, size_
 	zip_headers(d, p, n);
 	patterns(k, d, p, n);
 	for (size_t i = 0; i < n && i < 4096; i++)
-		printable += isprint(p[i]) || p[i] == '\n' || p[i] == '\r' || p[i] == '\t';
+		printable += az_char_class[p[i]] != 0;
 	if (printable * 10 >= (n < 4096 ? n : 4096) * 9)
 		blobs(k, d, p, n, start, depth);
 }
@@ -691,29 +663,34 @@ void az_walk_anon(az *a, uint32_t pid, uint64_t cap, az_anon_cb cb, void *ctx)
 	kcsi_walk_memory(a->c, pid, anon_window, &aw, &err);
 }
 
-/* text: printable ASCII, tab, LF, CR */
-static const unsigned char text_byte[256] = {
-	['\t'] = 1, ['\n'] = 1, ['\r'] = 1,
-#define T8(x) [x] = 1, [x + 1] = 1, [x + 2] = 1, [x + 3] = 1, [x + 4] = 1, [x + 5] = 1, [x + 6] = 1, [x + 7] = 1
-	T8(0x20), T8(0x28), T8(0x30), T8(0x38), T8(0x40), T8(0x48), T8(0x50), T8(0x58),
-	T8(0x60), T8(0x68), T8(0x70), [0x78] = 1, [0x79] = 1, [0x7a] = 1, [0x7b] = 1, [0x7c] = 1, [0x7d] = 1, [0x7e] = 1,
-#undef T8
+const unsigned char az_char_class[256] = {
+	['\t'] = AZ_CH_LINE, ['\n'] = AZ_CH_BREAK, ['\r'] = AZ_CH_BREAK,
+#define L8(x)                                                                                                      \
+	[x] = AZ_CH_LINE, [x + 1] = AZ_CH_LINE, [x + 2] = AZ_CH_LINE, [x + 3] = AZ_CH_LINE, [x + 4] = AZ_CH_LINE,  \
+	[x + 5] = AZ_CH_LINE, [x + 6] = AZ_CH_LINE, [x + 7] = AZ_CH_LINE
+	L8(0x20), L8(0x28), L8(0x30), L8(0x38), L8(0x40), L8(0x48), L8(0x50), L8(0x58), L8(0x60), L8(0x68), L8(0x70),
+	[0x78] = AZ_CH_LINE, [0x79] = AZ_CH_LINE, [0x7a] = AZ_CH_LINE, [0x7b] = AZ_CH_LINE, [0x7c] = AZ_CH_LINE,
+	[0x7d] = AZ_CH_LINE, [0x7e] = AZ_CH_LINE,
+#undef L8
 };
 
 #ifdef __SSE2__
 #include <emmintrin.h>
 
-/* A bit per byte of p[0, 64): set where the byte is text. */
-static uint64_t text_mask64(const unsigned char *p)
+/* A bit per byte of p[0, 64): set where the byte is of `classes`. */
+static uint64_t class_mask64(const unsigned char *p, unsigned classes)
 {
 	const __m128i lo = _mm_set1_epi8(0x1f), hi = _mm_set1_epi8(0x7f), tab = _mm_set1_epi8('\t'),
 		      lf = _mm_set1_epi8('\n'), cr = _mm_set1_epi8('\r');
+	const __m128i line = _mm_set1_epi8(classes & AZ_CH_LINE ? -1 : 0),
+		      brk = _mm_set1_epi8(classes & AZ_CH_BREAK ? -1 : 0);
 	uint64_t m = 0;
 	for (int k = 0; k < 4; k++) {
 		__m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + 16 * k));
 		/* signed compares: 0x20..0x7e are the bytes above 0x1f and below 0x7f */
-		__m128i t = _mm_and_si128(_mm_cmpgt_epi8(v, lo), _mm_cmplt_epi8(v, hi));
-		t = _mm_or_si128(t, _mm_or_si128(_mm_cmpeq_epi8(v, tab), _mm_or_si128(_mm_cmpeq_epi8(v, lf), _mm_cmpeq_epi8(v, cr))));
+		__m128i l = _mm_or_si128(_mm_and_si128(_mm_cmpgt_epi8(v, lo), _mm_cmplt_epi8(v, hi)), _mm_cmpeq_epi8(v, tab));
+		__m128i b = _mm_or_si128(_mm_cmpeq_epi8(v, lf), _mm_cmpeq_epi8(v, cr));
+		__m128i t = _mm_or_si128(_mm_and_si128(l, line), _mm_and_si128(b, brk));
 		m |= (uint64_t)(uint16_t)_mm_movemask_epi8(t) << (16 * k);
 	}
 	return m;
@@ -721,34 +698,35 @@ static uint64_t text_mask64(const unsigned char *p)
 #endif
 
 /* Most of memory is not text.  With SSE2, 64 bytes are classified at once
- * and a block with no min text bytes in a row is passed over whole; else
+ * and a block with no min wanted bytes in a row is passed over whole; else
  * (and for the last bytes) a run of min bytes starting at i holds
  * p[i + min - 1]: that byte is looked at first, then backwards, and the
- * first byte that is not text moves i past it, so a byte is seldom read
- * twice.  At the loop's top p[i - 1] is never text. */
-void az_text_runs(const unsigned char *p, size_t n, size_t own, size_t min,
+ * first byte that is not wanted moves i past it, so a byte is seldom read
+ * twice.  At the loop's top p[i - 1] is never wanted. */
+void az_char_runs(const unsigned char *p, size_t n, size_t own, size_t min, unsigned classes,
 		  void (*cb)(void *ctx, size_t off, size_t len), void *ctx)
 {
 	size_t i = 0;
+#define WANTED(c) (az_char_class[c] & classes)
 	if (!min)
 		min = 1;
 	while (i < own && i + min <= n) {
 		size_t k = i + min - 1, t = k, e;
 #ifdef __SSE2__
 		if (min <= 32 && i + 64 <= n) {
-			uint64_t m = text_mask64(p + i), r = m;
+			uint64_t m = class_mask64(p + i, classes), r = m;
 			for (size_t s = 1; s < min; s++)
-				r &= m >> s; /* bit b: bytes b .. b + min - 1 are text */
+				r &= m >> s; /* bit b: bytes b .. b + min - 1 are wanted */
 			if (!r) {
-				/* no run of min inside: go past the last byte that is not text
-				 * (one is there, or r would not be 0) */
+				/* no run of min inside: go past the last byte that is not
+				 * wanted (one is there, or r would not be 0) */
 				i += 64 - (size_t)__builtin_clzll(~m);
 				continue;
 			}
 			size_t b = (size_t)__builtin_ctzll(r);
-			uint64_t below = b ? ~m & (((uint64_t)1 << b) - 1) : 0; /* not text, before b */
+			uint64_t below = b ? ~m & (((uint64_t)1 << b) - 1) : 0; /* not wanted, before b */
 			size_t start = i + (below ? 64 - (size_t)__builtin_clzll(below) : 0);
-			for (e = i + b + min; e < n && text_byte[p[e]]; e++)
+			for (e = i + b + min; e < n && WANTED(p[e]); e++)
 				;
 			if (start < own)
 				cb(ctx, start, e - start);
@@ -756,21 +734,28 @@ void az_text_runs(const unsigned char *p, size_t n, size_t own, size_t min,
 			continue;
 		}
 #endif
-		if (!text_byte[p[k]]) {
+		if (!WANTED(p[k])) {
 			i = k + 1;
 			continue;
 		}
-		while (t > i && text_byte[p[t - 1]])
+		while (t > i && WANTED(p[t - 1]))
 			t--;
 		if (t > i) {
 			i = t;
 			continue;
 		}
-		for (e = k + 1; e < n && text_byte[p[e]]; e++)
+		for (e = k + 1; e < n && WANTED(p[e]); e++)
 			;
 		cb(ctx, i, e - i);
 		i = e + 1;
 	}
+#undef WANTED
+}
+
+void az_text_runs(const unsigned char *p, size_t n, size_t own, size_t min,
+		  void (*cb)(void *ctx, size_t off, size_t len), void *ctx)
+{
+	az_char_runs(p, n, own, min, AZ_CH_LINE | AZ_CH_BREAK, cb, ctx);
 }
 
 /* ---- files by path ---- */

@@ -106,8 +106,15 @@ void az_mask(char *out, size_t cap, const char *s, size_t n);
  * are looked at; non-zero from cb stops the walk. */
 typedef int (*az_anon_cb)(void *ctx, uint64_t addr, const unsigned char *p, size_t n, size_t own);
 void az_walk_anon(az *a, uint32_t pid, uint64_t cap, az_anon_cb cb, void *ctx);
-/* Runs of text (printable ASCII, tab, CR, LF) of min bytes or more in
- * p[0, n) that start before own: cb(ctx, offset, length). */
+/* The kind of text each byte is: AZ_CH_LINE for printable ASCII and tab,
+ * AZ_CH_BREAK for LF and CR, 0 for every other byte. */
+enum { AZ_CH_LINE = 1, AZ_CH_BREAK = 2 };
+extern const unsigned char az_char_class[256];
+/* Runs of min bytes or more of the kinds in `classes` in p[0, n) that start
+ * before own: cb(ctx, offset, length). */
+void az_char_runs(const unsigned char *p, size_t n, size_t own, size_t min, unsigned classes,
+		  void (*cb)(void *ctx, size_t off, size_t len), void *ctx);
+/* Runs of text (printable ASCII, tab, CR, LF): az_char_runs of both kinds. */
 void az_text_runs(const unsigned char *p, size_t n, size_t own, size_t min,
 		  void (*cb)(void *ctx, size_t off, size_t len), void *ctx);
 

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "triage/analyze_int.h"
+#include "triage/netdata.h"
 
 #define MIN_STR 6
 
@@ -178,45 +179,36 @@ static void on_text(az *a, text_at *t, const char *p, size_t n)
 		seen(a, pm, AZ_SEEN_SCRIPT_URL, t, mo, p + mo, ml);
 }
 
-static const unsigned char printable[256] = {
-	['\t'] = 1,
-#define P4(x) [x] = 1, [x + 1] = 1, [x + 2] = 1, [x + 3] = 1
-	P4(32), P4(36), P4(40), P4(44), P4(48), P4(52), P4(56), P4(60), P4(64), P4(68), P4(72), P4(76),
-	P4(80), P4(84), P4(88), P4(92), P4(96), P4(100), P4(104), P4(108), P4(112), P4(116), P4(120),
-	[124] = 1, [125] = 1, [126] = 1,
-#undef P4
+struct strings_of {
+	az *a;
+	const char *kind, *path;
+	uint32_t pid;
+	int64_t fd;
+	uint64_t base_addr;
+	bool has_addr;
+	const unsigned char *p;
+	size_t from, to;
+	unsigned rank;
 };
 
-/* Most of memory is not text: the scan looks at the last byte a run of
- * MIN_STR from i would hold, then backwards, and moves past the first byte
- * that is not printable (as az_text_runs does; p[i-1] is never printable at
- * the loop's top). */
+/* A line of text: scanned in pieces of at most 4 KiB (not cut inside a
+ * word), those starting in [from, to). */
+static void on_line(void *ctx, size_t off, size_t n)
+{
+	struct strings_of *so = ctx;
+	for (size_t s = off, e = off + n, len; s < e; s += len) {
+		len = az_text_piece((const char *)so->p, s, e, 4096) - s;
+		text_at t = {so->kind, so->pid, so->fd, so->base_addr + s, so->has_addr, so->path, so->rank, NULL, {0}, false};
+		if (len >= MIN_STR && s >= so->from && s < so->to)
+			on_text(so->a, &t, (const char *)so->p + s, len);
+	}
+}
+
 void az_strings_of(az *a, const char *kind, uint32_t pid, int64_t fd, uint64_t base_addr, bool has_addr,
 		   const char *path, const unsigned char *p, size_t n, size_t from, size_t to, unsigned rank)
 {
-	size_t i = 0;
-	while (i + MIN_STR <= n) {
-		size_t k = i + MIN_STR - 1, j = k, e;
-		if (!printable[p[k]]) {
-			i = k + 1;
-			continue;
-		}
-		while (j > i && printable[p[j - 1]])
-			j--;
-		if (j > i) { /* too short a run so far: look again from its start */
-			i = j;
-			continue;
-		}
-		for (e = k + 1; e < n && printable[p[e]]; e++)
-			;
-		for (size_t s = i, len; s < e; s += len) { /* very long runs in pieces, not across a word */
-			len = az_text_piece((const char *)p, s, e, 4096) - s;
-			text_at t = {kind, pid, fd, base_addr + s, has_addr, path, rank, NULL, {0}, false};
-			if (len >= MIN_STR && s >= from && s < to)
-				on_text(a, &t, (const char *)p + s, len);
-		}
-		i = e + 1;
-	}
+	struct strings_of so = {a, kind, path, pid, fd, base_addr, has_addr, p, from, to, rank};
+	az_char_runs(p, n, n, MIN_STR, AZ_CH_LINE, on_line, &so);
 }
 
 /* A finding of what a process holds, with the evidence gathered. */

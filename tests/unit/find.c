@@ -7,19 +7,12 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "rng.h"
 #include "base/find.h"
-
-static uint64_t rng_state = 0x2545f4914f6cdd1du;
-static uint64_t rnd(void)
-{
-	rng_state ^= rng_state << 13;
-	rng_state ^= rng_state >> 7;
-	rng_state ^= rng_state << 17;
-	return rng_state;
-}
 
 int main(void)
 {
+	rnd_seed(0x2545f4914f6cdd1du);
 	static unsigned char hay[2048], needle[48];
 	unsigned long cases = 0, found = 0;
 	for (int it = 0; it < 300000; it++) {
