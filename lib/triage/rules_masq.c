@@ -164,14 +164,28 @@ static bool join_disguise(const masq_seen *ms, const char *id, const kcsi_proc *
 	return true;
 }
 
+/* A disguise's first finding: high, or critical with T1071 and the
+ * connection as evidence when the process holds an outbound one; kept so
+ * that the program's other processes join it. */
+static void new_disguise(az *a, masq_seen *ms, const char *id, const kcsi_proc *p, const char *title,
+			 const kcsi_sock *out, char *head, char *expl, const char *mitre)
+{
+	char techniques[64];
+	snprintf(techniques, sizeof(techniques), "%s%s", mitre, out ? " T1071" : "");
+	kcsi_finding *f = az_finding(a, id, out ? KCSI_SEV_CRITICAL : KCSI_SEV_HIGH, head, expl, techniques);
+	proc_evidence(f, p, title);
+	if (out)
+		conn_evidence(f, out);
+	keep_disguise(ms, id, p, title, f);
+}
+
 /* 001: a kernel-thread name */
 static void kernel_thread(az *a, masq_seen *ms, const kcsi_proc *p, const char *title, const kcsi_sock *out)
 {
-	kcsi_finding *f;
 	if (join_disguise(ms, "KCSI-MASQ-001", p, title, out))
 		return;
-	f = az_finding(
-		a, "KCSI-MASQ-001", out ? KCSI_SEV_CRITICAL : KCSI_SEV_HIGH,
+	new_disguise(
+		a, ms, "KCSI-MASQ-001", p, title, out,
 		out ? az_printf("Process %u poses as a kernel thread ('%s') and connects to %s:%u", p->pid, title, out->dst,
 				out->dport)
 		    : az_printf("Process %u poses as a kernel thread ('%s')", p->pid, title),
@@ -180,35 +194,25 @@ static void kernel_thread(az *a, masq_seen *ms, const kcsi_proc *p, const char *
 			  "name is a disguise to blend into a process list.%s",
 			  p->comm, title, p->exe ? p->exe : "(unknown)",
 			  out ? " The disguised process holds an outbound connection: an implant calling out." : ""),
-		out ? "T1036 T1036.004 T1071" : "T1036 T1036.004");
-	proc_evidence(f, p, title);
-	if (out)
-		conn_evidence(f, out);
-	keep_disguise(ms, "KCSI-MASQ-001", p, title, f);
+		"T1036 T1036.004");
 }
 
 /* 004: a system daemon's name on another program */
 static void daemon_title(az *a, masq_seen *ms, const kcsi_proc *p, const char *title, const char *claim,
 			 const char *prog, bool interp, const kcsi_sock *out)
 {
-	kcsi_finding *f;
 	if (join_disguise(ms, "KCSI-MASQ-004", p, title, out))
 		return;
-	f = az_finding(
-		a, "KCSI-MASQ-004", out ? KCSI_SEV_CRITICAL : KCSI_SEV_HIGH,
-		az_printf("Process %u (%s) poses as %s ('%s')%s", p->pid, prog, claim, title,
-			  out ? " and holds an outbound connection" : ""),
-		az_printf("Process %u calls itself '%s', the name of the system program %s, but runs %s%s. %s%s", p->pid,
-			  title, claim, p->exe ? p->exe : prog,
-			  interp ? ", an interpreter or shell: a script hides behind a daemon's name" : "",
-			  p->argv_rewritten ? "It rewrote its command line to look so. "
-					    : "It was started under that name. ",
-			  out ? "The disguised process holds an outbound connection: an implant calling out." : ""),
-		out ? "T1036 T1036.005 T1071" : "T1036 T1036.005");
-	proc_evidence(f, p, title);
-	if (out)
-		conn_evidence(f, out);
-	keep_disguise(ms, "KCSI-MASQ-004", p, title, f);
+	new_disguise(a, ms, "KCSI-MASQ-004", p, title, out,
+		     az_printf("Process %u (%s) poses as %s ('%s')%s", p->pid, prog, claim, title,
+			       out ? " and holds an outbound connection" : ""),
+		     az_printf("Process %u calls itself '%s', the name of the system program %s, but runs %s%s. %s%s",
+			       p->pid, title, claim, p->exe ? p->exe : prog,
+			       interp ? ", an interpreter or shell: a script hides behind a daemon's name" : "",
+			       p->argv_rewritten ? "It rewrote its command line to look so. "
+						 : "It was started under that name. ",
+			       out ? "The disguised process holds an outbound connection: an implant calling out." : ""),
+		     "T1036 T1036.005");
 }
 
 /* A comm that names a daemon which neither the executable nor any argument
