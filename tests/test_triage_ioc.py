@@ -245,15 +245,55 @@ def test_names_by_the_public_suffix_list():
     glibc.malloc.top_pad) were domains.  Names are checked against the Public
     Suffix List in any case; formats, code and file names are not names."""
     path = _counter_with('names', files=[('/srv/notes.txt', NOTES)])
-    r = _analyze(path)
+    _listed(_analyze(path),
+            [('domain', 'a.mfrggzdf.tun-zone.top'), ('domain', 'x.kcsi-c2.net'), ('email', 'ops@kcsi-c2.net'),
+             ('domain', 'googleapis.com')],
+            ('glibc.malloc.top', 'sys.int', '203.0.113.%d', 'color.red', 'obj.name', 'os.open', 'setup.py',
+             'deploy.sh', 'click.', 'http://www', 'notatld', 'localhost', 'co.uk'))
+
+
+def _listed(r, want, never):
+    """Every (type, value) of want is an IOC of report r; no IOC's value
+    holds any text of never."""
     got = {(i['type'], i['value']) for i in r['iocs']}
-    for want in [('domain', 'a.mfrggzdf.tun-zone.top'), ('domain', 'x.kcsi-c2.net'), ('email', 'ops@kcsi-c2.net'),
-                 ('domain', 'googleapis.com')]:
-        assert want in got, (want, sorted(got))
+    for w in want:
+        assert w in got, (w, sorted(got))
     values = ' '.join(v for _, v in got)
-    for bad in ('glibc.malloc.top', 'sys.int', '203.0.113.%d', 'color.red', 'obj.name', 'os.open', 'setup.py',
-                'deploy.sh', 'click.', 'http://www', 'notatld', 'localhost', 'co.uk'):
+    for bad in never:
         assert bad not in values, (bad, sorted(got))
+
+
+REFERENCE_NOTES = b'\n'.join([
+    b'examples (RFC 5737): 192.0.2.1, 198.51.100.7 and 203.0.113.9; 2001:db8:0:0:0:0:0:1',
+    b'route 10.20.0.0/16 via 10.20.0.1; allow 172.16.5.9/32; deny fd00:0:0:0:0:0:0:0/8',
+    b'docs https://docs.python.org/3/library/ssl.html and https://www.rfc-editor.org/rfc/rfc7230',
+    b'report bugs to bug-tar@gnu.org; see https://en.wikipedia.org/wiki/Tar_(computing)',
+    b'sample https://example.com/x and ops@example.org',
+    b'mirror https://payload.kcsi-drop.net/stage2 and https://raw.githubusercontent.com/kcsi/x/main/README',
+    b'vault https://vault.corp.internal/v1/secret and 192.0.0.8 in text',
+    b'wiki https://kcsi-wiki.net/Tar_(computing), (see https://kcsi-wiki.net/x)',
+])
+
+
+def test_documentation_and_reference_text_is_not_listed():
+    """A Python process listed the RFC 5737 examples of its ipaddress module
+    (192.0.2.1 ...), the IANA and Wikipedia links of its docstrings and the
+    networks of its examples (192.0.2.0 from 192.0.2.0/24): a third of all
+    IOCs on the lab's scenes.  In text, addresses no peer has
+    (documentation, reserved), documentation names, network prefixes and the
+    names of reference sites are not listed; hosts (a /32 too), a network's
+    own names (.internal) and code hosts are.  A URL keeps a closing bracket
+    that closes one it opened."""
+    r = _analyze(_counter_with('reference', files=[('/srv/notes.txt', REFERENCE_NOTES)]))
+    eq([f['id'] for f in r['findings'] if f['severity'] != 'low'], [], 'no finding points at the notes')
+    _listed(r,
+            [('ipv4', '10.20.0.1'), ('ipv4', '172.16.5.9'), ('domain', 'payload.kcsi-drop.net'),
+             ('url', 'https://payload.kcsi-drop.net/stage2'), ('domain', 'raw.githubusercontent.com'),
+             ('url', 'https://raw.githubusercontent.com/kcsi/x/main/README'),
+             ('url', 'https://vault.corp.internal/v1/secret'), ('url', 'https://kcsi-wiki.net/Tar_(computing)'),
+             ('url', 'https://kcsi-wiki.net/x')],
+            ('192.0.2.1', '198.51.100.7', '203.0.113.9', '2001:db8', '10.20.0.0', 'fd00:', 'python.org',
+             'rfc-editor.org', 'gnu.org', 'wikipedia.org', 'example.com', 'example.org', '192.0.0.8'))
 
 
 def test_names_are_not_cut_at_piece_boundaries():

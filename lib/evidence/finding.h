@@ -221,6 +221,13 @@ const char *kcsi_addr_class(const char *ip);
  * of the Public Suffix List), internal (dotted, but under no known suffix);
  * NULL when it is not a host name of two labels or more (or "localhost"). */
 const char *kcsi_name_class(const char *name);
+/* Is the name (lower case) under a reference site: a standards body, a
+ * language or free-software project, a distribution, an encyclopaedia —
+ * sites that runtimes and tools quote in their documentation, licences and
+ * error messages, so that their names fill the memory of any process that
+ * loaded such code?  (Code hosts, package registries, paste and file
+ * sharing sites are not reference sites: attackers fetch from them.) */
+bool kcsi_reference_name(const char *name);
 /* The class of a host: an address's or a name's (NULL: neither). */
 const char *kcsi_host_class(const char *host);
 /* The host of a URL (after the userinfo; without brackets or port), lower

@@ -153,6 +153,30 @@ const char *kcsi_name_class(const char *name)
 	return psl_is_public_suffix2(psl, name, PSL_TYPE_ICANN | PSL_TYPE_NO_STAR_RULE) ? NULL : "public";
 }
 
+bool kcsi_reference_name(const char *name)
+{
+	static const char *const sites[] = {
+		/* standards and registries of numbers */
+		"iana.org", "ietf.org", "rfc-editor.org", "w3.org", "whatwg.org", "unicode.org", "json.org",
+		"ecma-international.org", "iso.org", "itu.int", "ieee.org", "oasis-open.org", "spdx.org",
+		"opensource.org", "creativecommons.org", "semver.org", "schema.org",
+		/* languages and runtimes (their documentation sites) */
+		"python.org", "perl.org", "cpan.org", "ruby-lang.org", "php.net", "nodejs.org", "golang.org", "go.dev",
+		"rust-lang.org", "openjdk.org", "isocpp.org", "cppreference.com", "tcl-lang.org", "lua.org",
+		/* free-software projects, foundations and distributions */
+		"gnu.org", "fsf.org", "kernel.org", "debian.org", "ubuntu.com", "freedesktop.org", "gnome.org", "kde.org",
+		"apache.org", "mozilla.org", "openssl.org", "gnupg.org", "sourceware.org", "translationproject.org",
+		"sqlite.org", "zlib.net", "curl.se", "haxx.se", "busybox.net", "alpinelinux.org", "archlinux.org",
+		"fedoraproject.org", "openbsd.org", "freebsd.org", "netbsd.org", "samba.org", "x.org", "openssh.com",
+		/* encyclopaedia and news of the field */
+		"wikipedia.org", "wikimedia.org", "lwn.net",
+	};
+	for (size_t i = 0; name && i < sizeof(sites) / sizeof(sites[0]); i++)
+		if (in_zone(name, sites[i]))
+			return true;
+	return false;
+}
+
 size_t kcsi_url_host(const char *url, char *host, size_t cap)
 {
 	const char *h = strstr(url, "://"), *at, *end;

@@ -24,12 +24,14 @@ enum { RE_IPV4, RE_URL, RE_EMAIL, RE_XMR, RE_BTC, RE_UA, RE_IPV6, RE_DOMAIN, RE_
  * character; what makes them names is checked after the match (the Public
  * Suffix List, kcsi_name_class).  A name touching an identifier character
  * (glibc.malloc.top_pad, sys.int_info, $obj.name, obj.name()) is code or a
- * configuration key, not a host. */
+ * configuration key, not a host.  An address with a prefix length shorter
+ * than a host's (192.0.2.0/24, 2001:db8::/32) is a network, not a peer. */
 #define LABEL "[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 #define TLD "[A-Za-z](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])"
 static const char *const patterns[RE_N] = {
 	[RE_IPV4] = "(?<![0-9.])(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\\.){3}"
-		    "(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(?![0-9]|\\.[0-9A-Za-z])",
+		    "(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+		    "(?![0-9]|\\.[0-9A-Za-z]|/(?:[0-9]|[12][0-9]|3[01])(?![0-9]))",
 	[RE_URL] = "\\b(?:https?|ftp|irc|ircs|stratum\\+(?:tcp|ssl|tls)|tcp|udp)://[^\\s\"'<>\\\\^`{|}]{3,256}",
 	[RE_EMAIL] = "(?<![A-Za-z0-9._%+$-])[A-Za-z0-9][A-Za-z0-9._%+-]{0,63}@(?:" LABEL "\\.)+" TLD
 		     "(?![A-Za-z0-9_$-]|\\.[A-Za-z0-9_])",
@@ -37,7 +39,8 @@ static const char *const patterns[RE_N] = {
 	[RE_BTC] = "\\bbc1[ac-hj-np-z02-9]{25,71}\\b",
 	[RE_UA] = "\\b(?:Mozilla/[0-9.]+ \\([^)]{1,120}\\)[^\\r\\n\"]{0,120}|curl/[0-9][0-9.]{1,15}|Wget/[0-9][0-9.]{1,15}|"
 		  "python-requests/[0-9.]{1,15}|Go-http-client/[0-9.]{1,8}|[Xx][Mm][Rr]ig/[0-9][0-9.]{1,15})",
-	[RE_IPV6] = "(?<![0-9A-Fa-f:])(?:[0-9A-Fa-f]{1,4}:){2,7}[0-9A-Fa-f]{1,4}(?![0-9A-Fa-f:])",
+	[RE_IPV6] = "(?<![0-9A-Fa-f:])(?:[0-9A-Fa-f]{1,4}:){2,7}[0-9A-Fa-f]{1,4}"
+		    "(?![0-9A-Fa-f:]|/(?:[0-9]{1,2}|1[01][0-9]|12[0-7])(?![0-9]))",
 	[RE_DOMAIN] = "(?<![A-Za-z0-9@._/\\\\$%-])(?:" LABEL "\\.)+" TLD "(?![A-Za-z0-9_$(-]|\\.[A-Za-z0-9_])",
 };
 
@@ -380,6 +383,15 @@ static void url_host(az_ioc_scanner *s, const char *url, unsigned rank, const kc
 		kcsi_iocs_add_prov(s->out, "domain", host, rank, where);
 }
 
+/* Does v[0, l) open as many round brackets as it closes? */
+static bool balanced_paren(const char *v, size_t l)
+{
+	long depth = 0;
+	for (size_t i = 0; i < l; i++)
+		depth += v[i] == '(' ? 1 : v[i] == ')' ? -1 : 0;
+	return depth == 0;
+}
+
 size_t az_text_piece(const char *p, size_t s, size_t e, size_t max)
 {
 	size_t end = e - s <= max ? e : s + max;
@@ -471,8 +483,9 @@ void az_iocs_scan_text(az_ioc_scanner *s, const char *p, size_t n, unsigned rank
 			if (i == RE_EMAIL && !email_ok(v))
 				continue;
 			if (i == RE_URL) {
-				/* trailing punctuation is rarely part of the URL */
-				while (l && strchr(".,;:)]'", v[l - 1]))
+				/* trailing punctuation is rarely part of the URL; a closing
+				 * bracket is when it closes one the URL opened (Tar_(computing)) */
+				while (l && strchr(".,;:)]'", v[l - 1]) && !(v[l - 1] == ')' && balanced_paren(v, l)))
 					v[--l] = '\0';
 				if (!url_ok(v))
 					continue;
@@ -656,11 +669,43 @@ static bool worth_blocking(const kcsi_ioc *io, const struct pointed *pt)
 	       kcsi_iocs_find(&pt->named, io->type, io->value);
 }
 
-/* Not only the image's own bytes, or a finding points at it (text a rule
- * found in a page of an image file is not the file's). */
-static bool not_the_images(const kcsi_ioc *io, void *ctx)
+/* The host an e-mail address, URL or name stands for (lower case). */
+static bool ioc_host(const kcsi_ioc *io, char *host, size_t cap)
 {
-	return !io->image_only || is_pointed(io, ctx);
+	const char *at;
+	if (!strcmp(io->type, "url"))
+		return kcsi_url_host(io->value, host, cap) > 0;
+	if (!strcmp(io->type, "email") && (at = strrchr(io->value, '@')))
+		snprintf(host, cap, "%s", at + 1);
+	else if (!strcmp(io->type, "domain"))
+		snprintf(host, cap, "%s", io->value);
+	else
+		return false;
+	lower(host);
+	return true;
+}
+
+/* Worth listing at all, unless a finding points at it: not only the
+ * image's own bytes (text a rule found in a page of an image file is not
+ * the file's); not, in text (memory, files, socket queues), an address no
+ * peer has (documentation, reserved: RFC 5737 examples in a library's
+ * docstrings) or a documentation name (example.com; the special-use names
+ * .internal, .local, .test are a network's own and stay); not a reference
+ * site's name (documentation links
+ * and author addresses of a runtime's code). */
+static bool worth_listing(const kcsi_ioc *io, void *ctx)
+{
+	const char *kind = io->prov.kind;
+	char host[256];
+	if (is_pointed(io, ctx))
+		return true;
+	if (io->image_only)
+		return false;
+	if (kind && (!strcmp(kind, "memory") || !strcmp(kind, "file") || !strcmp(kind, "queue")) && io->klass &&
+	    (!strcmp(io->klass, "documentation") ||
+	     (!strcmp(io->klass, "reserved") && (!strcmp(io->type, "ipv4") || !strcmp(io->type, "ipv6")))))
+		return false;
+	return !(ioc_host(io, host, sizeof(host)) && kcsi_reference_name(host));
 }
 
 static void mark_ids(az_ioc_scanner *sc, kcsi_report *r, bool finish)
@@ -668,7 +713,7 @@ static void mark_ids(az_ioc_scanner *sc, kcsi_report *r, bool finish)
 	struct pointed pt = {0};
 	pointed_at(sc, &r->findings, &pt.named, &pt.paths);
 	if (finish) {
-		kcsi_iocs_filter(&r->iocs, not_the_images, &pt);
+		kcsi_iocs_filter(&r->iocs, worth_listing, &pt);
 		aggregate(&r->iocs);
 	}
 	for (size_t i = 0; i < r->iocs.n; i++)
