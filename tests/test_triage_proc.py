@@ -1,5 +1,5 @@
 """kcsi analyze, the process-side rule families: masquerade (KCSI-MASQ-*),
-preloaded libraries (KCSI-INJECT-002), shells driven over the network
+preloaded libraries (KCSI-INJECT-002, KCSI-HIDE-001), shells driven over the network
 (KCSI-EXEC-001) and the shell history (KCSI-HIST-*).
 
 Two kinds of scenes: the fixtures with the attacker's doings planted into them
@@ -329,6 +329,77 @@ def test_preload_file_names_the_library():
     assert inj and _at_least(inj[0], 'high'), [(f['id'], f['title']) for f in r['findings']]
     assert any(e.get('path') == '/etc/ld.so.preload' and lib in (e.get('excerpt') or '') for e in inj[0]['evidence'])
     assert 'T1574.006' in inj[0]['mitre']
+
+
+def _shared_library(tag, functions):
+    """A real shared library (cc -shared) defining the C functions named,
+    each a stub; its bytes."""
+    src = os.path.join(kt.tmpdir(), 'lib-%s.c' % tag)
+    out = os.path.join(kt.tmpdir(), 'lib-%s.so' % tag)
+    with open(src, 'w') as f:
+        f.write('#include <stddef.h>\n')
+        for fn in functions:
+            f.write('void *%s(void *a, void *b) { (void)a; (void)b; return NULL; }\n' % fn)
+    subprocess.run(['cc', '-shared', '-fPIC', '-fno-builtin', '-o', out, src], check=True)
+    return open(out, 'rb').read()
+
+
+def test_preload_rootkit_replacing_directory_listings():
+    """A library in /etc/ld.so.preload that defines readdir (or readdir64,
+    getdents...) decides what every process that loads it lists: a user-land
+    rootkit (KCSI-HIDE-001, critical, T1014), with the functions it replaces
+    named.  A preloaded allocator (malloc, free) or a library that replaces
+    write and send is named as such but is no rootkit; an ELF whose section
+    headers point anywhere is read within its bytes."""
+    listing = random.choice([['readdir', 'readdir64'], ['readdir64'], ['getdents64', 'opendir_hook'],
+                             ['scandir', 'readdir_r']])
+    cases = [('rootkit', listing, True), ('alloc', ['malloc', 'free', 'calloc'], False),
+             ('sniff', ['write', 'send', 'helper_%s' % _rand()], False)]
+    for tag, fns, rootkit in cases:
+        d = _copy('counter', 'preload-' + tag)
+        lib = random.choice(['/usr/local/lib/lib%s.so.1' % _rand(), '/var/tmp/.%s/lib%s.so' % (_rand(), _rand())])
+        _add_to_rootfs(d, {'/etc/ld.so.preload': ('%s\n' % lib).encode(), lib: _shared_library(tag, fns)})
+        r = _analyze(d)
+        inj = [f for f in _find(r, 'KCSI-INJECT-002') if lib in f['title']]
+        assert inj, [(f['id'], f['title']) for f in r['findings']]
+        replaced = [e['excerpt'] for e in inj[0]['evidence'] if e.get('path') == lib and e.get('excerpt')]
+        named = [fn for fn in fns if fn in ('readdir', 'readdir64', 'getdents64', 'scandir', 'readdir_r', 'write',
+                                              'send')]
+        if named:
+            eq(replaced, ['replaces ' + ', '.join(sorted(named, key=lambda x: HOOK_ORDER.index(x)))], tag)
+        else:
+            eq(replaced, [], tag + ': nothing of the C library\'s replaced')
+        hide = _find(r, 'KCSI-HIDE-001')
+        if not rootkit:
+            eq(hide, [], tag)
+            continue
+        eq(len(hide), 1, tag)
+        eq(hide[0]['severity'], 'critical', 'a rootkit')
+        assert 'T1014' in hide[0]['mitre'] and lib in hide[0]['title'], hide[0]
+        eq(r['verdict'], 'malicious', 'verdict')
+    # hostile section headers: the dynamic symbol table and its strings anywhere
+    so = bytearray(_shared_library('rootkit', ['readdir']))
+    shoff, shent, shnum = struct.unpack_from('<QHH', so, 40)[0], *struct.unpack_from('<HH', so, 58)
+    bad = {}
+    for k in range(shnum):
+        at = shoff + k * shent
+        if struct.unpack_from('<I', so, at + 4)[0] == 11:  # SHT_DYNSYM
+            for name, field, value in [('off', 24, 2 ** 63), ('size', 32, 2 ** 64 - 1), ('link', 40, 0xffffffff),
+                                       ('entsize', 56, 1)]:
+                b = bytearray(so)
+                struct.pack_into('<I' if field == 40 else '<Q', b, at + field, value)
+                bad['/usr/lib/hostile-%s.so' % name] = bytes(b)
+    bad['/usr/lib/hostile-cut.so'] = bytes(so[:len(so) // 2])
+    bad['/usr/lib/hostile-shnum.so'] = bytes(so[:60]) + struct.pack('<H', 65535) + bytes(so[62:])
+    d = _copy('counter', 'preload-hostile')
+    _add_to_rootfs(d, dict(bad, **{'/etc/ld.so.preload': '\n'.join(sorted(bad)).encode()}))
+    rc, out, err = run('analyze', '--format', 'json', d, check=False, timeout=300)
+    eq(rc, 0, err)
+    eq(_find(json.loads(out), 'KCSI-HIDE-001'), [], 'nothing read outside the bytes')
+
+
+HOOK_ORDER = ['readdir', 'readdir64', 'readdir_r', 'readdir64_r', 'getdents', 'getdents64', 'scandir', 'scandir64',
+              'fopen', 'fopen64', 'open', 'open64', 'openat', 'stat', 'lstat', 'access', 'unlink', 'write', 'send']
 
 
 # ---------------------------------------------------------------- shell history

@@ -83,6 +83,61 @@ static size_t elf_build_id(const unsigned char *p, size_t n, unsigned char *out)
 	return 0;
 }
 
+/* ---- ELF dynamic symbols ---- */
+
+size_t az_elf_defines(const unsigned char *p, size_t len, const char *const *names, size_t n, bool *found)
+{
+	bool is64, le;
+	uint64_t shoff, shent, shnum;
+	size_t got = 0;
+	memset(found, 0, n * sizeof(*found));
+	if (len < 64 || memcmp(p, "\x7f" "ELF", 4) || (p[4] != 1 && p[4] != 2) || (p[5] != 1 && p[5] != 2))
+		return 0;
+	is64 = p[4] == 2;
+	le = p[5] == 1;
+	shoff = is64 ? rd(p + 40, 8, le) : rd(p + 32, 4, le);
+	shent = rd(p + (is64 ? 58 : 46), 2, le);
+	shnum = rd(p + (is64 ? 60 : 48), 2, le);
+	if (shent < (is64 ? 64u : 40u) || shoff >= len || shnum > (len - shoff) / shent)
+		return 0;
+	for (uint64_t i = 0; i < shnum; i++) {
+		const unsigned char *sh = p + shoff + i * shent, *str;
+		uint64_t off, size, link, entsize, stroff, strsize;
+		if (rd(sh + 4, 4, le) != 11) /* SHT_DYNSYM */
+			continue;
+		off = is64 ? rd(sh + 24, 8, le) : rd(sh + 16, 4, le);
+		size = is64 ? rd(sh + 32, 8, le) : rd(sh + 20, 4, le);
+		link = rd(sh + (is64 ? 40 : 24), 4, le);
+		entsize = is64 ? rd(sh + 56, 8, le) : rd(sh + 36, 4, le);
+		if (link >= shnum || entsize < (is64 ? 24u : 16u) || off > len || size > len - off)
+			return 0;
+		str = p + shoff + link * shent;
+		stroff = is64 ? rd(str + 24, 8, le) : rd(str + 16, 4, le);
+		strsize = is64 ? rd(str + 32, 8, le) : rd(str + 20, 4, le);
+		if (stroff > len || strsize > len - stroff)
+			return 0;
+		for (uint64_t k = 1; k < size / entsize; k++) {
+			const unsigned char *sym = p + off + k * entsize;
+			uint64_t name = rd(sym, 4, le);
+			unsigned info = is64 ? sym[4] : sym[12], bind = info >> 4;
+			uint64_t shndx = rd(sym + (is64 ? 6 : 14), 2, le);
+			const char *nm;
+			if ((info & 0xf) != 2 || (bind != 1 && bind != 2) || !shndx || name >= strsize) /* FUNC, GLOBAL|WEAK */
+				continue;
+			nm = (const char *)p + stroff + name;
+			if (!memchr(nm, '\0', strsize - name))
+				continue;
+			for (size_t j = 0; j < n; j++)
+				if (!found[j] && !strcmp(nm, names[j])) {
+					found[j] = true;
+					got++;
+				}
+		}
+		return got;
+	}
+	return 0;
+}
+
 static void add_id(az_programs *pg, const char *path, const char *origin, const unsigned char *id, size_t len,
 		   uint64_t size)
 {

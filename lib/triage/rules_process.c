@@ -4,7 +4,10 @@
  *   KCSI-FILELESS-*: programs run from memory or from deleted files;
  *   KCSI-INJECT-002: libraries preloaded by LD_PRELOAD / LD_AUDIT or by
  *     /etc/ld.so.preload, one finding per library with the processes that
- *     map it;
+ *     map it and the C library functions it replaces;
+ *   KCSI-HIDE-001: a preloaded library that replaces the directory-listing
+ *     functions (readdir ...): a user-land rootkit hiding files and
+ *     processes;
  *   KCSI-EXEC-001: shells driven from the network through another process:
  *     run by a relay tool, interactive under an interpreter whose standard
  *     streams are a connection, or started with -i by a network service
@@ -16,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "triage/netdata.h"
 #include "triage/programs.h"
 
 bool az_is_shell_or_interp(const char *exe)
@@ -223,6 +227,70 @@ static enum kcsi_severity preload_severity(const preload *pl, const az_programs 
 	return KCSI_SEV_MEDIUM;
 }
 
+/* C library functions a preloaded library can replace, by what doing so
+ * gives it; the directory-listing ones first (LISTING_HOOKS of them). */
+static const char *const hookable[] = {
+	"readdir", "readdir64", "readdir_r", "readdir64_r", "getdents", "getdents64", "scandir", "scandir64",
+	"fopen", "fopen64", "open", "open64", "openat", "stat", "lstat", "access", "unlink",
+	"write", "send", "sendto", "sendmsg", "read", "recv", "recvfrom", "SSL_write", "SSL_read",
+	"pam_authenticate", "getpass", "execve", "system", "connect", "accept", "bind",
+};
+#define LISTING_HOOKS 8
+#define PRELOAD_READ_MAX (32u << 20)
+
+/* The C library functions the preloaded library defines (read from the
+ * rootfs diff, /dev/shm or a ghost file; an image's library is not in the
+ * checkpoint), as "readdir, readdir64" into out; how many replace
+ * directory listings. */
+static size_t hooks_of(az *a, const char *lib, char *out, size_t cap, size_t *nhooks)
+{
+	bool found[sizeof(hookable) / sizeof(hookable[0])];
+	az_file_want w = {lib, NULL, 0, false};
+	size_t listing = 0, len = 0;
+	*nhooks = 0;
+	out[0] = '\0';
+	if (lib[0] != '/')
+		return 0;
+	az_read_files(a, &w, 1, PRELOAD_READ_MAX);
+	if (!w.data)
+		return 0;
+	if (az_elf_defines(w.data, w.len, hookable, sizeof(hookable) / sizeof(hookable[0]), found))
+		for (size_t i = 0; i < sizeof(hookable) / sizeof(hookable[0]); i++) {
+			if (!found[i])
+				continue;
+			listing += i < LISTING_HOOKS;
+			(*nhooks)++;
+			if (len + strlen(hookable[i]) + 3 < cap)
+				len += (size_t)snprintf(out + len, cap - len, "%s%s", len ? ", " : "", hookable[i]);
+		}
+	free(w.data);
+	return listing;
+}
+
+/* KCSI-HIDE-001: the library replaces readdir and its kin, so that every
+ * process that loads it lists directories (and /proc: ps, top) without
+ * what the attacker hides. */
+static void rootkit_finding(az *a, const preload *pl, const char *hooks, const kcsi_finding *preloaded)
+{
+	kcsi_finding *f = az_finding(
+		a, "KCSI-HIDE-001", KCSI_SEV_CRITICAL,
+		az_printf("Preloaded library %s replaces directory listings: a user-land rootkit", pl->lib),
+		az_printf("%s, which the dynamic linker loads before the C library (%s), defines %s. A library that "
+			  "replaces readdir and its kin decides what ls, find, ps and top see in every process that loads "
+			  "it: files and processes vanish from listings while they stay on disk and run.",
+			  pl->lib, pl->by_file ? "/etc/ld.so.preload" : pl->var ? pl->var : "LD_PRELOAD", hooks),
+		"T1014 T1564 T1574.006");
+	kcsi_evidence *e = az_evidence(f, "file", -1, -1);
+	if (e) {
+		e->path = strdup(pl->lib);
+		kcsi_evidence_excerptf(e, "defines %s", hooks);
+		e->command = strdup("kcsi recover --out DIR ARCHIVE");
+	}
+	for (size_t k = 0; preloaded && k < preloaded->nev; k++)
+		if (preloaded->ev[k].pid >= 0 && (e = az_evidence(f, "", -1, -1)))
+			kcsi_evidence_copy(e, &preloaded->ev[k]);
+}
+
 static void preload_finding(az *a, const preload *pl, const az_programs *pg)
 {
 	const char *why = "";
@@ -268,6 +336,15 @@ static void preload_finding(az *a, const preload *pl, const az_programs *pg)
 		e->command = az_printf("kcsi maps --pid %u ARCHIVE", a->pm[i].pid);
 		kept++;
 	}
+	char hooks[512];
+	size_t nhooks, listing = hooks_of(a, pl->lib, hooks, sizeof(hooks), &nhooks);
+	if (nhooks && (e = az_evidence(f, "file", -1, -1))) {
+		e->path = strdup(pl->lib);
+		kcsi_evidence_excerptf(e, "replaces %s", hooks);
+		e->command = strdup("kcsi recover --out DIR ARCHIVE");
+	}
+	if (listing)
+		rootkit_finding(a, pl, hooks, f);
 }
 
 static void preloads(az *a, const az_programs *pg)
