@@ -108,6 +108,34 @@ def test_content_devshm_program_and_passwd_copy():
     eq(r['verdict'], 'malicious', 'two high findings')
 
 
+def test_content_tool_dot_directories_and_hiding_places():
+    """Every dot directory was a hiding place: a git clone's hook samples, pip's
+    wheel cache and ~/.local/bin made two high KCSI-DROP-001 and a malicious
+    verdict out of a build job, while /tmp/.../ (three dots) was no hiding
+    place at all.  Tools' own dot directories in a home or a project are low
+    (KCSI-DROP-002); the same names made right in a temporary directory, any
+    other dot component, and "..." are high."""
+    script = b'#!/bin/sh\nexit 0\n'
+    home = random.choice(['root', 'home/builder'])
+    tools = ['srv/app/.git/hooks/pre-commit.sample', 'tmp/build/repo/.git/hooks/pre-push.sample',
+             '%s/.cache/pip/wheels/ab/cd/setup.sh' % home, '%s/.local/bin/black' % home,
+             '%s/.cargo/bin/rustfmt' % home, 'srv/app/node_modules/.bin/eslint']
+    hiding = ['tmp/.../agent', 'tmp/.cache/agent', 'var/tmp/.git/x', '%s/.cache/.%s/agent' % (home, _rand()),
+              'opt/.%s/run' % _rand()]
+    ms = hr.members('counter')
+    hr.put(ms, 'rootfs-diff.tar', _tar({p: script for p in tools + hiding}))
+    r = _analyze(hr.write_tar(ms, hr.tmp('content-dots.tar')))
+    by_path = {e.get('path'): f['id'] for f in r['findings'] if f['id'].startswith('KCSI-DROP') for e in f['evidence']}
+    for p in tools:
+        eq(by_path.get('/' + p), 'KCSI-DROP-002', p)
+    for p in hiding:
+        eq(by_path.get('/' + p), 'KCSI-DROP-001', p)
+
+
+def _rand(n=6):
+    return ''.join(random.choice(string.ascii_lowercase) for _ in range(n))
+
+
 def _mnt_entry(mnt_id, root_dev, mountpoint):
     """A MntEntry (mnt.proto) of a tmpfs mount at mountpoint."""
     return (hr.f_uint(1, 5) + hr.f_uint(2, mnt_id) + hr.f_uint(3, root_dev) + hr.f_uint(4, 1) + hr.f_uint(5, 0) +

@@ -48,26 +48,78 @@ static const char *rel(const char *path)
 	return path;
 }
 
-/* A directory whose name starts with a dot (not the file's own name). */
-static bool hidden_dir(const char *path)
+static bool temp_root(const char *p, size_t len)
 {
-	const char *p = rel(path), *last = strrchr(p, '/');
-	for (const char *q = p; last && q < last; q++)
-		if ((q == p || q[-1] == '/') && q[0] == '.' && q[1] && q[1] != '/' && q[1] != '.')
+	static const char *const roots[] = {"tmp", "var/tmp", "dev/shm", "run", "var/run", "run/lock", "var/lock"};
+	for (size_t i = 0; i < sizeof(roots) / sizeof(roots[0]); i++)
+		if (strlen(roots[i]) == len && !strncmp(p, roots[i], len))
+			return true;
+	return len == 0; /* the root directory itself */
+}
+
+/* The dot directories tools keep in a home directory or a project (git,
+ * language package managers, caches): hiding nothing, unless made right
+ * in a temporary directory (/tmp/.cache/x is an attacker's choice). */
+static bool tool_dot_dir(const char *name, size_t len)
+{
+	static const char *const tools[] = {
+		".git", ".github", ".husky", ".cache", ".local", ".config", ".npm", ".yarn", ".pnpm-store",
+		".node-gyp", ".nvm", ".cargo", ".rustup", ".m2", ".gradle", ".sdkman", ".pyenv", ".venv",
+		".virtualenvs", ".tox", ".conda", ".bundle", ".gem", ".composer", ".dotnet", ".nuget",
+		".deno", ".bun", ".krew", ".kube", ".vscode-server",
+	};
+	for (size_t i = 0; i < sizeof(tools) / sizeof(tools[0]); i++)
+		if (strlen(tools[i]) == len && !strncmp(name, tools[i], len))
 			return true;
 	return false;
 }
 
-static bool temp_or_hidden(const char *path)
+/* Does the path hide behind a dot: a component (a directory's, or with
+ * file set the file's own name too) starting with '.' — "..." included,
+ * "." and ".." not — other than a tool's dot directory outside a temporary
+ * one, or npm's node_modules/.bin? */
+static bool hiding_path(const char *path, bool file)
 {
 	const char *p = rel(path);
-	if (!strncmp(p, "tmp/", 4) || !strncmp(p, "var/tmp/", 8) || !strncmp(p, "dev/shm/", 8) ||
-	    !strncmp(p, "run/", 4) || !strncmp(p, "var/run/", 8))
-		return true;
-	for (const char *q = p; *q; q++)
-		if ((q == p || q[-1] == '/') && q[0] == '.' && q[1] && q[1] != '/' && q[1] != '.')
+	for (const char *q = p; *q;) {
+		const char *end = strchr(q, '/');
+		size_t len = end ? (size_t)(end - q) : strlen(q);
+		if (!end && !file)
+			break;
+		bool npm_bin = len == 4 && !strncmp(q, ".bin", 4) && q - p >= 13 && !strncmp(q - 13, "node_modules/", 13);
+		if (q[0] == '.' && !(len == 1 || (len == 2 && q[1] == '.')) && !npm_bin &&
+		    !(tool_dot_dir(q, len) && !temp_root(p, q > p ? (size_t)(q - 1 - p) : 0)))
 			return true;
+		if (!end)
+			break;
+		q = end + 1;
+	}
 	return false;
+}
+
+/* A directory whose name starts with a dot (not the file's own name). */
+static bool hidden_dir(const char *path)
+{
+	return hiding_path(path, false);
+}
+
+static bool temp_dir(const char *path)
+{
+	const char *p = rel(path);
+	return !strncmp(p, "tmp/", 4) || !strncmp(p, "var/tmp/", 8) || !strncmp(p, "dev/shm/", 8) ||
+	       !strncmp(p, "run/", 4) || !strncmp(p, "var/run/", 8);
+}
+
+static bool temp_or_hidden(const char *path)
+{
+	return temp_dir(path) || hiding_path(path, true);
+}
+
+/* In a git repository's own directory (hooks and their samples): run by
+ * git only, written by every clone. */
+static bool in_git_dir(const char *path)
+{
+	return strstr(path, "/.git/") != NULL;
 }
 
 /* Memory-backed places no image fills: /dev/shm and other tmpfs mounts. */
@@ -152,6 +204,8 @@ static void program(az *a, const az_content *c, bool elf, bool script)
 			return; /* a memfd program that runs: KCSI-FILELESS-001 */
 		id = "KCSI-DROP-003";
 		sev = KCSI_SEV_MEDIUM;
+	} else if (hot && in_git_dir(c->path) && !hiding_path(c->path, true)) {
+		/* a clone's hooks: DROP-002, low */
 	} else if (hot && (!shlib || hidden_dir(c->path) || memory_backed(c))) {
 		id = "KCSI-DROP-001";
 		sev = KCSI_SEV_HIGH;
