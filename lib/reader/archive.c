@@ -525,6 +525,19 @@ static kcsi_code check_entry(kcsi_archive *ar, struct archive_entry *e, const kc
 	return KCSI_OK;
 }
 
+/* A read error of libarchive's, or — when the file is now shorter than
+ * when it was opened — what really happened: it was cut while being read
+ * (an I/O error, as when it shrinks under a scan of its mapped pages). */
+static kcsi_code tar_read_error(kcsi_archive *ar, int fd, const struct stat *opened, const char *what,
+				kcsi_error *err)
+{
+	struct stat now;
+	if (fstat(fd, &now) == 0 && S_ISREG(now.st_mode) && now.st_size < opened->st_size)
+		return kcsi_error_set(err, KCSI_ERR_IO, "%s: I/O error: the file shrank while it was read (%lld bytes, now %lld)",
+				      ar->path, (long long)opened->st_size, (long long)now.st_size);
+	return kcsi_error_set(err, KCSI_ERR_FORMAT, "%s: %s", ar->path, what);
+}
+
 static kcsi_code open_tar(kcsi_archive *ar, int fd, unsigned flags, const kcsi_archive_limits *lim,
 			  kcsi_error *err)
 {
@@ -532,7 +545,7 @@ static kcsi_code open_tar(kcsi_archive *ar, int fd, unsigned flags, const kcsi_a
 	struct archive_entry *e;
 	uint64_t unpacked = 0, memory = 0;
 	kcsi_code rc = KCSI_OK;
-	struct stat st;
+	struct stat st = {0};
 	int r;
 
 	if (!a)
@@ -555,9 +568,10 @@ static kcsi_code open_tar(kcsi_archive *ar, int fd, unsigned flags, const kcsi_a
 		if (r == ARCHIVE_EOF)
 			break;
 		if (r != ARCHIVE_OK && r != ARCHIVE_WARN) {
-			rc = kcsi_error_set(err, KCSI_ERR_FORMAT, "%s: %s (after %zu members)", ar->path,
-					    archive_error_string(a) ? archive_error_string(a) : "bad tar header",
-					    ar->n);
+			char what[512];
+			snprintf(what, sizeof(what), "%s (after %zu members)",
+				 archive_error_string(a) ? archive_error_string(a) : "bad tar header", ar->n);
+			rc = tar_read_error(ar, fd, &st, what, err);
 			goto out;
 		}
 		if (ar->n == 0 && ar->m == NULL)
@@ -598,8 +612,10 @@ static kcsi_code open_tar(kcsi_archive *ar, int fd, unsigned flags, const kcsi_a
 		bool bulk = kcsi_member_is_bulk(name);
 		if (bulk && !(flags & KCSI_AR_BULK)) {
 			if (archive_read_data_skip(a) != ARCHIVE_OK) {
-				rc = kcsi_error_set(err, KCSI_ERR_FORMAT, "%s: member '%s': %s", ar->path, name,
-						    archive_error_string(a) ? archive_error_string(a) : "read error");
+				char what[4600];
+				snprintf(what, sizeof(what), "member '%s': %s", name,
+					 archive_error_string(a) ? archive_error_string(a) : "read error");
+				rc = tar_read_error(ar, fd, &st, what, err);
 				goto out;
 			}
 			unpacked += m->pub.size;
