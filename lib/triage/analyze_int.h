@@ -75,6 +75,11 @@ bool az_iocs_may_match(const char *p, size_t n);
  * (space, quotes, brackets ...) when the text goes on, so that no host name
  * is cut in two (smtp.example.com into s and mtp.example.com). */
 size_t az_text_piece(const char *p, size_t s, size_t e, size_t max);
+/* rules_history.c: what a script's text does, by the shell-history patterns
+ * (download and run, remote shells, credential reads, covering tracks,
+ * persistence; not discovery): the behaviours' names (", "-separated) into
+ * names and their ATT&CK techniques into mitre; how many rules matched. */
+size_t az_script_behaviours(const char *text, size_t len, char *names, size_t ncap, char *mitre, size_t mcap);
 /* Find IOCs in a piece of text (a string from memory, a file, a queue);
  * where is the provenance of p[0] (NULL: none); each IOC's address or
  * offset is its own. */

@@ -210,16 +210,22 @@ static void program(az *a, const az_content *c, bool elf, bool script)
 		id = "KCSI-DROP-001";
 		sev = KCSI_SEV_HIGH;
 	}
+	char does[400] = "", techniques[240] = "";
+	if (script && !strcmp(id, "KCSI-DROP-001"))
+		az_script_behaviours((const char *)c->p, c->n, does, sizeof(does), techniques, sizeof(techniques));
 	f = az_finding(a, id, sev,
 		       az_printf("%s %s %s%s%s", sev == KCSI_SEV_HIGH ? "Program or script dropped in" : "New program or script",
 				 elf ? (shlib ? "(ELF library)" : "(ELF)") : "(script)", c->path, who[0] ? ", " : "", who),
 		       az_printf("%s (%s) is not part of the image: it appeared in the container after it started%s%s. "
-				 "sha256 %s.", c->path, c->origin,
+				 "sha256 %s.%s%s%s", c->path, c->origin,
 				 c->kind == AZ_C_MEMFD ? ", in an anonymous memory file"
 				 : memory_backed(c) ? ", in a memory-backed file system (tmpfs) where attackers stage tools"
 				 : hot ? ", in a temporary or hidden directory where attackers stage their tools" : "",
-				 c->kind == AZ_C_GHOST ? ", and was deleted while in use (the checkpoint kept it)" : "", hex),
+				 c->kind == AZ_C_GHOST ? ", and was deleted while in use (the checkpoint kept it)" : "", hex,
+				 does[0] ? " What its text does: " : "", does, does[0] ? "." : ""),
 		       script ? "T1105 T1059" : "T1105");
+	if (techniques[0])
+		kcsi_finding_add_mitre(f, techniques);
 	if ((e = az_evidence(f, c->origin, run ? (int64_t)run->pid : c->pid, run ? -1 : c->fd))) {
 		e->path = strdup(c->path);
 		if (elf)

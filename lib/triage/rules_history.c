@@ -39,6 +39,7 @@
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <ctype.h>
 #include <pcre2.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -125,7 +126,7 @@ static const hist_pattern patterns[] = {
 	 "(?<!-CAfile\\s)(?<!--ca-certificate\\s)(?<!--ca-certificate=)"
 	 "(?!(?:[^\\s;&|]*/)?[\\w.-]*(?:ca|cert|chain|bundle)[\\w.-]*\\.pem\\b)[^\\s;&|]*\\.(?:pem|key|p12|pfx|jks)\\b"},
 	{H_CRED, "other processes' environment or memory", "T1552.001 T1003.007", false,
-	 "/proc/(?:\\d+|\\*|\\$\\w+|\\$\\{\\w+\\})/(?:environ|mem)\\b"},
+	 "/proc/(?:\\d+|[^/\\s]*[*?\\[][^/\\s]*|\\$\\w+|\\$\\{\\w+\\})/(?:environ|mem)\\b"},
 	{H_CRED, "cloud metadata service", "T1552.005", false,
 	 "169\\.254\\.169\\.254|169\\.254\\.170\\.2|metadata\\.google\\.internal|\\bfd00:ec2::254\\b"},
 	{H_CRED, "secrets grepped from the environment", "T1552.001", false,
@@ -501,6 +502,81 @@ static void session_findings(az *a, const hist_session *s, const kcsi_history_en
 	}
 }
 
+/* ---- the patterns, compiled once per process ---- */
+
+static pthread_once_t compiled_once = PTHREAD_ONCE_INIT;
+static pcre2_code *compiled[NPAT];
+
+static void compile_patterns(void)
+{
+	for (size_t i = 0; i < NPAT; i++) {
+		int ec;
+		PCRE2_SIZE eo;
+		compiled[i] = pcre2_compile((PCRE2_SPTR)patterns[i].re, PCRE2_ZERO_TERMINATED, PCRE2_MULTILINE, &ec, &eo,
+					    NULL);
+		if (compiled[i])
+			pcre2_jit_compile(compiled[i], PCRE2_JIT_COMPLETE);
+	}
+}
+
+static pcre2_match_context *bounded_context(void)
+{
+	pcre2_match_context *mc = pcre2_match_context_create(NULL);
+	if (mc) {
+		pcre2_set_match_limit(mc, 100000);
+		pcre2_set_depth_limit(mc, 1000);
+	}
+	return mc;
+}
+
+/* Does pattern k match a line of text[0, len)?  Line by line: a pattern's
+ * "anything but ; or |" must not run from a script's shebang (bash) to a
+ * /dev/tcp three lines down. */
+static bool match_lines(size_t k, const char *text, size_t len, pcre2_match_data *md, pcre2_match_context *mc)
+{
+	for (size_t at = 0; at < len;) {
+		const char *nl = memchr(text + at, '\n', len - at);
+		size_t end = nl ? (size_t)(nl - text) : len;
+		if (end > at && pcre2_match(compiled[k], (PCRE2_SPTR)text + at, end - at, 0, 0, md, mc) >= 0)
+			return true;
+		at = end + 1;
+	}
+	return false;
+}
+
+/* ---- a script's text ---- */
+
+size_t az_script_behaviours(const char *text, size_t len, char *names, size_t ncap, char *mitre, size_t mcap)
+{
+	pcre2_match_context *mc;
+	pcre2_match_data *md;
+	size_t nl = 0, ml = 0, rules_hit = 0;
+	unsigned seen = 0;
+	names[0] = mitre[0] = '\0';
+	pthread_once(&compiled_once, compile_patterns);
+	if (!(mc = bounded_context()) || !(md = pcre2_match_data_create(1, NULL))) {
+		if (mc)
+			pcre2_match_context_free(mc);
+		return 0;
+	}
+	if (len > SCAN_MAX)
+		len = SCAN_MAX;
+	for (size_t k = 0; k < NPAT; k++) {
+		enum hist_rule r = patterns[k].rule;
+		if (r == H_DISC || patterns[k].staged || !compiled[k] || !match_lines(k, text, len, md, mc))
+			continue;
+		add_techniques(mitre, mcap, &ml, patterns[k].mitre);
+		if (!strstr(names, patterns[k].name) && nl + strlen(patterns[k].name) + 3 < ncap)
+			nl += (size_t)snprintf(names + nl, ncap - nl, "%s%s", nl ? ", " : "", patterns[k].name);
+		if (!(seen & (1u << r)))
+			rules_hit++;
+		seen |= 1u << r;
+	}
+	pcre2_match_data_free(md);
+	pcre2_match_context_free(mc);
+	return rules_hit;
+}
+
 /* ---- command lines of running processes ---- */
 
 #define CMD_RULES ((1u << H_DL_RUN) | (1u << H_SHELL) | (1u << H_CRED) | (1u << H_EVADE) | (1u << H_PERSIST))
@@ -579,7 +655,7 @@ static void command_findings(az *a, const kcsi_proc *p, const char *text, const 
 }
 
 /* KCSI-CMD-*: each running process's program text or command line. */
-static void command_lines(az *a, pcre2_code *const *re, pcre2_match_data *md, pcre2_match_context *mc)
+static void command_lines(az *a, pcre2_match_data *md, pcre2_match_context *mc)
 {
 	for (size_t i = 0; i < kcsi_ckpt_nprocs(a->c); i++) {
 		const kcsi_proc *p = kcsi_ckpt_proc(a->c, i);
@@ -599,8 +675,8 @@ static void command_lines(az *a, pcre2_code *const *re, pcre2_match_data *md, pc
 		size_t len = strnlen(text, SCAN_MAX);
 		for (size_t k = 0; k < NPAT; k++) {
 			enum hist_rule r = patterns[k].rule;
-			if (!(CMD_RULES & (1u << r)) || patterns[k].staged || !re[k] || nhits[r] >= 8 ||
-			    pcre2_match(re[k], (PCRE2_SPTR)text, len, 0, 0, md, mc) < 0)
+			if (!(CMD_RULES & (1u << r)) || patterns[k].staged || !compiled[k] || nhits[r] >= 8 ||
+			    !match_lines(k, text, len, md, mc))
 				continue;
 			hits[r][nhits[r]++] = &patterns[k];
 			any = true;
@@ -615,25 +691,17 @@ void az_family_history(az *a)
 {
 	kcsi_history_entry *v = NULL;
 	size_t n = 0, events = 0;
-	pcre2_code *re[NPAT];
+	pcre2_code *const *re = compiled;
 	pcre2_match_data *md = NULL;
-	pcre2_match_context *mc = pcre2_match_context_create(NULL);
+	pcre2_match_context *mc = bounded_context();
 	kcsi_error err;
 	kcsi_error_clear(&err);
 	if (!mc)
 		return;
-	pcre2_set_match_limit(mc, 100000);
-	pcre2_set_depth_limit(mc, 1000);
-	for (size_t i = 0; i < NPAT; i++) {
-		int ec;
-		PCRE2_SIZE eo;
-		re[i] = pcre2_compile((PCRE2_SPTR)patterns[i].re, PCRE2_ZERO_TERMINATED, PCRE2_MULTILINE, &ec, &eo, NULL);
-		if (re[i])
-			pcre2_jit_compile(re[i], PCRE2_JIT_COMPLETE);
-	}
+	pthread_once(&compiled_once, compile_patterns);
 	md = pcre2_match_data_create(1, NULL); /* whether it matches is all that counts */
 	if (md)
-		command_lines(a, re, md, mc);
+		command_lines(a, md, mc);
 	if (kcsi_history(a->c, 0, &v, &n, &err) != KCSI_OK)
 		n = 0;
 	for (size_t i = 0; i < n && md;) { /* one session per process (the history is by pid, then time) */
@@ -670,8 +738,6 @@ void az_family_history(az *a)
 		free(s);
 		i = j;
 	}
-	for (size_t i = 0; i < NPAT; i++)
-		pcre2_code_free(re[i]);
 	pcre2_match_data_free(md);
 	pcre2_match_context_free(mc);
 	kcsi_history_free(v, n);
