@@ -349,9 +349,10 @@ def test_preload_rootkit_replacing_directory_listings():
     """A library in /etc/ld.so.preload that defines readdir (or readdir64,
     getdents...) decides what every process that loads it lists: a user-land
     rootkit (KCSI-HIDE-001, critical, T1014), with the functions it replaces
-    named.  A preloaded allocator (malloc, free) or a library that replaces
-    write and send is named as such but is no rootkit; an ELF whose section
-    headers point anywhere is read within its bytes."""
+    named.  One that replaces write and send sees what the processes send: a
+    sniffer (KCSI-INJECT-005, T1056.004), no rootkit.  A preloaded allocator
+    (malloc, free) is neither.  An ELF whose section headers point anywhere
+    is read within its bytes."""
     listing = random.choice([['readdir', 'readdir64'], ['readdir64'], ['getdents64', 'opendir_hook'],
                              ['scandir', 'readdir_r']])
     cases = [('rootkit', listing, True), ('alloc', ['malloc', 'free', 'calloc'], False),
@@ -371,6 +372,12 @@ def test_preload_rootkit_replacing_directory_listings():
         else:
             eq(replaced, [], tag + ': nothing of the C library\'s replaced')
         hide = _find(r, 'KCSI-HIDE-001')
+        sniff = _find(r, 'KCSI-INJECT-005')
+        eq(len(sniff), 1 if tag == 'sniff' else 0, tag + ': a sniffer')
+        if sniff:
+            assert 'T1056.004' in sniff[0]['mitre'] and lib in sniff[0]['title'], sniff[0]
+            eq(sniff[0]['severity'], 'high', 'the container wrote the library')
+            assert 'write, send' in sniff[0]['title'], sniff[0]
         if not rootkit:
             eq(hide, [], tag)
             continue

@@ -262,7 +262,7 @@ static const struct { const char *id, *name; } attack[] = {
 	{"T1048.003", "Exfiltration Over Unencrypted Non-C2 Protocol"},
 	{"T1049", "System Network Connections Discovery"}, {"T1053", "Scheduled Task/Job"}, {"T1053.003", "Cron"},
 	{"T1055", "Process Injection"}, {"T1055.008", "Ptrace System Calls"}, {"T1055.009", "Proc Memory"},
-	{"T1056", "Input Capture"}, {"T1056.001", "Keylogging"}, {"T1057", "Process Discovery"},
+	{"T1056", "Input Capture"}, {"T1056.001", "Keylogging"}, {"T1056.004", "Credential API Hooking"}, {"T1057", "Process Discovery"},
 	{"T1059", "Command and Scripting Interpreter"}, {"T1059.004", "Unix Shell"}, {"T1059.006", "Python"},
 	{"T1059.007", "JavaScript"}, {"T1068", "Exploitation for Privilege Escalation"},
 	{"T1070", "Indicator Removal"}, {"T1070.002", "Clear Linux or Mac System Logs"},

@@ -7,7 +7,8 @@
  *     map it and the C library functions it replaces;
  *   KCSI-HIDE-001: a preloaded library that replaces the directory-listing
  *     functions (readdir ...): a user-land rootkit hiding files and
- *     processes;
+ *     processes; KCSI-INJECT-005: one that replaces the functions data is
+ *     sent or read by (write, send, SSL_write, pam_authenticate): a sniffer;
  *   KCSI-EXEC-001: shells driven from the network through another process:
  *     run by a relay tool, interactive under an interpreter whose standard
  *     streams are a connection, or started with -i by a network service
@@ -228,58 +229,74 @@ static enum kcsi_severity preload_severity(const preload *pl, const az_programs 
 }
 
 /* C library functions a preloaded library can replace, by what doing so
- * gives it; the directory-listing ones first (LISTING_HOOKS of them). */
-static const char *const hookable[] = {
-	"readdir", "readdir64", "readdir_r", "readdir64_r", "getdents", "getdents64", "scandir", "scandir64",
-	"fopen", "fopen64", "open", "open64", "openat", "stat", "lstat", "access", "unlink",
-	"write", "send", "sendto", "sendmsg", "read", "recv", "recvfrom", "SSL_write", "SSL_read",
-	"pam_authenticate", "getpass", "execve", "system", "connect", "accept", "bind",
+ * gives it. */
+enum hook_kind { HOOK_LISTING, HOOK_FILES, HOOK_CAPTURE, HOOK_EXEC, HOOK_N };
+static const struct {
+	const char *name;
+	enum hook_kind kind;
+} hookable[] = {
+	{"readdir", HOOK_LISTING}, {"readdir64", HOOK_LISTING}, {"readdir_r", HOOK_LISTING},
+	{"readdir64_r", HOOK_LISTING}, {"getdents", HOOK_LISTING}, {"getdents64", HOOK_LISTING},
+	{"scandir", HOOK_LISTING}, {"scandir64", HOOK_LISTING},
+	{"fopen", HOOK_FILES}, {"fopen64", HOOK_FILES}, {"open", HOOK_FILES}, {"open64", HOOK_FILES},
+	{"openat", HOOK_FILES}, {"stat", HOOK_FILES}, {"lstat", HOOK_FILES}, {"access", HOOK_FILES},
+	{"unlink", HOOK_FILES},
+	{"write", HOOK_CAPTURE}, {"send", HOOK_CAPTURE}, {"sendto", HOOK_CAPTURE}, {"sendmsg", HOOK_CAPTURE},
+	{"read", HOOK_CAPTURE}, {"recv", HOOK_CAPTURE}, {"recvfrom", HOOK_CAPTURE}, {"SSL_write", HOOK_CAPTURE},
+	{"SSL_read", HOOK_CAPTURE}, {"pam_authenticate", HOOK_CAPTURE}, {"pam_get_item", HOOK_CAPTURE},
+	{"getpass", HOOK_CAPTURE},
+	{"execve", HOOK_EXEC}, {"system", HOOK_EXEC}, {"connect", HOOK_EXEC}, {"accept", HOOK_EXEC},
+	{"bind", HOOK_EXEC},
 };
-#define LISTING_HOOKS 8
+#define NHOOKABLE (sizeof(hookable) / sizeof(hookable[0]))
 #define PRELOAD_READ_MAX (32u << 20)
 
-/* The C library functions the preloaded library defines (read from the
+/* The C library functions a preloaded library defines (read from the
  * rootfs diff, /dev/shm or a ghost file; an image's library is not in the
- * checkpoint), as "readdir, readdir64" into out; how many replace
- * directory listings. */
-static size_t hooks_of(az *a, const char *lib, char *out, size_t cap, size_t *nhooks)
+ * checkpoint): all of them as "readdir, write" into all, and those of each
+ * kind into by_kind[kind]; how many. */
+static size_t hooks_of(az *a, const char *lib, char *all, char by_kind[HOOK_N][256], size_t cap)
 {
-	bool found[sizeof(hookable) / sizeof(hookable[0])];
+	const char *names[NHOOKABLE];
+	bool found[NHOOKABLE];
 	az_file_want w = {lib, NULL, 0, false};
-	size_t listing = 0, len = 0;
-	*nhooks = 0;
-	out[0] = '\0';
+	size_t n = 0, len = 0, klen[HOOK_N] = {0};
+	all[0] = '\0';
+	for (int k = 0; k < HOOK_N; k++)
+		by_kind[k][0] = '\0';
 	if (lib[0] != '/')
 		return 0;
 	az_read_files(a, &w, 1, PRELOAD_READ_MAX);
 	if (!w.data)
 		return 0;
-	if (az_elf_defines(w.data, w.len, hookable, sizeof(hookable) / sizeof(hookable[0]), found))
-		for (size_t i = 0; i < sizeof(hookable) / sizeof(hookable[0]); i++) {
+	for (size_t i = 0; i < NHOOKABLE; i++)
+		names[i] = hookable[i].name;
+	if (az_elf_defines(w.data, w.len, names, NHOOKABLE, found))
+		for (size_t i = 0; i < NHOOKABLE; i++) {
+			enum hook_kind k = hookable[i].kind;
 			if (!found[i])
 				continue;
-			listing += i < LISTING_HOOKS;
-			(*nhooks)++;
-			if (len + strlen(hookable[i]) + 3 < cap)
-				len += (size_t)snprintf(out + len, cap - len, "%s%s", len ? ", " : "", hookable[i]);
+			n++;
+			if (len + strlen(names[i]) + 3 < cap)
+				len += (size_t)snprintf(all + len, cap - len, "%s%s", len ? ", " : "", names[i]);
+			if (klen[k] + strlen(names[i]) + 3 < sizeof(by_kind[k]))
+				klen[k] += (size_t)snprintf(by_kind[k] + klen[k], sizeof(by_kind[k]) - klen[k], "%s%s",
+							    klen[k] ? ", " : "", names[i]);
 		}
 	free(w.data);
-	return listing;
+	return n;
 }
 
-/* KCSI-HIDE-001: the library replaces readdir and its kin, so that every
- * process that loads it lists directories (and /proc: ps, top) without
- * what the attacker hides. */
-static void rootkit_finding(az *a, const preload *pl, const char *hooks, const kcsi_finding *preloaded)
+/* A finding about what a preloaded library's replaced functions give it,
+ * with the library and the processes of the preload finding as evidence. */
+static void hook_finding(az *a, const preload *pl, const char *hooks, const kcsi_finding *preloaded, const char *id,
+			 enum kcsi_severity sev, char *title, const char *gives, const char *mitre)
 {
 	kcsi_finding *f = az_finding(
-		a, "KCSI-HIDE-001", KCSI_SEV_CRITICAL,
-		az_printf("Preloaded library %s replaces directory listings: a user-land rootkit", pl->lib),
-		az_printf("%s, which the dynamic linker loads before the C library (%s), defines %s. A library that "
-			  "replaces readdir and its kin decides what ls, find, ps and top see in every process that loads "
-			  "it: files and processes vanish from listings while they stay on disk and run.",
-			  pl->lib, pl->by_file ? "/etc/ld.so.preload" : pl->var ? pl->var : "LD_PRELOAD", hooks),
-		"T1014 T1564 T1574.006");
+		a, id, sev, title,
+		az_printf("%s, which the dynamic linker loads before the C library (%s), defines %s. %s", pl->lib,
+			  pl->by_file ? "/etc/ld.so.preload" : pl->var ? pl->var : "LD_PRELOAD", hooks, gives),
+		mitre);
 	kcsi_evidence *e = az_evidence(f, "file", -1, -1);
 	if (e) {
 		e->path = strdup(pl->lib);
@@ -289,6 +306,40 @@ static void rootkit_finding(az *a, const preload *pl, const char *hooks, const k
 	for (size_t k = 0; preloaded && k < preloaded->nev; k++)
 		if (preloaded->ev[k].pid >= 0 && (e = az_evidence(f, "", -1, -1)))
 			kcsi_evidence_copy(e, &preloaded->ev[k]);
+}
+
+/* KCSI-HIDE-001: readdir and its kin replaced, so that every process that
+ * loads the library lists directories (and /proc: ps, top) without what
+ * the attacker hides.  KCSI-INJECT-005: the functions data leaves or
+ * passwords arrive by replaced (write, send, SSL_write, pam_authenticate):
+ * the library sees them all — a sniffer of credentials. */
+static void hook_findings(az *a, const preload *pl, const kcsi_finding *preloaded)
+{
+	char all[512], by_kind[HOOK_N][256];
+	kcsi_evidence *e;
+	if (!hooks_of(a, pl->lib, all, by_kind, sizeof(all)))
+		return;
+	if ((e = az_evidence((kcsi_finding *)preloaded, "file", -1, -1))) {
+		e->path = strdup(pl->lib);
+		kcsi_evidence_excerptf(e, "replaces %s", all);
+		e->command = strdup("kcsi recover --out DIR ARCHIVE");
+	}
+	if (by_kind[HOOK_LISTING][0])
+		hook_finding(a, pl, by_kind[HOOK_LISTING], preloaded, "KCSI-HIDE-001", KCSI_SEV_CRITICAL,
+			     az_printf("Preloaded library %s replaces directory listings: a user-land rootkit", pl->lib),
+			     "A library that replaces readdir and its kin decides what ls, find, ps and top see in every "
+			     "process that loads it: files and processes vanish from listings while they stay on disk and "
+			     "run.",
+			     "T1014 T1564 T1574.006");
+	if (by_kind[HOOK_CAPTURE][0])
+		hook_finding(a, pl, by_kind[HOOK_CAPTURE], preloaded, "KCSI-INJECT-005",
+			     preloaded->severity >= KCSI_SEV_HIGH ? KCSI_SEV_HIGH : KCSI_SEV_MEDIUM,
+			     az_printf("Preloaded library %s replaces the functions data is sent or read by (%s)", pl->lib,
+				       by_kind[HOOK_CAPTURE]),
+			     "Every byte the processes that load it write, send or read (passwords typed, Authorization "
+			     "headers, TLS plain text before encryption) passes through it first: the way credential "
+			     "sniffers hook a program.",
+			     "T1056.004 T1574.006");
 }
 
 static void preload_finding(az *a, const preload *pl, const az_programs *pg)
@@ -336,15 +387,8 @@ static void preload_finding(az *a, const preload *pl, const az_programs *pg)
 		e->command = az_printf("kcsi maps --pid %u ARCHIVE", a->pm[i].pid);
 		kept++;
 	}
-	char hooks[512];
-	size_t nhooks, listing = hooks_of(a, pl->lib, hooks, sizeof(hooks), &nhooks);
-	if (nhooks && (e = az_evidence(f, "file", -1, -1))) {
-		e->path = strdup(pl->lib);
-		kcsi_evidence_excerptf(e, "replaces %s", hooks);
-		e->command = strdup("kcsi recover --out DIR ARCHIVE");
-	}
-	if (listing)
-		rootkit_finding(a, pl, hooks, f);
+	if (f)
+		hook_findings(a, pl, f);
 }
 
 static void preloads(az *a, const az_programs *pg)
