@@ -154,6 +154,33 @@ def test_content_dropped_script_says_what_it_does():
     assert 'T1059.004' not in drop[b]['mitre'] and 'What its text does' not in drop[b]['explanation'], drop[b]
 
 
+def test_content_setuid_program_written():
+    """A setuid (or setgid) program the container wrote is a way to become
+    root in it: KCSI-PRIV-005 (high, T1548.001) with its mode.  The same
+    program without the bit, and a setgid directory, are not."""
+    elf = _elf()
+    path = random.choice(['usr/local/bin/%s' % _rand(), 'var/tmp/.%s/sh' % _rand(), 'opt/%s/run' % _rand()])
+    plain = 'usr/local/bin/%s' % _rand()
+    tar_bytes = io.BytesIO()
+    with tarfile.open(fileobj=tar_bytes, mode='w') as t:
+        for name, mode, data in [(path, 0o4755, elf), (plain, 0o755, elf), ('srv/shared', 0o2775, None)]:
+            ti = tarfile.TarInfo(name)
+            ti.mode = mode
+            if data is None:
+                ti.type = tarfile.DIRTYPE
+                t.addfile(ti)
+            else:
+                ti.size = len(data)
+                t.addfile(ti, io.BytesIO(data))
+    ms = hr.members('counter')
+    hr.put(ms, 'rootfs-diff.tar', tar_bytes.getvalue())
+    r = _analyze(hr.write_tar(ms, hr.tmp('content-setuid.tar')))
+    priv = _find(r, 'KCSI-PRIV-005')
+    eq([e.get('path') for f in priv for e in f['evidence']], ['/' + path], 'the setuid program only')
+    eq(priv[0]['severity'], 'high', 'severity')
+    assert 'T1548.001' in priv[0]['mitre'] and '4755' in priv[0]['evidence'][0]['excerpt'], priv[0]
+
+
 def _rand(n=6):
     return ''.join(random.choice(string.ascii_lowercase) for _ in range(n))
 

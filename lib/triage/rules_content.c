@@ -710,7 +710,7 @@ static int ob_end(void *ctx, const kcsi_object *o)
 {
 	walk_buf *w = ctx;
 	az *a = w->a;
-	az_content c = {kind_of(o), NULL, o->path, o->direction && !strcmp(o->direction, "send"), o->pid, o->fd, 0, 0,
+	az_content c = {kind_of(o), NULL, o->path, o->direction && !strcmp(o->direction, "send"), o->pid, o->fd, 0, o->mode,
 			w->p, 0, 0, 0, NULL, 0};
 	static const unsigned char none[1];
 	c.origin = origin_names[c.kind];

@@ -338,6 +338,30 @@ static void persistence(az *a, const az_content *c)
 	}
 }
 
+/* KCSI-PRIV-005: a setuid or setgid program the container wrote: whoever
+ * runs it runs as its owner — a copied shell with the bit is root for
+ * anyone in the container, the usual step before or after an escape. */
+static void setuid_program(az *a, const az_content *c, bool elf)
+{
+	const char *bits = (c->mode & 04000) && (c->mode & 02000) ? "setuid and setgid"
+			   : c->mode & 04000			      ? "setuid"
+								      : "setgid";
+	kcsi_finding *f = az_finding(a, "KCSI-PRIV-005", KCSI_SEV_HIGH,
+				     az_printf("%s program written by the container: %s", c->mode & 04000 ? "Setuid" : "Setgid",
+					       c->path),
+				     az_printf("%s (%s, %s) is %s (mode %04o): it runs with its owner's rights whoever starts "
+					       "it. Images ship their setuid programs; one that appeared after the container "
+					       "started is a way to become root in it.",
+					       c->path, c->origin, elf ? "ELF" : "script", bits, (unsigned)(c->mode & 07777)),
+				     "T1548.001");
+	kcsi_evidence *e = az_evidence(f, c->origin, c->pid, c->fd);
+	if (e) {
+		e->path = strdup(c->path);
+		kcsi_evidence_excerptf(e, "mode %04o", (unsigned)(c->mode & 07777));
+		e->command = strdup("kcsi rootfs ARCHIVE");
+	}
+}
+
 void az_file_rules(az *a, const az_content *c)
 {
 	const char *ext = strrchr(c->path, '.');
@@ -347,6 +371,8 @@ void az_file_rules(az *a, const az_content *c)
 			   !strcmp(ext, ".php") || !strcmp(ext, ".elf"));
 	if (c->n && (elf || script || script_ext || (c->mode & 0111) || runner(a, c)))
 		program(a, c, elf, script || !elf);
+	if (c->n && (c->mode & 06000) && (c->mode & 0111) && (elf || script))
+		setuid_program(a, c, elf);
 	if (c->kind == AZ_C_ROOTFS)
 		persistence(a, c);
 }

@@ -22,6 +22,10 @@
  *        ld.so.preload, services, accounts                       high
  *   007  a file brought in, or a file made executable or run from a
  *        temporary directory, without the other half of 001      medium
+ *   008  out of the container or root in it: nsenter into pid 1's
+ *        namespaces, a host disk mounted, a runtime socket driven, a
+ *        kernel hook written (core_pattern, release_agent), a setuid bit
+ *        set, a privileged pod started                          high
  * One finding per rule and shell process; its evidence is the history
  * entries (pid, the entry's address, the time bash recorded, the command
  * with long secret-looking tokens masked).  Every entry also goes on the
@@ -30,7 +34,7 @@
  *
  * The same patterns judge the command lines of the processes running when
  * the container was checkpointed (KCSI-CMD-001, -002, -003, -005, -006,
- * numbered as their HIST rules): the program text of `sh -c TEXT`,
+ * -008, numbered as their HIST rules): the program text of `sh -c TEXT`,
  * `python3 -c TEXT`, `perl -e TEXT` ..., else the arguments joined.  A
  * checkpoint taken on a Falco alert often catches the command that raised
  * it still running.  Discovery, files brought in and files made executable
@@ -52,7 +56,7 @@
 #define SCAN_MAX 16384      /* bytes of one command line the patterns look at */
 #define EVENTS_MAX 2000     /* history entries put on the timeline */
 
-enum hist_rule { H_DL_RUN, H_SHELL, H_CRED, H_DISC, H_EVADE, H_PERSIST, H_INGRESS, H_N };
+enum hist_rule { H_DL_RUN, H_SHELL, H_CRED, H_DISC, H_EVADE, H_PERSIST, H_INGRESS, H_ESCAPE, H_N };
 
 /* what a pattern says about a command (H_INGRESS patterns: brought in;
  * H_DL_RUN with staged: made executable or run from a temporary place) */
@@ -173,6 +177,21 @@ static const hist_pattern patterns[] = {
 	 "\\bsystemctl\\s+enable\\b|(?:>>?|\\btee\\b|\\bcp\\b|\\bmv\\b)[^;&|]*(?:/etc/systemd/system/|/etc/init\\.d/|/etc/rc\\.local)"},
 	{H_PERSIST, "account", "T1136.001", false,
 	 "\\b(?:useradd|adduser|usermod)\\b|(?:>>?|\\btee\\b)[^;&|]*/etc/(?:passwd|shadow|sudoers)"},
+	/* 008 out of the container, or root within it */
+	{H_ESCAPE, "host namespaces entered", "T1611", false, "\\bnsenter\\b[^;&|]*(?:\\s-\\w*t\\s*1\\b|--target[ =]1\\b)"},
+	{H_ESCAPE, "host disk mounted", "T1611", false,
+	 "\\bmount\\b[^;&|]*\\s/dev/(?:sd[a-z]|vd[a-z]|xvd[a-z]|nvme\\d|dm-\\d|mapper/|root\\b)"},
+	{H_ESCAPE, "container runtime socket", "T1611 T1610", false,
+	 "\\bcurl\\b[^;&|]*--unix-socket[ =]\\S*(?:docker|containerd|crio|podman)\\.sock|"
+	 "\\b(?:docker|ctr|crictl|nerdctl)\\b[^;&|]*\\s(?:-H|--host|-a|--address|--runtime-endpoint)[ =]\\S*\\.sock\\b"
+	 "[^;&|]*\\b(?:run|exec|create|start)\\b"},
+	{H_ESCAPE, "kernel hook written", "T1611", false,
+	 "(?:>>?|\\btee\\b)[^;&|]*(?:/proc/sys/kernel/core_pattern|\\brelease_agent\\b|/sys/kernel/uevent_helper|"
+	 "\\bnotify_on_release\\b|/proc/sys/kernel/modprobe)"},
+	{H_ESCAPE, "setuid bit set", "T1548.001", false, "\\bchmod\\b[^;&|]*(?:\\s[ugoa]*\\+[rwxt]*s|\\s0?[2467][0-7]{3}\\b)"},
+	{H_ESCAPE, "privileged pod started", "T1610 T1611", false,
+	 "\\bkubectl\\b[^;&|]*\\b(?:run|create|apply|debug)\\b[^;&|]*(?:--privileged|hostPID|hostPath|"
+	 "\"privileged\"\\s*:\\s*true|--profile[ =]sysadmin)"},
 };
 #define NPAT (sizeof(patterns) / sizeof(patterns[0]))
 
@@ -201,6 +220,10 @@ static const struct {
 		       "library, a service or an account."},
 	[H_INGRESS] = {"KCSI-HIST-007", "brought a file in or ran a staged one", KCSI_SEV_MEDIUM,
 		       "fetched or decoded a file, or made a file executable or ran one from a temporary directory."},
+	[H_ESCAPE] = {"KCSI-HIST-008", "tried to leave the container or gain privileges", KCSI_SEV_HIGH,
+		      "tried to break out of the container or to become root in it: the host's namespaces or disk "
+		      "entered, a container runtime's socket driven, a kernel hook written (core_pattern, a cgroup's "
+		      "release_agent), a setuid bit set, a privileged pod started."},
 };
 
 typedef struct hist_hit {
@@ -579,7 +602,8 @@ size_t az_script_behaviours(const char *text, size_t len, char *names, size_t nc
 
 /* ---- command lines of running processes ---- */
 
-#define CMD_RULES ((1u << H_DL_RUN) | (1u << H_SHELL) | (1u << H_CRED) | (1u << H_EVADE) | (1u << H_PERSIST))
+#define CMD_RULES                                                                                            \
+	((1u << H_DL_RUN) | (1u << H_SHELL) | (1u << H_CRED) | (1u << H_EVADE) | (1u << H_PERSIST) | (1u << H_ESCAPE))
 
 /* The program text a shell or interpreter was given on its command line
  * (sh -c TEXT, bash -ec TEXT, python3 -c TEXT, perl -e TEXT, ruby, node
@@ -622,7 +646,7 @@ static void command_findings(az *a, const kcsi_proc *p, const char *text, const 
 {
 	static const char *const ids[H_N] = {[H_DL_RUN] = "KCSI-CMD-001", [H_SHELL] = "KCSI-CMD-002",
 					     [H_CRED] = "KCSI-CMD-003", [H_EVADE] = "KCSI-CMD-005",
-					     [H_PERSIST] = "KCSI-CMD-006"};
+					     [H_PERSIST] = "KCSI-CMD-006", [H_ESCAPE] = "KCSI-CMD-008"};
 	for (int r = 0; r < H_N; r++) {
 		char mitre[200] = "", names[200] = "";
 		size_t ml = 0, nl = 0;
