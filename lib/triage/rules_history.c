@@ -552,15 +552,50 @@ static pcre2_match_context *bounded_context(void)
 	return mc;
 }
 
+/* A line with the targets of its output redirections and tee blanked (echo
+ * $TOKEN > ~/.npmrc writes a credential file, which entry scripts do; cat
+ * ~/.npmrc reads one): its length, the copy in out (n + 1 bytes at
+ * most, NUL-terminated). */
+static size_t without_writes(const char *p, size_t n, char *out)
+{
+	memcpy(out, p, n);
+	out[n] = '\0';
+	for (size_t i = 0; i < n; i++) {
+		size_t j = i;
+		/* > or >>; not >&2, nor Perl's => and ->, nor >= */
+		if (out[i] == '>' && !(i + 1 < n && (out[i + 1] == '&' || out[i + 1] == '=')) &&
+		    !(i && strchr("=-<", out[i - 1])))
+			j = i + 1 + (i + 1 < n && out[i + 1] == '>');
+		else if (i + 3 <= n && !memcmp(out + i, "tee", 3) && (i == 0 || strchr(" \t|;&", out[i - 1])) &&
+			 (i + 3 == n || out[i + 3] == ' '))
+			for (j = i + 3; j < n && (out[j] == ' ' || (out[j] == '-' && j + 1 < n && out[j + 1] != ' '));)
+				j += out[j] == '-' ? strcspn(out + j, " ") : 1; /* tee's options */
+		if (j == i)
+			continue;
+		while (j < n && (out[j] == ' ' || out[j] == '\t'))
+			j++;
+		while (j < n && !strchr(" \t;&|", out[j]))
+			out[j++] = ' ';
+		i = j > i ? j - 1 : i;
+	}
+	return n;
+}
+
 /* Does pattern k match a line of text[0, len)?  Line by line: a pattern's
  * "anything but ; or |" must not run from a script's shebang (bash) to a
  * /dev/tcp three lines down. */
 static bool match_lines(size_t k, const char *text, size_t len, pcre2_match_data *md, pcre2_match_context *mc)
 {
+	char line[SCAN_MAX];
 	for (size_t at = 0; at < len;) {
 		const char *nl = memchr(text + at, '\n', len - at);
-		size_t end = nl ? (size_t)(nl - text) : len;
-		if (end > at && pcre2_match(compiled[k], (PCRE2_SPTR)text + at, end - at, 0, 0, md, mc) >= 0)
+		size_t end = nl ? (size_t)(nl - text) : len, n = end - at;
+		const char *p = text + at;
+		if (patterns[k].rule == H_CRED && n < sizeof(line)) { /* what is read, not what is written */
+			n = without_writes(p, n, line);
+			p = line;
+		}
+		if (n && pcre2_match(compiled[k], (PCRE2_SPTR)p, n, 0, 0, md, mc) >= 0)
 			return true;
 		at = end + 1;
 	}
