@@ -25,6 +25,9 @@ dns       the DNS queries of the UDP tunnel specimen (nscache.pl, through
           lab/peers/dns_resolver.pl) and of glibc's resolver
 dnsstat   the query names of those samples, and the host names the lab and
           the docs name
+elf       shared libraries compiled here with cc (one replacing readdir, one
+          write and send, one an allocator) and the heads of the programs
+          the fixtures run (/usr/bin/sleep ...: program headers and notes)
 confine   the fixtures' rootfs-diff.tar, devshm-checkpoint.tar and tmpfs
           images; with --lab (root, podman, the lab image) also the applied
           members of a fresh podman checkpoint of a container that deleted,
@@ -133,6 +136,26 @@ def corpus_archive():
     # perlbot with memory but without seccomp and rootfs diff, zstd-compressed
     put("archive", "perlbot-mem.tar.zst",
         zstd(tar_bytes(members("perlbot"), lambda m: not m.name.endswith(("seccomp.img", ".tar")))))
+
+
+def corpus_elf():
+    """shared libraries built here, and the first 8 KiB of programs of this system"""
+    libs = {"readdir": ["readdir", "readdir64"], "sniff": ["write", "send"], "alloc": ["malloc", "free"]}
+    for name, fns in libs.items():
+        src, out = os.path.join(WORK, name + ".c"), os.path.join(WORK, name + ".so")
+        with open(src, "w") as f:
+            for fn in fns:
+                f.write("void *%s(void *a) { return a; }\n" % fn)
+        if subprocess.run(["cc", "-shared", "-fPIC", "-fno-builtin", "-s" if name == "alloc" else "-g0",
+                           "-o", out, src]).returncode != 0:
+            warn("cc failed for %s" % name)
+            continue
+        with open(out, "rb") as f:
+            put("elf", "lib%s.so" % name, f.read())
+    for prog in ("/usr/bin/sleep", "/usr/bin/dash"):
+        if os.path.exists(prog):
+            with open(prog, "rb") as f:
+                put("elf", os.path.basename(prog) + "-head", f.read(8192))
 
 
 def corpus_image():
@@ -688,7 +711,7 @@ def main():
         KCSI = os.path.abspath(args[i + 1])
         del args[i:i + 2]
     every = ["archive", "image", "falco", "policy", "respond_config", "bundle", "ledger", "sinkhole", "dns",
-             "dnsstat", "confine"]
+             "dnsstat", "elf", "confine"]
     targets = args or every
     TARGETS = set(targets)
     for t in targets:
@@ -701,6 +724,8 @@ def main():
             corpus_archive()
         if "image" in targets:
             corpus_image()
+        if "elf" in targets:
+            corpus_elf()
         if "falco" in targets:
             corpus_falco()
         if "policy" in targets or "respond_config" in targets:

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "evidence/elf.h"
 #include "triage/programs.h"
 #include "kcsi/sources.h"
 #include "reader/ckpt_int.h"
@@ -15,128 +16,6 @@
 #define HEAD_MAX (64u << 10)       /* bytes of an object looked at for its ELF headers */
 #define PKG_MAX (32u << 20)        /* bytes of package lists read in all */
 #define PRELOAD_MAX (64u << 10)    /* bytes of /etc/ld.so.preload kept */
-
-/* ---- ELF build-ids ---- */
-
-static uint64_t rd(const unsigned char *p, unsigned n, bool le)
-{
-	uint64_t v = 0;
-	for (unsigned i = 0; i < n; i++)
-		v |= (uint64_t)p[le ? i : n - 1 - i] << (8 * i);
-	return v;
-}
-
-/* The GNU build-id note among the notes in p[off, end), copied to out
- * (padded with zeros to a multiple of 4, as CRIU keeps it); its padded
- * length, 0 when there is none. */
-static size_t note_build_id(const unsigned char *p, uint64_t off, uint64_t end, uint64_t align, bool le,
-			    unsigned char *out)
-{
-	while (off + 12 <= end) {
-		uint64_t namesz = rd(p + off, 4, le), descsz = rd(p + off + 4, 4, le), type = rd(p + off + 8, 4, le);
-		uint64_t name = off + 12, desc = name + ((namesz + align - 1) & ~(align - 1));
-		if (namesz > end || descsz > end || desc > end || descsz > end - desc)
-			return 0;
-		if (type == 3 && namesz == 4 && !memcmp(p + name, "GNU", 4) && descsz && descsz <= AZ_BUILD_ID_MAX) {
-			size_t len = ((size_t)descsz + 3) & ~(size_t)3;
-			memset(out, 0, AZ_BUILD_ID_MAX);
-			memcpy(out, p + desc, (size_t)descsz);
-			return len <= AZ_BUILD_ID_MAX ? len : 0;
-		}
-		off = desc + ((descsz + align - 1) & ~(align - 1));
-	}
-	return 0;
-}
-
-/* The build-id of an ELF file from its first n bytes: the notes of its
- * PT_NOTE segments that lie in them.  0 when there is none. */
-static size_t elf_build_id(const unsigned char *p, size_t n, unsigned char *out)
-{
-	bool is64, le;
-	uint64_t phoff, phent, phnum;
-	if (n < 52 || memcmp(p, "\x7f" "ELF", 4) || (p[4] != 1 && p[4] != 2) || (p[5] != 1 && p[5] != 2))
-		return 0;
-	is64 = p[4] == 2;
-	le = p[5] == 1;
-	if (is64 && n < 64)
-		return 0;
-	phoff = is64 ? rd(p + 32, 8, le) : rd(p + 28, 4, le);
-	phent = rd(p + (is64 ? 54 : 42), 2, le);
-	phnum = rd(p + (is64 ? 56 : 44), 2, le);
-	if (phent < (is64 ? 56u : 32u))
-		return 0;
-	for (uint64_t i = 0; i < phnum && i < 256; i++) {
-		uint64_t ph = phoff + i * phent, off, sz, align;
-		size_t len;
-		if (phoff >= n || ph > n - (is64 ? 56 : 32))
-			break;
-		if (rd(p + ph, 4, le) != 4) /* PT_NOTE */
-			continue;
-		off = is64 ? rd(p + ph + 8, 8, le) : rd(p + ph + 4, 4, le);
-		sz = is64 ? rd(p + ph + 32, 8, le) : rd(p + ph + 16, 4, le);
-		align = (is64 ? rd(p + ph + 48, 8, le) : rd(p + ph + 28, 4, le)) == 8 ? 8 : 4;
-		if (off >= n)
-			continue;
-		if ((len = note_build_id(p, off, sz < n - off ? off + sz : n, align, le, out)))
-			return len;
-	}
-	return 0;
-}
-
-/* ---- ELF dynamic symbols ---- */
-
-size_t az_elf_defines(const unsigned char *p, size_t len, const char *const *names, size_t n, bool *found)
-{
-	bool is64, le;
-	uint64_t shoff, shent, shnum;
-	size_t got = 0;
-	memset(found, 0, n * sizeof(*found));
-	if (len < 64 || memcmp(p, "\x7f" "ELF", 4) || (p[4] != 1 && p[4] != 2) || (p[5] != 1 && p[5] != 2))
-		return 0;
-	is64 = p[4] == 2;
-	le = p[5] == 1;
-	shoff = is64 ? rd(p + 40, 8, le) : rd(p + 32, 4, le);
-	shent = rd(p + (is64 ? 58 : 46), 2, le);
-	shnum = rd(p + (is64 ? 60 : 48), 2, le);
-	if (shent < (is64 ? 64u : 40u) || shoff >= len || shnum > (len - shoff) / shent)
-		return 0;
-	for (uint64_t i = 0; i < shnum; i++) {
-		const unsigned char *sh = p + shoff + i * shent, *str;
-		uint64_t off, size, link, entsize, stroff, strsize;
-		if (rd(sh + 4, 4, le) != 11) /* SHT_DYNSYM */
-			continue;
-		off = is64 ? rd(sh + 24, 8, le) : rd(sh + 16, 4, le);
-		size = is64 ? rd(sh + 32, 8, le) : rd(sh + 20, 4, le);
-		link = rd(sh + (is64 ? 40 : 24), 4, le);
-		entsize = is64 ? rd(sh + 56, 8, le) : rd(sh + 36, 4, le);
-		if (link >= shnum || entsize < (is64 ? 24u : 16u) || off > len || size > len - off)
-			return 0;
-		str = p + shoff + link * shent;
-		stroff = is64 ? rd(str + 24, 8, le) : rd(str + 16, 4, le);
-		strsize = is64 ? rd(str + 32, 8, le) : rd(str + 20, 4, le);
-		if (stroff > len || strsize > len - stroff)
-			return 0;
-		for (uint64_t k = 1; k < size / entsize; k++) {
-			const unsigned char *sym = p + off + k * entsize;
-			uint64_t name = rd(sym, 4, le);
-			unsigned info = is64 ? sym[4] : sym[12], bind = info >> 4;
-			uint64_t shndx = rd(sym + (is64 ? 6 : 14), 2, le);
-			const char *nm;
-			if ((info & 0xf) != 2 || (bind != 1 && bind != 2) || !shndx || name >= strsize) /* FUNC, GLOBAL|WEAK */
-				continue;
-			nm = (const char *)p + stroff + name;
-			if (!memchr(nm, '\0', strsize - name))
-				continue;
-			for (size_t j = 0; j < n; j++)
-				if (!found[j] && !strcmp(nm, names[j])) {
-					found[j] = true;
-					got++;
-				}
-		}
-		return got;
-	}
-	return 0;
-}
 
 static void add_id(az_programs *pg, const char *path, const char *origin, const unsigned char *id, size_t len,
 		   uint64_t size)
@@ -272,7 +151,7 @@ static int obj_end(void *ctx, const kcsi_object *o)
 		read_package_list(pg, pg->reading == AZ_READ_PKG_APK);
 		break;
 	case AZ_READ_HEAD:
-		if (pg->head && (len = elf_build_id(pg->head, pg->nhead, id)))
+		if (pg->head && (len = kcsi_elf_build_id(pg->head, pg->nhead, id, AZ_BUILD_ID_MAX)))
 			add_id(pg, o->path,
 			       o->kind == KCSI_SRC_ROOTFS  ? "rootfs-diff"
 			       : o->kind == KCSI_SRC_DEVSHM ? "devshm"

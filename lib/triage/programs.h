@@ -67,11 +67,6 @@ const az_elf_id *az_prog_id_of(const az_programs *pg, const char *path);
 /* An image file (one the container did not write) with the same build-id
  * as id and another program name; NULL when none is known. */
 const az_elf_id *az_prog_original(const az_programs *pg, const az_elf_id *id);
-/* Which of names[0, n) the ELF object p[0, len) defines as exported
- * functions (global or weak, in its dynamic symbol table): found[i] set for
- * each; how many.  0 for anything that is not such an ELF object, or whose
- * section headers were stripped (every offset is checked against len). */
-size_t az_elf_defines(const unsigned char *p, size_t len, const char *const *names, size_t n, bool *found);
 
 /* ---- names ---- */
 

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "evidence/elf.h"
 #include "triage/content.h"
 #include "base/hash.h"
 #include "reader/ckpt_int.h"
@@ -139,35 +140,6 @@ static bool matches_any(const char *path, const char *const *pats, size_t n)
 
 /* ---- programs ---- */
 
-static uint64_t le(const unsigned char *p, int bytes)
-{
-	uint64_t v = 0;
-	for (int i = bytes - 1; i >= 0; i--)
-		v = v << 8 | p[i];
-	return v;
-}
-
-/* A shared library: an ELF of type DYN without an interpreter (a PIE
- * program has one).  Little-endian ELF only; anything else is a program. */
-static bool elf_shared_library(const unsigned char *p, size_t n)
-{
-	bool is64 = n > 64 && p[4] == 2;
-	uint64_t phoff, phent, phnum;
-	if (n < 52 || p[5] != 1 || le(p + 16, 2) != 3)
-		return false;
-	phoff = is64 ? le(p + 32, 8) : le(p + 28, 4);
-	phent = le(p + (is64 ? 54 : 42), 2);
-	phnum = le(p + (is64 ? 56 : 44), 2);
-	for (uint64_t i = 0; i < phnum && i < 256 && phent >= 4; i++) {
-		uint64_t off = phoff + i * phent;
-		if (off > n || n - off < 4)
-			break;
-		if (le(p + off, 4) == 3) /* PT_INTERP */
-			return false;
-	}
-	return true;
-}
-
 /* The process that runs the file as its program, or NULL. */
 static const kcsi_proc *runner(az *a, const az_content *c)
 {
@@ -183,7 +155,7 @@ static const kcsi_proc *runner(az *a, const az_content *c)
 static void program(az *a, const az_content *c, bool elf, bool script)
 {
 	const kcsi_proc *run = runner(a, c);
-	bool shlib = elf && elf_shared_library(c->p, c->n) && !run;
+	bool shlib = elf && kcsi_elf_shared_library(c->p, c->n) && !run;
 	bool hot = memory_backed(c) || temp_or_hidden(c->path);
 	const char *id = "KCSI-DROP-002";
 	enum kcsi_severity sev = KCSI_SEV_LOW;

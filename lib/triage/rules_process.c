@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "evidence/elf.h"
 #include "triage/netdata.h"
 #include "triage/programs.h"
 
@@ -271,7 +272,7 @@ static size_t hooks_of(az *a, const char *lib, char *all, char by_kind[HOOK_N][2
 		return 0;
 	for (size_t i = 0; i < NHOOKABLE; i++)
 		names[i] = hookable[i].name;
-	if (az_elf_defines(w.data, w.len, names, NHOOKABLE, found))
+	if (kcsi_elf_defines(w.data, w.len, names, NHOOKABLE, found))
 		for (size_t i = 0; i < NHOOKABLE; i++) {
 			enum hook_kind k = hookable[i].kind;
 			if (!found[i])
