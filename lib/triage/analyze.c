@@ -49,6 +49,14 @@ const char *az_base(const char *p)
 	return s ? s + 1 : p ? p : "";
 }
 
+bool az_list_add(char *list, size_t cap, size_t *len, const char *item)
+{
+	if (*len + strlen(item) + 3 >= cap)
+		return false;
+	*len += (size_t)snprintf(list + *len, cap - *len, "%s%s", *len ? ", " : "", item);
+	return true;
+}
+
 kcsi_finding *az_finding(az *a, const char *id, enum kcsi_severity sev, char *title, char *expl, const char *mitre)
 {
 	return kcsi_finding_add(&a->r->findings, id, sev, title, expl, mitre);

@@ -169,6 +169,9 @@ void az_event(az *a, int64_t t_us, const char *desc, char *msg, const char *path
 char *az_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 char *az_strdup(const char *s); /* NULL stays NULL */
 const char *az_base(const char *path); /* the last component ("" for NULL) */
+/* Append item to the ", "-separated list[0, *len) when it fits in cap
+ * (with room to spare); whether it was added. */
+bool az_list_add(char *list, size_t cap, size_t *len, const char *item);
 /* What the scanners gathered for pid (0: the container's files), or NULL. */
 az_proc *az_proc_of(az *a, uint32_t pid);
 /* The name of the memory area of pid that holds addr ("?" when unknown). */

@@ -630,8 +630,8 @@ size_t az_script_behaviours(const char *text, size_t len, char *names, size_t nc
 		if (r == H_DISC || patterns[k].staged || !compiled[k] || !match_lines(k, text, len, md, mc))
 			continue;
 		add_techniques(mitre, mcap, &ml, patterns[k].mitre);
-		if (!strstr(names, patterns[k].name) && nl + strlen(patterns[k].name) + 3 < ncap)
-			nl += (size_t)snprintf(names + nl, ncap - nl, "%s%s", nl ? ", " : "", patterns[k].name);
+		if (!strstr(names, patterns[k].name))
+			az_list_add(names, ncap, &nl, patterns[k].name);
 		if (!(seen & (1u << r)))
 			rules_hit++;
 		seen |= 1u << r;
@@ -725,8 +725,8 @@ static void command_findings(az *a, const kcsi_proc *p, const char *text, const 
 		for (size_t k = 0; k < nhits[r]; k++) {
 			const hist_pattern *pat = hits[r][k];
 			add_techniques(mitre, sizeof(mitre), &ml, pat->mitre);
-			if (!strstr(names, pat->name) && nl + strlen(pat->name) + 3 < sizeof(names))
-				nl += (size_t)snprintf(names + nl, sizeof(names) - nl, "%s%s", nl ? ", " : "", pat->name);
+			if (!strstr(names, pat->name))
+				az_list_add(names, sizeof(names), &nl, pat->name);
 		}
 		f = az_finding(a, ids[r], rules[r].sev,
 			       az_printf("Process %u (%s) %s (%s)", p->pid, az_base(p->exe ? p->exe : p->argv[0]),
@@ -784,7 +784,6 @@ void az_family_history(az *a)
 {
 	kcsi_history_entry *v = NULL;
 	size_t n = 0, events = 0;
-	pcre2_code *const *re = compiled;
 	pcre2_match_data *md = NULL;
 	pcre2_match_context *mc = bounded_context();
 	kcsi_error err;
@@ -808,7 +807,7 @@ void az_family_history(az *a)
 			if (len > SCAN_MAX)
 				len = SCAN_MAX;
 			for (size_t k = 0; s && k < NPAT; k++) {
-				if (!re[k] || pcre2_match(re[k], (PCRE2_SPTR)cmd, len, 0, 0, md, mc) < 0)
+				if (!compiled[k] || pcre2_match(compiled[k], (PCRE2_SPTR)cmd, len, 0, 0, md, mc) < 0)
 					continue;
 				note(s, patterns[k].rule, j, &patterns[k]);
 				s->ingress |= patterns[k].rule == H_INGRESS;

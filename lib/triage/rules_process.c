@@ -278,11 +278,8 @@ static size_t hooks_of(az *a, const char *lib, char *all, char by_kind[HOOK_N][2
 			if (!found[i])
 				continue;
 			n++;
-			if (len + strlen(names[i]) + 3 < cap)
-				len += (size_t)snprintf(all + len, cap - len, "%s%s", len ? ", " : "", names[i]);
-			if (klen[k] + strlen(names[i]) + 3 < sizeof(by_kind[k]))
-				klen[k] += (size_t)snprintf(by_kind[k] + klen[k], sizeof(by_kind[k]) - klen[k], "%s%s",
-							    klen[k] ? ", " : "", names[i]);
+			az_list_add(all, cap, &len, names[i]);
+			az_list_add(by_kind[k], sizeof(by_kind[k]), &klen[k], names[i]);
 		}
 	free(w.data);
 	return n;
@@ -314,13 +311,13 @@ static void hook_finding(az *a, const preload *pl, const char *hooks, const kcsi
  * the attacker hides.  KCSI-INJECT-005: the functions data leaves or
  * passwords arrive by replaced (write, send, SSL_write, pam_authenticate):
  * the library sees them all — a sniffer of credentials. */
-static void hook_findings(az *a, const preload *pl, const kcsi_finding *preloaded)
+static void hook_findings(az *a, const preload *pl, kcsi_finding *preloaded)
 {
 	char all[512], by_kind[HOOK_N][256];
 	kcsi_evidence *e;
 	if (!hooks_of(a, pl->lib, all, by_kind, sizeof(all)))
 		return;
-	if ((e = az_evidence((kcsi_finding *)preloaded, "file", -1, -1))) {
+	if ((e = az_evidence(preloaded, "file", -1, -1))) {
 		e->path = strdup(pl->lib);
 		kcsi_evidence_excerptf(e, "replaces %s", all);
 		e->command = strdup("kcsi recover --out DIR ARCHIVE");
