@@ -14,6 +14,32 @@ static uint64_t rd(const unsigned char *p, unsigned n, bool le)
 	return v;
 }
 
+/* What the ELF header says: its class and byte order, and where the
+ * program and section headers lie (not checked against the bytes yet). */
+struct elf_header {
+	bool is64, le;
+	uint64_t phoff, phent, phnum, shoff, shent, shnum;
+};
+
+/* Read the header of p[0, n) into h; false for anything that is not ELF
+ * or is shorter than its class's header. */
+static bool elf_header(const unsigned char *p, size_t n, struct elf_header *h)
+{
+	if (n < 52 || memcmp(p, "\x7f" "ELF", 4) || (p[4] != 1 && p[4] != 2) || (p[5] != 1 && p[5] != 2))
+		return false;
+	h->is64 = p[4] == 2;
+	h->le = p[5] == 1;
+	if (h->is64 && n < 64)
+		return false;
+	h->phoff = h->is64 ? rd(p + 32, 8, h->le) : rd(p + 28, 4, h->le);
+	h->phent = rd(p + (h->is64 ? 54 : 42), 2, h->le);
+	h->phnum = rd(p + (h->is64 ? 56 : 44), 2, h->le);
+	h->shoff = h->is64 ? rd(p + 40, 8, h->le) : rd(p + 32, 4, h->le);
+	h->shent = rd(p + (h->is64 ? 58 : 46), 2, h->le);
+	h->shnum = rd(p + (h->is64 ? 60 : 48), 2, h->le);
+	return true;
+}
+
 /* The GNU build-id note among the notes in p[off, end), copied to out
  * (padded with zeros to a multiple of 4, as CRIU keeps it); its padded
  * length, 0 when there is none. */
@@ -40,32 +66,24 @@ static size_t note_build_id(const unsigned char *p, uint64_t off, uint64_t end, 
  * PT_NOTE segments that lie in them.  0 when there is none. */
 size_t kcsi_elf_build_id(const unsigned char *p, size_t n, unsigned char *out, size_t cap)
 {
-	bool is64, le;
-	uint64_t phoff, phent, phnum;
-	if (n < 52 || memcmp(p, "\x7f" "ELF", 4) || (p[4] != 1 && p[4] != 2) || (p[5] != 1 && p[5] != 2))
+	struct elf_header h;
+	if (!elf_header(p, n, &h))
 		return 0;
-	is64 = p[4] == 2;
-	le = p[5] == 1;
-	if (is64 && n < 64)
+	if (h.phent < (h.is64 ? 56u : 32u))
 		return 0;
-	phoff = is64 ? rd(p + 32, 8, le) : rd(p + 28, 4, le);
-	phent = rd(p + (is64 ? 54 : 42), 2, le);
-	phnum = rd(p + (is64 ? 56 : 44), 2, le);
-	if (phent < (is64 ? 56u : 32u))
-		return 0;
-	for (uint64_t i = 0; i < phnum && i < 256; i++) {
-		uint64_t ph = phoff + i * phent, off, sz, align;
+	for (uint64_t i = 0; i < h.phnum && i < 256; i++) {
+		uint64_t ph = h.phoff + i * h.phent, off, sz, align;
 		size_t len;
-		if (phoff >= n || ph > n - (is64 ? 56 : 32))
+		if (h.phoff >= n || ph > n - (h.is64 ? 56 : 32))
 			break;
-		if (rd(p + ph, 4, le) != 4) /* PT_NOTE */
+		if (rd(p + ph, 4, h.le) != 4) /* PT_NOTE */
 			continue;
-		off = is64 ? rd(p + ph + 8, 8, le) : rd(p + ph + 4, 4, le);
-		sz = is64 ? rd(p + ph + 32, 8, le) : rd(p + ph + 16, 4, le);
-		align = (is64 ? rd(p + ph + 48, 8, le) : rd(p + ph + 28, 4, le)) == 8 ? 8 : 4;
+		off = h.is64 ? rd(p + ph + 8, 8, h.le) : rd(p + ph + 4, 4, h.le);
+		sz = h.is64 ? rd(p + ph + 32, 8, h.le) : rd(p + ph + 16, 4, h.le);
+		align = (h.is64 ? rd(p + ph + 48, 8, h.le) : rd(p + ph + 28, 4, h.le)) == 8 ? 8 : 4;
 		if (off >= n)
 			continue;
-		if ((len = note_build_id(p, off, sz < n - off ? off + sz : n, align, le, out, cap)))
+		if ((len = note_build_id(p, off, sz < n - off ? off + sz : n, align, h.le, out, cap)))
 			return len;
 	}
 	return 0;
@@ -75,40 +93,34 @@ size_t kcsi_elf_build_id(const unsigned char *p, size_t n, unsigned char *out, s
 
 size_t kcsi_elf_defines(const unsigned char *p, size_t len, const char *const *names, size_t n, bool *found)
 {
-	bool is64, le;
-	uint64_t shoff, shent, shnum;
+	struct elf_header h;
 	size_t got = 0;
 	memset(found, 0, n * sizeof(*found));
-	if (len < 64 || memcmp(p, "\x7f" "ELF", 4) || (p[4] != 1 && p[4] != 2) || (p[5] != 1 && p[5] != 2))
+	if (len < 64 || !elf_header(p, len, &h))
 		return 0;
-	is64 = p[4] == 2;
-	le = p[5] == 1;
-	shoff = is64 ? rd(p + 40, 8, le) : rd(p + 32, 4, le);
-	shent = rd(p + (is64 ? 58 : 46), 2, le);
-	shnum = rd(p + (is64 ? 60 : 48), 2, le);
-	if (shent < (is64 ? 64u : 40u) || shoff >= len || shnum > (len - shoff) / shent)
+	if (h.shent < (h.is64 ? 64u : 40u) || h.shoff >= len || h.shnum > (len - h.shoff) / h.shent)
 		return 0;
-	for (uint64_t i = 0; i < shnum; i++) {
-		const unsigned char *sh = p + shoff + i * shent, *str;
+	for (uint64_t i = 0; i < h.shnum; i++) {
+		const unsigned char *sh = p + h.shoff + i * h.shent, *str;
 		uint64_t off, size, link, entsize, stroff, strsize;
-		if (rd(sh + 4, 4, le) != 11) /* SHT_DYNSYM */
+		if (rd(sh + 4, 4, h.le) != 11) /* SHT_DYNSYM */
 			continue;
-		off = is64 ? rd(sh + 24, 8, le) : rd(sh + 16, 4, le);
-		size = is64 ? rd(sh + 32, 8, le) : rd(sh + 20, 4, le);
-		link = rd(sh + (is64 ? 40 : 24), 4, le);
-		entsize = is64 ? rd(sh + 56, 8, le) : rd(sh + 36, 4, le);
-		if (link >= shnum || entsize < (is64 ? 24u : 16u) || off > len || size > len - off)
+		off = h.is64 ? rd(sh + 24, 8, h.le) : rd(sh + 16, 4, h.le);
+		size = h.is64 ? rd(sh + 32, 8, h.le) : rd(sh + 20, 4, h.le);
+		link = rd(sh + (h.is64 ? 40 : 24), 4, h.le);
+		entsize = h.is64 ? rd(sh + 56, 8, h.le) : rd(sh + 36, 4, h.le);
+		if (link >= h.shnum || entsize < (h.is64 ? 24u : 16u) || off > len || size > len - off)
 			return 0;
-		str = p + shoff + link * shent;
-		stroff = is64 ? rd(str + 24, 8, le) : rd(str + 16, 4, le);
-		strsize = is64 ? rd(str + 32, 8, le) : rd(str + 20, 4, le);
+		str = p + h.shoff + link * h.shent;
+		stroff = h.is64 ? rd(str + 24, 8, h.le) : rd(str + 16, 4, h.le);
+		strsize = h.is64 ? rd(str + 32, 8, h.le) : rd(str + 20, 4, h.le);
 		if (stroff > len || strsize > len - stroff)
 			return 0;
 		for (uint64_t k = 1; k < size / entsize; k++) {
 			const unsigned char *sym = p + off + k * entsize;
-			uint64_t name = rd(sym, 4, le);
-			unsigned info = is64 ? sym[4] : sym[12], bind = info >> 4;
-			uint64_t shndx = rd(sym + (is64 ? 6 : 14), 2, le);
+			uint64_t name = rd(sym, 4, h.le);
+			unsigned info = h.is64 ? sym[4] : sym[12], bind = info >> 4;
+			uint64_t shndx = rd(sym + (h.is64 ? 6 : 14), 2, h.le);
 			const char *nm;
 			if ((info & 0xf) != 2 || (bind != 1 && bind != 2) || !shndx || name >= strsize) /* FUNC, GLOBAL|WEAK */
 				continue;
@@ -130,22 +142,14 @@ size_t kcsi_elf_defines(const unsigned char *p, size_t len, const char *const *n
 
 bool kcsi_elf_shared_library(const unsigned char *p, size_t n)
 {
-	bool is64, le;
-	uint64_t phoff, phent, phnum;
-	if (n < 52 || memcmp(p, "\x7f" "ELF", 4) || (p[4] != 1 && p[4] != 2) || (p[5] != 1 && p[5] != 2))
+	struct elf_header h;
+	if (!elf_header(p, n, &h) || rd(p + 16, 2, h.le) != 3) /* ET_DYN */
 		return false;
-	is64 = p[4] == 2;
-	le = p[5] == 1;
-	if ((is64 && n < 64) || rd(p + 16, 2, le) != 3) /* ET_DYN */
-		return false;
-	phoff = is64 ? rd(p + 32, 8, le) : rd(p + 28, 4, le);
-	phent = rd(p + (is64 ? 54 : 42), 2, le);
-	phnum = rd(p + (is64 ? 56 : 44), 2, le);
-	for (uint64_t i = 0; i < phnum && i < 256 && phent >= 4; i++) {
-		uint64_t off = phoff + i * phent;
-		if (phoff > n || off > n || n - off < 4)
+	for (uint64_t i = 0; i < h.phnum && i < 256 && h.phent >= 4; i++) {
+		uint64_t off = h.phoff + i * h.phent;
+		if (h.phoff > n || off > n || n - off < 4)
 			break;
-		if (rd(p + off, 4, le) == 3) /* PT_INTERP: a program (PIE) */
+		if (rd(p + off, 4, h.le) == 3) /* PT_INTERP: a program (PIE) */
 			return false;
 	}
 	return true;
